@@ -1,0 +1,144 @@
+r"""Yun, Jo and Park (2020): joint 8x face super-resolution and deblurring on CelebA-HQ.
+
+The default is the paper's setting: 32² -> 256², batch 64, lambda1 = 100,
+lambda2 = 10, Adam(2e-4, 0.5, 0.999), the global discriminator from the start and
+the local (face) discriminator after 200 epochs. Variants:
+
+  python -m jfsr.main --config configs/celebahq.py:VARIANT --workdir DIR
+
+  default  the paper's setting (needs CelebAMask-HQ and the VGG-19 weights)
+  x16      16² -> 128²
+  gray     grayscale input, colour output (super-resolution + colourisation)
+  noise    "w/N": noise N(1, 0.1) added to the input and every activation
+  model1   ablation: no five-layer CNN, the U-Net reads a bicubic upsampling
+  model2   ablation: no discriminators
+  model3   ablation: no local discriminator
+  refcode  the authors' code instead of the paper's text: batch 16, local D from the start
+  demo     runs anywhere: procedurally drawn faces, 16² -> 128², narrow widths,
+           VGG-16 ImageNet weights; a few minutes on a 2-core CPU
+  smoke    tiny widths and random VGG weights; a few steps in seconds (tests)
+
+Any field can be overridden: ``--config.train.batch_size=16``.
+"""
+
+import ml_collections
+
+VARIANTS = ('default', 'x16', 'gray', 'noise', 'model1', 'model2', 'model3', 'refcode',
+            'demo', 'smoke')
+
+
+def get_config(variant: str = 'default') -> ml_collections.ConfigDict:
+  if variant not in VARIANTS:
+    raise ValueError(f'unknown variant {variant!r} of configs/celebahq.py; '
+                     f'choose one of: {", ".join(VARIANTS)}')
+  c = ml_collections.ConfigDict()
+  c.variant = variant
+  c.seed = 0
+
+  c.data = ml_collections.ConfigDict()
+  c.data.source = 'celebamask_hq'  # 'celebamask_hq' | 'synthetic'
+  c.data.root = ''  # the folder holding CelebA-HQ-img/ and CelebAMask-HQ-mask-anno/
+  c.data.hr_size = 256
+  c.data.lr_size = 32
+  c.data.grayscale_input = False
+  c.data.num_train = 28_800  # the paper's split: images [0, 28800) train, [28800, 30000) test
+  c.data.num_test = 1_200
+  c.data.face_parts = ('skin', 'nose', 'eye_g', 'l_eye', 'r_eye', 'l_brow', 'r_brow',
+                       'mouth', 'u_lip', 'l_lip')
+  c.data.mask_feather = 3.0  # Gaussian sigma (HR pixels) softening the face-mask edge
+  c.data.sharp_fraction = 1 / 51  # share of examples left sharp (Gong et al.)
+  c.data.blur_setting = 'strong'  # 'strong' | 'mild' motion-flow parameters
+  c.data.hflip = True
+  c.data.num_workers = 2
+  c.data.prefetch_buffer = 2
+
+  c.model = ml_collections.ConfigDict()
+  c.model.ngf = 64
+  c.model.upsampler_features = 64
+  c.model.use_upsampler = True
+  c.model.dropout_rate = 0.5
+  c.model.noise_std = 0.0
+  c.model.convt_impl = 'phase'  # 'phase' (fast, exact) | 'dilated' (XLA's transposed conv)
+  c.model.d_features = 64
+  c.model.d_layers = 3  # strided PatchGAN blocks: 3 -> 5 convolutions (reference), 5 -> 7 (paper text)
+  c.model.use_global_d = True
+  c.model.use_local_d = True
+
+  c.loss = ml_collections.ConfigDict()
+  c.loss.lambda_l1 = 100.0
+  c.loss.lambda_perceptual = 10.0
+  c.loss.local_d_start_epoch = 200
+
+  c.perceptual = ml_collections.ConfigDict()
+  c.perceptual.network = 'vgg19'  # 'vgg19' (torchvision weights) | 'vgg16' (Keras weights)
+  c.perceptual.taps = 'relu'  # 'relu': relu1_1..relu5_1 (reference code) | 'pool': pool1..pool5 (paper)
+  c.perceptual.weights = 'pretrained'  # 'pretrained' | 'random' (plumbing tests only)
+  c.perceptual.width_divisor = 1
+
+  c.optimizer = ml_collections.ConfigDict()
+  c.optimizer.name = 'adam'  # 'adam' | 'sgd'
+  c.optimizer.learning_rate = 2e-4
+  c.optimizer.b1 = 0.5
+  c.optimizer.b2 = 0.999
+
+  c.train = ml_collections.ConfigDict()
+  c.train.batch_size = 64  # global, split over all devices
+  c.train.num_epochs = 400
+  c.train.num_steps = -1  # > 0 overrides num_epochs
+  c.train.log_every_steps = 50
+  c.train.image_every_steps = 1_000
+  c.train.checkpoint_every_steps = 2_000
+  c.train.max_checkpoints_to_keep = 3
+
+  if variant == 'x16':
+    c.data.hr_size, c.data.lr_size = 128, 16
+  elif variant == 'gray':
+    c.data.grayscale_input = True
+  elif variant == 'noise':
+    c.model.noise_std = 0.1
+    c.train.batch_size = 64
+    c.loss.lambda_l1 = 10.0  # the authors' noise notebook
+  elif variant == 'model1':
+    c.model.use_upsampler = False
+  elif variant == 'model2':
+    c.model.use_global_d = False
+    c.model.use_local_d = False
+  elif variant == 'model3':
+    c.model.use_local_d = False
+  elif variant == 'refcode':
+    c.train.batch_size = 16
+    c.loss.local_d_start_epoch = 0
+  elif variant == 'demo':
+    c.data.source = 'synthetic'
+    c.data.num_train, c.data.num_test = 2_000, 64
+    c.data.hr_size, c.data.lr_size = 128, 16
+    c.data.num_workers = 1
+    c.model.ngf = 16
+    c.model.upsampler_features = 16
+    c.model.d_features = 16
+    c.perceptual.network = 'vgg16'
+    c.loss.local_d_start_epoch = 0
+    c.train.batch_size = 4
+    c.train.num_steps = 300
+    c.train.log_every_steps = 10
+    c.train.image_every_steps = 100
+    c.train.checkpoint_every_steps = 100
+  elif variant == 'smoke':
+    c.data.source = 'synthetic'
+    c.data.num_train, c.data.num_test = 32, 8
+    c.data.hr_size, c.data.lr_size = 32, 4
+    c.data.num_workers = 0
+    c.model.ngf = 4
+    c.model.upsampler_features = 4
+    c.model.d_features = 4
+    c.model.d_layers = 2
+    c.perceptual.network = 'vgg16'
+    c.perceptual.weights = 'random'
+    c.perceptual.width_divisor = 16
+    c.loss.local_d_start_epoch = 1
+    c.train.batch_size = 4
+    c.train.num_steps = 4
+    c.train.log_every_steps = 1
+    c.train.image_every_steps = 2
+    c.train.checkpoint_every_steps = 2
+  return c

@@ -1,0 +1,1 @@
+"""jfsr: joint face super-resolution and deblurring in JAX/Flax."""

@@ -1,0 +1,75 @@
+"""The losses of the reference implementation (DESIGN §1.3), as pure functions.
+
+Images are NHWC in [-1, 1]; masks are NHWC with one channel in [0, 1]. Every term
+is a mean over the (local) batch; the train step averages them over devices.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+
+
+def lsgan(scores: jax.Array, target: float) -> jax.Array:
+  """Least-squares GAN loss: mean squared distance of patch scores to 1 (real) or 0 (fake)."""
+  return jnp.mean(jnp.square(scores.astype(jnp.float32) - target))
+
+
+def l1(a: jax.Array, b: jax.Array) -> jax.Array:
+  return jnp.mean(jnp.abs(a.astype(jnp.float32) - b.astype(jnp.float32)))
+
+
+def perceptual(features_out: Mapping[str, jax.Array], features_target: Mapping[str, jax.Array],
+               taps: Sequence[str], weights: Sequence[float]) -> jax.Array:
+  """pix2pixHD's VGG loss: weighted L1 between feature maps; the target side is constant."""
+  total = jnp.zeros((), jnp.float32)
+  for tap, weight in zip(taps, weights):
+    total += weight * l1(features_out[tap], jax.lax.stop_gradient(features_target[tap]))
+  return total
+
+
+def discriminator_loss(global_real: jax.Array | None, global_fake: jax.Array | None,
+                       local_real: jax.Array | None, local_fake: jax.Array | None,
+                       ) -> tuple[jax.Array, dict[str, jax.Array]]:
+  """0.25 x the four LSGAN terms; a switched-off discriminator passes None."""
+  terms = {}
+  if global_real is not None:
+    terms['d_global_real'] = lsgan(global_real, 1.0)
+    terms['d_global_fake'] = lsgan(global_fake, 0.0)
+  if local_real is not None:
+    terms['d_local_real'] = lsgan(local_real, 1.0)
+    terms['d_local_fake'] = lsgan(local_fake, 0.0)
+  total = 0.25 * sum(terms.values()) if terms else jnp.zeros((), jnp.float32)
+  return total, terms
+
+
+def generator_loss(outputs: Mapping[str, jax.Array], batch: Mapping[str, jax.Array],
+                   global_fake: jax.Array | None, local_fake: jax.Array | None,
+                   vgg_features: Callable[[jax.Array], Mapping[str, jax.Array]] | None,
+                   taps: Sequence[str], tap_weights: Sequence[float],
+                   lambda_l1: float, lambda_perceptual: float,
+                   ) -> tuple[jax.Array, dict[str, jax.Array]]:
+  """Adversarial terms + lambda1 x (three L1 terms) + lambda2 x perceptual loss."""
+  mask = batch['mask']
+  sharp, hr = outputs['out_sharp'], batch['hr']
+  terms = {
+      'l1_blur': l1(outputs['out_blur'], batch['hr_blur']),
+      'l1_sharp': l1(sharp, hr),
+      'l1_face': l1(mask * sharp, mask * hr),
+  }
+  total = lambda_l1 * (terms['l1_blur'] + terms['l1_sharp'] + terms['l1_face'])
+  if global_fake is not None:
+    terms['g_global_adv'] = lsgan(global_fake, 1.0)
+    total += terms['g_global_adv']
+  if local_fake is not None:
+    terms['g_local_adv'] = lsgan(local_fake, 1.0)
+    total += terms['g_local_adv']
+  if vgg_features is not None and lambda_perceptual:
+    both = vgg_features(jnp.concatenate([sharp, hr], axis=0))
+    n = sharp.shape[0]
+    terms['perceptual'] = perceptual({k: v[:n] for k, v in both.items()},
+                                     {k: v[n:] for k, v in both.items()}, taps, tap_weights)
+    total += lambda_perceptual * terms['perceptual']
+  return total, terms

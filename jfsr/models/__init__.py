@@ -1,0 +1,82 @@
+"""Networks of jfsr, and how a config builds them."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from jfsr.models.discriminator import PatchDiscriminator
+from jfsr.models.generator import Generator
+from jfsr.models.vgg import VGG
+
+__all__ = ['Generator', 'PatchDiscriminator', 'VGG', 'build_generator', 'build_discriminator',
+           'build_vgg', 'parameter_counts', 'input_channels']
+
+PERCEPTUAL_TAPS = {
+    'relu': ('relu1_1', 'relu2_1', 'relu3_1', 'relu4_1', 'relu5_1'),
+    'pool': ('pool1', 'pool2', 'pool3', 'pool4', 'pool5'),
+}
+PERCEPTUAL_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
+
+
+def input_channels(config: ml_collections.ConfigDict) -> int:
+  return 1 if config.data.grayscale_input else 3
+
+
+def build_generator(config: ml_collections.ConfigDict, axis_name: str | None = None,
+                    dtype=None) -> Generator:
+  m = config.model
+  return Generator(output_size=config.data.hr_size, ngf=m.ngf,
+                   upsampler_features=m.upsampler_features, out_channels=3,
+                   use_upsampler=m.use_upsampler, dropout_rate=m.dropout_rate,
+                   noise_std=m.noise_std, convt_impl=m.convt_impl, axis_name=axis_name,
+                   dtype=dtype)
+
+
+def build_discriminator(config: ml_collections.ConfigDict, axis_name: str | None = None,
+                        dtype=None) -> PatchDiscriminator:
+  return PatchDiscriminator(features=config.model.d_features, num_layers=config.model.d_layers,
+                            axis_name=axis_name, dtype=dtype)
+
+
+def build_vgg(config: ml_collections.ConfigDict, dtype=None) -> VGG:
+  p = config.perceptual
+  if p.taps not in PERCEPTUAL_TAPS:
+    raise ValueError(f"perceptual.taps must be 'relu' or 'pool', got {p.taps!r}")
+  preprocessing = 'torchvision' if p.network == 'vgg19' else 'caffe'
+  return VGG(arch=p.network, taps=PERCEPTUAL_TAPS[p.taps], preprocessing=preprocessing,
+             width_divisor=p.width_divisor, dtype=dtype)
+
+
+def init_variables(config: ml_collections.ConfigDict, rng: jax.Array) -> dict:
+  """Initial variables of every network: ``{'generator', 'global_d', 'local_d'}``.
+
+  Discriminators a config switches off are absent. Call under ``jax.eval_shape``
+  for shapes only.
+  """
+  size, lr_size = config.data.hr_size, config.data.lr_size
+  g_rng, gd_rng, ld_rng = jax.random.split(rng, 3)
+  lr = jnp.zeros((1, lr_size, lr_size, input_channels(config)))
+  variables = {'generator': build_generator(config).init(
+      {'params': g_rng, 'dropout': g_rng, 'noise': g_rng}, lr, train=False)}
+  if config.model.use_global_d:
+    variables['global_d'] = build_discriminator(config).init(
+        gd_rng, jnp.zeros((1, size, size, 6)), train=False)
+  if config.model.use_local_d:
+    variables['local_d'] = build_discriminator(config).init(
+        ld_rng, jnp.zeros((1, size, size, 3)), train=False)
+  return variables
+
+
+def parameter_counts(config: ml_collections.ConfigDict | None = None) -> dict[str, int]:
+  """Trainable parameters per network (BatchNorm running statistics excluded).
+
+  With no config, the default one of ``configs/celebahq.py``: 58,295,494 for the
+  generator, 2,769,601 for the global and 2,766,529 for the local discriminator.
+  """
+  if config is None:
+    from jfsr import config_loading
+    config = config_loading.load_config('default')
+  shapes = jax.eval_shape(lambda: init_variables(config, jax.random.key(0)))
+  return {name: sum(x.size for x in jax.tree.leaves(v['params'])) for name, v in shapes.items()}

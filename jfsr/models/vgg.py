@@ -1,0 +1,93 @@
+"""VGG-16 / VGG-19 feature extractors for the perceptual loss.
+
+Layers are named ``conv{block}_{index}`` so that both reference weight sources
+map onto them directly: torchvision's ``features.N.weight`` state dict (VGG-19,
+the paper's network) and the Keras ImageNet VGG16 conv base (``blockB_convI``).
+See :mod:`jfsr.pretrained` for reading those files.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+# Convolutions per block.
+VGG_BLOCKS = {'vgg16': (2, 2, 3, 3, 3), 'vgg19': (2, 2, 4, 4, 4)}
+VGG_WIDTHS = (64, 128, 256, 512, 512)
+
+# torchvision normalises RGB in [0, 1]; Keras ("caffe" mode) subtracts BGR means in [0, 255].
+_TORCH_MEAN = jnp.array([0.485, 0.456, 0.406])
+_TORCH_STD = jnp.array([0.229, 0.224, 0.225])
+_CAFFE_BGR_MEAN = jnp.array([103.939, 116.779, 123.68])
+
+Preprocessing = Literal['torchvision', 'caffe']
+
+
+def conv_names(arch: str) -> list[str]:
+  return [f'conv{b + 1}_{i + 1}' for b, n in enumerate(VGG_BLOCKS[arch]) for i in range(n)]
+
+
+def preprocess(images: jax.Array, mode: Preprocessing) -> jax.Array:
+  """Maps RGB images in [-1, 1] to what the pretrained network was trained on."""
+  x01 = (images + 1.0) * 0.5
+  if mode == 'torchvision':
+    return (x01 - _TORCH_MEAN) / _TORCH_STD
+  if mode == 'caffe':
+    return x01[..., ::-1] * 255.0 - _CAFFE_BGR_MEAN
+  raise ValueError(f"VGG preprocessing must be 'torchvision' or 'caffe', got {mode!r}")
+
+
+class VGG(nn.Module):
+  """Returns the requested taps (``relu{b}_{i}``, ``conv{b}_{i}`` or ``pool{b}``).
+
+  Only the layers up to the deepest requested tap are computed. ``width_divisor``
+  shrinks every layer (tests and the smoke config only; pretrained weights need 1).
+  """
+  arch: Literal['vgg16', 'vgg19'] = 'vgg19'
+  taps: Sequence[str] = ('relu1_1', 'relu2_1', 'relu3_1', 'relu4_1', 'relu5_1')
+  preprocessing: Preprocessing = 'torchvision'
+  width_divisor: int = 1
+  dtype: jnp.dtype | None = None
+
+  @nn.compact
+  def __call__(self, images: jax.Array) -> dict[str, jax.Array]:
+    remaining = set(self.taps)
+    unknown = remaining - set(self.all_taps())
+    if unknown:
+      raise ValueError(f'unknown VGG taps {sorted(unknown)}; choose from {self.all_taps()}')
+    x = preprocess(images.astype(jnp.float32), self.preprocessing)
+    if self.dtype is not None:
+      x = x.astype(self.dtype)
+    features = {}
+
+    def keep(name, value):
+      if name in remaining:
+        features[name] = value
+        remaining.discard(name)
+
+    for b, count in enumerate(VGG_BLOCKS[self.arch]):
+      width = VGG_WIDTHS[b] // self.width_divisor
+      for i in range(count):
+        name = f'conv{b + 1}_{i + 1}'
+        x = nn.Conv(width, (3, 3), padding=((1, 1), (1, 1)), dtype=self.dtype, name=name)(x)
+        keep(name, x)
+        x = nn.relu(x)
+        keep(f'relu{b + 1}_{i + 1}', x)
+        if not remaining:
+          return features
+      x = nn.max_pool(x, (2, 2), strides=(2, 2))
+      keep(f'pool{b + 1}', x)
+      if not remaining:
+        return features
+    return features
+
+  def all_taps(self) -> list[str]:
+    names = []
+    for b, count in enumerate(VGG_BLOCKS[self.arch]):
+      for i in range(count):
+        names += [f'conv{b + 1}_{i + 1}', f'relu{b + 1}_{i + 1}']
+      names.append(f'pool{b + 1}')
+    return names

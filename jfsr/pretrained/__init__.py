@@ -1,0 +1,1 @@
+"""Pretrained weights: reading, converting and caching them, with no torch or TensorFlow."""

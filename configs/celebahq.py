@@ -125,7 +125,7 @@ def get_config(variant: str = 'default') -> ml_collections.ConfigDict:
     c.train.checkpoint_every_steps = 100
   elif variant == 'smoke':
     c.data.source = 'synthetic'
-    c.data.num_train, c.data.num_test = 32, 8
+    c.data.num_train, c.data.num_test = 8, 8
     c.data.hr_size, c.data.lr_size = 32, 4
     c.data.num_workers = 0
     c.model.ngf = 4

@@ -68,3 +68,40 @@ def load_keras_onnx(path: str | Path) -> dict:
   from onnx import numpy_helper
   model = onnx.load(str(path))
   return from_keras_onnx({t.name: numpy_helper.to_array(t) for t in model.graph.initializer})
+
+
+def perceptual_params(config) -> dict:
+  """VGG variables for the perceptual loss, as the config asks.
+
+  ``perceptual.weights='pretrained'`` reads the cached reference file (VGG-19:
+  torchvision; VGG-16: Keras ImageNet) and raises ``MissingWeightsError`` with
+  the fetch command if it is absent. ``'random'`` initialises the network with
+  seeded random weights: only for plumbing tests, never for a real run. Layers
+  deeper than the last tap are dropped.
+  """
+  import jax
+  from absl import logging
+
+  from jfsr import models
+  from jfsr.pretrained import cache
+
+  vgg = models.build_vgg(config)
+  size = config.data.hr_size
+  init = lambda: vgg.init(jax.random.key(config.seed + 7), jax.numpy.zeros((1, size, size, 3)))
+  if config.perceptual.weights == 'random':
+    logging.warning('perceptual loss uses a randomly initialised %s (perceptual.weights=random): '
+                    'fine for plumbing tests, meaningless for training', config.perceptual.network)
+    return jax.device_get(init())
+  if config.perceptual.network == 'vgg19':
+    variables = load_torchvision(cache.locate('vgg19'), 'vgg19')
+  else:
+    variables = load_keras_onnx(cache.locate('vgg16'))
+  needed = jax.eval_shape(init)['params']
+  params = {}
+  for name, shapes in needed.items():
+    for leaf in ('kernel', 'bias'):
+      if variables['params'][name][leaf].shape != shapes[leaf].shape:
+        raise ValueError(f'{name}.{leaf}: weights have shape {variables["params"][name][leaf].shape}, '
+                         f'the network wants {shapes[leaf].shape}')
+    params[name] = variables['params'][name]
+  return {'params': params}

@@ -1,0 +1,102 @@
+"""Loading the project's config files and checking a config before any work starts."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import ml_collections
+
+from jfsr.errors import ConfigError
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / 'configs'
+
+
+def load_config(variant: str = 'default', path: str | Path | None = None) -> ml_collections.ConfigDict:
+  """``get_config(variant)`` of ``configs/celebahq.py`` (or another config file)."""
+  path = Path(path) if path else CONFIG_DIR / 'celebahq.py'
+  spec = importlib.util.spec_from_file_location(f'jfsr_config_{path.stem}', path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(variant)
+
+
+def _check(condition: bool, message: str) -> None:
+  if not condition:
+    raise ConfigError(message)
+
+
+def _is_power_of_two(n: int) -> bool:
+  return n > 0 and n & (n - 1) == 0
+
+
+def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
+  """Raises :class:`ConfigError` naming the first bad field and what it should be."""
+  d, m, t, p = config.data, config.model, config.train, config.perceptual
+  _check(d.hr_size >= 32 and _is_power_of_two(d.hr_size),
+         f'data.hr_size={d.hr_size}: must be a power of two, at least 32')
+  _check(d.lr_size > 0 and d.hr_size % d.lr_size == 0 and _is_power_of_two(d.hr_size // d.lr_size)
+         and d.hr_size // d.lr_size >= 2,
+         f'data.lr_size={d.lr_size}: data.hr_size / data.lr_size must be a power of two >= 2')
+  _check(0 <= d.sharp_fraction <= 1, f'data.sharp_fraction={d.sharp_fraction}: must be in [0, 1]')
+  _check(d.blur_setting in ('strong', 'mild'),
+         f"data.blur_setting={d.blur_setting!r}: must be 'strong' or 'mild'")
+  _check(d.num_train >= t.batch_size,
+         f'data.num_train={d.num_train} is smaller than one batch (train.batch_size={t.batch_size})')
+  _check(d.num_workers >= 0, f'data.num_workers={d.num_workers}: must be >= 0')
+  _check(m.ngf > 0 and m.upsampler_features > 0 and m.d_features > 0,
+         'model widths (ngf, upsampler_features, d_features) must be positive')
+  _check(m.d_layers >= 1, f'model.d_layers={m.d_layers}: must be >= 1')
+  _check(m.convt_impl in ('phase', 'dilated'),
+         f"model.convt_impl={m.convt_impl!r}: must be 'phase' or 'dilated'")
+  _check(0 <= m.dropout_rate < 1, f'model.dropout_rate={m.dropout_rate}: must be in [0, 1)')
+  _check(m.noise_std >= 0, f'model.noise_std={m.noise_std}: must be >= 0')
+  d_out = d.hr_size / 2 ** m.d_layers - 1 - 1
+  _check(d_out >= 1, f'model.d_layers={m.d_layers} is too deep for {d.hr_size}² images')
+  _check(p.network in ('vgg16', 'vgg19'), f"perceptual.network={p.network!r}: 'vgg16' or 'vgg19'")
+  _check(p.taps in ('relu', 'pool'), f"perceptual.taps={p.taps!r}: must be 'relu' or 'pool'")
+  _check(p.weights in ('pretrained', 'random'),
+         f"perceptual.weights={p.weights!r}: must be 'pretrained' or 'random'")
+  _check(p.weights == 'random' or p.width_divisor == 1,
+         'perceptual.width_divisor must be 1 with pretrained weights')
+  _check(config.optimizer.name in ('adam', 'sgd'),
+         f"optimizer.name={config.optimizer.name!r}: must be 'adam' or 'sgd'")
+  _check(config.optimizer.learning_rate > 0, 'optimizer.learning_rate must be positive')
+  _check(t.batch_size > 0 and t.batch_size % num_devices == 0,
+         f'train.batch_size={t.batch_size} must be a positive multiple of the {num_devices} '
+         'devices in use')
+  _check(t.num_steps > 0 or t.num_epochs > 0, 'set train.num_steps or train.num_epochs')
+  for field in ('log_every_steps', 'image_every_steps', 'checkpoint_every_steps',
+                'max_checkpoints_to_keep'):
+    _check(t[field] > 0, f'train.{field}={t[field]}: must be positive')
+  _check(config.loss.local_d_start_epoch >= 0, 'loss.local_d_start_epoch must be >= 0')
+  _check(math.isfinite(config.loss.lambda_l1) and math.isfinite(config.loss.lambda_perceptual),
+         'loss weights must be finite')
+
+
+def steps_per_epoch(config: ml_collections.ConfigDict) -> int:
+  return max(1, config.data.num_train // config.train.batch_size)
+
+
+def total_steps(config: ml_collections.ConfigDict) -> int:
+  if config.train.num_steps > 0:
+    return config.train.num_steps
+  return config.train.num_epochs * steps_per_epoch(config)
+
+
+# Fields that fix the shapes of the saved state: a checkpoint restores only if they match.
+STATE_FIELDS = ('data.hr_size', 'data.lr_size', 'data.grayscale_input', 'model.ngf',
+                'model.upsampler_features', 'model.use_upsampler', 'model.d_features',
+                'model.d_layers', 'model.use_global_d', 'model.use_local_d', 'optimizer.name')
+
+
+def state_signature(config_dict: dict) -> dict:
+  """The values of :data:`STATE_FIELDS` in a (JSON round-tripped) config dict."""
+  signature = {}
+  for field in STATE_FIELDS:
+    value = config_dict
+    for part in field.split('.'):
+      value = value.get(part) if isinstance(value, dict) else None
+    signature[field] = value
+  return signature

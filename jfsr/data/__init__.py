@@ -1,0 +1,1 @@
+"""Training data: sources, the synthetic degradation and the grain pipeline."""

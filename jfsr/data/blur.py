@@ -1,0 +1,115 @@
+"""Gong et al.'s motion flow and the line-kernel motion blur (DESIGN §2.2).
+
+Conventions follow the formulas: pixel x is the column (1..w), y the row (1..h),
+both 1-indexed; a flow is a pair of integer HxW arrays (u, v). A line kernel is
+indexed ``[k + Sx, l + Sy]`` with k the row offset and l the column offset.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+EPS = 2.2204e-16
+
+# (translation, affine, zoom, rotation, centre jitter): the "strong" defaults and Gong's milder set.
+FLOW_SETTINGS = {
+    'strong': dict(t=27.0, a=0.3, z=5e-3, theta=np.pi / 70, centre=15.0),
+    'mild': dict(t=19.0, a=0.25, z=2e-3, theta=np.pi / 120, centre=5.0),
+}
+
+
+def flow_from_draws(height: int, width: int, draws: np.ndarray,
+                    setting: Literal['strong', 'mild'] = 'strong') -> tuple[np.ndarray, np.ndarray]:
+  """The motion flow for eight uniform draws in [-1, 1].
+
+  ``draws`` are, in order, the epsilons of tx, ty, ax, ay, tz, theta, the centre
+  row and the centre column.
+  """
+  p = FLOW_SETTINGS[setting]
+  e_tx, e_ty, e_ax, e_ay, e_tz, e_th, e_cr, e_cc = np.asarray(draws, np.float64)
+  tx, ty = p['t'] * e_tx, p['t'] * e_ty
+  ax, ay = p['a'] * e_ax, p['a'] * e_ay
+  tz, theta = p['z'] * e_tz, p['theta'] * e_th
+  c_row, c_col = height / 2 + p['centre'] * e_cr, width / 2 + p['centre'] * e_cc
+
+  y, x = np.meshgrid(np.arange(1, height + 1, dtype=np.float64),
+                     np.arange(1, width + 1, dtype=np.float64), indexing='ij')
+  u = tx * (1 - ax / 2) + x * ax * tx / width
+  v = ty * (1 - ay / 2) + (height + 1 - y) * ay * ty / height
+  r = np.sqrt((x - c_col) ** 2 + (y - c_row) ** 2)
+  alpha = np.arctan2((height + 1 - y) - c_row, x - c_col)
+  s_rot = np.tan(theta) * r
+  u += -np.cos(alpha) * s_rot
+  v += np.sin(alpha) * s_rot
+  s_zoom = tz * r ** 1.5
+  u += np.sin(alpha) * s_zoom
+  v += np.cos(alpha) * s_zoom
+  return np.round(u).astype(np.int32), np.round(v).astype(np.int32)
+
+
+def motion_flow(height: int, width: int, rng: np.random.Generator,
+                setting: Literal['strong', 'mild'] = 'strong') -> tuple[np.ndarray, np.ndarray]:
+  """A random motion flow (u, v), HxW integer arrays, from eight U(-1, 1) draws of ``rng``."""
+  if setting not in FLOW_SETTINGS:
+    raise ValueError(f"blur setting must be one of {sorted(FLOW_SETTINGS)}, got {setting!r}")
+  return flow_from_draws(height, width, rng.uniform(-1.0, 1.0, 8), setting)
+
+
+def magnitude_orientation(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """Blur length m and orientation phi in degrees, folded into [0, 180)."""
+  u = np.asarray(u, np.float64)
+  v = np.asarray(v, np.float64)
+  magnitude = np.sqrt(u * u + v * v)
+  denominator = np.where(v == 0, 1e-16, -v)
+  phi = np.degrees(np.arctan(u / denominator)) % 180.0
+  return magnitude, phi
+
+
+def line_kernel(magnitude: float, phi_degrees: float) -> np.ndarray:
+  """The normalised line kernel of length ``magnitude`` at ``phi_degrees``.
+
+  Returns a ``(2 Sx + 1, 2 Sy + 1)`` array indexed ``[k + Sx, l + Sy]``; a
+  magnitude of at most 1 gives the identity ``[[1.]]``.
+  """
+  m = float(magnitude)
+  if m <= 1:
+    return np.ones((1, 1))
+  half = (m - 1) / 2
+  phi = np.radians(phi_degrees)
+  c, s = np.cos(phi), np.sin(phi)
+  sign_c = -1.0 if c < 0 else 1.0
+  sx = int(np.floor(abs(half * c + sign_c - m * EPS)))
+  sy = int(np.floor(abs(half * s + 1 - m * EPS)))
+  k, l = np.meshgrid(np.arange(-sx, sx + 1), np.arange(-sy, sy + 1), indexing='ij')
+  d = l * c + k * s
+  beyond = (np.abs(d) <= 1) & (np.sqrt(k * k + l * l) >= half)
+  with np.errstate(divide='ignore', invalid='ignore'):
+    t = half - np.abs((k + d * s) / c)
+    d = np.where(beyond, np.sqrt(d * d + t * t), d)
+  weights = np.maximum(0.0, 1 + EPS - np.abs(d))
+  weights = np.nan_to_num(weights, nan=0.0)
+  return weights / weights.sum()
+
+
+def correlate_replicate(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+  """``sum_kl kernel[k, l] * image[clamp(i + k), clamp(j + l)]`` over a centred odd kernel."""
+  rk, rl = kernel.shape[0] // 2, kernel.shape[1] // 2
+  h, w = image.shape[:2]
+  padded = np.pad(image, ((rk, rk), (rl, rl)) + ((0, 0),) * (image.ndim - 2), mode='edge')
+  out = np.zeros(image.shape, np.float64)
+  for (a, b) in zip(*np.nonzero(kernel)):
+    out += kernel[a, b] * padded[a:a + h, b:b + w]
+  return out
+
+
+def uniform_motion_blur(image: np.ndarray, u: int, v: int) -> np.ndarray:
+  """Blurs the whole image with the single line kernel of the flow vector (u, v).
+
+  This is the spatially *uniform* special case of Gong et al.'s blur (one flow
+  vector for every pixel); the spatially varying blur belongs to the real-data
+  pipeline.
+  """
+  magnitude, phi = magnitude_orientation(np.array(u), np.array(v))
+  return correlate_replicate(image, line_kernel(float(magnitude), float(phi)))

@@ -1,0 +1,174 @@
+"""The training loop: set up, restore, step, log, save. Read top to bottom.
+
+``train_and_evaluate(config, workdir)`` trains until ``train.num_steps`` (or
+``train.num_epochs``) and resumes by itself from the latest checkpoint in
+``workdir/checkpoints``: the state, the RNG and the data iterator are saved
+together, so a killed run continues exactly where its last checkpoint left it.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from absl import logging
+from PIL import Image
+
+from jfsr import checkpointing, config_loading, images, models, train_step
+from jfsr.data import pipeline
+from jfsr.errors import NonFiniteLossError, WorkdirError
+from jfsr.pretrained import vgg_weights
+from jfsr.train_state import TrainState, create_train_state
+
+NUM_SAMPLE_IMAGES = 8
+
+
+def prepare_workdir(workdir: str) -> Path:
+  """Creates ``workdir`` (its parent must exist, so a typo does not grow a tree)."""
+  if '://' in workdir:
+    raise WorkdirError(f'--workdir {workdir}: remote paths are not supported yet; use a local path')
+  path = Path(workdir).expanduser().absolute()
+  if not path.parent.is_dir():
+    raise WorkdirError(f'--workdir {workdir}: the parent directory {path.parent} does not exist; '
+                       'create it first or choose another --workdir')
+  if path.exists() and not path.is_dir():
+    raise WorkdirError(f'--workdir {workdir} exists and is not a directory')
+  path.mkdir(exist_ok=True)
+  return path
+
+
+def check_finite(step: int, metrics: dict[str, float]) -> None:
+  bad = [name for name, value in metrics.items() if not math.isfinite(value)]
+  if bad:
+    raise NonFiniteLossError(
+        f'step {step}: non-finite {", ".join(f"{n}={metrics[n]}" for n in bad)}; training stopped '
+        'before saving this state (the last checkpoint is intact); lower optimizer.learning_rate '
+        'or the loss weights')
+
+
+def make_sampler(config: ml_collections.ConfigDict):
+  """A jitted eval-mode generator: ``(generator_state, lr, rng) -> outputs``."""
+  generator = models.build_generator(config)
+
+  @jax.jit
+  def sample(net, lr, rng):
+    return generator.apply({'params': net.params, 'batch_stats': net.batch_stats}, lr,
+                           train=False, rngs={'noise': rng})
+  return sample
+
+
+def sample_grid(config, sample, state: TrainState, batch) -> np.ndarray:
+  outputs = jax.device_get(sample(state.generator, jnp.asarray(batch['lr']), jax.random.key(0)))
+  size = config.data.hr_size
+  lr = images.to_uint8(batch['lr'])
+  bicubic = jax.image.resize(jnp.asarray(batch['lr']), (lr.shape[0], size, size, lr.shape[-1]),
+                             'bicubic')
+  columns = [images.upscale_nearest(lr, size), images.to_uint8(bicubic),
+             images.to_uint8(outputs['out_blur']), images.to_uint8(outputs['out_sharp']),
+             images.to_uint8(batch['hr'])]
+  return images.grid(columns)
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
+  """Trains the model of ``config``, writing checkpoints and logs under ``workdir``."""
+  # Imported here: clu's writers pull in TensorFlow, which light commands avoid.
+  from clu import metric_writers, periodic_actions
+
+  # --- Setup -----------------------------------------------------------------
+  config_loading.validate(config, jax.device_count())
+  workdir = prepare_workdir(workdir)
+  is_chief = jax.process_index() == 0
+  mesh = train_step.make_mesh()
+  replicated = train_step.replicated(mesh)
+  batch_sharding = train_step.batch_sharding(mesh)
+  writer = metric_writers.create_default_writer(str(workdir), just_logging=not is_chief)
+
+  counts = models.parameter_counts(config)
+  logging.info('parameters: %s', ', '.join(f'{k} {v:,}' for k, v in counts.items()))
+  logging.info('devices: %d x %s over %d process(es)', jax.device_count(),
+               jax.devices()[0].device_kind, jax.process_count())
+  writer.write_hparams({f'parameters/{k}': v for k, v in counts.items()})
+
+  vgg_params = jax.device_put(vgg_weights.perceptual_params(config), replicated)
+  train_iter = iter(pipeline.make_train_dataset(config, jax.process_index(), jax.process_count()))
+  eval_batch = pipeline.make_eval_batch(config, NUM_SAMPLE_IMAGES)
+  sample = make_sampler(config)
+
+  # --- Initial state, or resume ----------------------------------------------
+  mngr = checkpointing.manager(workdir, config.train.max_checkpoints_to_keep)
+  key = jax.random.PRNGKey(config.seed)
+  init_state = functools.partial(create_train_state, config)
+  abstract_state = jax.eval_shape(init_state, key)
+  latest = mngr.latest_step()
+  if latest is None:
+    state = jax.jit(init_state, out_shardings=replicated)(key)
+    logging.info('starting from scratch in %s', workdir)
+  else:
+    checkpointing.check_compatible(mngr, latest, config, workdir)
+    state = checkpointing.restore(mngr, latest, abstract_state, train_iter, replicated)
+    logging.info('resumed from the checkpoint of step %d', latest)
+
+  num_steps = config_loading.total_steps(config)
+  local_d_start = config.loss.local_d_start_epoch * config_loading.steps_per_epoch(config)
+  steps = {use: train_step.make_train_step(config, mesh, use) for use in (False, True)}
+  report_progress = periodic_actions.ReportProgress(num_train_steps=num_steps, writer=writer)
+
+  # --- Loop ------------------------------------------------------------------
+  # Metrics are read one step late, so the host never waits for the step it
+  # just dispatched; a non-finite loss still stops before any state is saved.
+  first_step = int(jax.device_get(state.step))
+  pending, interval, interval_start = None, [], time.perf_counter()
+  images_per_step = config.train.batch_size
+
+  def drain(pending):
+    step, metrics = pending
+    host = {k: float(v) for k, v in jax.device_get(metrics).items()}
+    check_finite(step, host)
+    interval.append(host)
+
+  for step in range(first_step + 1, num_steps + 1):
+    local_batch = next(train_iter)
+    batch = jax.make_array_from_process_local_data(batch_sharding, local_batch)
+    use_local_d = config.model.use_local_d and step > local_d_start
+    state, metrics = steps[use_local_d](state, batch, vgg_params)
+    if pending is not None:
+      drain(pending)
+    pending = (step, metrics)
+    report_progress(step)
+
+    if step % config.train.log_every_steps == 0 or step == num_steps:
+      drain(pending)
+      pending = None
+      elapsed = time.perf_counter() - interval_start
+      summary = {k: float(np.mean([m[k] for m in interval])) for k in interval[-1]}
+      summary['images_per_sec'] = len(interval) * images_per_step / elapsed
+      summary['learning_rate'] = config.optimizer.learning_rate
+      writer.write_scalars(step, summary)
+      logging.info('step %d/%d: g_loss %.4f, d_loss %.4f, %.2f images/s', step, num_steps,
+                   summary['g_loss'], summary.get('d_loss', float('nan')),
+                   summary['images_per_sec'])
+      interval, interval_start = [], time.perf_counter()
+
+    if step % config.train.image_every_steps == 0 or step == num_steps:
+      grid = sample_grid(config, sample, state, eval_batch)
+      writer.write_images(step, {'samples/lr_bicubic_blur_output_target': grid[None]})
+      if is_chief:
+        (workdir / 'samples').mkdir(exist_ok=True)
+        Image.fromarray(grid).save(workdir / 'samples' / f'step_{step:07d}.png')
+
+    if step % config.train.checkpoint_every_steps == 0 or step == num_steps:
+      if pending is not None:
+        drain(pending)
+        pending = None
+      checkpointing.save(mngr, step, state, train_iter, config)
+
+  mngr.wait_until_finished()
+  mngr.close()
+  writer.flush()
+  return state

@@ -1,0 +1,158 @@
+"""The data-parallel GAN train step: D update, then G update, as one pure function.
+
+The step runs under ``jax.shard_map`` over a one-axis ``('data',)`` mesh: every
+device holds a replica of the state and a slice of the global batch. BatchNorm
+statistics are averaged over the axis (``BatchNorm(axis_name=...)``), dropout and
+noise are drawn per global example index, and each loss is ``pmean``-ed before it
+is differentiated. Under shard_map's varying-value checks the gradient of a
+replicated parameter is then already the all-device sum of per-device
+contributions, so gradients are *not* averaged again (DESIGN §5).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from jfsr import losses, models
+from jfsr.train_state import NetworkState, TrainState, make_optimizer
+
+AXIS = 'data'
+Batch = dict[str, jax.Array]
+
+
+def make_mesh(devices=None) -> Mesh:
+  import numpy as np
+  devices = jax.devices() if devices is None else devices
+  return Mesh(np.asarray(devices), (AXIS,))
+
+
+def batch_sharding(mesh: Mesh) -> NamedSharding:
+  return NamedSharding(mesh, P(AXIS))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+  return NamedSharding(mesh, P())
+
+
+def _update(optimizer: optax.GradientTransformation, net: NetworkState, grads,
+            batch_stats) -> NetworkState:
+  updates, opt_state = optimizer.update(grads, net.opt_state, net.params)
+  return NetworkState(params=optax.apply_updates(net.params, updates),
+                      batch_stats=batch_stats, opt_state=opt_state)
+
+
+def _apply_d(module, net_params, batch_stats, inputs):
+  """A discriminator in training mode (batch statistics); returns (scores, new stats)."""
+  scores, mutated = module.apply({'params': net_params, 'batch_stats': batch_stats}, inputs,
+                                 train=True, mutable=['batch_stats'])
+  return scores, mutated['batch_stats']
+
+
+def local_train_step(state: TrainState, batch: Batch, vgg_params: Any, *,
+                     config: ml_collections.ConfigDict, use_local_d: bool,
+                     axis_name: str | None = AXIS) -> tuple[TrainState, dict[str, jax.Array]]:
+  """One step on this device's slice of the batch (call inside shard_map, or alone).
+
+  ``batch`` holds ``lr`` (n, s, s, c_in), ``hr``, ``hr_blur`` (n, S, S, 3) in [-1, 1]
+  and ``mask`` (n, S, S, 1) in [0, 1].
+  """
+  mean = (lambda x: jax.lax.pmean(x, axis_name)) if axis_name else (lambda x: x)
+  optimizer = make_optimizer(config)
+  generator = models.build_generator(config, axis_name)
+  discriminator = models.build_discriminator(config, axis_name)
+  use_global_d = state.global_d is not None
+  use_local_d = use_local_d and state.local_d is not None
+
+  rng = jax.random.fold_in(state.rng, state.step)
+  dropout_rng, noise_rng = jax.random.split(rng)
+  mask, hr = batch['mask'], batch['hr']
+
+  # Generator forward once; its pullback serves the G update after the D update.
+  def g_forward(params):
+    outputs, mutated = generator.apply(
+        {'params': params, 'batch_stats': state.generator.batch_stats}, batch['lr'], train=True,
+        rngs={'dropout': dropout_rng, 'noise': noise_rng}, mutable=['batch_stats'])
+    return outputs, mutated['batch_stats']
+
+  outputs, g_pullback, g_batch_stats = jax.vjp(g_forward, state.generator.params, has_aux=True)
+  upx = jax.lax.stop_gradient(outputs['upx'])
+  fake = jax.lax.stop_gradient(outputs['out_sharp'])
+
+  # --- Discriminator update -------------------------------------------------
+  d_names = [n for n, on in (('global_d', use_global_d), ('local_d', use_local_d)) if on]
+  metrics: dict[str, jax.Array] = {}
+  new_state = {}
+  if d_names:
+    def d_loss_fn(d_params):
+      scores, stats = {}, {}
+      if use_global_d:
+        bs = state.global_d.batch_stats
+        real, bs = _apply_d(discriminator, d_params['global_d'], bs, jnp.concatenate([upx, hr], -1))
+        fake_s, bs = _apply_d(discriminator, d_params['global_d'], bs, jnp.concatenate([upx, fake], -1))
+        scores.update(global_real=real, global_fake=fake_s)
+        stats['global_d'] = bs
+      if use_local_d:
+        bs = state.local_d.batch_stats
+        real, bs = _apply_d(discriminator, d_params['local_d'], bs, mask * hr)
+        fake_s, bs = _apply_d(discriminator, d_params['local_d'], bs, mask * fake)
+        scores.update(local_real=real, local_fake=fake_s)
+        stats['local_d'] = bs
+      total, terms = losses.discriminator_loss(
+          scores.get('global_real'), scores.get('global_fake'),
+          scores.get('local_real'), scores.get('local_fake'))
+      terms.update({f'score_{k}': jnp.mean(v) for k, v in scores.items()})
+      return mean(total), (terms, stats)
+
+    d_params = {n: getattr(state, n).params for n in d_names}
+    (d_loss, (d_terms, d_stats)), d_grads = jax.value_and_grad(d_loss_fn, has_aux=True)(d_params)
+    for n in d_names:
+      new_state[n] = _update(optimizer, getattr(state, n), d_grads[n], d_stats[n])
+    metrics.update(d_terms, d_loss=d_loss)
+
+  # --- Generator update, against the freshly updated discriminators ---------
+  def g_loss_fn(outputs):
+    global_fake = local_fake = None
+    if use_global_d:
+      net = new_state['global_d']
+      global_fake, _ = _apply_d(discriminator, net.params, net.batch_stats,
+                                jnp.concatenate([outputs['upx'], outputs['out_sharp']], -1))
+    if use_local_d:
+      net = new_state['local_d']
+      local_fake, _ = _apply_d(discriminator, net.params, net.batch_stats,
+                               mask * outputs['out_sharp'])
+    vgg_features = None
+    if config.loss.lambda_perceptual:
+      vgg = models.build_vgg(config)
+      vgg_features = functools.partial(vgg.apply, vgg_params)
+    total, terms = losses.generator_loss(
+        outputs, batch, global_fake, local_fake, vgg_features, models.build_vgg(config).taps,
+        models.PERCEPTUAL_WEIGHTS, config.loss.lambda_l1, config.loss.lambda_perceptual)
+    return mean(total), terms
+
+  (g_loss, g_terms), output_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(outputs)
+  (g_grads,) = g_pullback(output_grads)
+  new_state['generator'] = _update(optimizer, state.generator, g_grads, g_batch_stats)
+  metrics.update(g_terms, g_loss=g_loss)
+
+  metrics = {k: mean(v) for k, v in metrics.items()}
+  return state.replace(step=state.step + 1, **new_state), metrics
+
+
+def make_train_step(config: ml_collections.ConfigDict, mesh: Mesh, use_local_d: bool
+                    ) -> Callable[[TrainState, Batch, Any], tuple[TrainState, dict]]:
+  """The jit-compiled, state-donating step over ``mesh``.
+
+  Call it with the state and VGG parameters replicated (``replicated(mesh)``) and
+  the batch split along its first axis (``batch_sharding(mesh)``).
+  """
+  body = functools.partial(local_train_step, config=config, use_local_d=use_local_d,
+                           axis_name=AXIS)
+  sharded = jax.shard_map(body, mesh=mesh, in_specs=(P(), P(AXIS), P()), out_specs=(P(), P()))
+  return jax.jit(sharded, donate_argnums=(0,))

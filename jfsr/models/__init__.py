@@ -44,7 +44,10 @@ def build_vgg(config: ml_collections.ConfigDict, dtype=None) -> VGG:
   p = config.perceptual
   if p.taps not in PERCEPTUAL_TAPS:
     raise ValueError(f"perceptual.taps must be 'relu' or 'pool', got {p.taps!r}")
-  preprocessing = 'torchvision' if p.network == 'vgg19' else 'caffe'
+  # Each pretrained source has its own input convention; random weights (tests)
+  # take torchvision's, whose unit-scale inputs keep gradients moderate.
+  caffe = p.network == 'vgg16' and p.weights == 'pretrained'
+  preprocessing = 'caffe' if caffe else 'torchvision'
   return VGG(arch=p.network, taps=PERCEPTUAL_TAPS[p.taps], preprocessing=preprocessing,
              width_divisor=p.width_divisor, dtype=dtype)
 

@@ -1,0 +1,106 @@
+"""Network structure: parameter counts, the transposed-conv rewrite, pixel shuffle."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jfsr import config_loading, models
+from jfsr.models import layers
+
+
+def test_reference_parameter_counts():
+  assert models.parameter_counts() == {
+      'generator': 58_295_494, 'global_d': 2_769_601, 'local_d': 2_766_529}
+
+
+def test_generator_parts_match_the_reference_breakdown():
+  config = config_loading.load_config('default')
+  shapes = jax.eval_shape(lambda: models.init_variables(config, jax.random.key(0)))
+  params = shapes['generator']['params']
+  count = lambda prefix: sum(x.size for name, sub in params.items() if name.startswith(prefix)
+                             for x in jax.tree.leaves(sub))
+  assert count('upsampler') == 459_648
+  assert count('enc') == 19_541_696
+  assert count('sharp') == 34_878_787
+  assert count('blur') == 3_415_363
+
+
+def test_seven_conv_discriminator_is_a_config_value():
+  config = config_loading.load_config('default')
+  config.model.d_layers = 5
+  shapes = jax.eval_shape(lambda: models.init_variables(config, jax.random.key(0)))
+  assert sum(name.startswith('Conv') for name in shapes['global_d']['params']) == 7
+
+
+def test_variants_build_and_produce_the_right_shapes():
+  for variant, lr_shape, hr in [('x16', (1, 16, 16, 3), 128), ('gray', (1, 32, 32, 1), 256),
+                                ('model1', (1, 32, 32, 3), 256)]:
+    config = config_loading.load_config(variant)
+    generator = models.build_generator(config)
+    out = jax.eval_shape(lambda: generator.init_with_output(
+        {'params': jax.random.key(0), 'noise': jax.random.key(1)}, jnp.zeros(lr_shape),
+        train=False)[0])
+    for name in ('upx', 'out_sharp', 'out_blur'):
+      assert out[name].shape == (1, hr, hr, 3), (variant, name)
+  model2 = config_loading.load_config('model2')
+  assert set(models.parameter_counts(model2)) == {'generator'}
+  assert set(models.parameter_counts(config_loading.load_config('model3'))) == {
+      'generator', 'global_d'}
+
+
+def _torch_conv_transpose_reference(x, w, b):
+  """PyTorch ConvTranspose2d(4, 2, 1) by its definition: scatter every input pixel."""
+  n, h, wd, _ = x.shape
+  out = np.zeros((n, 2 * h + 2, 2 * wd + 2, w.shape[-1]))  # padded by 1 on each side
+  for i in range(h):
+    for j in range(wd):
+      # out[2i - 1 + ky, 2j - 1 + kx] += x[i, j] . w[ky, kx]
+      out[:, 2 * i:2 * i + 4, 2 * j:2 * j + 4] += np.einsum('nc,yxco->nyxo', x[:, i, j], w)
+  return out[:, 1:-1, 1:-1] + b
+
+
+@pytest.mark.parametrize('impl', ['phase', 'dilated'])
+def test_conv_transpose_matches_the_definition(impl):
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(2, 5, 4, 3))
+  w = rng.normal(size=(4, 4, 3, 6))
+  b = rng.normal(size=(6,))
+  got = layers.conv_transpose_4x4_s2(jnp.asarray(x, jnp.float32), jnp.asarray(w, jnp.float32),
+                                     jnp.asarray(b, jnp.float32), impl)
+  np.testing.assert_allclose(got, _torch_conv_transpose_reference(x, w, b), atol=1e-4)
+
+
+def test_phase_conv_transpose_equals_dilated_reference_values_and_gradients():
+  rng = np.random.default_rng(1)
+  x = jnp.asarray(rng.normal(size=(2, 8, 8, 16)), jnp.float32)
+  w = jnp.asarray(rng.normal(size=(4, 4, 16, 8)), jnp.float32)
+  b = jnp.asarray(rng.normal(size=(8,)), jnp.float32)
+  probe = jnp.asarray(rng.normal(size=(2, 16, 16, 8)), jnp.float32)
+
+  def loss(impl):
+    return lambda x, w, b: jnp.sum(probe * layers.conv_transpose_4x4_s2(x, w, b, impl) ** 2)
+
+  fast = jax.value_and_grad(loss('phase'), argnums=(0, 1, 2))(x, w, b)
+  slow = jax.value_and_grad(loss('dilated'), argnums=(0, 1, 2))(x, w, b)
+  np.testing.assert_allclose(fast[0], slow[0], rtol=1e-5)
+  for g_fast, g_slow in zip(fast[1], slow[1]):
+    np.testing.assert_allclose(g_fast, g_slow, rtol=1e-4, atol=1e-3)
+
+
+def test_depth_to_space_follows_pixel_shuffle_order():
+  # PixelShuffle: out[c, h*r + i, w*r + j] = in[c*r*r + i*r + j, h, w].
+  x = np.arange(2 * 3 * 5 * 8, dtype=np.float32).reshape(2, 3, 5, 8)
+  out = np.asarray(layers.depth_to_space(jnp.asarray(x), 2))
+  for c in range(2):
+    for i in range(2):
+      for j in range(2):
+        np.testing.assert_array_equal(out[:, i::2, j::2, c], x[..., c * 4 + i * 2 + j])
+
+
+def test_dropout_masks_depend_on_global_example_index_only():
+  module = layers.ExampleDropout(0.5)
+  x = jnp.ones((6, 4, 4, 3))
+  full = module.apply({}, x, train=True, rngs={'dropout': jax.random.key(3)})
+  assert 0.3 < float(jnp.mean(full == 0)) < 0.7
+  np.testing.assert_array_equal(module.apply({}, x, train=False), x)

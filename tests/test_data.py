@@ -1,0 +1,155 @@
+"""Degradation and pipeline: kernels, flows, blur against a per-pixel reference, determinism."""
+
+import math
+
+import numpy as np
+import pytest
+
+from jfsr.data import blur, degrade, pipeline, synthetic
+
+
+@pytest.mark.parametrize('magnitude, expected', [
+    (2, [0.25, 0.5, 0.25]),
+    (3, [1 / 3] * 3),
+    (6, [1 / 12] + [1 / 6] * 5 + [1 / 12]),
+])
+def test_line_kernel_sanity_values(magnitude, expected):
+  kernel = blur.line_kernel(magnitude, 0.0)
+  np.testing.assert_allclose(kernel.ravel(), expected, atol=1e-3)
+  # 90 degrees spreads the same weights along the other axis.
+  np.testing.assert_allclose(blur.line_kernel(magnitude, 90.0).ravel(), expected, atol=1e-3)
+
+
+def test_short_flows_leave_pixels_unchanged():
+  assert blur.line_kernel(1.0, 37.0).tolist() == [[1.0]]
+  assert blur.line_kernel(0.0, 0.0).tolist() == [[1.0]]
+
+
+def test_flow_pure_translation():
+  draws = np.zeros(8)
+  draws[0], draws[1] = 1.0, -0.5  # tx = 27, ty = -13.5
+  u, v = blur.flow_from_draws(20, 30, draws)
+  assert (u == 27).all() and (v == round(-13.5)).all()
+
+
+def test_flow_rotation_and_zoom_by_hand():
+  draws = np.array([0.2, -0.4, 0.5, -0.3, 0.7, 0.9, 0.1, -0.6])
+  h, w = 40, 50
+  u, v = blur.flow_from_draws(h, w, draws)
+  tx, ty, ax, ay = 27 * 0.2, 27 * -0.4, 0.3 * 0.5, 0.3 * -0.3
+  tz, theta = 5e-3 * 0.7, math.pi / 70 * 0.9
+  c_row, c_col = h / 2 + 15 * 0.1, w / 2 + 15 * -0.6
+  for row, col in [(0, 0), (7, 33), (39, 49), (20, 10)]:
+    x, y = col + 1, row + 1
+    uu = tx * (1 - ax / 2) + x * ax * tx / w
+    vv = ty * (1 - ay / 2) + (h + 1 - y) * ay * ty / h
+    r = math.hypot(x - c_col, y - c_row)
+    alpha = math.atan2((h + 1 - y) - c_row, x - c_col)
+    uu += -math.cos(alpha) * math.tan(theta) * r + math.sin(alpha) * tz * r ** 1.5
+    vv += math.sin(alpha) * math.tan(theta) * r + math.cos(alpha) * tz * r ** 1.5
+    assert (u[row, col], v[row, col]) == (round(uu), round(vv))
+
+
+def test_orientation_folds_into_0_180():
+  m, phi = blur.magnitude_orientation(np.array([3, -3, 0, 4]), np.array([-3, 3, 5, 0]))
+  np.testing.assert_allclose(m, [math.sqrt(18), math.sqrt(18), 5, 4])
+  np.testing.assert_allclose(phi, [45, 45, 0, 90])  # (u, v) and (-u, -v) agree
+
+
+def _per_pixel_blur(image, u, v):
+  """DESIGN §2.2 written out per pixel: the straightforward reference."""
+  h, w, _ = image.shape
+  out = np.empty_like(image)
+  m, phi = blur.magnitude_orientation(u, v)
+  for i in range(h):
+    for j in range(w):
+      if m[i, j] <= 1:
+        out[i, j] = image[i, j]
+        continue
+      half = (m[i, j] - 1) / 2
+      c, s = math.cos(math.radians(phi[i, j])), math.sin(math.radians(phi[i, j]))
+      sx = math.floor(abs(half * c + (-1 if c < 0 else 1) - m[i, j] * blur.EPS))
+      sy = math.floor(abs(half * s + 1 - m[i, j] * blur.EPS))
+      total, acc = 0.0, np.zeros(image.shape[-1])
+      for k in range(-sx, sx + 1):
+        for l in range(-sy, sy + 1):
+          d = l * c + k * s
+          if abs(d) <= 1 and math.hypot(k, l) >= half:
+            t = half - abs((k + d * s) / c) if c != 0 else -math.inf
+            d = math.hypot(d, t)
+          weight = max(0.0, 1 + blur.EPS - abs(d))
+          total += weight
+          acc += weight * image[min(max(i + k, 0), h - 1), min(max(j + l, 0), w - 1)]
+      out[i, j] = acc / total
+  return out
+
+
+@pytest.mark.parametrize('u, v', [(0, 1), (5, 0), (0, -7), (4, 4), (-6, 3), (2, -9)])
+def test_uniform_blur_equals_the_per_pixel_formula(u, v):
+  image = np.random.default_rng(0).uniform(size=(12, 14, 3))
+  got = blur.uniform_motion_blur(image, u, v)
+  expected = _per_pixel_blur(image, np.full((12, 14), u), np.full((12, 14), v))
+  np.testing.assert_allclose(got, expected, atol=1e-10)
+
+
+def test_synthetic_faces_are_deterministic_and_masked():
+  a, mask_a = synthetic.draw_face(3, 64, seed=1)
+  b, mask_b = synthetic.draw_face(3, 64, seed=1)
+  np.testing.assert_array_equal(a, b)
+  assert a.shape == (64, 64, 3) and a.dtype == np.uint8
+  assert 0.1 < mask_a.mean() < 0.6  # a face, not the whole image
+  assert not np.array_equal(a, synthetic.draw_face(4, 64, seed=1)[0])
+
+
+def test_degrade_shapes_ranges_and_face_confinement(smoke_config):
+  spec = degrade.DegradationSpec(hr_size=64, lr_size=8, sharp_fraction=0.0, hflip=False,
+                                 mask_feather=0.0)
+  hr, mask = synthetic.draw_face(0, 64)
+  out = degrade.degrade(hr, mask, spec, np.random.default_rng(5))
+  assert out['lr'].shape == (8, 8, 3) and out['hr'].shape == (64, 64, 3)
+  assert out['mask'].shape == (64, 64, 1)
+  for key in ('lr', 'hr', 'hr_blur'):
+    assert out[key].dtype == np.float32 and -1 <= out[key].min() and out[key].max() <= 1
+  outside = mask < 0.5
+  np.testing.assert_allclose(out['hr_blur'][outside], out['hr'][outside], atol=1e-6)
+  gray = degrade.degrade(hr, mask, spec.__class__(**{**spec.__dict__, 'grayscale_input': True}),
+                         np.random.default_rng(5))
+  assert gray['lr'].shape == (8, 8, 1)
+
+
+def _take(iterator, n):
+  return [next(iterator) for _ in range(n)]
+
+
+def test_pipeline_is_identical_with_and_without_workers(smoke_config):
+  smoke_config.data.num_workers = 0
+  serial = _take(iter(pipeline.make_train_dataset(smoke_config)), 3)
+  smoke_config.data.num_workers = 2
+  parallel = _take(iter(pipeline.make_train_dataset(smoke_config)), 3)
+  for a, b in zip(serial, parallel):
+    for key in a:
+      np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_pipeline_resumes_from_a_saved_iterator_state(smoke_config):
+  smoke_config.data.num_workers = 0
+  iterator = iter(pipeline.make_train_dataset(smoke_config))
+  _take(iterator, 2)
+  state = iterator.get_state()
+  expected = _take(iterator, 2)
+  resumed = iter(pipeline.make_train_dataset(smoke_config))
+  resumed.set_state(state)
+  for a, b in zip(expected, _take(resumed, 2)):
+    np.testing.assert_array_equal(a['lr'], b['lr'])
+
+
+def test_host_shards_concatenate_to_the_one_host_global_batch(smoke_config):
+  smoke_config.data.num_workers = 0
+  smoke_config.train.batch_size = 4
+  whole = _take(iter(pipeline.make_train_dataset(smoke_config)), 2)
+  hosts = [_take(iter(pipeline.make_train_dataset(smoke_config, p, 2)), 2) for p in range(2)]
+  for step in range(2):
+    assert hosts[0][step]['hr'].shape[0] == 2
+    for key in whole[step]:
+      np.testing.assert_array_equal(
+          np.concatenate([hosts[0][step][key], hosts[1][step][key]]), whole[step][key])

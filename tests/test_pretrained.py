@@ -1,0 +1,104 @@
+"""Weight readers against the original frameworks' own files and activations.
+
+The fixtures (tests/fixtures/make_fixtures.py) were written once by torch and
+onnxruntime; these tests read them with jfsr alone.
+"""
+
+import hashlib
+import http.server
+import threading
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jfsr.models.vgg import VGG
+from jfsr.pretrained import cache, vgg_weights
+from jfsr.pretrained.torch_state_dict import load_state_dict
+
+FIXTURES = Path(__file__).parent / 'fixtures'
+TAPS = ('relu1_1', 'relu2_1', 'relu3_1', 'relu4_1', 'relu5_1')
+
+
+@pytest.mark.parametrize('name', ['vgg19_tiny_zip.pth', 'vgg19_tiny_legacy.pth'])
+def test_torchvision_vgg19_port_matches_torch_activations(name):
+  reference = np.load(FIXTURES / 'vgg19_tiny_ref.npz')
+  variables = vgg_weights.load_torchvision(FIXTURES / name, 'vgg19')
+  vgg = VGG('vgg19', taps=TAPS + ('pool5',), preprocessing='torchvision', width_divisor=16)
+  features = vgg.apply(variables, jnp.asarray(reference['input'], jnp.float32))
+  for tap in TAPS + ('pool5',):
+    np.testing.assert_allclose(features[tap], reference[tap], rtol=1e-4, atol=1e-4, err_msg=tap)
+
+
+def test_both_torch_formats_hold_the_same_tensors():
+  zipped = load_state_dict(FIXTURES / 'vgg19_tiny_zip.pth')
+  legacy = load_state_dict(FIXTURES / 'vgg19_tiny_legacy.pth')
+  assert zipped.keys() == legacy.keys()
+  assert zipped['features.0.weight'].shape == (4, 3, 3, 3)
+  for key in zipped:
+    np.testing.assert_array_equal(zipped[key], legacy[key])
+
+
+def test_keras_vgg16_onnx_port_matches_onnxruntime_activations():
+  reference = np.load(FIXTURES / 'keras_vgg16_tiny_ref.npz')
+  variables = vgg_weights.load_keras_onnx(FIXTURES / 'keras_vgg16_tiny.onnx')
+  vgg = VGG('vgg16', taps=TAPS, preprocessing='caffe', width_divisor=16)
+  features = vgg.apply(variables, jnp.asarray(reference['input'], jnp.float32))
+  for tap in TAPS:
+    scale = np.abs(reference[tap]).max()
+    np.testing.assert_allclose(features[tap], reference[tap], rtol=1e-4, atol=1e-5 * scale,
+                               err_msg=tap)
+
+
+def test_not_a_state_dict_is_refused(tmp_path):
+  bogus = tmp_path / 'bogus.pth'
+  bogus.write_bytes(b'not a checkpoint')
+  with pytest.raises(Exception):
+    load_state_dict(bogus)
+  with pytest.raises(ValueError, match='not a torchvision vgg19'):
+    vgg_weights.from_torchvision({'classifier.0.weight': np.zeros(3)}, 'vgg19')
+
+
+@pytest.fixture
+def file_server(tmp_path):
+  """A local HTTP server for one small file."""
+  served = tmp_path / 'served'
+  served.mkdir()
+  payload = b'pretend weights ' * 1000
+  (served / 'weights.bin').write_bytes(payload)
+
+  class Handler(http.server.SimpleHTTPRequestHandler):
+    def __init__(self, *args, **kwargs):
+      super().__init__(*args, directory=str(served), **kwargs)
+
+    def log_message(self, *args):
+      pass
+
+  server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+  thread = threading.Thread(target=server.serve_forever, daemon=True)
+  thread.start()
+  yield f'http://127.0.0.1:{server.server_address[1]}/weights.bin', payload
+  server.shutdown()
+
+
+def test_cache_downloads_verifies_and_reuses(file_server, tmp_path, monkeypatch):
+  url, payload = file_server
+  monkeypatch.setenv('JFSR_CACHE', str(tmp_path / 'cache'))
+  digest = hashlib.sha256(payload).hexdigest()
+  monkeypatch.setitem(cache.ARTIFACTS, 'tiny', cache.Artifact('tiny.bin', digest, url=url,
+                                                               description='a test file'))
+  with pytest.raises(cache.MissingWeightsError, match='python -m jfsr.pretrained fetch tiny'):
+    cache.locate('tiny')
+  path = cache.fetch('tiny')
+  assert path.read_bytes() == payload
+  assert cache.locate('tiny') == path
+
+
+def test_cache_rejects_a_wrong_checksum_and_keeps_nothing(file_server, tmp_path, monkeypatch):
+  url, _ = file_server
+  monkeypatch.setenv('JFSR_CACHE', str(tmp_path / 'cache'))
+  monkeypatch.setitem(cache.ARTIFACTS, 'tiny', cache.Artifact('tiny.bin', '0' * 64, url=url))
+  with pytest.raises(cache.ChecksumError):
+    cache.fetch('tiny')
+  assert not (tmp_path / 'cache' / 'tiny.bin').exists()

@@ -35,8 +35,21 @@ def main(argv: list[str]) -> None:
     sys.exit(f'error: {error}')
 
 
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl's parsing, but a bad flag (or a config file that raises) is one line, no traceback."""
+  try:
+    return FLAGS(argv)
+  except flags.Error as error:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if any(line.startswith('Traceback') for line in lines):
+      lines = [lines[0], lines[-1]]  # where it happened, and the exception's own message
+    sys.exit(f'error: {" ".join(lines)}\nPass --helpshort to list the flags.')
+  except (AttributeError, KeyError) as error:  # ml_collections: an override of a field that is not there
+    sys.exit(f'error: the config has no field {error}; see configs/celebahq.py for the fields')
+
+
 def run() -> None:
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)
 
 
 if __name__ == '__main__':

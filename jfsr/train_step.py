@@ -21,6 +21,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from jfsr import losses, models
+from jfsr.models.vgg import FEATURE_SCALE
 from jfsr.train_state import NetworkState, TrainState, make_optimizer
 
 AXIS = 'data'
@@ -127,12 +128,13 @@ def local_train_step(state: TrainState, batch: Batch, vgg_params: Any, *,
       net = new_state['local_d']
       local_fake, _ = _apply_d(discriminator, net.params, net.batch_stats,
                                mask * outputs['out_sharp'])
+    vgg = models.build_vgg(config)
     vgg_features = None
     if config.loss.lambda_perceptual:
-      vgg = models.build_vgg(config)
-      vgg_features = functools.partial(vgg.apply, vgg_params)
+      scale = FEATURE_SCALE[vgg.preprocessing]
+      vgg_features = lambda x: {k: v / scale for k, v in vgg.apply(vgg_params, x).items()}
     total, terms = losses.generator_loss(
-        outputs, batch, global_fake, local_fake, vgg_features, models.build_vgg(config).taps,
+        outputs, batch, global_fake, local_fake, vgg_features, vgg.taps,
         models.PERCEPTUAL_WEIGHTS, config.loss.lambda_l1, config.loss.lambda_perceptual)
     return mean(total), terms
 

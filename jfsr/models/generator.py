@@ -17,11 +17,17 @@ import jax
 import jax.numpy as jnp
 
 from jfsr.models.layers import (ConvTranspose4x4, ExampleDropout, add_noise, batch_norm, conv,
-                                depth_to_space)
+                                depth_to_space, he_init)
 
 
 class Upsampler(nn.Module):
-  """Five convolutions with three depth-to-space steps: 8x upsampling (``upx``)."""
+  """Five convolutions with three depth-to-space steps: 8x upsampling (``upx``).
+
+  He-initialised: pix2pix's N(0, 0.02) would shrink the signal about 500x over
+  these five unnormalised layers, leaving the encoder's first BatchNorm to
+  normalise activations whose variance is far below its epsilon (measured: 1e-9),
+  where eval-mode running statistics no longer match the training batches.
+  """
   features: int = 64
   out_channels: int = 3
   num_doublings: int = 3
@@ -29,11 +35,12 @@ class Upsampler(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    x = nn.leaky_relu(conv(self.features, 9, use_bias=False, dtype=self.dtype)(x), 0.2)
+    x = nn.leaky_relu(conv(self.features, 9, use_bias=False, dtype=self.dtype,
+                           kernel_init=he_init)(x), 0.2)
     for _ in range(self.num_doublings):
-      x = conv(self.features * 4, 3, use_bias=False, dtype=self.dtype)(x)
+      x = conv(self.features * 4, 3, use_bias=False, dtype=self.dtype, kernel_init=he_init)(x)
       x = nn.leaky_relu(depth_to_space(x, 2), 0.2)
-    return conv(self.out_channels, 3, use_bias=False, dtype=self.dtype)(x)
+    return conv(self.out_channels, 3, use_bias=False, dtype=self.dtype, kernel_init=he_init)(x)
 
 
 def encoder_widths(ngf: int, num_levels: int) -> list[int]:

@@ -113,13 +113,19 @@ class ConvTranspose4x4(nn.Module):
     return conv_transpose_4x4_s2(x, kernel, bias, self.impl)
 
 
+# He initialisation: keeps the signal's scale through a stack of (leaky) ReLU
+# convolutions that has no normalisation.
+he_init = nn.initializers.variance_scaling(2.0, 'fan_in', 'truncated_normal')
+
+
 def conv(features: int, kernel: int, stride: int = 1, padding: int | None = None,
-         use_bias: bool = True, dtype=None, name: str | None = None) -> nn.Conv:
-  """A PyTorch-style convolution (symmetric integer padding, N(0, 0.02) init)."""
+         use_bias: bool = True, dtype=None, name: str | None = None,
+         kernel_init=conv_init) -> nn.Conv:
+  """A PyTorch-style convolution (symmetric integer padding, N(0, 0.02) init by default)."""
   pad = (kernel - 1) // 2 if padding is None else padding
   return nn.Conv(features, (kernel, kernel), strides=(stride, stride),
                  padding=((pad, pad), (pad, pad)), use_bias=use_bias,
-                 kernel_init=conv_init, dtype=dtype, name=name)
+                 kernel_init=kernel_init, dtype=dtype, name=name)
 
 
 def batch_norm(train: bool, axis_name: str | None, dtype=None, name: str | None = None) -> nn.BatchNorm:

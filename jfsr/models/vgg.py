@@ -25,6 +25,12 @@ _CAFFE_BGR_MEAN = jnp.array([103.939, 116.779, 123.68])
 
 Preprocessing = Literal['torchvision', 'caffe']
 
+# How much larger a network's inputs (and so, roughly, its features) are than
+# torchvision's for the same image: caffe inputs span 0..255, torchvision's
+# about (x - mean) / 0.226. The perceptual loss divides by this so that
+# lambda2 = 10, tuned for torchvision's VGG-19, means the same for Keras' VGG16.
+FEATURE_SCALE = {'torchvision': 1.0, 'caffe': 255.0 * 0.226}
+
 
 def conv_names(arch: str) -> list[str]:
   return [f'conv{b + 1}_{i + 1}' for b, n in enumerate(VGG_BLOCKS[arch]) for i in range(n)]

@@ -1,0 +1,190 @@
+r"""Benchmarks: ``python -m jfsr.bench --config configs/celebahq.py[:VARIANT] [--what ...]``.
+
+Prints one JSON object per measurement, then a short table:
+
+* ``train``: the full train step (D and G updates, perceptual loss) at
+  ``--batch``: compile time, step time (median and spread over ``--repeats``),
+  images/s, XLA's FLOP count (cost analysis) and FLOP rate, the reference
+  model's FLOP count where it is known (DESIGN §4), peak memory;
+* ``generator``: eval-mode generator images/s for each of ``--infer_batches``;
+* ``loader``: the grain pipeline's images/s for each of ``--loader_workers``.
+
+The batch fed to the step (drawn faces) is made once beforehand, so the step
+timing excludes data loading (``loader`` measures that separately).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import app, flags
+from ml_collections import config_flags
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file('config', 'configs/celebahq.py:smoke', 'config to benchmark')
+flags.DEFINE_list('what', ['train', 'generator', 'loader'], 'which measurements')
+flags.DEFINE_integer('batch', None, 'global train batch (default: the config\'s)')
+flags.DEFINE_integer('repeats', 5, 'timed repetitions after one warm-up')
+flags.DEFINE_list('infer_batches', ['1', '64'], 'generator batch sizes')
+flags.DEFINE_list('loader_workers', ['0', '1', '2'], 'grain worker counts')
+flags.DEFINE_integer('loader_batches', 8, 'batches timed per loader setting')
+
+# Reference FLOPs per image of the full train step, counted on the authors'
+# PyTorch model (DESIGN §4), keyed by (hr_size, lr_size, ngf, perceptual network).
+REFERENCE_STEP_FLOPS = {(256, 32, 64, 'vgg19'): 337e9}
+# Dense peak FLOP/s of known devices, by dtype.
+PEAK_FLOPS = {'NVIDIA H100 80GB HBM3': {'float32': 67e12, 'bfloat16': 989e12},
+              'NVIDIA H200': {'float32': 67e12, 'bfloat16': 989e12}}
+
+
+def emit(record: dict) -> dict:
+  print(json.dumps(record), flush=True)
+  return record
+
+
+def peak_memory_bytes() -> int:
+  device = jax.devices()[0]
+  stats = device.memory_stats() if device.platform != 'cpu' else None
+  if stats and 'peak_bytes_in_use' in stats:
+    return int(stats['peak_bytes_in_use'])
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # host RSS, Linux reports KiB
+
+
+def timed(fn, repeats: int) -> list[float]:
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    jax.block_until_ready(fn())
+    times.append(time.perf_counter() - start)
+  return times
+
+
+def spread(times: list[float]) -> dict:
+  return {'median_s': statistics.median(times), 'min_s': min(times), 'max_s': max(times)}
+
+
+def bench_train(config, repeats: int) -> dict:
+  from jfsr import train_step
+  from jfsr.data import pipeline
+  from jfsr.pretrained import vgg_weights
+  from jfsr.train_state import create_train_state
+
+  mesh = train_step.make_mesh()
+  replicated = train_step.replicated(mesh)
+  config.data.num_workers = 0
+  config.data.source = 'synthetic'  # the step's speed does not depend on where faces come from
+  batch = jax.device_put(next(iter(pipeline.make_train_dataset(config))),
+                         train_step.batch_sharding(mesh))
+  vgg = jax.device_put(vgg_weights.perceptual_params(config), replicated)
+  state = jax.jit(lambda k: create_train_state(config, k), out_shardings=replicated)(
+      jax.random.PRNGKey(0))
+  step = train_step.make_train_step(config, mesh, use_local_d=config.model.use_local_d)
+
+  start = time.perf_counter()
+  compiled = step.lower(state, batch, vgg).compile()
+  compile_s = time.perf_counter() - start
+  cost = compiled.cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  xla_flops = float(cost.get('flops', float('nan'))) if cost else float('nan')
+
+  holder = {'state': state}
+
+  def one_step():
+    holder['state'], metrics = compiled(holder['state'], batch, vgg)
+    return metrics
+
+  one_step()  # warm-up
+  times = timed(one_step, repeats)
+  median = statistics.median(times)
+  n = config.train.batch_size
+  key = (config.data.hr_size, config.data.lr_size, config.model.ngf, config.perceptual.network)
+  model_flops = REFERENCE_STEP_FLOPS.get(key)
+  record = {
+      'what': 'train_step', 'variant': config.variant, 'batch': n,
+      'devices': jax.device_count(), 'device_kind': jax.devices()[0].device_kind,
+      'convt_impl': config.model.convt_impl, 'compile_s': compile_s, **spread(times),
+      'images_per_s': n / median,
+      'xla_flops_per_step': xla_flops, 'xla_flop_per_s': xla_flops / median,
+      'model_flops_per_step': model_flops * n if model_flops else None,
+      'model_flop_per_s': model_flops * n / median if model_flops else None,
+      'peak_memory_bytes': peak_memory_bytes(),
+  }
+  peak = PEAK_FLOPS.get(jax.devices()[0].device_kind, {}).get('float32')
+  if peak:
+    record['share_of_fp32_peak'] = (record['model_flop_per_s'] or record['xla_flop_per_s']) / peak
+  return emit(record)
+
+
+def bench_generator(config, batch: int, repeats: int) -> dict:
+  from jfsr import models
+  generator = models.build_generator(config)
+  channels = models.input_channels(config)
+  lr = jnp.zeros((batch, config.data.lr_size, config.data.lr_size, channels))
+  variables = jax.jit(lambda k: generator.init({'params': k, 'noise': k}, lr[:1], train=False))(
+      jax.random.key(0))
+  apply = jax.jit(lambda v, x: generator.apply(v, x, train=False,
+                                               rngs={'noise': jax.random.key(1)})['out_sharp'])
+  start = time.perf_counter()
+  compiled = apply.lower(variables, lr).compile()
+  compile_s = time.perf_counter() - start
+  compiled(variables, lr).block_until_ready()
+  times = timed(lambda: compiled(variables, lr), repeats)
+  return emit({'what': 'generator', 'variant': config.variant, 'batch': batch,
+               'device_kind': jax.devices()[0].device_kind, 'compile_s': compile_s,
+               **spread(times), 'images_per_s': batch / statistics.median(times)})
+
+
+def bench_loader(config, workers: int, num_batches: int) -> dict:
+  from jfsr.data import pipeline
+  config.data.num_workers = workers
+  iterator = iter(pipeline.make_train_dataset(config))
+  next(iterator)  # start-up (worker processes) is not timed
+  start = time.perf_counter()
+  for _ in range(num_batches):
+    next(iterator)
+  elapsed = time.perf_counter() - start
+  images = num_batches * config.train.batch_size
+  return emit({'what': 'loader', 'variant': config.variant, 'workers': workers,
+               'batch': config.train.batch_size, 'batches_per_s': num_batches / elapsed,
+               'images_per_s': images / elapsed,
+               'images_per_s_per_worker': images / elapsed / max(workers, 1)})
+
+
+def table(records: list[dict]) -> str:
+  rows = ['| what | setting | median s | images/s | GFLOP/s (XLA) | GFLOP/s (model) |',
+          '|---|---|---|---|---|---|']
+  for r in records:
+    setting = f"batch {r['batch']}" + (f", {r['workers']} workers" if 'workers' in r else '')
+    gflops = lambda v: f'{v / 1e9:.1f}' if v else '-'
+    rows.append(f"| {r['what']} | {setting} | {r.get('median_s', float('nan')):.3f} | "
+                f"{r['images_per_s']:.2f} | {gflops(r.get('xla_flop_per_s'))} | "
+                f"{gflops(r.get('model_flop_per_s'))} |")
+  return '\n'.join(rows)
+
+
+def main(argv):
+  del argv
+  config = FLAGS.config
+  if FLAGS.batch:
+    config.train.batch_size = FLAGS.batch
+  records = []
+  if 'train' in FLAGS.what:
+    records.append(bench_train(config, FLAGS.repeats))
+  if 'generator' in FLAGS.what:
+    for batch in FLAGS.infer_batches:
+      records.append(bench_generator(config, int(batch), FLAGS.repeats))
+  if 'loader' in FLAGS.what:
+    for workers in FLAGS.loader_workers:
+      records.append(bench_loader(config, int(workers), FLAGS.loader_batches))
+  print(table(records), file=sys.stderr)
+
+
+if __name__ == '__main__':
+  app.run(main)

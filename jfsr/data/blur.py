@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numba
 import numpy as np
 
 EPS = 2.2204e-16
@@ -113,3 +114,116 @@ def uniform_motion_blur(image: np.ndarray, u: int, v: int) -> np.ndarray:
   """
   magnitude, phi = magnitude_orientation(np.array(u), np.array(v))
   return correlate_replicate(image, line_kernel(float(magnitude), float(phi)))
+
+
+@numba.njit(cache=True)
+def _taps_of(magnitude, phi_degrees, max_taps, dk, dl, weight):
+  """Nonzero taps of one line kernel (the rule of :func:`line_kernel`), normalised.
+
+  Writes them into ``dk``, ``dl``, ``weight`` and returns their count.
+  """
+  if magnitude <= 1:
+    dk[0], dl[0], weight[0] = 0, 0, 1.0
+    return 1
+  half = (magnitude - 1) / 2
+  phi = np.radians(phi_degrees)
+  c, s = np.cos(phi), np.sin(phi)
+  sign_c = -1.0 if c < 0 else 1.0
+  sx = int(np.floor(abs(half * c + sign_c - magnitude * EPS)))
+  sy = int(np.floor(abs(half * s + 1 - magnitude * EPS)))
+  count, total = 0, 0.0
+  for k in range(-sx, sx + 1):
+    for l in range(-sy, sy + 1):
+      d = l * c + k * s
+      if abs(d) <= 1 and np.sqrt(k * k + l * l) >= half:
+        t = half - abs((k + d * s) / c)
+        d = np.sqrt(d * d + t * t)
+      w = 1 + EPS - abs(d)
+      if w > 0 and count < max_taps:
+        dk[count], dl[count], weight[count] = k, l, w
+        total += w
+        count += 1
+  for i in range(count):
+    weight[i] /= total
+  return count
+
+
+@numba.njit(cache=True)
+def _blur_with_taps(image, pixel_kernel, offsets, dk, dl, weight):
+  h, w, channels = image.shape
+  out = np.empty((h, w, channels), np.float64)
+  for i in range(h):
+    for j in range(w):
+      kernel = pixel_kernel[i, j]
+      for ch in range(channels):
+        out[i, j, ch] = 0.0
+      for t in range(offsets[kernel], offsets[kernel + 1]):
+        row = min(max(i + dk[t], 0), h - 1)
+        col = min(max(j + dl[t], 0), w - 1)
+        for ch in range(channels):
+          out[i, j, ch] += weight[t] * image[row, col, ch]
+  return out
+
+
+@numba.njit(cache=True)
+def _distinct_flows(u, v):
+  """Numbers the distinct flow vectors: (per-pixel kernel id, (n, 2) array of vectors)."""
+  radius = max(np.abs(u).max(), np.abs(v).max())
+  side = 2 * radius + 1
+  table = np.full(side * side, -1, np.int64)
+  ids = np.empty(u.shape, np.int64)
+  flows = np.empty((u.size, 2), np.int64)
+  count = 0
+  for i in range(u.shape[0]):
+    for j in range(u.shape[1]):
+      key = (u[i, j] + radius) * side + v[i, j] + radius
+      if table[key] < 0:
+        table[key] = count
+        flows[count, 0], flows[count, 1] = u[i, j], v[i, j]
+        count += 1
+      ids[i, j] = table[key]
+  return ids, flows[:count]
+
+
+@numba.njit(cache=True)
+def _all_taps(magnitudes, phis):
+  """Taps of every distinct kernel, flattened: (offsets, dk, dl, weight)."""
+  n = magnitudes.shape[0]
+  offsets = np.zeros(n + 1, np.int64)
+  capacity = 0
+  for p in range(n):  # the line's bounding box bounds the tap count
+    side = int(magnitudes[p]) + 3
+    capacity += side * side
+  dk = np.empty(capacity, np.int64)
+  dl = np.empty(capacity, np.int64)
+  weight = np.empty(capacity, np.float64)
+  for p in range(n):
+    start = offsets[p]
+    side = int(magnitudes[p]) + 3
+    count = _taps_of(magnitudes[p], phis[p], side * side, dk[start:], dl[start:], weight[start:])
+    offsets[p + 1] = start + count
+  return offsets, dk, dl, weight
+
+
+def motion_blur(image: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+  """Gong et al.'s spatially varying motion blur, exactly as DESIGN §2.2 defines it.
+
+  ``image`` is HxWxC (or HxW) float in [0, 1]; ``u``, ``v`` are HxW integer flows.
+  Every pixel is the normalised line-kernel average of its (border-replicated)
+  neighbourhood for its own flow vector. Kernels are built once per distinct
+  flow vector, then applied in one compiled pass (numba): about 10 ms for a
+  256² RGB face on one core.
+  """
+  image = np.asarray(image)
+  squeeze = image.ndim == 2
+  pixels = image[..., None] if squeeze else image
+  u = np.asarray(u, np.int64)
+  v = np.asarray(v, np.int64)
+  if u.shape != pixels.shape[:2] or v.shape != pixels.shape[:2]:
+    raise ValueError(f'flow of shape {u.shape}/{v.shape} does not match the image {image.shape}')
+  pixel_kernel, flows = _distinct_flows(u, v)
+  magnitudes, phis = magnitude_orientation(flows[:, 0], flows[:, 1])
+  offsets, dk, dl, weight = _all_taps(magnitudes, phis)
+  out = _blur_with_taps(pixels.astype(np.float64), pixel_kernel, offsets, dk, dl, weight)
+  out = out.astype(image.dtype if np.issubdtype(image.dtype, np.floating) else np.float64)
+  return out[..., 0] if squeeze else out

@@ -36,15 +36,22 @@ def get_config(variant: str = 'default') -> ml_collections.ConfigDict:
   c.seed = 0
 
   c.data = ml_collections.ConfigDict()
-  c.data.source = 'celebamask_hq'  # 'celebamask_hq' | 'synthetic'
-  c.data.root = ''  # the folder holding CelebA-HQ-img/ and CelebAMask-HQ-mask-anno/
+  c.data.source = 'celebamask_hq'  # 'celebamask_hq' | 'folder' | 'tfds' | 'synthetic'
+  c.data.root = ''  # celebamask_hq: the folder holding CelebA-HQ-img/ and CelebAMask-HQ-mask-anno/
+  c.data.tfds_name = 'celebamask_hq_faces'  # source=tfds: a prepared dataset (jfsr.data.tfds_source)
+  c.data.tfds_data_dir = ''  # source=tfds: where it was prepared ('' = TFDS's default)
+  c.data.tfds_train_split = 'train'  # TFDS split strings, e.g. 'train[:900]'
+  c.data.tfds_test_split = 'test' 
+  c.data.on_bad_record = 'skip'  # 'skip' (replace, count, warn) | 'raise' 
   c.data.hr_size = 256
   c.data.lr_size = 32
   c.data.grayscale_input = False
   c.data.num_train = 28_800  # the paper's split: images [0, 28800) train, [28800, 30000) test
   c.data.num_test = 1_200
+  c.data.first_index = 0  # train = [first, first + num_train), test = the next num_test
   c.data.face_parts = ('skin', 'nose', 'eye_g', 'l_eye', 'r_eye', 'l_brow', 'r_brow',
                        'mouth', 'u_lip', 'l_lip')
+  c.data.blur_region = 'feathered'  # 'feathered' composite | 'zero_flow' outside the face | 'whole'
   c.data.mask_feather = 3.0  # Gaussian sigma (HR pixels) softening the face-mask edge
   c.data.sharp_fraction = 1 / 51  # share of examples left sharp (Gong et al.)
   c.data.blur_setting = 'strong'  # 'strong' | 'mild' motion-flow parameters

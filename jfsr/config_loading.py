@@ -45,6 +45,13 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   _check(d.num_train >= t.batch_size,
          f'data.num_train={d.num_train} is smaller than one batch (train.batch_size={t.batch_size})')
   _check(d.num_workers >= 0, f'data.num_workers={d.num_workers}: must be >= 0')
+  _check(d.first_index >= 0, f'data.first_index={d.first_index}: must be >= 0')
+  _check(d.blur_region in ('feathered', 'zero_flow', 'whole'),
+         f"data.blur_region={d.blur_region!r}: 'feathered', 'zero_flow' or 'whole'")
+  _check(d.on_bad_record in ('skip', 'raise'),
+         f"data.on_bad_record={d.on_bad_record!r}: must be 'skip' or 'raise'")
+  _check(d.source in ('celebamask_hq', 'folder', 'tfds', 'synthetic'),
+         f"data.source={d.source!r}: 'celebamask_hq', 'folder', 'tfds' or 'synthetic'")
   _check(m.ngf > 0 and m.upsampler_features > 0 and m.d_features > 0,
          'model widths (ngf, upsampler_features, d_features) must be positive')
   _check(m.d_layers >= 1, f'model.d_layers={m.d_layers}: must be >= 1')

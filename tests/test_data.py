@@ -84,12 +84,38 @@ def _per_pixel_blur(image, u, v):
   return out
 
 
-@pytest.mark.parametrize('u, v', [(0, 1), (5, 0), (0, -7), (4, 4), (-6, 3), (2, -9)])
-def test_uniform_blur_equals_the_per_pixel_formula(u, v):
+@pytest.mark.parametrize('u, v', [(0, 1), (1, 1), (5, 0), (0, -7), (4, 4), (-6, 3), (2, -9)],
+                         ids=['short', 'diagonal-short', 'horizontal', 'vertical', 'diagonal',
+                              'oblique', 'steep'])
+def test_blur_of_a_constant_flow_equals_the_per_pixel_formula(u, v):
   image = np.random.default_rng(0).uniform(size=(12, 14, 3))
-  got = blur.uniform_motion_blur(image, u, v)
+  got = blur.motion_blur(image, np.full((12, 14), u), np.full((12, 14), v))
   expected = _per_pixel_blur(image, np.full((12, 14), u), np.full((12, 14), v))
   np.testing.assert_allclose(got, expected, atol=1e-10)
+
+
+@pytest.mark.parametrize('seed', range(4))
+def test_spatially_varying_blur_equals_the_per_pixel_formula(seed):
+  rng = np.random.default_rng(seed)
+  h, w = 17, 23  # small, so most kernels reach the borders
+  image = rng.uniform(size=(h, w, 3))
+  u = rng.integers(-11, 12, (h, w))
+  v = rng.integers(-11, 12, (h, w))
+  u[:3, :3] = 0  # some pixels with m <= 1
+  v[:3, :3] = rng.integers(-1, 2, (3, 3))
+  got = blur.motion_blur(image, u, v)
+  np.testing.assert_allclose(got, _per_pixel_blur(image, u, v), atol=1e-5)
+
+
+def test_blur_of_a_real_flow_equals_the_per_pixel_formula():
+  rng = np.random.default_rng(7)
+  image = rng.uniform(size=(40, 40, 3)).astype(np.float32)
+  u, v = blur.motion_flow(40, 40, rng)
+  got = blur.motion_blur(image, u, v)
+  assert got.dtype == np.float32
+  np.testing.assert_allclose(got, _per_pixel_blur(image.astype(np.float64), u, v), atol=1e-5)
+  gray = blur.motion_blur(image[..., 0], u, v)
+  np.testing.assert_allclose(gray, got[..., 0], atol=1e-6)
 
 
 def test_synthetic_faces_are_deterministic_and_masked():
@@ -112,6 +138,15 @@ def test_degrade_shapes_ranges_and_face_confinement(smoke_config):
     assert out[key].dtype == np.float32 and -1 <= out[key].min() and out[key].max() <= 1
   outside = mask < 0.5
   np.testing.assert_allclose(out['hr_blur'][outside], out['hr'][outside], atol=1e-6)
+  assert np.abs(out['hr_blur'] - out['hr']).max() > 0.05  # the face is blurred
+  whole = degrade.degrade(hr, mask, spec.__class__(**{**spec.__dict__, 'blur_region': 'whole'}),
+                          np.random.default_rng(5))
+  assert np.abs(whole['hr_blur'][outside] - whole['hr'][outside]).max() > 0.05
+  zero = degrade.degrade(hr, mask, spec.__class__(**{**spec.__dict__, 'blur_region': 'zero_flow'}),
+                         np.random.default_rng(5))
+  far_outside = np.ones((64, 64), bool)
+  far_outside[(mask > 0.5).any(1)] = False  # rows without any face pixel keep their flow zero
+  np.testing.assert_allclose(zero['hr_blur'][far_outside], zero['hr'][far_outside], atol=1e-6)
   gray = degrade.degrade(hr, mask, spec.__class__(**{**spec.__dict__, 'grayscale_input': True}),
                          np.random.default_rng(5))
   assert gray['lr'].shape == (8, 8, 1)

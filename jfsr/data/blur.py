@@ -105,17 +105,6 @@ def correlate_replicate(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
   return out
 
 
-def uniform_motion_blur(image: np.ndarray, u: int, v: int) -> np.ndarray:
-  """Blurs the whole image with the single line kernel of the flow vector (u, v).
-
-  This is the spatially *uniform* special case of Gong et al.'s blur (one flow
-  vector for every pixel); the spatially varying blur belongs to the real-data
-  pipeline.
-  """
-  magnitude, phi = magnitude_orientation(np.array(u), np.array(v))
-  return correlate_replicate(image, line_kernel(float(magnitude), float(phi)))
-
-
 @numba.njit(cache=True)
 def _taps_of(magnitude, phi_degrees, max_taps, dk, dl, weight):
   """Nonzero taps of one line kernel (the rule of :func:`line_kernel`), normalised.

@@ -28,13 +28,14 @@ class DegradationSpec:
   mask_feather: float = 3.0
   hflip: bool = True
   grayscale_input: bool = False
+  blur_region: str = 'feathered'  # 'feathered' | 'zero_flow' | 'whole'
 
   @classmethod
   def from_config(cls, config) -> 'DegradationSpec':
     d = config.data
     return cls(hr_size=d.hr_size, lr_size=d.lr_size, blur_setting=d.blur_setting,
                sharp_fraction=d.sharp_fraction, mask_feather=d.mask_feather, hflip=d.hflip,
-               grayscale_input=d.grayscale_input)
+               grayscale_input=d.grayscale_input, blur_region=d.blur_region)
 
 
 def gaussian_feather(mask: np.ndarray, sigma: float) -> np.ndarray:
@@ -59,23 +60,30 @@ def degrade(hr_uint8: np.ndarray, mask: np.ndarray, spec: DegradationSpec,
             rng: np.random.Generator) -> dict[str, np.ndarray]:
   """One training example, all float32: images in [-1, 1], the mask in {0, 1}.
 
-  The blur here is spatially uniform: one line kernel from Gong et al.'s flow at
-  the face's centre, composited into the face with a feathered mask.
+  Draws, in order: the flip, Gong et al.'s motion flow, whether the example stays
+  sharp. The spatially varying blur is confined to the face as
+  ``spec.blur_region`` says: ``'feathered'`` composites the blurred image into
+  the sharp one through a Gaussian-softened mask, ``'zero_flow'`` zeroes the flow
+  outside the mask, ``'whole'`` blurs everything.
   """
   hr = hr_uint8.astype(np.float64) / 255.0
   mask = mask.astype(np.float64)
   if spec.hflip and rng.random() < 0.5:
     hr, mask = hr[:, ::-1], mask[:, ::-1]
   u, v = blur.motion_flow(spec.hr_size, spec.hr_size, rng, spec.blur_setting)
-  sharp = rng.random() < spec.sharp_fraction
-  if sharp:
+  if rng.random() < spec.sharp_fraction:
     hr_blur = hr
-  else:
-    rows, cols = np.nonzero(mask > 0.5)
-    centre = (int(rows.mean()), int(cols.mean())) if rows.size else (spec.hr_size // 2,) * 2
-    blurred = blur.uniform_motion_blur(hr, int(u[centre]), int(v[centre]))
+  elif spec.blur_region == 'feathered':
     soft = gaussian_feather(mask, spec.mask_feather)[..., None]
-    hr_blur = soft * blurred + (1 - soft) * hr
+    hr_blur = soft * blur.motion_blur(hr, u, v) + (1 - soft) * hr
+  elif spec.blur_region == 'zero_flow':
+    inside = mask > 0.5
+    hr_blur = blur.motion_blur(hr, np.where(inside, u, 0), np.where(inside, v, 0))
+  elif spec.blur_region == 'whole':
+    hr_blur = blur.motion_blur(hr, u, v)
+  else:
+    raise ValueError(f"data.blur_region must be 'feathered', 'zero_flow' or 'whole', "
+                     f'got {spec.blur_region!r}')
   lr = np.clip(resize_bicubic(hr_blur, spec.lr_size), 0.0, 1.0)
   if spec.grayscale_input:
     lr = lr @ _LUMA[:, None]

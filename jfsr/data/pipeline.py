@@ -5,27 +5,43 @@ from __future__ import annotations
 import grain
 import ml_collections
 
+from jfsr.data import sources
 from jfsr.data.degrade import Degrade, DegradationSpec
 from jfsr.data.synthetic import SyntheticFaces
+from jfsr.errors import JfsrError
 
 
-class DataConfigError(ValueError):
+class DataConfigError(JfsrError, ValueError):
   """The data section of the config cannot be served."""
+
+
+def split_range(config: ml_collections.ConfigDict, split: str) -> range:
+  """Record numbers of a split: train [first, first + num_train), test right after it."""
+  d = config.data
+  if split == 'train':
+    return range(d.first_index, d.first_index + d.num_train)
+  return range(d.first_index + d.num_train, d.first_index + d.num_train + d.num_test)
 
 
 def make_source(config: ml_collections.ConfigDict, split: str):
   """The random-access source of ``{'hr': uint8 HxWx3, 'mask': float32 HxW}`` records."""
   d = config.data
+  records = split_range(config, split)
   if d.source == 'synthetic':
-    if split == 'train':
-      return SyntheticFaces(d.num_train, d.hr_size, config.seed)
-    return SyntheticFaces(d.num_test, d.hr_size, config.seed, offset=d.num_train)
+    return SyntheticFaces(len(records), d.hr_size, config.seed, offset=records.start)
+  if not d.root and d.source in ('celebamask_hq', 'folder'):
+    raise DataConfigError(f'data.source={d.source} needs data.root, the folder holding the data '
+                          '(--config.data.root=PATH); configs/celebahq.py:demo needs no data')
   if d.source == 'celebamask_hq':
-    raise DataConfigError(
-        'data.source=celebamask_hq: the CelebA-HQ/CelebAMask-HQ reader is not built yet; '
-        'train on procedurally drawn faces with --config.data.source=synthetic '
-        '(or the configs/celebahq.py:demo variant)')
-  raise DataConfigError(f"data.source must be 'synthetic' or 'celebamask_hq', got {d.source!r}")
+    return sources.CelebAMaskHQ(d.root, records, d.hr_size, d.face_parts, d.on_bad_record)
+  if d.source == 'folder':
+    return sources.FaceFolder(d.root, d.hr_size, records.start, len(records), d.on_bad_record)
+  if d.source == 'tfds':
+    from jfsr.data import tfds_source
+    tfds_split = d.tfds_train_split if split == 'train' else d.tfds_test_split
+    return tfds_source.TfdsFaces(d.tfds_name, tfds_split, d.tfds_data_dir, d.hr_size)
+  raise DataConfigError(f"data.source must be 'celebamask_hq', 'folder', 'tfds' or 'synthetic', "
+                        f'got {d.source!r}')
 
 
 def make_train_dataset(config: ml_collections.ConfigDict, process_index: int = 0,

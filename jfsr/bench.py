@@ -7,7 +7,10 @@ Prints one JSON object per measurement, then a short table:
   images/s, XLA's FLOP count (cost analysis) and FLOP rate, the reference
   model's FLOP count where it is known (DESIGN §4), peak memory;
 * ``generator``: eval-mode generator images/s for each of ``--infer_batches``;
-* ``loader``: the grain pipeline's images/s for each of ``--loader_workers``.
+* ``blur``: the exact motion blur (DESIGN §2.2) alone, images/s at the config's
+  HR size with 1 and 2 worker processes (each blurring its own faces);
+* ``loader``: the grain pipeline's images/s for each of ``--loader_workers``
+  (source, degradation, batching: everything but the step).
 
 The batch fed to the step (drawn faces) is made once beforehand, so the step
 timing excludes data loading (``loader`` measures that separately).
@@ -29,12 +32,13 @@ from ml_collections import config_flags
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', 'configs/celebahq.py:smoke', 'config to benchmark')
-flags.DEFINE_list('what', ['train', 'generator', 'loader'], 'which measurements')
+flags.DEFINE_list('what', ['train', 'generator', 'blur', 'loader'], 'which measurements')
 flags.DEFINE_integer('batch', None, 'global train batch (default: the config\'s)')
 flags.DEFINE_integer('repeats', 5, 'timed repetitions after one warm-up')
 flags.DEFINE_list('infer_batches', ['1', '64'], 'generator batch sizes')
 flags.DEFINE_list('loader_workers', ['0', '1', '2'], 'grain worker counts')
 flags.DEFINE_integer('loader_batches', 8, 'batches timed per loader setting')
+flags.DEFINE_integer('blur_images', 40, 'images blurred per worker')
 
 # Reference FLOPs per image of the full train step, counted on the authors'
 # PyTorch model (DESIGN §4), keyed by (hr_size, lr_size, ngf, perceptual network).
@@ -141,6 +145,33 @@ def bench_generator(config, batch: int, repeats: int) -> dict:
                **spread(times), 'images_per_s': batch / statistics.median(times)})
 
 
+def _blur_images(args) -> float:
+  """Blurs ``count`` random faces with Gong flows; returns the seconds spent blurring."""
+  size, count, seed = args
+  from jfsr.data import blur
+  rng = np.random.default_rng(seed)
+  image = rng.uniform(size=(size, size, 3)).astype(np.float32)
+  blur.motion_blur(image, *blur.motion_flow(size, size, rng))  # compile / load the cache
+  start = time.perf_counter()
+  for _ in range(count):
+    blur.motion_blur(image, *blur.motion_flow(size, size, rng))
+  return time.perf_counter() - start
+
+
+def bench_blur(config, workers: int, count: int) -> dict:
+  import multiprocessing
+  size = config.data.hr_size
+  jobs = [(size, count, seed) for seed in range(workers)]
+  with multiprocessing.get_context('spawn').Pool(workers) as pool:
+    pool.map(_blur_images, [(size, 1, 99)] * workers)  # start-up and compilation not timed
+    start = time.perf_counter()
+    pool.map(_blur_images, jobs)
+    elapsed = time.perf_counter() - start
+  return emit({'what': 'blur', 'size': size, 'workers': workers, 'batch': count,
+               'images_per_s': workers * count / elapsed,
+               'images_per_s_per_worker': count / elapsed, 'ms_per_image': 1e3 * elapsed / count})
+
+
 def bench_loader(config, workers: int, num_batches: int) -> dict:
   from jfsr.data import pipeline
   config.data.num_workers = workers
@@ -161,7 +192,8 @@ def table(records: list[dict]) -> str:
   rows = ['| what | setting | median s | images/s | GFLOP/s (XLA) | GFLOP/s (model) |',
           '|---|---|---|---|---|---|']
   for r in records:
-    setting = f"batch {r['batch']}" + (f", {r['workers']} workers" if 'workers' in r else '')
+    setting = (f"{r['batch']} images" if r['what'] == 'blur' else f"batch {r['batch']}") + (
+        f", {r['workers']} workers" if 'workers' in r else '')
     gflops = lambda v: f'{v / 1e9:.1f}' if v else '-'
     rows.append(f"| {r['what']} | {setting} | {r.get('median_s', float('nan')):.3f} | "
                 f"{r['images_per_s']:.2f} | {gflops(r.get('xla_flop_per_s'))} | "
@@ -180,6 +212,9 @@ def main(argv):
   if 'generator' in FLAGS.what:
     for batch in FLAGS.infer_batches:
       records.append(bench_generator(config, int(batch), FLAGS.repeats))
+  if 'blur' in FLAGS.what:
+    for workers in (1, 2):
+      records.append(bench_blur(config, workers, FLAGS.blur_images))
   if 'loader' in FLAGS.what:
     for workers in FLAGS.loader_workers:
       records.append(bench_loader(config, int(workers), FLAGS.loader_batches))

@@ -11,11 +11,11 @@ REPO = Path(__file__).resolve().parent.parent
 def test_bench_emits_json_records():
   command = [sys.executable, '-m', 'jfsr.bench', '--config', 'configs/celebahq.py:smoke',
              '--repeats', '1', '--infer_batches', '2', '--loader_workers', '0',
-             '--loader_batches', '2']
+             '--loader_batches', '2', '--blur_images', '2']
   result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
   assert result.returncode == 0, result.stderr[-3000:]
   records = [json.loads(line) for line in result.stdout.splitlines() if line.startswith('{')]
-  assert [r['what'] for r in records] == ['train_step', 'generator', 'loader']
+  assert [r['what'] for r in records] == ['train_step', 'generator', 'blur', 'blur', 'loader']
   train = records[0]
   for key in ('compile_s', 'median_s', 'images_per_s', 'xla_flops_per_step', 'peak_memory_bytes'):
     assert isinstance(train[key], (int, float)) and train[key] > 0, key

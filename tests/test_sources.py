@@ -146,3 +146,19 @@ def test_tfds_prepared_dataset_reads_back_without_tensorflow_in_the_loop(tmp_pat
   direct = sources.CelebAMaskHQ(root, [0], 32, tfds_source.sources.CELEBAMASK_PARTS[:1])[0]
   assert record['hr'].shape == (32, 32, 3) and record['mask'].shape == (32, 32)
   assert np.abs(record['hr'].astype(int) - direct['hr'].astype(int)).mean() < 8
+
+
+def test_contact_sheet_command_writes_a_png(tmp_path):
+  import subprocess
+  import sys
+  from pathlib import Path
+  repo = Path(__file__).resolve().parent.parent
+  out = tmp_path / 'sheet.png'
+  result = subprocess.run(
+      [sys.executable, '-m', 'jfsr.data.contact_sheet', '--config', 'configs/celebahq.py:smoke',
+       '--config.data.hr_size=64', '--config.data.lr_size=8', '--count', '3', '--out', str(out)],
+      cwd=repo, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-2000:]
+  sheet = np.asarray(Image.open(out))
+  assert sheet.shape == (3 * 66 + 2, 5 * 66 + 2, 3)
+  assert 'longest blur' in result.stdout

@@ -140,17 +140,26 @@ def _taps_of(magnitude, phi_degrees, max_taps, dk, dl, weight):
 @numba.njit(cache=True)
 def _blur_with_taps(image, pixel_kernel, offsets, dk, dl, weight):
   h, w, channels = image.shape
-  out = np.empty((h, w, channels), np.float64)
+  kernels = offsets.shape[0] - 1
+  reach = np.zeros(kernels, np.int64)  # how far each kernel reaches from its pixel
+  for p in range(kernels):
+    for t in range(offsets[p], offsets[p + 1]):
+      reach[p] = max(reach[p], abs(dk[t]), abs(dl[t]))
+  out = np.zeros((h, w, channels), np.float64)
   for i in range(h):
     for j in range(w):
       kernel = pixel_kernel[i, j]
-      for ch in range(channels):
-        out[i, j, ch] = 0.0
+      r = reach[kernel]
+      interior = r <= i < h - r and r <= j < w - r
       for t in range(offsets[kernel], offsets[kernel + 1]):
-        row = min(max(i + dk[t], 0), h - 1)
-        col = min(max(j + dl[t], 0), w - 1)
+        if interior:  # no clamping needed: the common case
+          row, col = i + dk[t], j + dl[t]
+        else:
+          row = min(max(i + dk[t], 0), h - 1)
+          col = min(max(j + dl[t], 0), w - 1)
+        wt = weight[t]
         for ch in range(channels):
-          out[i, j, ch] += weight[t] * image[row, col, ch]
+          out[i, j, ch] += wt * image[row, col, ch]
   return out
 
 

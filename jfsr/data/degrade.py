@@ -57,14 +57,15 @@ def resize_bicubic(image: np.ndarray, size: int) -> np.ndarray:
 
 
 def degrade(hr_uint8: np.ndarray, mask: np.ndarray, spec: DegradationSpec,
-            rng: np.random.Generator) -> dict[str, np.ndarray]:
+            rng: np.random.Generator, with_flow: bool = False) -> dict[str, np.ndarray]:
   """One training example, all float32: images in [-1, 1], the mask in {0, 1}.
 
   Draws, in order: the flip, Gong et al.'s motion flow, whether the example stays
   sharp. The spatially varying blur is confined to the face as
   ``spec.blur_region`` says: ``'feathered'`` composites the blurred image into
   the sharp one through a Gaussian-softened mask, ``'zero_flow'`` zeroes the flow
-  outside the mask, ``'whole'`` blurs everything.
+  outside the mask, ``'whole'`` blurs everything. ``with_flow`` adds the flow
+  that was applied as ``'flow'`` (H, W, 2) int32, for inspection.
   """
   hr = hr_uint8.astype(np.float64) / 255.0
   mask = mask.astype(np.float64)
@@ -72,13 +73,15 @@ def degrade(hr_uint8: np.ndarray, mask: np.ndarray, spec: DegradationSpec,
     hr, mask = hr[:, ::-1], mask[:, ::-1]
   u, v = blur.motion_flow(spec.hr_size, spec.hr_size, rng, spec.blur_setting)
   if rng.random() < spec.sharp_fraction:
+    u, v = np.zeros_like(u), np.zeros_like(v)
     hr_blur = hr
   elif spec.blur_region == 'feathered':
     soft = gaussian_feather(mask, spec.mask_feather)[..., None]
     hr_blur = soft * blur.motion_blur(hr, u, v) + (1 - soft) * hr
   elif spec.blur_region == 'zero_flow':
     inside = mask > 0.5
-    hr_blur = blur.motion_blur(hr, np.where(inside, u, 0), np.where(inside, v, 0))
+    u, v = np.where(inside, u, 0), np.where(inside, v, 0)
+    hr_blur = blur.motion_blur(hr, u, v)
   elif spec.blur_region == 'whole':
     hr_blur = blur.motion_blur(hr, u, v)
   else:
@@ -88,8 +91,11 @@ def degrade(hr_uint8: np.ndarray, mask: np.ndarray, spec: DegradationSpec,
   if spec.grayscale_input:
     lr = lr @ _LUMA[:, None]
   to_signed = lambda x: (x * 2.0 - 1.0).astype(np.float32)
-  return {'lr': to_signed(lr), 'hr': to_signed(hr), 'hr_blur': to_signed(hr_blur),
-          'mask': np.ascontiguousarray(mask[..., None], dtype=np.float32)}
+  example = {'lr': to_signed(lr), 'hr': to_signed(hr), 'hr_blur': to_signed(hr_blur),
+             'mask': np.ascontiguousarray(mask[..., None], dtype=np.float32)}
+  if with_flow:
+    example['flow'] = np.stack([u, v], axis=-1).astype(np.int32)
+  return example
 
 
 class Degrade(grain.transforms.RandomMap):

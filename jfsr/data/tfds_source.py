@@ -113,4 +113,6 @@ def main(argv=None) -> None:
 
 
 if __name__ == '__main__':
-  main()
+  # Run through the importable module: TFDS locates a builder by its module's package.
+  from jfsr.data import tfds_source
+  tfds_source.main()

@@ -26,6 +26,7 @@ def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
   from jfsr import train  # Heavy imports only once the flags are known to be good.
+  enable_compilation_cache()
   try:
     if FLAGS.mode == 'eval':
       raise JfsrError('--mode eval is reserved for checkpoint evaluation, which is not built yet')
@@ -33,6 +34,15 @@ def main(argv: list[str]) -> None:
   except (JfsrError, MissingWeightsError) as error:
     logging.error('%s', error)
     sys.exit(f'error: {error}')
+
+
+def enable_compilation_cache() -> None:
+  """Keeps compiled steps across runs (a restart skips most of the compile), unless the
+  user already chose a cache with JAX_COMPILATION_CACHE_DIR."""
+  import jax
+  from jfsr.pretrained.cache import cache_dir
+  if not jax.config.jax_compilation_cache_dir:
+    jax.config.update('jax_compilation_cache_dir', str(cache_dir() / 'xla'))
 
 
 def parse_flags(argv: list[str]) -> list[str]:

@@ -104,3 +104,22 @@ def test_dropout_masks_depend_on_global_example_index_only():
   full = module.apply({}, x, train=True, rngs={'dropout': jax.random.key(3)})
   assert 0.3 < float(jnp.mean(full == 0)) < 0.7
   np.testing.assert_array_equal(module.apply({}, x, train=False), x)
+
+
+@pytest.mark.parametrize('kernel, stride, padding, size', [
+    (3, 1, 1, 2), (3, 1, 1, 7), (4, 2, 1, 4), (4, 2, 1, 15), (9, 1, 4, 5), (4, 1, 1, 6)])
+def test_conv2d_equals_xla_values_and_gradients(kernel, stride, padding, size):
+  # Small maps take the im2col path on CPU, larger ones XLA's convolution.
+  rng = np.random.default_rng(2)
+  x = jnp.asarray(rng.normal(size=(2, size, size, 5)), jnp.float32)
+  k = jnp.asarray(rng.normal(size=(kernel, kernel, 5, 7)), jnp.float32)
+
+  def loss(conv_fn):
+    return lambda x, k: jnp.sum(jnp.sin(conv_fn(x, k, stride, padding)))
+
+  np.testing.assert_allclose(layers.conv2d(x, k, stride, padding),
+                             layers._xla_conv(x, k, stride, padding), rtol=1e-4, atol=1e-4)
+  ours = jax.grad(loss(layers.conv2d), argnums=(0, 1))(x, k)
+  xla = jax.grad(loss(layers._xla_conv), argnums=(0, 1))(x, k)
+  for a, b in zip(ours, xla):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import grain
 import jax
+from absl import logging
 import ml_collections
 import orbax.checkpoint as ocp
 from jax.sharding import NamedSharding
@@ -42,10 +43,22 @@ def check_compatible(mngr: ocp.CheckpointManager, step: int,
 
 def restore(mngr: ocp.CheckpointManager, step: int, abstract_state, data_iterator,
             sharding: NamedSharding):
-  """Restores the state (placed with ``sharding``) and rewinds ``data_iterator``."""
+  """Restores the state (placed with ``sharding``) and rewinds ``data_iterator``.
+
+  Returns ``(state, iterator_restored)``. grain's saved iterator state depends on
+  the number of worker processes; when it does not fit this run's iterator (the
+  run resumed with another ``data.num_workers``), the state is still restored
+  and ``iterator_restored`` is False: the caller repositions the data by step.
+  """
   target = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding),
                         abstract_state)
-  restored = mngr.restore(step, args=ocp.args.Composite(
-      state=ocp.args.StandardRestore(target),
-      data=grain.checkpoint.CheckpointRestore(data_iterator)))
-  return restored['state']
+  state = mngr.restore(step, args=ocp.args.Composite(
+      state=ocp.args.StandardRestore(target)))['state']
+  try:
+    mngr.restore(step, args=ocp.args.Composite(
+        data=grain.checkpoint.CheckpointRestore(data_iterator)))
+  except (KeyError, ValueError, TypeError) as error:
+    logging.warning('the saved data-iterator state does not fit this run (%r, likely another '
+                    'data.num_workers); repositioning the data by step instead', error)
+    return state, False
+  return state, True

@@ -111,7 +111,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     logging.info('starting from scratch in %s', workdir)
   else:
     checkpointing.check_compatible(mngr, latest, config, workdir)
-    state = checkpointing.restore(mngr, latest, abstract_state, train_iter, replicated)
+    state, iterator_restored = checkpointing.restore(mngr, latest, abstract_state, train_iter,
+                                                     replicated)
+    if not iterator_restored:
+      train_iter = iter(pipeline.make_train_dataset(
+          config, jax.process_index(), jax.process_count(), start_batch=latest))
     logging.info('resumed from the checkpoint of step %d', latest)
 
   num_steps = config_loading.total_steps(config)

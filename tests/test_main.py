@@ -127,3 +127,12 @@ def test_unknown_config_field_is_one_line(tmp_path):
   assert result.returncode != 0
   assert 'the config has no field' in result.stderr and 'nosuch' in result.stderr
   assert 'Traceback' not in result.stderr
+
+
+def test_resume_with_another_worker_count_repositions_by_step(trained, tmp_path):
+  reference_workdir, _ = trained
+  workdir = tmp_path / 'workers'
+  run_main(workdir, '--config.train.num_steps=2', '--config.data.num_workers=0')
+  result = run_main(workdir, '--config.data.num_workers=2')
+  assert 'repositioning the data by step' in result.stderr
+  assert_trees_equal(saved_state(workdir, 6), saved_state(reference_workdir, 6))

@@ -45,12 +45,13 @@ def make_source(config: ml_collections.ConfigDict, split: str):
 
 
 def make_train_dataset(config: ml_collections.ConfigDict, process_index: int = 0,
-                       process_count: int = 1) -> grain.IterDataset:
+                       process_count: int = 1, start_batch: int = 0) -> grain.IterDataset:
   """This host's infinite stream of local batches, each a dict of stacked arrays.
 
   Global batch j is the concatenation of host 0's, host 1's, ... local batch j;
   every element's randomness depends only on ``config.seed`` and its position in
-  the global stream.
+  the global stream, so ``start_batch=k`` yields exactly what the stream yields
+  after k batches.
   """
   global_batch = config.train.batch_size
   if global_batch % process_count:
@@ -62,7 +63,7 @@ def make_train_dataset(config: ml_collections.ConfigDict, process_index: int = 0
              .repeat(None)
              .random_map(Degrade(DegradationSpec.from_config(config)), seed=config.seed + 1)
              .batch(local_batch, drop_remainder=True))
-  dataset = dataset.slice(slice(process_index, None, process_count))
+  dataset = dataset.slice(slice(process_index + start_batch * process_count, None, process_count))
   iter_dataset = dataset.to_iter_dataset(
       grain.ReadOptions(num_threads=0, prefetch_buffer_size=0))
   if config.data.num_workers > 0:

@@ -45,6 +45,8 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   _check(d.num_train >= t.batch_size,
          f'data.num_train={d.num_train} is smaller than one batch (train.batch_size={t.batch_size})')
   _check(d.num_workers >= 0, f'data.num_workers={d.num_workers}: must be >= 0')
+  _check(d.num_test >= 1, f'data.num_test={d.num_test}: at least one test face is needed for '
+         'the sample grids')
   _check(d.first_index >= 0, f'data.first_index={d.first_index}: must be >= 0')
   _check(d.blur_region in ('feathered', 'zero_flow', 'whole'),
          f"data.blur_region={d.blur_region!r}: 'feathered', 'zero_flow' or 'whole'")

@@ -17,6 +17,7 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
@@ -29,7 +30,7 @@ Batch = dict[str, jax.Array]
 
 
 def make_mesh(devices=None) -> Mesh:
-  import numpy as np
+  """A one-axis ``('data',)`` mesh over ``devices`` (default: every device of every process)."""
   devices = jax.devices() if devices is None else devices
   return Mesh(np.asarray(devices), (AXIS,))
 

@@ -18,6 +18,7 @@ from typing import Sequence
 
 import numpy as np
 from absl import logging
+from PIL import Image
 from scipy import ndimage
 
 from jfsr.data import images
@@ -118,9 +119,10 @@ class CelebAMaskHQ(_SkippingSource):
 
 
 def _fit(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+  """A part mask resampled to the shape of the others (nearest neighbour)."""
   if mask.shape == shape:
     return mask
-  return images.resize_mask(mask, shape[0]).astype(bool) if shape[0] == shape[1] else mask
+  return np.asarray(Image.fromarray(mask).resize((shape[1], shape[0]), Image.Resampling.NEAREST))
 
 
 def estimate_face_mask(rgb: np.ndarray) -> np.ndarray:

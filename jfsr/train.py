@@ -52,6 +52,15 @@ def check_finite(step: int, metrics: dict[str, float]) -> None:
         'or the loss weights')
 
 
+def summarize(interval: list[dict[str, float]]) -> dict[str, float]:
+  """Mean of each metric over the steps of a logging interval that report it.
+
+  Steps report different terms when the local discriminator joins mid-interval.
+  """
+  names = {name for metrics in interval for name in metrics}
+  return {name: float(np.mean([m[name] for m in interval if name in m])) for name in names}
+
+
 def make_sampler(config: ml_collections.ConfigDict):
   """A jitted eval-mode generator: ``(generator_state, lr, rng) -> outputs``."""
   generator = models.build_generator(config)
@@ -150,7 +159,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
       drain(pending)
       pending = None
       elapsed = time.perf_counter() - interval_start
-      summary = {k: float(np.mean([m[k] for m in interval])) for k in interval[-1]}
+      summary = summarize(interval)
       summary['images_per_sec'] = len(interval) * images_per_step / elapsed
       summary['learning_rate'] = config.optimizer.learning_rate
       writer.write_scalars(step, summary)

@@ -116,7 +116,7 @@ def local_train_step(state: TrainState, batch: Batch, vgg_params: Any, *,
     (d_loss, (d_terms, d_stats)), d_grads = jax.value_and_grad(d_loss_fn, has_aux=True)(d_params)
     for n in d_names:
       new_state[n] = _update(optimizer, getattr(state, n), d_grads[n], d_stats[n])
-    metrics.update(d_terms, d_loss=d_loss)
+    metrics.update(d_terms)
 
   # --- Generator update, against the freshly updated discriminators ---------
   def g_loss_fn(outputs):
@@ -142,9 +142,13 @@ def local_train_step(state: TrainState, batch: Batch, vgg_params: Any, *,
   (g_loss, g_terms), output_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(outputs)
   (g_grads,) = g_pullback(output_grads)
   new_state['generator'] = _update(optimizer, state.generator, g_grads, g_batch_stats)
-  metrics.update(g_terms, g_loss=g_loss)
+  metrics.update(g_terms)
 
+  # The terms are per-device means; the two totals were averaged before differentiating.
   metrics = {k: mean(v) for k, v in metrics.items()}
+  metrics['g_loss'] = g_loss
+  if d_names:
+    metrics['d_loss'] = d_loss
   return state.replace(step=state.step + 1, **new_state), metrics
 
 

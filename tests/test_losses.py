@@ -35,3 +35,9 @@ def test_generator_loss_combines_adversarial_l1_and_perceptual_terms():
   expected = np.mean((g_fake - 1) ** 2) + np.mean((l_fake - 1) ** 2) + 100 * l1 + 10 * perceptual
   np.testing.assert_allclose(total, expected, rtol=1e-5)
   np.testing.assert_allclose(terms['perceptual'], perceptual, rtol=1e-5)
+
+
+def test_log_summary_averages_terms_that_join_mid_interval():
+  from jfsr.train import summarize
+  interval = [{'g_loss': 1.0}, {'g_loss': 3.0, 'd_local_real': 0.5}]
+  assert summarize(interval) == {'g_loss': 2.0, 'd_local_real': 0.5}

@@ -69,29 +69,22 @@ def magnitude_orientation(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def line_kernel(magnitude: float, phi_degrees: float) -> np.ndarray:
-  """The normalised line kernel of length ``magnitude`` at ``phi_degrees``.
+  """The normalised line kernel of length ``magnitude`` at ``phi_degrees``, as an array.
 
-  Returns a ``(2 Sx + 1, 2 Sy + 1)`` array indexed ``[k + Sx, l + Sy]``; a
-  magnitude of at most 1 gives the identity ``[[1.]]``.
+  Indexed ``[k + R, l + C]`` (k the row offset, l the column offset), trimmed to
+  the rows ``R`` and columns ``C`` its nonzero taps reach; a magnitude of at most
+  1 gives the identity ``[[1.]]``. The taps come from the same rule that
+  :func:`motion_blur` applies.
   """
-  m = float(magnitude)
-  if m <= 1:
-    return np.ones((1, 1))
-  half = (m - 1) / 2
-  phi = np.radians(phi_degrees)
-  c, s = np.cos(phi), np.sin(phi)
-  sign_c = -1.0 if c < 0 else 1.0
-  sx = int(np.floor(abs(half * c + sign_c - m * EPS)))
-  sy = int(np.floor(abs(half * s + 1 - m * EPS)))
-  k, l = np.meshgrid(np.arange(-sx, sx + 1), np.arange(-sy, sy + 1), indexing='ij')
-  d = l * c + k * s
-  beyond = (np.abs(d) <= 1) & (np.sqrt(k * k + l * l) >= half)
-  with np.errstate(divide='ignore', invalid='ignore'):
-    t = half - np.abs((k + d * s) / c)
-    d = np.where(beyond, np.sqrt(d * d + t * t), d)
-  weights = np.maximum(0.0, 1 + EPS - np.abs(d))
-  weights = np.nan_to_num(weights, nan=0.0)
-  return weights / weights.sum()
+  side = int(magnitude) + 3
+  dk, dl = np.empty(side * side, np.int64), np.empty(side * side, np.int64)
+  weight = np.empty(side * side, np.float64)
+  count = _taps_of(float(magnitude), float(phi_degrees), side * side, dk, dl, weight)
+  dk, dl, weight = dk[:count], dl[:count], weight[:count]
+  rows, cols = int(np.abs(dk).max()), int(np.abs(dl).max())
+  kernel = np.zeros((2 * rows + 1, 2 * cols + 1))
+  kernel[dk + rows, dl + cols] = weight
+  return kernel
 
 
 def correlate_replicate(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import grain
 import jax
 from absl import logging
 import ml_collections
 import orbax.checkpoint as ocp
+from etils import epath
 from jax.sharding import NamedSharding
 
 from jfsr import config_loading
 from jfsr.errors import WorkdirError
 
 
-def manager(workdir: str | Path, max_to_keep: int) -> ocp.CheckpointManager:
+def manager(workdir: str | epath.Path, max_to_keep: int) -> ocp.CheckpointManager:
   options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
-  return ocp.CheckpointManager(Path(workdir) / 'checkpoints', options=options,
+  return ocp.CheckpointManager(epath.Path(workdir) / 'checkpoints', options=options,
                                item_names=('state', 'data', 'config'))
 
 

@@ -6,6 +6,7 @@ import importlib.util
 import math
 from pathlib import Path
 
+import jax.numpy as jnp
 import ml_collections
 
 from jfsr.errors import ConfigError
@@ -20,6 +21,17 @@ def load_config(variant: str = 'default', path: str | Path | None = None) -> ml_
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   return module.get_config(variant)
+
+
+COMPUTE_DTYPES = ('auto', 'float32', 'bfloat16')
+
+
+def compute_dtype(config: ml_collections.ConfigDict, backend: str) -> jnp.dtype:
+  """The activation dtype on ``backend``: ``train.compute_dtype``, with 'auto' resolved."""
+  name = config.train.compute_dtype
+  if name == 'auto':
+    name = 'float32' if backend == 'cpu' else 'bfloat16'
+  return jnp.dtype(name)
 
 
 def _check(condition: bool, message: str) -> None:
@@ -75,6 +87,8 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   _check(t.batch_size > 0 and t.batch_size % num_devices == 0,
          f'train.batch_size={t.batch_size} must be a positive multiple of the {num_devices} '
          'devices in use')
+  _check(t.compute_dtype in COMPUTE_DTYPES,
+         f"train.compute_dtype={t.compute_dtype!r}: must be one of {', '.join(COMPUTE_DTYPES)}")
   _check(t.num_steps > 0 or t.num_epochs > 0, 'set train.num_steps or train.num_epochs')
   for field in ('log_every_steps', 'image_every_steps', 'checkpoint_every_steps',
                 'max_checkpoints_to_keep'):

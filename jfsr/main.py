@@ -2,6 +2,9 @@ r"""Command line: ``python -m jfsr.main --config configs/celebahq.py[:VARIANT] -
 
 Overrides go after the config: ``--config.train.batch_size=16``. ``--mode train``
 (the default) trains and resumes from the latest checkpoint in ``--workdir``.
+Multi-process runs start one such command per host, all with the same config
+(``--distributed=on`` on TPU VMs; ``--coordinator_address/--num_processes/
+--process_id`` elsewhere); see ``launch/``.
 """
 
 from __future__ import annotations
@@ -19,15 +22,24 @@ config_flags.DEFINE_config_file('config', None, 'config file, optionally with :V
                                 lock_config=True)
 flags.DEFINE_string('workdir', None, 'directory for checkpoints, logs and samples')
 flags.DEFINE_enum('mode', 'train', ['train', 'eval'], 'what to run')
+flags.DEFINE_enum('distributed', 'auto', ['auto', 'on', 'off'],
+                  'join JAX\'s multi-process runtime: on (TPU VM workers and clusters JAX detects, '
+                  'or the flags below), off, or auto (when the flags below or a SLURM/MPI launch '
+                  'say so)')
+flags.DEFINE_string('coordinator_address', None, 'multi-process: host:port of process 0')
+flags.DEFINE_integer('num_processes', None, 'multi-process: how many processes', lower_bound=1)
+flags.DEFINE_integer('process_id', None, 'multi-process: this process\'s rank', lower_bound=0)
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
-  from jfsr import train  # Heavy imports only once the flags are known to be good.
+  from jfsr import distributed, train  # Heavy imports only once the flags are good.
   enable_compilation_cache()
   try:
+    distributed.initialize(FLAGS.distributed, FLAGS.coordinator_address, FLAGS.num_processes,
+                           FLAGS.process_id)
     if FLAGS.mode == 'eval':
       raise JfsrError('--mode eval is reserved for checkpoint evaluation, which is not built yet')
     train.train_and_evaluate(FLAGS.config, FLAGS.workdir)

@@ -18,9 +18,10 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from absl import logging
+from etils import epath
 from PIL import Image
 
-from jfsr import checkpointing, config_loading, images, models, train_step
+from jfsr import checkpointing, config_loading, distributed, images, models, train_step
 from jfsr.data import pipeline
 from jfsr.errors import NonFiniteLossError, WorkdirError
 from jfsr.pretrained import vgg_weights
@@ -29,11 +30,15 @@ from jfsr.train_state import TrainState, create_train_state
 NUM_SAMPLE_IMAGES = 8
 
 
-def prepare_workdir(workdir: str) -> Path:
-  """Creates ``workdir`` (its parent must exist, so a typo does not grow a tree)."""
+def prepare_workdir(workdir: str) -> epath.Path:
+  """Creates ``workdir``: a local folder (whose parent must exist, so a typo does not
+  grow a tree) or a bucket path such as ``gs://bucket/run`` (multi-host runs share one)."""
   if '://' in workdir:
-    raise WorkdirError(f'--workdir {workdir}: remote paths are not supported yet; use a local path')
-  path = Path(workdir).expanduser().absolute()
+    path = epath.Path(workdir)
+    if jax.process_index() == 0:
+      path.mkdir(parents=True, exist_ok=True)
+    return path
+  path = epath.Path(Path(workdir).expanduser().absolute())
   if not path.parent.is_dir():
     raise WorkdirError(f'--workdir {workdir}: the parent directory {path.parent} does not exist; '
                        'create it first or choose another --workdir')
@@ -72,8 +77,14 @@ def make_sampler(config: ml_collections.ConfigDict):
   return sample
 
 
-def sample_grid(config, sample, state: TrainState, batch) -> np.ndarray:
-  outputs = jax.device_get(sample(state.generator, jnp.asarray(batch['lr']), jax.random.key(0)))
+def sample_grid(config, sample, state: TrainState, batch, sharding) -> np.ndarray:
+  """LR | bicubic | blurred-HR prediction | output | target, one row per example.
+
+  ``sharding`` is the replicated sharding of the state: every process passes the
+  same ``batch`` and gets the whole grid back.
+  """
+  lr_global = jax.make_array_from_process_local_data(sharding, np.asarray(batch['lr']))
+  outputs = jax.device_get(sample(state.generator, lr_global, jax.random.key(0)))
   size = config.data.hr_size
   lr = images.to_uint8(batch['lr'])
   bicubic = jax.image.resize(jnp.asarray(batch['lr']), (lr.shape[0], size, size, lr.shape[-1]),
@@ -91,6 +102,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
 
   # --- Setup -----------------------------------------------------------------
   config_loading.validate(config, jax.device_count())
+  distributed.check_same_config(config)
   workdir = prepare_workdir(workdir)
   is_chief = jax.process_index() == 0
   mesh = train_step.make_mesh()
@@ -100,8 +112,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
 
   counts = models.parameter_counts(config)
   logging.info('parameters: %s', ', '.join(f'{k} {v:,}' for k, v in counts.items()))
-  logging.info('devices: %d x %s over %d process(es)', jax.device_count(),
-               jax.devices()[0].device_kind, jax.process_count())
+  logging.info('devices: %d x %s over %d process(es); activations in %s', jax.device_count(),
+               jax.devices()[0].device_kind, jax.process_count(),
+               config_loading.compute_dtype(config, jax.default_backend()).name)
   writer.write_hparams({f'parameters/{k}': v for k, v in counts.items()})
 
   vgg_params = jax.device_put(vgg_weights.perceptual_params(config), replicated)
@@ -169,11 +182,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
       interval, interval_start = [], time.perf_counter()
 
     if step % config.train.image_every_steps == 0 or step == num_steps:
-      grid = sample_grid(config, sample, state, eval_batch)
+      grid = sample_grid(config, sample, state, eval_batch, replicated)
       writer.write_images(step, {'samples/lr_bicubic_blur_output_target': grid[None]})
       if is_chief:
         (workdir / 'samples').mkdir(exist_ok=True)
-        Image.fromarray(grid).save(workdir / 'samples' / f'step_{step:07d}.png')
+        with (workdir / 'samples' / f'step_{step:07d}.png').open('wb') as f:
+          Image.fromarray(grid).save(f, format='PNG')
 
     if step % config.train.checkpoint_every_steps == 0 or step == num_steps:
       if pending is not None:

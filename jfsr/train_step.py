@@ -21,7 +21,7 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from jfsr import losses, models
+from jfsr import config_loading, losses, models
 from jfsr.models.vgg import FEATURE_SCALE
 from jfsr.train_state import NetworkState, TrainState, make_optimizer
 
@@ -54,7 +54,13 @@ def _apply_d(module, net_params, batch_stats, inputs):
   """A discriminator in training mode (batch statistics); returns (scores, new stats)."""
   scores, mutated = module.apply({'params': net_params, 'batch_stats': batch_stats}, inputs,
                                  train=True, mutable=['batch_stats'])
-  return scores, mutated['batch_stats']
+  return scores.astype(jnp.float32), mutated['batch_stats']
+
+
+def activation_dtype(config: ml_collections.ConfigDict):
+  """The networks' compute dtype for this backend, or None for plain fp32 (no casts)."""
+  dtype = config_loading.compute_dtype(config, jax.default_backend())
+  return None if dtype == jnp.float32 else dtype
 
 
 def local_train_step(state: TrainState, batch: Batch, vgg_params: Any, *,
@@ -67,8 +73,11 @@ def local_train_step(state: TrainState, batch: Batch, vgg_params: Any, *,
   """
   mean = (lambda x: jax.lax.pmean(x, axis_name)) if axis_name else (lambda x: x)
   optimizer = make_optimizer(config)
-  generator = models.build_generator(config, axis_name)
-  discriminator = models.build_discriminator(config, axis_name)
+  # Mixed precision: activations in `dtype`, parameters, optimizer state and every
+  # loss in fp32 (network outputs, scores and VGG features are cast back up).
+  dtype = activation_dtype(config)
+  generator = models.build_generator(config, axis_name, dtype)
+  discriminator = models.build_discriminator(config, axis_name, dtype)
   use_global_d = state.global_d is not None
   use_local_d = use_local_d and state.local_d is not None
 
@@ -81,7 +90,7 @@ def local_train_step(state: TrainState, batch: Batch, vgg_params: Any, *,
     outputs, mutated = generator.apply(
         {'params': params, 'batch_stats': state.generator.batch_stats}, batch['lr'], train=True,
         rngs={'dropout': dropout_rng, 'noise': noise_rng}, mutable=['batch_stats'])
-    return outputs, mutated['batch_stats']
+    return jax.tree.map(lambda x: x.astype(jnp.float32), outputs), mutated['batch_stats']
 
   outputs, g_pullback, g_batch_stats = jax.vjp(g_forward, state.generator.params, has_aux=True)
   upx = jax.lax.stop_gradient(outputs['upx'])
@@ -129,11 +138,12 @@ def local_train_step(state: TrainState, batch: Batch, vgg_params: Any, *,
       net = new_state['local_d']
       local_fake, _ = _apply_d(discriminator, net.params, net.batch_stats,
                                mask * outputs['out_sharp'])
-    vgg = models.build_vgg(config)
+    vgg = models.build_vgg(config, dtype)
     vgg_features = None
     if config.loss.lambda_perceptual:
       scale = FEATURE_SCALE[vgg.preprocessing]
-      vgg_features = lambda x: {k: v / scale for k, v in vgg.apply(vgg_params, x).items()}
+      vgg_features = lambda x: {k: v.astype(jnp.float32) / scale
+                                for k, v in vgg.apply(vgg_params, x).items()}
     total, terms = losses.generator_loss(
         outputs, batch, global_fake, local_fake, vgg_features, vgg.taps,
         models.PERCEPTUAL_WEIGHTS, config.loss.lambda_l1, config.loss.lambda_perceptual)

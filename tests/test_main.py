@@ -4,8 +4,10 @@ Each run is a real subprocess on the ``smoke`` config (4 simulated CPU devices
 from conftest's XLA_FLAGS).
 """
 
+import functools
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +17,7 @@ import orbax.checkpoint as ocp
 import pytest
 
 import jax
+from tree_checks import assert_same_state
 
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = ['--config', 'configs/celebahq.py:smoke', '--config.train.num_steps=6',
@@ -136,3 +139,75 @@ def test_resume_with_another_worker_count_repositions_by_step(trained, tmp_path)
   result = run_main(workdir, '--config.data.num_workers=2')
   assert 'repositioning the data by step' in result.stderr
   assert_trees_equal(saved_state(workdir, 6), saved_state(reference_workdir, 6))
+
+
+# --- Multi-process: 2 processes x 2 CPU devices against 1 process x 4 devices --
+
+def free_port() -> int:
+  with socket.socket() as s:
+    s.bind(('localhost', 0))
+    return s.getsockname()[1]
+
+
+def run_processes(workdir, *extra, num_processes=2, overrides_of=lambda rank: ()):
+  """``num_processes`` mains joined through a local coordinator, 2 CPU devices each."""
+  port = free_port()
+  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=2',
+             JAX_PLATFORMS='cpu')
+  processes = [subprocess.Popen(
+      [sys.executable, '-m', 'jfsr.main', *SMOKE, '--workdir', str(workdir), *extra,
+       *overrides_of(rank), f'--coordinator_address=localhost:{port}',
+       f'--num_processes={num_processes}', f'--process_id={rank}'],
+      cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+      for rank in range(num_processes)]
+  outputs = [p.communicate(timeout=600) for p in processes]
+  return [(p.returncode, err) for p, (_, err) in zip(processes, outputs)]
+
+
+def restored_here(workdir, step, config):
+  """The state of ``workdir``'s checkpoint ``step``, restored onto this process's devices."""
+  from jfsr import checkpointing, train_step
+  from jfsr.data import pipeline
+  from jfsr.train_state import create_train_state
+  abstract = jax.eval_shape(functools.partial(create_train_state, config), jax.random.PRNGKey(0))
+  mngr = checkpointing.manager(workdir, 3)
+  state, _ = checkpointing.restore(mngr, step, abstract, iter(pipeline.make_train_dataset(config)),
+                                   train_step.replicated(train_step.make_mesh()))
+  return jax.device_get(state)
+
+
+# As in test_train_step: SGD (a wrong reduction shows; Adam would normalise it
+# away), 2 examples per device, two steps.
+SGD = ('--config.optimizer.name=sgd', '--config.optimizer.learning_rate=0.05',
+       '--config.train.batch_size=8', '--config.train.num_steps=2')
+
+
+def test_two_processes_train_like_one_process_with_as_many_devices(tmp_path, smoke_config):
+  results = run_processes(tmp_path / 'two', *SGD)
+  for rank, (code, err) in enumerate(results):
+    assert code == 0, f'process {rank} failed:\n{err[-5000:]}'
+  assert 'process 1 of 2 joined' in results[1][1]
+  run_main(tmp_path / 'one', *SGD)
+
+  config = smoke_config
+  config.optimizer.name = 'sgd'
+  config.train.batch_size = 8
+  two = restored_here(tmp_path / 'two', 2, config)  # also: a 2-process checkpoint restores here
+  one = restored_here(tmp_path / 'one', 2, config)
+  assert int(two.step) == 2
+  assert_same_state(one, two)
+
+  # ... and one process picks the 2-process run up where it stopped.
+  result = run_main(tmp_path / 'two', *SGD, '--config.train.num_steps=4')
+  assert 'resumed from the checkpoint of step 2' in result.stderr
+  assert int(saved_state(tmp_path / 'two', 4)['step']) == 4
+
+
+def test_processes_with_different_configs_stop_at_start(tmp_path):
+  results = run_processes(tmp_path / 'split', overrides_of=lambda rank: (
+      f'--config.loss.lambda_l1={10 * (rank + 1)}',))
+  for code, err in results:
+    assert code != 0
+    assert 'the processes were started with different configs' in err
+    assert 'Traceback' not in err
+  assert not (tmp_path / 'split' / 'checkpoints').exists()

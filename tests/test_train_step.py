@@ -9,16 +9,15 @@ Plain SGD is used because Adam's normalisation hides a scaled gradient.
 import functools
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jfsr import train_step
+from jfsr import config_loading, models, train_step
 from jfsr.data import pipeline
 from jfsr.train_state import create_train_state
 from jfsr.pretrained import vgg_weights
-
-_D_LAYERS = ('Conv_0', 'Conv_1', 'Conv_2', 'Conv_3')  # smoke: d_layers=2 -> 4 convs
-
+from tree_checks import assert_same_state
 
 def _config(smoke_config, variant_tweak=None):
   config = smoke_config
@@ -55,36 +54,6 @@ def _run_sharded(config, batches, vgg, devices):
   return state, metrics
 
 
-def _feeds_batch_norm(path) -> bool:
-  """Biases of convolutions followed by BatchNorm: zero gradient in exact arithmetic.
-
-  Their computed updates are pure rounding noise, which differs with how the
-  batch is split, so they are left out of the comparison.
-  """
-  keys = [str(getattr(k, 'key', getattr(k, 'name', ''))) for k in path]
-  if len(keys) < 2 or keys[-1] != 'bias':
-    return False
-  layer = keys[-2]
-  if layer.endswith('_bn'):
-    return False
-  if layer.startswith(('enc', 'blur_dec', 'sharp_dec')):
-    return layer != 'enc1'
-  if 'global_d' in keys or 'local_d' in keys:  # Conv_1 .. Conv_{L}: BN follows
-    last = max(int(k[5:]) for k in _D_LAYERS)
-    return layer.startswith('Conv_') and 0 < int(layer[5:]) < last
-  return False
-
-
-def _assert_same(a, b, rtol=2e-4, atol=1e-4):
-  flat_a, tree_a = jax.tree.flatten_with_path(jax.device_get(a))
-  flat_b, tree_b = jax.tree.flatten(jax.device_get(b))
-  assert tree_a == tree_b
-  for (path, x), y in zip(flat_a, flat_b):
-    if _feeds_batch_norm(path):
-      continue
-    np.testing.assert_allclose(x, y, rtol=rtol, atol=atol, err_msg=jax.tree_util.keystr(path))
-
-
 @pytest.mark.parametrize('tweak', [None, lambda c: setattr(c.model, 'noise_std', 0.1)],
                          ids=['reference', 'noise'])
 def test_four_devices_equal_one_device(smoke_config, tweak):
@@ -95,8 +64,8 @@ def test_four_devices_equal_one_device(smoke_config, tweak):
   initial = create_train_state(config, jax.random.PRNGKey(0))
   reference, ref_metrics = _run_reference(config, batches, vgg)
   sharded, metrics = _run_sharded(config, batches, vgg, jax.devices()[:4])
-  _assert_same(ref_metrics, metrics)
-  _assert_same(reference, sharded)
+  assert_same_state(ref_metrics, metrics)
+  assert_same_state(reference, sharded)
   # The test is only meaningful if the parameters actually moved.
   moved = jax.tree.map(lambda a, b: float(np.max(np.abs(a - b))), initial.generator.params,
                        reference.generator.params)
@@ -117,3 +86,36 @@ def test_step_updates_every_network_and_counts_steps(smoke_config):
   for term in ('g_loss', 'd_loss', 'l1_blur', 'l1_sharp', 'l1_face', 'perceptual',
                'g_global_adv', 'g_local_adv', 'd_local_real'):
     assert np.isfinite(float(metrics[term])), term
+
+
+def test_bfloat16_computes_in_bf16_and_keeps_fp32_state(smoke_config):
+  config = _config(smoke_config)
+  batches = _batches(config, 1)
+  vgg = vgg_weights.perceptual_params(config)
+  config.train.compute_dtype = 'float32'
+  fp32_state, fp32_metrics = _run_sharded(config, batches, vgg, jax.devices()[:2])
+  config.train.compute_dtype = 'bfloat16'
+  assert train_step.activation_dtype(config) == jnp.bfloat16
+  bf16_state, bf16_metrics = _run_sharded(config, batches, vgg, jax.devices()[:2])
+
+  # Parameters, statistics and optimizer state stay fp32 ...
+  for leaf in jax.tree.leaves(bf16_state):
+    assert leaf.dtype in (jnp.float32, jnp.int32, jnp.uint32), leaf.dtype
+  # ... while the networks really run in bf16 (so the two runs are not the same computation) ...
+  generator = models.build_generator(config, dtype=jnp.bfloat16)
+  outputs = generator.apply({'params': fp32_state.generator.params,
+                             'batch_stats': fp32_state.generator.batch_stats},
+                            batches[0]['lr'], train=False)
+  assert outputs['out_sharp'].dtype == jnp.bfloat16
+  assert not np.array_equal(np.asarray(bf16_state.generator.params['sharp_out']['kernel']),
+                            np.asarray(fp32_state.generator.params['sharp_out']['kernel']))
+  # ... and the losses agree with fp32 to bf16 precision.
+  for term in ('g_loss', 'd_loss', 'l1_sharp', 'perceptual'):
+    np.testing.assert_allclose(float(bf16_metrics[term]), float(fp32_metrics[term]), rtol=2e-2,
+                               err_msg=term)
+
+
+def test_auto_compute_dtype_is_fp32_on_cpu_only(smoke_config):
+  assert config_loading.compute_dtype(smoke_config, 'cpu') == jnp.float32
+  assert config_loading.compute_dtype(smoke_config, 'gpu') == jnp.bfloat16
+  assert config_loading.compute_dtype(smoke_config, 'tpu') == jnp.bfloat16

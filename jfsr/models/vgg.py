@@ -13,15 +13,18 @@ from typing import Literal, Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 # Convolutions per block.
 VGG_BLOCKS = {'vgg16': (2, 2, 3, 3, 3), 'vgg19': (2, 2, 4, 4, 4)}
 VGG_WIDTHS = (64, 128, 256, 512, 512)
 
 # torchvision normalises RGB in [0, 1]; Keras ("caffe" mode) subtracts BGR means in [0, 255].
-_TORCH_MEAN = jnp.array([0.485, 0.456, 0.406])
-_TORCH_STD = jnp.array([0.229, 0.224, 0.225])
-_CAFFE_BGR_MEAN = jnp.array([103.939, 116.779, 123.68])
+# (numpy, not jnp: a module constant must not start JAX's backend at import, which
+# would make jax.distributed.initialize() impossible afterwards.)
+_TORCH_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+_TORCH_STD = np.array([0.229, 0.224, 0.225], np.float32)
+_CAFFE_BGR_MEAN = np.array([103.939, 116.779, 123.68], np.float32)
 
 Preprocessing = Literal['torchvision', 'caffe']
 

@@ -10,7 +10,12 @@ Prints one JSON object per measurement, then a short table:
 * ``blur``: the exact motion blur (DESIGN §2.2) alone, images/s at the config's
   HR size with 1 and 2 worker processes (each blurring its own faces);
 * ``loader``: the grain pipeline's images/s for each of ``--loader_workers``
-  (source, degradation, batching: everything but the step).
+  (source, degradation, batching: everything but the step);
+* ``fed``: the train step fed by the grain pipeline with ``data.num_workers``
+  workers, as in training: images/s and the share of the time the host waited
+  for the next batch (does the loader keep up?).
+
+``--profile_dir DIR`` also records a profiler trace of a few train steps there.
 
 The batch fed to the step (drawn faces) is made once beforehand, so the step
 timing excludes data loading (``loader`` measures that separately).
@@ -39,13 +44,16 @@ flags.DEFINE_list('infer_batches', ['1', '64'], 'generator batch sizes')
 flags.DEFINE_list('loader_workers', ['0', '1', '2'], 'grain worker counts')
 flags.DEFINE_integer('loader_batches', 8, 'batches timed per loader setting')
 flags.DEFINE_integer('blur_images', 40, 'images blurred per worker')
+flags.DEFINE_integer('fed_steps', 20, 'steps timed by --what fed')
+flags.DEFINE_string('profile_dir', None, 'record a jax.profiler trace of 3 train steps here')
 
 # Reference FLOPs per image of the full train step, counted on the authors'
 # PyTorch model (DESIGN §4), keyed by (hr_size, lr_size, ngf, perceptual network).
 REFERENCE_STEP_FLOPS = {(256, 32, 64, 'vgg19'): 337e9}
-# Dense peak FLOP/s of known devices, by dtype.
-PEAK_FLOPS = {'NVIDIA H100 80GB HBM3': {'float32': 67e12, 'bfloat16': 989e12},
-              'NVIDIA H200': {'float32': 67e12, 'bfloat16': 989e12}}
+# Dense tensor-core peak FLOP/s of known devices (datasheets) by compute dtype;
+# XLA runs fp32 convolutions and matmuls on GPUs as TF32, so fp32 is held to the TF32 peak.
+_HOPPER_PEAK = {'float32': 494.7e12, 'bfloat16': 989.4e12}
+PEAK_FLOPS = {'NVIDIA H100 80GB HBM3': _HOPPER_PEAK, 'NVIDIA H200': _HOPPER_PEAK}
 
 
 def emit(record: dict) -> dict:
@@ -74,22 +82,35 @@ def spread(times: list[float]) -> dict:
   return {'median_s': statistics.median(times), 'min_s': min(times), 'max_s': max(times)}
 
 
-def bench_train(config, repeats: int) -> dict:
+def _train_setup(config):
+  """Mesh, replicated state and VGG parameters, and the step, as the trainer builds them."""
   from jfsr import train_step
-  from jfsr.data import pipeline
   from jfsr.pretrained import vgg_weights
   from jfsr.train_state import create_train_state
 
   mesh = train_step.make_mesh()
   replicated = train_step.replicated(mesh)
-  config.data.num_workers = 0
-  config.data.source = 'synthetic'  # the step's speed does not depend on where faces come from
-  batch = jax.device_put(next(iter(pipeline.make_train_dataset(config))),
-                         train_step.batch_sharding(mesh))
   vgg = jax.device_put(vgg_weights.perceptual_params(config), replicated)
   state = jax.jit(lambda k: create_train_state(config, k), out_shardings=replicated)(
       jax.random.PRNGKey(0))
   step = train_step.make_train_step(config, mesh, use_local_d=config.model.use_local_d)
+  return mesh, state, vgg, step
+
+
+def _compute_dtype(config) -> str:
+  from jfsr import config_loading
+  return config_loading.compute_dtype(config, jax.default_backend()).name
+
+
+def bench_train(config, repeats: int, profile_dir: str | None = None) -> dict:
+  from jfsr import train_step
+  from jfsr.data import pipeline
+
+  config.data.num_workers = 0
+  config.data.source = 'synthetic'  # the step's speed does not depend on where faces come from
+  mesh, state, vgg, step = _train_setup(config)
+  batch = jax.device_put(next(iter(pipeline.make_train_dataset(config))),
+                         train_step.batch_sharding(mesh))
 
   start = time.perf_counter()
   compiled = step.lower(state, batch, vgg).compile()
@@ -106,29 +127,63 @@ def bench_train(config, repeats: int) -> dict:
 
   one_step()  # warm-up
   times = timed(one_step, repeats)
+  if profile_dir:
+    with jax.profiler.trace(profile_dir):
+      timed(one_step, 3)
   median = statistics.median(times)
   n = config.train.batch_size
   key = (config.data.hr_size, config.data.lr_size, config.model.ngf, config.perceptual.network)
   model_flops = REFERENCE_STEP_FLOPS.get(key)
+  dtype = _compute_dtype(config)
   record = {
       'what': 'train_step', 'variant': config.variant, 'batch': n,
       'devices': jax.device_count(), 'device_kind': jax.devices()[0].device_kind,
-      'convt_impl': config.model.convt_impl, 'compile_s': compile_s, **spread(times),
-      'images_per_s': n / median,
+      'compute_dtype': dtype, 'convt_impl': config.model.convt_impl, 'compile_s': compile_s,
+      **spread(times), 'steps_timed': repeats, 'images_per_s': n / median,
       'xla_flops_per_step': xla_flops, 'xla_flop_per_s': xla_flops / median,
       'model_flops_per_step': model_flops * n if model_flops else None,
       'model_flop_per_s': model_flops * n / median if model_flops else None,
       'peak_memory_bytes': peak_memory_bytes(),
   }
-  peak = PEAK_FLOPS.get(jax.devices()[0].device_kind, {}).get('float32')
+  peak = PEAK_FLOPS.get(jax.devices()[0].device_kind, {}).get(dtype)
   if peak:
-    record['share_of_fp32_peak'] = (record['model_flop_per_s'] or record['xla_flop_per_s']) / peak
+    record['peak_flop_per_s'] = peak * jax.device_count()
+    record['share_of_peak'] = ((record['model_flop_per_s'] or record['xla_flop_per_s'])
+                               / record['peak_flop_per_s'])
   return emit(record)
 
 
+def bench_fed(config, num_steps: int) -> dict:
+  """The step fed by the real pipeline: how long the host waits for each batch."""
+  from jfsr import train_step
+  from jfsr.data import pipeline
+
+  config.data.source = 'synthetic'
+  mesh, state, vgg, step = _train_setup(config)
+  sharding = train_step.batch_sharding(mesh)
+  iterator = iter(pipeline.make_train_dataset(config))
+  for _ in range(2):  # compile, and let the workers fill their buffers
+    state, metrics = step(state, jax.device_put(next(iterator), sharding), vgg)
+  jax.block_until_ready(metrics)
+  waited = 0.0
+  start = time.perf_counter()
+  for _ in range(num_steps):
+    before = time.perf_counter()
+    local_batch = next(iterator)
+    waited += time.perf_counter() - before
+    state, metrics = step(state, jax.device_put(local_batch, sharding), vgg)
+  jax.block_until_ready(metrics)
+  elapsed = time.perf_counter() - start
+  n = config.train.batch_size
+  return emit({'what': 'fed_train', 'variant': config.variant, 'batch': n,
+               'workers': config.data.num_workers, 'compute_dtype': _compute_dtype(config),
+               'steps_timed': num_steps, 'median_s': elapsed / num_steps,
+               'images_per_s': n * num_steps / elapsed, 'host_wait_share': waited / elapsed})
+
+
 def bench_generator(config, batch: int, repeats: int) -> dict:
-  from jfsr import models
-  generator = models.build_generator(config)
+  from jfsr import models, train_step
+  generator = models.build_generator(config, dtype=train_step.activation_dtype(config))
   channels = models.input_channels(config)
   lr = jnp.zeros((batch, config.data.lr_size, config.data.lr_size, channels))
   variables = jax.jit(lambda k: generator.init({'params': k, 'noise': k}, lr[:1], train=False))(
@@ -141,7 +196,8 @@ def bench_generator(config, batch: int, repeats: int) -> dict:
   compiled(variables, lr).block_until_ready()
   times = timed(lambda: compiled(variables, lr), repeats)
   return emit({'what': 'generator', 'variant': config.variant, 'batch': batch,
-               'device_kind': jax.devices()[0].device_kind, 'compile_s': compile_s,
+               'device_kind': jax.devices()[0].device_kind, 'compute_dtype': _compute_dtype(config),
+               'compile_s': compile_s,
                **spread(times), 'images_per_s': batch / statistics.median(times)})
 
 
@@ -203,12 +259,16 @@ def table(records: list[dict]) -> str:
 
 def main(argv):
   del argv
+  from jfsr import compile_cache
+  compile_cache.enable()  # later measurements of the same step reuse its compilation
   config = FLAGS.config
   if FLAGS.batch:
     config.train.batch_size = FLAGS.batch
   records = []
   if 'train' in FLAGS.what:
-    records.append(bench_train(config, FLAGS.repeats))
+    records.append(bench_train(config, FLAGS.repeats, FLAGS.profile_dir))
+  if 'fed' in FLAGS.what:
+    records.append(bench_fed(config, FLAGS.fed_steps))
   if 'generator' in FLAGS.what:
     for batch in FLAGS.infer_batches:
       records.append(bench_generator(config, int(batch), FLAGS.repeats))

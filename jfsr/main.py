@@ -35,8 +35,8 @@ flags.mark_flags_as_required(['config', 'workdir'])
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
-  from jfsr import distributed, train  # Heavy imports only once the flags are good.
-  enable_compilation_cache()
+  from jfsr import compile_cache, distributed, train  # Heavy imports once the flags are good.
+  compile_cache.enable()
   try:
     distributed.initialize(FLAGS.distributed, FLAGS.coordinator_address, FLAGS.num_processes,
                            FLAGS.process_id)
@@ -46,15 +46,6 @@ def main(argv: list[str]) -> None:
   except (JfsrError, MissingWeightsError) as error:
     logging.error('%s', error)
     sys.exit(f'error: {error}')
-
-
-def enable_compilation_cache() -> None:
-  """Keeps compiled steps across runs (a restart skips most of the compile), unless the
-  user already chose a cache with JAX_COMPILATION_CACHE_DIR."""
-  import jax
-  from jfsr.pretrained.cache import cache_dir
-  if not jax.config.jax_compilation_cache_dir:
-    jax.config.update('jax_compilation_cache_dir', str(cache_dir() / 'xla'))
 
 
 def parse_flags(argv: list[str]) -> list[str]:

@@ -8,11 +8,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def test_bench_emits_json_records():
+def test_bench_emits_json_records(tmp_path):
   command = [sys.executable, '-m', 'jfsr.bench', '--config', 'configs/celebahq.py:smoke',
              '--repeats', '1', '--infer_batches', '2', '--loader_workers', '0',
              '--loader_batches', '2', '--blur_images', '2', '--fed_steps', '2',
-             '--what', 'train,generator,blur,loader,fed']
+             '--what', 'train,generator,blur,loader,fed', '--profile_dir', str(tmp_path)]
   result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
   assert result.returncode == 0, result.stderr[-3000:]
   records = [json.loads(line) for line in result.stdout.splitlines() if line.startswith('{')]
@@ -25,3 +25,11 @@ def test_bench_emits_json_records():
   assert train['compute_dtype'] == 'float32'  # 'auto' on CPU
   assert 0 <= records[1]['host_wait_share'] <= 1
   assert '| train_step |' in result.stderr
+  assert list(tmp_path.glob('plugins/profile/*/*.xplane.pb')), 'no profiler trace written'
+
+
+def test_trace_summary_classes():
+  from jfsr.trace_summary import kernel_class
+  assert kernel_class('sm90_xmma_fprop_implicit_gemm_bf16bf16_bf16f32') == 'convolution/matmul'
+  assert kernel_class('ncclDevKernel_AllReduce_Sum_f32_RING_LL') == 'collective'
+  assert kernel_class('input_reduce_select_fusion_3') == 'fusion/other'

@@ -3,6 +3,11 @@
 
 DRY_RUN=0
 
+# usage: the script's header comment (its lines 2 .. the first line not a comment).
+usage() {
+  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+}
+
 # quote ARG: ARG as a shell word: bare when safe, else in single quotes.
 quote() {
   if [[ "$1" =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then

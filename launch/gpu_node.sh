@@ -23,10 +23,6 @@ source "$here/common.sh"
 JAX_VERSION=0.10.2  # the version pyproject.toml pins
 root="$(cd "$here/.." && pwd)"
 
-usage() {
-  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
-}
-
 command=''
 main_flags=()
 while (( $# )); do

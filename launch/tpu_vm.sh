@@ -25,10 +25,6 @@ REMOTE_DIR='~/jfsr'
 # shellcheck disable=SC2088
 LOG='~/jfsr-train.log'
 
-usage() {
-  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
-}
-
 default_runtime() {
   case "$1" in
     v5litepod-*) echo v2-alpha-tpuv5-lite ;;

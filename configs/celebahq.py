@@ -101,6 +101,13 @@ def get_config(variant: str = 'default') -> ml_collections.ConfigDict:
   # bf16 is slower); 'float32' everywhere.
   c.train.compute_dtype = 'auto'
 
+  c.eval = ml_collections.ConfigDict()
+  c.eval.num_images = -1  # test faces evaluated: -1 = the whole test split
+  c.eval.batch_size = 32
+  c.eval.every_steps = 0  # > 0: the trainer evaluates every so many steps (and at the end)
+  c.eval.grid_images = 8  # faces in the saved LR | bicubic | output | target grid
+  c.eval.crop_border = 0  # pixels cropped from each side before PSNR/SSIM
+
   if variant == 'x16':
     c.data.hr_size, c.data.lr_size = 128, 16
   elif variant == 'gray':
@@ -147,6 +154,7 @@ def get_config(variant: str = 'default') -> ml_collections.ConfigDict:
     c.perceptual.weights = 'random'
     c.perceptual.width_divisor = 16
     c.loss.local_d_start_epoch = 1
+    c.eval.batch_size = 4
     c.train.batch_size = 4
     c.train.num_steps = 4
     c.train.log_every_steps = 1

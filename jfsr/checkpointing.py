@@ -14,8 +14,10 @@ from jfsr import config_loading
 from jfsr.errors import WorkdirError
 
 
-def manager(workdir: str | epath.Path, max_to_keep: int) -> ocp.CheckpointManager:
-  options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
+def manager(workdir: str | epath.Path, max_to_keep: int | None,
+            create: bool = True) -> ocp.CheckpointManager:
+  options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=create,
+                                         read_only=not create)
   return ocp.CheckpointManager(epath.Path(workdir) / 'checkpoints', options=options,
                                item_names=('state', 'data', 'config'))
 

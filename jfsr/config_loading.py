@@ -93,6 +93,17 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   for field in ('log_every_steps', 'image_every_steps', 'checkpoint_every_steps',
                 'max_checkpoints_to_keep'):
     _check(t[field] > 0, f'train.{field}={t[field]}: must be positive')
+  e = config.eval
+  _check(e.num_images == -1 or e.num_images >= 1,
+         f'eval.num_images={e.num_images}: -1 (the whole test split) or at least 1')
+  _check(e.num_images <= d.num_test,
+         f'eval.num_images={e.num_images} is more than the test split holds '
+         f'(data.num_test={d.num_test})')
+  _check(e.batch_size >= 1, f'eval.batch_size={e.batch_size}: must be >= 1')
+  _check(e.every_steps >= 0, f'eval.every_steps={e.every_steps}: must be >= 0 (0 = off)')
+  _check(e.grid_images >= 0, f'eval.grid_images={e.grid_images}: must be >= 0')
+  _check(0 <= 2 * e.crop_border < d.hr_size - 10,
+         f'eval.crop_border={e.crop_border}: leaves no 11x11 SSIM window')
   _check(config.loss.local_d_start_epoch >= 0, 'loss.local_d_start_epoch must be >= 0')
   _check(math.isfinite(config.loss.lambda_l1) and math.isfinite(config.loss.lambda_perceptual),
          'loss weights must be finite')

@@ -1,7 +1,9 @@
 r"""Command line: ``python -m jfsr.main --config configs/celebahq.py[:VARIANT] --workdir DIR``.
 
 Overrides go after the config: ``--config.train.batch_size=16``. ``--mode train``
-(the default) trains and resumes from the latest checkpoint in ``--workdir``.
+(the default) trains and resumes from the latest checkpoint in ``--workdir``;
+``--mode eval`` evaluates its latest checkpoint (or ``--eval_steps``) against
+bicubic and writes ``--workdir/eval/<step>/`` (``jfsr.evaluate``).
 Multi-process runs start one such command per host, all with the same config
 (``--distributed=on`` on TPU VMs; ``--coordinator_address/--num_processes/
 --process_id`` elsewhere); see ``launch/``.
@@ -22,6 +24,8 @@ config_flags.DEFINE_config_file('config', None, 'config file, optionally with :V
                                 lock_config=True)
 flags.DEFINE_string('workdir', None, 'directory for checkpoints, logs and samples')
 flags.DEFINE_enum('mode', 'train', ['train', 'eval'], 'what to run')
+flags.DEFINE_list('eval_steps', [], '--mode eval: checkpoint steps to evaluate (default: the '
+                  'latest)')
 flags.DEFINE_enum('distributed', 'auto', ['auto', 'on', 'off'],
                   'join JAX\'s multi-process runtime: on (TPU VM workers and clusters JAX detects, '
                   'or the flags below), off, or auto (when the flags below or a SLURM/MPI launch '
@@ -41,11 +45,23 @@ def main(argv: list[str]) -> None:
     distributed.initialize(FLAGS.distributed, FLAGS.coordinator_address, FLAGS.num_processes,
                            FLAGS.process_id)
     if FLAGS.mode == 'eval':
-      raise JfsrError('--mode eval is reserved for checkpoint evaluation, which is not built yet')
-    train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+      from jfsr import config_loading, evaluate
+      import jax
+      config_loading.validate(FLAGS.config, jax.device_count())
+      evaluate.evaluate_checkpoints(FLAGS.config, FLAGS.workdir, parse_steps(FLAGS.eval_steps))
+    else:
+      train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
   except (JfsrError, MissingWeightsError) as error:
     logging.error('%s', error)
     sys.exit(f'error: {error}')
+
+
+def parse_steps(values: list[str]) -> list[int]:
+  try:
+    return [int(v) for v in values]
+  except ValueError:
+    raise JfsrError(f'--eval_steps={",".join(values)}: give checkpoint steps as integers, '
+                    'e.g. --eval_steps=2000,4000') from None
 
 
 def parse_flags(argv: list[str]) -> list[str]:

@@ -21,7 +21,8 @@ from absl import logging
 from etils import epath
 from PIL import Image
 
-from jfsr import checkpointing, config_loading, distributed, images, models, train_step
+from jfsr import (checkpointing, config_loading, distributed, evaluate, images, models,
+                  train_step)
 from jfsr.data import pipeline
 from jfsr.errors import NonFiniteLossError, WorkdirError
 from jfsr.pretrained import vgg_weights
@@ -140,6 +141,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
           config, jax.process_index(), jax.process_count(), start_batch=latest))
     logging.info('resumed from the checkpoint of step %d', latest)
 
+  evaluator = evaluate.Evaluator(config, replicated) if config.eval.every_steps else None
   num_steps = config_loading.total_steps(config)
   local_d_start = config.loss.local_d_start_epoch * config_loading.steps_per_epoch(config)
   steps = {use: train_step.make_train_step(config, mesh, use) for use in (False, True)}
@@ -188,6 +190,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
         (workdir / 'samples').mkdir(exist_ok=True)
         with (workdir / 'samples' / f'step_{step:07d}.png').open('wb') as f:
           Image.fromarray(grid).save(f, format='PNG')
+
+    if evaluator and (step % config.eval.every_steps == 0 or step == num_steps):
+      results, grid = evaluator.run({'params': state.generator.params,
+                                     'batch_stats': state.generator.batch_stats})
+      writer.write_scalars(step, evaluate.scalars(results))
+      if is_chief:
+        evaluate.write_outputs(workdir / 'eval' / str(step), step, results, grid, config)
+      logging.info('step %d: test PSNR %.2f / SSIM %.4f (bicubic %.2f / %.4f)', step,
+                   results['model']['psnr'], results['model']['ssim'],
+                   results['bicubic']['psnr'], results['bicubic']['ssim'])
 
     if step % config.train.checkpoint_every_steps == 0 or step == num_steps:
       if pending is not None:

@@ -5,6 +5,7 @@ from conftest's XLA_FLAGS).
 """
 
 import functools
+import json
 import os
 import signal
 import socket
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
+from PIL import Image
 
 import jax
 from tree_checks import assert_same_state
@@ -48,7 +50,7 @@ def assert_trees_equal(a, b):
 def trained(tmp_path_factory):
   """An uninterrupted 6-step run."""
   workdir = tmp_path_factory.mktemp('runs') / 'uninterrupted'
-  result = run_main(workdir)
+  result = run_main(workdir, '--config.eval.every_steps=3')
   return workdir, result
 
 
@@ -62,6 +64,59 @@ def test_train_writes_checkpoints_logs_and_samples(trained):
   state = saved_state(workdir, 6)
   assert int(state['step']) == 6
   assert set(state) >= {'generator', 'global_d', 'local_d', 'rng', 'step'}
+
+
+def test_trainer_evaluates_periodically(trained):
+  workdir, result = trained
+  assert sorted(p.name for p in (workdir / 'eval').iterdir()) == ['3', '6']
+  assert 'test PSNR' in result.stderr
+
+
+def _skimage_psnr(targets, preds):
+  from skimage.metrics import peak_signal_noise_ratio
+  return float(np.mean([peak_signal_noise_ratio(t, p, data_range=255)
+                        for t, p in zip(targets, preds)]))
+
+
+def test_eval_mode_writes_tables_that_match_an_independent_computation(trained, smoke_config):
+  import jax.numpy as jnp
+  from jfsr import images, models
+  from jfsr.data import pipeline
+
+  workdir, _ = trained
+  result = run_main(workdir, '--mode', 'eval', '--eval_steps=4,6')
+  assert 'evaluated step 6 on 8 test faces' in result.stderr
+  record = json.loads((workdir / 'eval' / '6' / 'metrics.json').read_text())
+  assert record['num_images'] == 8 and set(record['methods']) == {'bicubic', 'model'}
+  table = (workdir / 'eval' / '6' / 'table.md').read_text()
+  assert '| bicubic |' in table and '| model |' in table
+  assert (workdir / 'eval' / '4' / 'table.csv').read_text().startswith('method,psnr,ssim')
+  grid = np.asarray(Image.open(workdir / 'eval' / '6' / 'grid.png'))
+  assert grid.shape[0] > 8 * 32 and grid.shape[1] > 4 * 32  # 8 faces, 4 columns
+
+  # Independently: the test inputs, the trainer's full-state restore, skimage's PSNR.
+  config = smoke_config
+  batch = pipeline.make_eval_batch(config, 8)
+  targets = images.to_uint8(batch['hr'])
+  bicubic = jax.image.resize(jnp.asarray(batch['lr']), (8, 32, 32, 3), 'bicubic')
+  np.testing.assert_allclose(record['methods']['bicubic']['psnr'],
+                             _skimage_psnr(targets, images.to_uint8(bicubic)), atol=1e-3)
+  state = restored_here(workdir, 6, config)
+  outputs = models.build_generator(config).apply(
+      {'params': state.generator.params, 'batch_stats': state.generator.batch_stats},
+      jnp.asarray(batch['lr']), train=False, rngs={'noise': jax.random.key(0)})
+  np.testing.assert_allclose(record['methods']['model']['psnr'],
+                             _skimage_psnr(targets, images.to_uint8(outputs['out_sharp'])),
+                             atol=1e-3)
+
+
+def test_eval_of_a_missing_step_or_another_model_is_refused(trained):
+  workdir, _ = trained
+  result = run_main(workdir, '--mode', 'eval', '--eval_steps=99', check=False)
+  assert result.returncode != 0 and 'no checkpoint of step(s) [99]' in result.stderr
+  result = run_main(workdir, '--mode', 'eval', '--config.model.ngf=8', check=False)
+  assert result.returncode != 0 and 'model.ngf: 4 saved, 8 now' in result.stderr
+  assert 'Traceback' not in result.stderr
 
 
 def test_second_invocation_resumes_at_the_saved_step(trained, tmp_path):
@@ -94,7 +149,9 @@ def test_killed_run_resumes_to_the_same_parameters(trained, tmp_path):
     (['--config', 'configs/celebahq.py:nosuch'], "unknown variant 'nosuch'"),
     (['--config.train.batch_size=abc'], 'batch_size'),
     (['--config.train.batch_size=6'], 'train.batch_size=6 must be a positive multiple of the 4'),
-    (['--mode', 'eval'], '--mode eval is reserved'),
+    (['--mode', 'eval', '--eval_steps=two'], 'give checkpoint steps as integers'),
+    (['--mode', 'eval'], 'holds no checkpoint'),
+    (['--config.eval.num_images=9'], 'eval.num_images=9 is more than the test split holds'),
 ])
 def test_bad_input_gets_a_one_line_error(tmp_path, arguments, message):
   result = run_main(tmp_path / 'run', *arguments, check=False)

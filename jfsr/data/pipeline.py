@@ -73,9 +73,26 @@ def make_train_dataset(config: ml_collections.ConfigDict, process_index: int = 0
   return iter_dataset
 
 
+EVAL_SEED = 12345  # every evaluation degrades the test faces with this seed: same inputs each time
+
+
+def make_eval_dataset(config: ml_collections.ConfigDict, batch_size: int,
+                      count: int | None = None) -> grain.MapDataset:
+  """The first ``count`` (default: all) test examples, degraded with a fixed seed, in batches.
+
+  The last batch may be smaller. Asking for more examples than the test split
+  holds is an error, not a silent truncation.
+  """
+  source = make_source(config, 'test')
+  count = len(source) if count is None else count
+  if count > len(source):
+    raise DataConfigError(f'asked for {count} test faces but the test split holds only '
+                          f'{len(source)} (data.num_test={config.data.num_test})')
+  return (grain.MapDataset.source(source)[:count]
+          .random_map(Degrade(DegradationSpec.from_config(config)), seed=EVAL_SEED)
+          .batch(batch_size, drop_remainder=False))
+
+
 def make_eval_batch(config: ml_collections.ConfigDict, count: int):
-  """The first ``count`` test examples with a fixed degradation seed (for image grids)."""
-  dataset = (grain.MapDataset.source(make_source(config, 'test'))
-             .random_map(Degrade(DegradationSpec.from_config(config)), seed=12345)
-             .batch(count))
-  return dataset[0]
+  """The first ``count`` test examples with the evaluation's degradation (for image grids)."""
+  return make_eval_dataset(config, count, count)[0]

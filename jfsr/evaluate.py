@@ -1,0 +1,282 @@
+r"""Evaluating checkpoints like the paper's Table 1: the generator against bicubic.
+
+``python -m jfsr.main --config ... --workdir DIR --mode eval`` evaluates the latest
+checkpoint of ``DIR`` (``--eval_steps=2000,4000`` picks others). Only the
+generator's parameters and statistics are restored (no optimizer, no
+discriminator), onto whatever devices this run has. The test split is degraded
+with a fixed seed, so every evaluation sees the same inputs. For each step it
+writes ``DIR/eval/<step>/``:
+
+* ``metrics.json``: per method (``bicubic``, ``model``) the means over the test
+  faces of PSNR and SSIM the standard way (RGB, range 255, Gaussian 11x11) and on
+  the luma channel (``psnr_y``, ``ssim_y``), and the paper's protocol
+  (``paper_psnr``, ``paper_ssim``; ``jfsr.metrics.fidelity``);
+* ``table.md`` and ``table.csv``: the same as a table, a row per method;
+* ``grid.png``: LR | bicubic | output | target for the first ``eval.grid_images``.
+
+The scalars also go to the run's TensorBoard log (``eval/model/psnr``, ...), so
+evaluations line up with training steps.
+
+Standalone, with the config the run saved beside its checkpoints:
+``python -m jfsr.evaluate --workdir DIR [--steps 2000,4000] [--set data.root=PATH]``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import orbax.checkpoint as ocp
+from absl import logging
+from etils import epath
+from PIL import Image
+
+from jfsr import checkpointing, images, models, train_step
+from jfsr.data import pipeline
+from jfsr.errors import ConfigError, WorkdirError
+from jfsr.metrics import fidelity
+
+METHODS = ('bicubic', 'model')
+METRICS = ('psnr', 'ssim', 'psnr_y', 'ssim_y', 'paper_psnr', 'paper_ssim')
+
+
+def generator_shapes(config: ml_collections.ConfigDict) -> dict:
+  """Shapes of the generator's ``params`` and ``batch_stats`` (nothing is computed)."""
+  lr_size = config.data.lr_size
+  lr = jnp.zeros((1, lr_size, lr_size, models.input_channels(config)))
+  key = jax.random.key(0)
+  variables = jax.eval_shape(lambda: models.build_generator(config).init(
+      {'params': key, 'dropout': key, 'noise': key}, lr, train=False))
+  return {'params': variables['params'], 'batch_stats': variables['batch_stats']}
+
+
+def checkpoint_steps(workdir) -> list[int]:
+  mngr = checkpointing.manager(workdir, max_to_keep=None, create=False)
+  return list(mngr.all_steps())
+
+
+def restore_generator(config: ml_collections.ConfigDict, workdir, step: int, sharding) -> dict:
+  """The generator's ``{'params', 'batch_stats'}`` of checkpoint ``step``, placed with ``sharding``.
+
+  A partial restore: the optimizer states and the discriminators stay on disk.
+  Checkpoints written on any number of devices restore here.
+  """
+  mngr = checkpointing.manager(workdir, max_to_keep=None, create=False)
+  checkpointing.check_compatible(mngr, step, config, workdir)
+  target = {'generator': generator_shapes(config)}
+  restore_args = jax.tree.map(
+      lambda s: ocp.ArrayRestoreArgs(sharding=sharding, global_shape=s.shape, dtype=s.dtype),
+      target)
+  restored = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.PyTreeRestore(
+      item=target, restore_args=restore_args, partial_restore=True)))
+  return restored['state']['generator']
+
+
+def _mean(values: list[np.ndarray]) -> float:
+  return float(np.mean(np.concatenate(values)))
+
+
+class Evaluator:
+  """Runs the generator on the fixed test inputs and measures it against bicubic."""
+
+  def __init__(self, config: ml_collections.ConfigDict, sharding):
+    self.config = config
+    self.sharding = sharding
+    count = None if config.eval.num_images == -1 else config.eval.num_images
+    self.dataset = pipeline.make_eval_dataset(config, config.eval.batch_size, count)
+    generator = models.build_generator(config)
+    size = config.data.hr_size
+
+    @jax.jit
+    def restore_batch(variables, lr):
+      outputs = generator.apply(variables, lr, train=False, rngs={'noise': jax.random.key(0)})
+      bicubic = jax.image.resize(lr, (lr.shape[0], size, size, lr.shape[-1]), 'bicubic')
+      return outputs['out_sharp'], bicubic
+
+    @jax.jit
+    def measure(target, pred):
+      standard = fidelity.standard_metrics(target, pred, crop_border=config.eval.crop_border)
+      luma = fidelity.standard_metrics(target, pred, y_channel=True,
+                                       crop_border=config.eval.crop_border)
+      paper = fidelity.paper_metrics(target, pred)
+      return {'psnr': standard['psnr'], 'ssim': standard['ssim'], 'psnr_y': luma['psnr'],
+              'ssim_y': luma['ssim'], 'paper_psnr': paper['psnr'], 'paper_ssim': paper['ssim']}
+
+    self._restore_batch, self._measure = restore_batch, measure
+
+  def _to_uint8(self, x) -> jax.Array:
+    rgb = jnp.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x
+    return jnp.clip(jnp.floor((rgb + 1.0) * 127.5 + 0.5), 0, 255)
+
+  def run(self, variables: dict) -> tuple[dict, np.ndarray | None]:
+    """Returns ``({method: {metric: mean}}, grid image or None)`` over the test faces."""
+    per_image = {m: {k: [] for k in METRICS} for m in METHODS}
+    grid_columns, count = [], 0
+    for batch in self.dataset:
+      lr = jax.make_array_from_process_local_data(self.sharding, np.asarray(batch['lr']))
+      output, bicubic = self._restore_batch(variables, lr)
+      target = self._to_uint8(jnp.asarray(batch['hr']))
+      for method, pred in (('bicubic', self._to_uint8(bicubic)), ('model', self._to_uint8(output))):
+        for name, values in jax.device_get(self._measure(target, pred)).items():
+          per_image[method][name].append(np.asarray(values))
+      if count < self.config.eval.grid_images:
+        take = self.config.eval.grid_images - count
+        size = self.config.data.hr_size
+        grid_columns.append([images.upscale_nearest(images.to_uint8(batch['lr'][:take]), size),
+                             images.to_uint8(jax.device_get(bicubic)[:take]),
+                             images.to_uint8(jax.device_get(output)[:take]),
+                             images.to_uint8(batch['hr'][:take])])
+      count += len(batch['lr'])
+    results = {m: {k: _mean(v) for k, v in per_image[m].items()} for m in METHODS}
+    results['num_images'] = count
+    grid = None
+    if grid_columns:
+      grid = images.grid([np.concatenate(col) for col in zip(*grid_columns)])
+    return results, grid
+
+
+def table_rows(results: dict) -> list[list[str]]:
+  rows = [['method', *METRICS]]
+  for method in METHODS:
+    rows.append([method, *(f'{results[method][k]:.4f}' for k in METRICS)])
+  return rows
+
+
+def write_outputs(out_dir: epath.Path, step: int, results: dict, grid, config) -> None:
+  out_dir.mkdir(parents=True, exist_ok=True)
+  record = {'step': step, 'variant': config.variant, 'num_images': results['num_images'],
+            'degradation_seed': pipeline.EVAL_SEED,
+            'methods': {m: results[m] for m in METHODS}}
+  (out_dir / 'metrics.json').write_text(json.dumps(record, indent=2) + '\n')
+  rows = table_rows(results)
+  text = io.StringIO()
+  csv.writer(text).writerows(rows)
+  (out_dir / 'table.csv').write_text(text.getvalue())
+  markdown = [f'step {step}, {results["num_images"]} test faces', '',
+              '| ' + ' | '.join(rows[0]) + ' |', '|' + '---|' * len(rows[0])]
+  markdown += ['| ' + ' | '.join(row) + ' |' for row in rows[1:]]
+  (out_dir / 'table.md').write_text('\n'.join(markdown) + '\n')
+  if grid is not None:
+    with (out_dir / 'grid.png').open('wb') as f:
+      Image.fromarray(grid).save(f, format='PNG')
+
+
+def scalars(results: dict) -> dict[str, float]:
+  return {f'eval/{m}/{k}': v for m in METHODS for k, v in results[m].items()}
+
+
+def evaluate_checkpoints(config: ml_collections.ConfigDict, workdir: str,
+                         steps: list[int] | None = None) -> dict[int, dict]:
+  """``--mode eval``: evaluates checkpoints ``steps`` (default: the latest) of ``workdir``."""
+  from clu import metric_writers  # TensorFlow-backed; only evaluation and training need it
+
+  workdir = epath.Path(workdir)
+  available = checkpoint_steps(workdir) if (workdir / 'checkpoints').exists() else []
+  if not available:
+    raise WorkdirError(f'--workdir {workdir} holds no checkpoint (looked in '
+                       f'{workdir / "checkpoints"}); train first, or pass the workdir of a run')
+  steps = steps or [max(available)]
+  missing = [s for s in steps if s not in available]
+  if missing:
+    raise WorkdirError(f'no checkpoint of step(s) {missing} in {workdir}; it holds {available}')
+  is_chief = jax.process_index() == 0
+  writer = metric_writers.create_default_writer(str(workdir), just_logging=not is_chief)
+  sharding = train_step.replicated(train_step.make_mesh())
+  evaluator = Evaluator(config, sharding)
+  all_results = {}
+  for step in steps:
+    start = time.perf_counter()
+    variables = restore_generator(config, workdir, step, sharding)
+    results, grid = evaluator.run(variables)
+    if is_chief:
+      write_outputs(workdir / 'eval' / str(step), step, results, grid, config)
+    writer.write_scalars(step, scalars(results))
+    logging.info('evaluated step %d on %d test faces in %.1f s: model PSNR %.2f SSIM %.4f, '
+                 'bicubic PSNR %.2f SSIM %.4f -> %s', step, results['num_images'],
+                 time.perf_counter() - start, results['model']['psnr'], results['model']['ssim'],
+                 results['bicubic']['psnr'], results['bicubic']['ssim'], workdir / 'eval' / str(step))
+    all_results[step] = results
+  writer.flush()
+  return all_results
+
+
+def saved_config(workdir, step: int | None = None) -> ml_collections.ConfigDict:
+  """The config a run saved with its checkpoint ``step`` (default: the latest)."""
+  workdir = epath.Path(workdir)
+  available = checkpoint_steps(workdir) if (workdir / 'checkpoints').exists() else []
+  if not available:
+    raise WorkdirError(f'{workdir} holds no checkpoint (looked in {workdir / "checkpoints"})')
+  mngr = checkpointing.manager(workdir, max_to_keep=None, create=False)
+  saved = mngr.restore(step or max(available),
+                       args=ocp.args.Composite(config=ocp.args.JsonRestore()))['config']
+  # Over the variant's current defaults, so fields added since the run was saved exist.
+  from jfsr import config_loading
+  config = config_loading.load_config(saved.get('variant', 'default'))
+
+  def merge(node: ml_collections.ConfigDict, values: dict, prefix: str) -> None:
+    for key, value in values.items():
+      if key not in node:
+        logging.warning('the saved config has %s%s, which this version does not know; ignored',
+                        prefix, key)
+      elif isinstance(value, dict):
+        merge(node[key], value, f'{prefix}{key}.')
+      else:
+        node[key] = tuple(value) if isinstance(node[key], tuple) else value
+  merge(config, saved, '')
+  return config
+
+
+def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> None:
+  """``field.path=value`` pairs; values are Python literals, else strings."""
+  import ast
+  for item in overrides:
+    field, sep, text = item.partition('=')
+    if not sep:
+      raise ConfigError(f'--set {item}: expected FIELD=VALUE, e.g. --set data.root=/data/celeba')
+    try:
+      value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+      value = text
+    *parents, leaf = field.split('.')
+    node = config
+    for part in parents:
+      node = node.get(part) if isinstance(node, ml_collections.ConfigDict) else None
+    if not isinstance(node, ml_collections.ConfigDict) or leaf not in node:
+      raise ConfigError(f'--set {item}: the saved config has no field {field}')
+    node[leaf] = value
+
+
+def _main(argv) -> None:
+  import sys
+  from absl import flags
+  from jfsr import compile_cache, config_loading
+  from jfsr.errors import JfsrError
+
+  del argv
+  f = flags.FLAGS
+  compile_cache.enable()
+  try:
+    steps = [int(s) for s in f.steps] if f.steps else None
+    config = saved_config(f.workdir, steps[-1] if steps else None)
+    apply_overrides(config, f.set)
+    config_loading.validate(config, jax.device_count())
+    evaluate_checkpoints(config, f.workdir, steps)
+  except (JfsrError, ValueError) as error:
+    logging.error('%s', error)
+    sys.exit(f'error: {error}')
+
+
+if __name__ == '__main__':
+  from absl import app, flags as absl_flags
+  absl_flags.DEFINE_string('workdir', None, 'a training run\'s --workdir (holding checkpoints/)',
+                           required=True)
+  absl_flags.DEFINE_list('steps', [], 'checkpoint steps to evaluate (default: the latest)')
+  absl_flags.DEFINE_multi_string('set', [], 'FIELD=VALUE changes to the saved config, e.g. '
+                                 'data.root=/data/CelebAMask-HQ or eval.num_images=100')
+  app.run(_main)

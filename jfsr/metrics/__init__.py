@@ -1,0 +1,1 @@
+"""Evaluation metrics: image fidelity (PSNR, SSIM) in the standard and the paper's protocol."""

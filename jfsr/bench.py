@@ -7,6 +7,8 @@ Prints one JSON object per measurement, then a short table:
   images/s, XLA's FLOP count (cost analysis) and FLOP rate, the reference
   model's FLOP count where it is known (DESIGN §4), peak memory;
 * ``generator``: eval-mode generator images/s for each of ``--infer_batches``;
+* ``restore``: ``jfsr.restorer.Restorer`` faces/s (resize in, generator, uint8
+  out) for each of ``--restore_batches``;
 * ``blur``: the exact motion blur (DESIGN §2.2) alone, images/s at the config's
   HR size with 1 and 2 worker processes (each blurring its own faces);
 * ``loader``: the grain pipeline's images/s for each of ``--loader_workers``
@@ -41,6 +43,7 @@ flags.DEFINE_list('what', ['train', 'generator', 'blur', 'loader'], 'which measu
 flags.DEFINE_integer('batch', None, 'global train batch (default: the config\'s)')
 flags.DEFINE_integer('repeats', 5, 'timed repetitions after one warm-up')
 flags.DEFINE_list('infer_batches', ['1', '64'], 'generator batch sizes')
+flags.DEFINE_list('restore_batches', ['1', '32'], 'face batches for --what restore')
 flags.DEFINE_list('loader_workers', ['0', '1', '2'], 'grain worker counts')
 flags.DEFINE_integer('loader_batches', 8, 'batches timed per loader setting')
 flags.DEFINE_integer('blur_images', 40, 'images blurred per worker')
@@ -201,6 +204,24 @@ def bench_generator(config, batch: int, repeats: int) -> dict:
                **spread(times), 'images_per_s': batch / statistics.median(times)})
 
 
+def bench_restore(config, batch: int, repeats: int) -> dict:
+  """``Restorer.restore_crops``: resize, generator, back to uint8, ``batch`` face crops."""
+  from jfsr import models
+  from jfsr.restorer import Restorer
+  variables = jax.jit(lambda k: models.init_variables(config, k)['generator'])(
+      jax.random.key(0))
+  restorer = Restorer(config, {'params': variables['params'],
+                               'batch_stats': variables['batch_stats']}, batch_size=batch)
+  crops = list(np.random.default_rng(0).integers(0, 256, (batch, 96, 96, 3), dtype=np.uint8))
+  start = time.perf_counter()
+  restorer.restore_crops(crops)  # compiles
+  compile_s = time.perf_counter() - start
+  times = timed(lambda: restorer.restore_crops(crops), repeats)
+  return emit({'what': 'restore', 'variant': config.variant, 'batch': batch,
+               'device_kind': jax.devices()[0].device_kind, 'compile_s': compile_s,
+               **spread(times), 'images_per_s': batch / statistics.median(times)})
+
+
 def _blur_images(args) -> float:
   """Blurs ``count`` random faces with Gong flows; returns the seconds spent blurring."""
   size, count, seed = args
@@ -272,6 +293,9 @@ def main(argv):
   if 'generator' in FLAGS.what:
     for batch in FLAGS.infer_batches:
       records.append(bench_generator(config, int(batch), FLAGS.repeats))
+  if 'restore' in FLAGS.what:
+    for batch in FLAGS.restore_batches:
+      records.append(bench_restore(config, int(batch), FLAGS.repeats))
   if 'blur' in FLAGS.what:
     for workers in (1, 2):
       records.append(bench_blur(config, workers, FLAGS.blur_images))

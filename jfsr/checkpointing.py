@@ -16,8 +16,7 @@ from jfsr.errors import WorkdirError
 
 def manager(workdir: str | epath.Path, max_to_keep: int | None,
             create: bool = True) -> ocp.CheckpointManager:
-  options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=create,
-                                         read_only=not create)
+  options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=create)
   return ocp.CheckpointManager(epath.Path(workdir) / 'checkpoints', options=options,
                                item_names=('state', 'data', 'config'))
 

@@ -1,0 +1,83 @@
+"""Video in and out with OpenCV: frames in chunks, a writer with the same frame rate, progress."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+
+class VideoError(ValueError):
+  """A video that cannot be read or written."""
+
+
+def open_video(path: Path):
+  import cv2
+  capture = cv2.VideoCapture(str(path))
+  if not capture.isOpened():
+    raise VideoError(f'{path}: OpenCV cannot read this video')
+  fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+  count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+  return capture, fps, max(count, 0)
+
+
+def frame_chunks(capture, chunk: int) -> Iterator[list[np.ndarray]]:
+  """RGB frames, ``chunk`` at a time (the last chunk may be shorter)."""
+  import cv2
+  frames = []
+  while True:
+    ok, bgr = capture.read()
+    if not ok:
+      break
+    frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    if len(frames) == chunk:
+      yield frames
+      frames = []
+  if frames:
+    yield frames
+
+
+class VideoWriter:
+  """Writes RGB frames to an MP4 (``mp4v``) file; the size is fixed by the first frame."""
+
+  def __init__(self, path: Path, fps: float):
+    self.path, self.fps, self._writer = path, fps, None
+
+  def write(self, rgb: np.ndarray) -> None:
+    import cv2
+    if self._writer is None:
+      h, w = rgb.shape[:2]
+      self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*'mp4v'), self.fps,
+                                     (w, h))
+      if not self._writer.isOpened():
+        raise VideoError(f'{self.path}: OpenCV cannot write an mp4v video here')
+    self._writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+
+  def close(self) -> None:
+    if self._writer is not None:
+      self._writer.release()
+
+
+class Progress:
+  """A one-line progress report on stderr: done/total, items per second, ETA."""
+
+  def __init__(self, total: int, unit: str, stream=sys.stderr):
+    self.total, self.unit, self.stream = total, unit, stream
+    self.done, self.start = 0, time.perf_counter()
+
+  def update(self, count: int) -> None:
+    self.done += count
+    elapsed = time.perf_counter() - self.start
+    rate = self.done / elapsed if elapsed > 0 else 0.0
+    line = f'{self.done}/{self.total or "?"} {self.unit}, {rate:.2f} {self.unit}/s'
+    if self.total and rate > 0:
+      remaining = (self.total - self.done) / rate
+      line += f', ETA {int(remaining // 60)}m{int(remaining % 60):02d}s'
+    self.stream.write('\r' + line)
+    self.stream.flush()
+
+  def close(self) -> None:
+    self.stream.write('\n')

@@ -39,7 +39,7 @@ flags.DEFINE_integer('upscale', None, 'resize frames this many times (default: t
 flags.DEFINE_integer('batch_size', 16, 'faces restored per accelerator call', lower_bound=1)
 flags.DEFINE_integer('frames_per_chunk', 16, 'video frames read and restored together',
                      lower_bound=1)
-flags.DEFINE_bool('compare', False, 'write input | restored side by side')
+flags.DEFINE_bool('compare', False, 'write input | bicubic | restored side by side')
 flags.DEFINE_enum('device', 'auto', ['auto', 'cpu', 'gpu', 'tpu'], 'where the generator runs')
 flags.DEFINE_enum('format', 'png', ['png', 'jpg'], 'image output format')
 flags.DEFINE_integer('quality', 95, 'JPEG quality', lower_bound=1, upper_bound=100)
@@ -73,9 +73,13 @@ def check_output(input_path: Path, output: Path) -> None:
 
 
 def side_by_side(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+  """The input at the output's size twice (nearest: its pixels; bicubic: the baseline),
+  then the output."""
   h, w = after.shape[:2]
-  resized = np.asarray(Image.fromarray(before).resize((w, h), Image.Resampling.NEAREST))
-  return np.concatenate([resized, after], axis=1)
+  image = Image.fromarray(before)
+  panels = [np.asarray(image.resize((w, h), method))
+            for method in (Image.Resampling.NEAREST, Image.Resampling.BICUBIC)]
+  return np.concatenate([*panels, after], axis=1)
 
 
 def save_image(image: np.ndarray, path: Path) -> None:

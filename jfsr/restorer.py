@@ -58,8 +58,12 @@ class Restorer:
     self.step: int | None = None  # the checkpoint's, when loaded from one
     self.variables = jax.device_put(variables, self.device)
     generator = models.build_generator(config)
-    self._apply = jax.jit(lambda v, x: generator.apply(
-        v, x, train=False, rngs={'noise': jax.random.key(0)})['out_sharp'])
+
+    def restore(variables, lr):
+      out = generator.apply(variables, lr, train=False, rngs={'noise': jax.random.key(0)})
+      # To uint8 on the device: a quarter of the bytes to bring back.
+      return jnp.clip(jnp.floor((out['out_sharp'] + 1.0) * 127.5 + 0.5), 0, 255).astype(jnp.uint8)
+    self._apply = jax.jit(restore)
 
   @classmethod
   def from_checkpoint(cls, path: str | Path, step: int | None = None,
@@ -116,8 +120,7 @@ class Restorer:
       padded = np.concatenate([chunk, np.repeat(chunk[-1:], self.batch_size - len(chunk), 0)])
       result = self._apply(self.variables, jax.device_put(padded, self.device))
       outputs.append(np.asarray(jax.device_get(result))[:len(chunk)])
-    restored = np.concatenate(outputs)
-    return np.clip((restored + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+    return np.concatenate(outputs)
 
   def restore_frames(self, frames: Sequence, upscale: int = 1, min_size: int = 16,
                      threshold: float = 0.0, margin: float = 0.25, feather: float = 0.1

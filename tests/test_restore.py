@@ -111,7 +111,7 @@ def test_cli_aligned_mode_and_compare(checkpoint, tmp_path):
   assert np.asarray(Image.open(tmp_path / 'a' / 'crop.png')).shape == (32, 32, 3)
   run_restore('--checkpoint', checkpoint, '--input', inputs / 'crop.png', '--output',
               tmp_path / 'b', '--aligned', '--compare', '--format', 'jpg')
-  assert np.asarray(Image.open(tmp_path / 'b' / 'crop.jpg')).shape == (32, 64, 3)
+  assert np.asarray(Image.open(tmp_path / 'b' / 'crop.jpg')).shape == (32, 96, 3)
 
 
 def test_cli_on_a_video(checkpoint, tmp_path):

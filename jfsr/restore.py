@@ -89,32 +89,43 @@ def save_image(image: np.ndarray, path: Path) -> None:
     Image.fromarray(image).save(path.with_suffix('.png'))
 
 
-def restore_images(restorer, files: list[Path], output: Path, upscale: int,
-                   summary: Summary) -> None:
+def read_images(files: list[Path], summary: Summary, progress) -> list[tuple[Path, np.ndarray]]:
+  """The readable ones among ``files``; the others are skipped, named and counted."""
   from jfsr.data.images import read_rgb
-  from jfsr.video import Progress
-  progress = Progress(len(files), 'images')
+  readable = []
   for path in files:
     try:
-      frame = read_rgb(path)
+      readable.append((path, read_rgb(path)))
     except Exception as error:  # PIL raises many types for bad files
       logging.warning('skipped %s: not a readable image (%s)', path, error)
       summary.skipped += 1
       progress.update(1)
+  return readable
+
+
+def restore_images(restorer, files: list[Path], output: Path, upscale: int,
+                   summary: Summary) -> None:
+  """Images in groups of ``--batch_size``, so their faces share accelerator batches."""
+  from jfsr.video import Progress
+  progress = Progress(len(files), 'images')
+  for start in range(0, len(files), FLAGS.batch_size):
+    group = read_images(files[start:start + FLAGS.batch_size], summary, progress)
+    if not group:
       continue
+    frames = [frame for _, frame in group]
     if FLAGS.aligned:
-      result = restorer.restore_crops([frame])[0]
-      found = [None]
+      results = [(face, [None]) for face in restorer.restore_crops(frames)]
     else:
-      result, found = restorer.restore_frame(frame, upscale, min_size=FLAGS.min_face,
-                                             threshold=FLAGS.threshold)
-    summary.processed += 1
-    summary.faces += len(found)
-    if not found:
-      summary.faceless += 1
-      logging.info('no face found in %s: copied through', path)
-    save_image(side_by_side(frame, result) if FLAGS.compare else result, output / path.stem)
-    progress.update(1)
+      results = restorer.restore_frames(frames, upscale, min_size=FLAGS.min_face,
+                                        threshold=FLAGS.threshold)
+    for (path, frame), (result, found) in zip(group, results):
+      summary.processed += 1
+      summary.faces += len(found)
+      if not found:
+        summary.faceless += 1
+        logging.info('no face found in %s: copied through', path)
+      save_image(side_by_side(frame, result) if FLAGS.compare else result, output / path.stem)
+    progress.update(len(group))
   progress.close()
 
 

@@ -6,6 +6,7 @@ onnxruntime; these tests read them with jfsr alone.
 
 import hashlib
 import http.server
+import sys
 import threading
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 
 from jfsr.models.vgg import VGG
 from jfsr.pretrained import cache, vgg_weights
-from jfsr.pretrained.torch_state_dict import load_state_dict
+from jfsr.pretrained.torch_state_dict import load_state_dict, load_torchscript_attributes
 
 FIXTURES = Path(__file__).parent / 'fixtures'
 TAPS = ('relu1_1', 'relu2_1', 'relu3_1', 'relu4_1', 'relu5_1')
@@ -102,3 +103,41 @@ def test_cache_rejects_a_wrong_checksum_and_keeps_nothing(file_server, tmp_path,
   with pytest.raises(cache.ChecksumError):
     cache.fetch('tiny')
   assert not (tmp_path / 'cache' / 'tiny.bin').exists()
+
+
+# --- FID Inception (TorchScript) ----------------------------------------------
+
+def test_torchscript_reader_reads_module_attributes():
+  attributes = load_torchscript_attributes(FIXTURES / 'tiny_script_module.pt')
+  reference = np.load(FIXTURES / 'tiny_script_module_ref.npz')
+  np.testing.assert_array_equal(attributes['layer.weight'], reference['weight'])
+  np.testing.assert_array_equal(attributes['layer.beta'], reference['beta'])
+  assert attributes['layer.stride'] == 2 and list(attributes['layer.padding']) == [0, 1]
+
+
+def test_fid_inception_port_matches_the_original_network():
+  """Seeded random weights in the TorchScript layout, converted by jfsr, against the
+  original TorchScript network's output with the same weights (make_fixtures.py)."""
+  import jax
+  from jfsr.models.inception import FIDInception
+  from jfsr.pretrained import fid_weights
+  sys.path.insert(0, str(FIXTURES))
+  import inception_random
+  variables = fid_weights.convert(inception_random.random_attributes(seed=0))
+  reference = np.load(FIXTURES / 'fid_inception_random_ref.npz')
+  image = reference['image'].astype(np.float32)
+  features = jax.jit(FIDInception().apply)(variables, (image - 128.0) / 128.0)
+  expected = reference['features']
+  assert features.shape == (1, 2048)
+  np.testing.assert_allclose(np.asarray(features), expected, rtol=1e-4,
+                             atol=1e-4 * float(np.abs(expected).max()))
+
+
+def test_fid_conversion_refuses_another_architecture():
+  from jfsr.pretrained import fid_weights
+  sys.path.insert(0, str(FIXTURES))
+  import inception_random
+  attributes = inception_random.random_attributes(seed=0)
+  attributes['net.layers.mixed_4.tower.conv_1.padding'] = [3, 0]
+  with pytest.raises(ValueError, match='not the FID Inception network'):
+    fid_weights.convert(attributes)

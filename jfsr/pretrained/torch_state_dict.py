@@ -128,6 +128,54 @@ def _materialise(spec, storages):
   return spec
 
 
+class _ScriptModule:
+  """A TorchScript module's pickled attributes (tensors, ints, lists, sub-modules)."""
+
+  def __init__(self, *unused):
+    pass
+
+
+class _ScriptUnpickler(_Unpickler):
+  """TorchScript archives pickle ``__torch__.*`` module objects and a few list builders."""
+
+  def find_class(self, module, name):
+    if module == '__torch__' or module.startswith('__torch__.'):
+      return type(name, (_ScriptModule,), {})
+    if module == 'torch.jit._pickle' and name.startswith('build_'):
+      return lambda values: values
+    return super().find_class(module, name)
+
+
+def load_torchscript_attributes(path: str | Path) -> dict:
+  """Every attribute of a ``torch.jit.save``-d module, flattened to dotted names
+  (``net.layers.conv.weight`` -> numpy array, ``net.layers.conv.stride`` -> 2). The
+  module's code is not run, nor even read."""
+  path = Path(path)
+  if not path.is_file():
+    raise FileNotFoundError(f'no such file: {path}')
+  with zipfile.ZipFile(path) as archive:
+    pickle_name = next((n for n in archive.namelist() if n.endswith('/data.pkl')), None)
+    if pickle_name is None:
+      raise ValueError(f'{path}: not a TorchScript archive (no data.pkl)')
+    prefix = pickle_name[:-len('data.pkl')]
+
+    def load_storage(key, dtype):
+      return np.frombuffer(archive.read(f'{prefix}data/{key}'), dtype=dtype)
+
+    root = _ScriptUnpickler(io.BytesIO(archive.read(pickle_name)), load_storage).load()
+
+  flat = {}
+
+  def walk(node, prefix):
+    for key, value in vars(node).items():
+      if isinstance(value, _ScriptModule):
+        walk(value, f'{prefix}{key}.')
+      else:
+        flat[prefix + key] = value
+  walk(root, '')
+  return flat
+
+
 def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
   """Loads a ``torch.save``-d state dict (zip or legacy format) as numpy arrays."""
   path = Path(path)

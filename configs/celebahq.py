@@ -107,6 +107,7 @@ def get_config(variant: str = 'default') -> ml_collections.ConfigDict:
   c.eval.every_steps = 0  # > 0: the trainer evaluates every so many steps (and at the end)
   c.eval.grid_images = 8  # faces in the saved LR | bicubic | output | target grid
   c.eval.crop_border = 0  # pixels cropped from each side before PSNR/SSIM
+  c.eval.fid = True  # FID to the test targets (needs: python -m jfsr.pretrained fetch fid_inception)
 
   if variant == 'x16':
     c.data.hr_size, c.data.lr_size = 128, 16
@@ -131,6 +132,7 @@ def get_config(variant: str = 'default') -> ml_collections.ConfigDict:
     c.data.num_train, c.data.num_test = 2_000, 64
     c.data.hr_size, c.data.lr_size = 128, 16
     c.data.num_workers = 1
+    c.eval.fid = False  # 64 test faces: too few for a meaningful FID
     c.model.ngf = 16
     c.model.upsampler_features = 16
     c.model.d_features = 16
@@ -155,6 +157,7 @@ def get_config(variant: str = 'default') -> ml_collections.ConfigDict:
     c.perceptual.width_divisor = 16
     c.loss.local_d_start_epoch = 1
     c.eval.batch_size = 4
+    c.eval.fid = False
     c.train.batch_size = 4
     c.train.num_steps = 4
     c.train.log_every_steps = 1

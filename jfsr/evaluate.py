@@ -12,7 +12,9 @@ writes ``DIR/eval/<step>/``:
   the luma channel (``psnr_y``, ``ssim_y``), and the paper's protocol
   (``paper_psnr``, ``paper_ssim``; ``jfsr.metrics.fidelity``);
 * ``table.md`` and ``table.csv``: the same as a table, a row per method;
-* ``grid.png``: LR | bicubic | output | target for the first ``eval.grid_images``.
+* ``grid.png``: LR | bicubic | output | target for the first ``eval.grid_images``;
+* with ``eval.fid``, ``fid``: the Fréchet Inception Distance of each method's
+  outputs to the test targets (TF-Inception pool3, ``jfsr.metrics.fid``).
 
 The scalars also go to the run's TensorBoard log (``eval/model/psnr``, ...), so
 evaluations line up with training steps.
@@ -109,6 +111,13 @@ class Evaluator:
               'ssim_y': luma['ssim'], 'paper_psnr': paper['psnr'], 'paper_ssim': paper['ssim']}
 
     self._restore_batch, self._measure = restore_batch, measure
+    self._embed = None
+    if config.eval.fid:
+      from jfsr.metrics import fid
+      from jfsr.models.inception import FIDInception
+      from jfsr.pretrained import fid_weights
+      inception_variables = jax.device_put(fid_weights.load_inception(), sharding)
+      self._embed = jax.jit(lambda images: fid.embed(FIDInception(), inception_variables, images))
 
   def _to_uint8(self, x) -> jax.Array:
     rgb = jnp.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x
@@ -117,14 +126,19 @@ class Evaluator:
   def run(self, variables: dict) -> tuple[dict, np.ndarray | None]:
     """Returns ``({method: {metric: mean}}, grid image or None)`` over the test faces."""
     per_image = {m: {k: [] for k in METRICS} for m in METHODS}
+    features = {name: [] for name in ('target', *METHODS)}
     grid_columns, count = [], 0
     for batch in self.dataset:
       lr = jax.make_array_from_process_local_data(self.sharding, np.asarray(batch['lr']))
       output, bicubic = self._restore_batch(variables, lr)
       target = self._to_uint8(jnp.asarray(batch['hr']))
-      for method, pred in (('bicubic', self._to_uint8(bicubic)), ('model', self._to_uint8(output))):
+      predictions = {'bicubic': self._to_uint8(bicubic), 'model': self._to_uint8(output)}
+      for method, pred in predictions.items():
         for name, values in jax.device_get(self._measure(target, pred)).items():
           per_image[method][name].append(np.asarray(values))
+      if self._embed is not None:
+        for name, images_ in (('target', target), *predictions.items()):
+          features[name].append(np.asarray(jax.device_get(self._embed(images_))))
       if count < self.config.eval.grid_images:
         take = self.config.eval.grid_images - count
         size = self.config.data.hr_size
@@ -134,6 +148,11 @@ class Evaluator:
                              images.to_uint8(batch['hr'][:take])])
       count += len(batch['lr'])
     results = {m: {k: _mean(v) for k, v in per_image[m].items()} for m in METHODS}
+    if self._embed is not None:
+      from jfsr.metrics import fid
+      target_features = np.concatenate(features['target'])
+      for method in METHODS:
+        results[method]['fid'] = fid.fid(np.concatenate(features[method]), target_features)
     results['num_images'] = count
     grid = None
     if grid_columns:
@@ -142,9 +161,10 @@ class Evaluator:
 
 
 def table_rows(results: dict) -> list[list[str]]:
-  rows = [['method', *METRICS]]
+  names = [k for k in (*METRICS, 'fid') if k in results[METHODS[0]]]
+  rows = [['method', *names]]
   for method in METHODS:
-    rows.append([method, *(f'{results[method][k]:.4f}' for k in METRICS)])
+    rows.append([method, *(f'{results[method][k]:.4f}' for k in names)])
   return rows
 
 
@@ -267,7 +287,7 @@ def _main(argv) -> None:
     apply_overrides(config, f.set)
     config_loading.validate(config, jax.device_count())
     evaluate_checkpoints(config, f.workdir, steps)
-  except (JfsrError, ValueError) as error:
+  except (JfsrError, ValueError, FileNotFoundError) as error:  # incl. MissingWeightsError
     logging.error('%s', error)
     sys.exit(f'error: {error}')
 

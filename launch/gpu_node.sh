@@ -46,6 +46,8 @@ case "$command" in
     [[ "$cuda" == cuda12 || "$cuda" == cuda13 ]] || die "JFSR_CUDA=$cuda: cuda12 or cuda13"
     run python3 -m venv "$root/.venv"
     run "$root/.venv/bin/pip" install -q -e "$root" "jax[$cuda]==$JAX_VERSION"
+    run "$python" -m jfsr.pretrained fetch vgg19
+    run "$python" -m jfsr.pretrained fetch fid_inception
     ;;
   train)
     require JFSR_WORKDIR

@@ -68,11 +68,12 @@ case "$command" in
       --version="${JFSR_TPU_RUNTIME:-$(default_runtime "$JFSR_TPU_TYPE")}"
     ;;
   setup)
-    # The committed tree (git archive HEAD) goes to every host, then a venv with jax[tpu].
+    # The committed tree (git archive HEAD) goes to every host, then a venv with jax[tpu]
+    # and the pretrained weights (VGG-19 for training, FID Inception for evaluation).
     archive="${TMPDIR:-/tmp}/jfsr-src.tar.gz"
     run git -C "$here/.." archive --format=tar.gz -o "$archive" HEAD
     run gcloud compute tpus tpu-vm scp "$archive" "$JFSR_TPU_NAME:~/jfsr-src.tar.gz" "${where[@]}" --worker=all
-    ssh_all "mkdir -p $REMOTE_DIR && tar -xzf ~/jfsr-src.tar.gz -C $REMOTE_DIR && cd $REMOTE_DIR && python3 -m venv .venv && .venv/bin/pip install -q -e . 'jax[tpu]==$JAX_VERSION' -f $LIBTPU_INDEX"
+    ssh_all "mkdir -p $REMOTE_DIR && tar -xzf ~/jfsr-src.tar.gz -C $REMOTE_DIR && cd $REMOTE_DIR && python3 -m venv .venv && .venv/bin/pip install -q -e . 'jax[tpu]==$JAX_VERSION' -f $LIBTPU_INDEX && .venv/bin/python -m jfsr.pretrained fetch vgg19 && .venv/bin/python -m jfsr.pretrained fetch fid_inception"
     ;;
   train)
     need_gs_workdir

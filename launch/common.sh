@@ -53,3 +53,21 @@ die() {
   printf 'error: %s\n' "$*" >&2
   exit 2
 }
+
+# parse_args ARG...: sets DRY_RUN, command (the one COMMAND) and main_flags (all after --).
+# shellcheck disable=SC2034  # command and main_flags are the caller's
+parse_args() {
+  command=''
+  main_flags=()
+  while (( $# )); do
+    case "$1" in
+      --dry-run) DRY_RUN=1 ;;
+      -h|--help) usage; exit 0 ;;
+      --) shift; main_flags=("$@"); break ;;
+      -*) die "unknown option $1 (see --help)" ;;
+      *) [[ -z "$command" ]] || die "one COMMAND at a time, got $command and $1"; command="$1" ;;
+    esac
+    shift
+  done
+  [[ -n "$command" ]] || { usage >&2; exit 2; }
+}

@@ -23,19 +23,7 @@ source "$here/common.sh"
 JAX_VERSION=0.10.2  # the version pyproject.toml pins
 root="$(cd "$here/.." && pwd)"
 
-command=''
-main_flags=()
-while (( $# )); do
-  case "$1" in
-    --dry-run) DRY_RUN=1 ;;
-    -h|--help) usage; exit 0 ;;
-    --) shift; main_flags=("$@"); break ;;
-    -*) die "unknown option $1 (see --help)" ;;
-    *) [[ -z "$command" ]] || die "one COMMAND at a time, got $command and $1"; command="$1" ;;
-  esac
-  shift
-done
-[[ -n "$command" ]] || { usage >&2; exit 2; }
+parse_args "$@"
 
 config="${JFSR_CONFIG:-configs/celebahq.py}"
 python="$root/.venv/bin/python"

@@ -34,19 +34,7 @@ default_runtime() {
   esac
 }
 
-command=''
-main_flags=()
-while (( $# )); do
-  case "$1" in
-    --dry-run) DRY_RUN=1 ;;
-    -h|--help) usage; exit 0 ;;
-    --) shift; main_flags=("$@"); break ;;
-    -*) die "unknown option $1 (see --help)" ;;
-    *) [[ -z "$command" ]] || die "one COMMAND at a time, got $command and $1"; command="$1" ;;
-  esac
-  shift
-done
-[[ -n "$command" ]] || { usage >&2; exit 2; }
+parse_args "$@"
 
 require JFSR_PROJECT JFSR_ZONE JFSR_TPU_NAME
 where=(--project="$JFSR_PROJECT" --zone="$JFSR_ZONE")

@@ -33,21 +33,14 @@ def _skimage_paper(x, y):
 
 
 @pytest.mark.parametrize('seed', [0, 1])
-def test_standard_psnr_ssim_match_scikit_image(seed):
+@pytest.mark.parametrize('ours_fn, reference_fn', [
+    (fidelity.standard_metrics, _skimage_standard), (fidelity.paper_metrics, _skimage_paper)],
+    ids=['standard', 'paper'])
+def test_psnr_ssim_match_scikit_image(seed, ours_fn, reference_fn):
   for target, pred in _pairs(seed):
-    ours = fidelity.standard_metrics(target, pred)
+    ours = ours_fn(target, pred)
     for i in range(len(target)):
-      psnr, ssim = _skimage_standard(target[i], pred[i])
-      np.testing.assert_allclose(float(ours['psnr'][i]), psnr, atol=1e-4, rtol=1e-6)
-      np.testing.assert_allclose(float(ours['ssim'][i]), ssim, atol=1e-4)
-
-
-@pytest.mark.parametrize('seed', [0, 1])
-def test_paper_protocol_matches_scikit_image(seed):
-  for target, pred in _pairs(seed):
-    ours = fidelity.paper_metrics(target, pred)
-    for i in range(len(target)):
-      psnr, ssim = _skimage_paper(target[i], pred[i])
+      psnr, ssim = reference_fn(target[i], pred[i])
       np.testing.assert_allclose(float(ours['psnr'][i]), psnr, atol=1e-4, rtol=1e-6)
       np.testing.assert_allclose(float(ours['ssim'][i]), ssim, atol=1e-4)
 

@@ -110,6 +110,18 @@ def test_eval_mode_writes_tables_that_match_an_independent_computation(trained, 
                              atol=1e-3)
 
 
+def test_generator_restores_alone_onto_one_device(trained, smoke_config):
+  """A checkpoint written on 4 devices; only the generator, restored onto one device."""
+  from jfsr import evaluate
+  workdir, _ = trained
+  sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+  generator = evaluate.restore_generator(smoke_config, workdir, 6, sharding)
+  assert {x.sharding for x in jax.tree.leaves(generator)} == {sharding}
+  full = restored_here(workdir, 6, smoke_config)
+  assert_trees_equal(generator, {'params': full.generator.params,
+                                 'batch_stats': full.generator.batch_stats})
+
+
 def test_eval_of_a_missing_step_or_another_model_is_refused(trained):
   workdir, _ = trained
   result = run_main(workdir, '--mode', 'eval', '--eval_steps=99', check=False)

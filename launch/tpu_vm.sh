@@ -72,7 +72,7 @@ case "$command" in
     ssh_chief "tail -n 200 -F $LOG"
     ;;
   stop)
-    ssh_all "pkill -INT -f 'jfsr.main' || true"
+    ssh_all "pkill -TERM -f 'jfsr.main' || true"
     ;;
   eval)
     need_gs_workdir

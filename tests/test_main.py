@@ -252,10 +252,13 @@ SGD = ('--config.optimizer.name=sgd', '--config.optimizer.learning_rate=0.05',
 
 
 def test_two_processes_train_like_one_process_with_as_many_devices(tmp_path, smoke_config):
-  results = run_processes(tmp_path / 'two', *SGD)
+  results = run_processes(tmp_path / 'two', *SGD, '--config.eval.every_steps=2')
   for rank, (code, err) in enumerate(results):
     assert code == 0, f'process {rank} failed:\n{err[-5000:]}'
   assert 'process 1 of 2 joined' in results[1][1]
+  # Evaluation ran on both processes; process 0 wrote it.
+  assert all('test PSNR' in err for _, err in results)
+  assert json.loads((tmp_path / 'two' / 'eval' / '2' / 'metrics.json').read_text())['num_images'] == 8
   run_main(tmp_path / 'one', *SGD)
 
   config = smoke_config

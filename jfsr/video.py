@@ -62,20 +62,30 @@ class VideoWriter:
 
 
 class Progress:
-  """A one-line progress report on stderr: done/total, items per second, ETA."""
+  """A one-line progress report on stderr: done/total, items per second, ETA.
+
+  The rate is measured from the first update on, so the first batch's compile
+  does not drag down the rate and the ETA of the rest.
+  """
 
   def __init__(self, total: int, unit: str, stream=sys.stderr):
     self.total, self.unit, self.stream = total, unit, stream
-    self.done, self.start = 0, time.perf_counter()
+    self.done = 0
+    self._first: tuple[float, int] | None = None  # (time, done) at the first update
 
   def update(self, count: int) -> None:
     self.done += count
-    elapsed = time.perf_counter() - self.start
-    rate = self.done / elapsed if elapsed > 0 else 0.0
-    line = f'{self.done}/{self.total or "?"} {self.unit}, {rate:.2f} {self.unit}/s'
-    if self.total and rate > 0:
-      remaining = (self.total - self.done) / rate
-      line += f', ETA {int(remaining // 60)}m{int(remaining % 60):02d}s'
+    now = time.perf_counter()
+    if self._first is None:
+      self._first = (now, self.done)
+    since, done_then = self._first
+    rate = (self.done - done_then) / (now - since) if now > since else 0.0
+    line = f'{self.done}/{self.total or "?"} {self.unit}'
+    if rate > 0:
+      line += f', {rate:.2f} {self.unit}/s'
+      if self.total:
+        remaining = (self.total - self.done) / rate
+        line += f', ETA {int(remaining // 60)}m{int(remaining % 60):02d}s'
     self.stream.write('\r' + line)
     self.stream.flush()
 

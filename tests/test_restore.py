@@ -141,3 +141,16 @@ def test_cli_refuses_to_write_into_the_input_folder_and_needs_a_checkpoint(check
                        tmp_path / 'o', check=False)
   assert result.returncode != 0 and 'holds no checkpoint' in result.stderr
   assert 'Traceback' not in result.stderr
+
+
+def test_progress_rate_starts_after_the_first_batch():
+  import io
+  from jfsr.video import Progress
+  stream = io.StringIO()
+  progress = Progress(10, 'frames', stream)
+  progress.update(2)  # the first batch (compile) sets the clock: no rate yet
+  assert stream.getvalue() == '\r2/10 frames'
+  progress.update(3)
+  last = stream.getvalue().split('\r')[-1]
+  assert last.startswith('5/10 frames, ') and 'frames/s, ETA ' in last
+  progress.close()

@@ -58,9 +58,20 @@ def generator_shapes(config: ml_collections.ConfigDict) -> dict:
   return {'params': variables['params'], 'batch_stats': variables['batch_stats']}
 
 
-def checkpoint_steps(workdir) -> list[int]:
-  mngr = checkpointing.manager(workdir, max_to_keep=None, create=False)
-  return list(mngr.all_steps())
+def resolve_steps(workdir, steps: list[int] | None = None) -> list[int]:
+  """``steps`` (default: the latest) after checking that ``workdir`` holds each checkpoint."""
+  workdir = epath.Path(workdir)
+  available = []
+  if (workdir / 'checkpoints').is_dir():
+    available = list(checkpointing.manager(workdir, max_to_keep=None, create=False).all_steps())
+  if not available:
+    raise WorkdirError(f'{workdir} holds no checkpoint (looked in {workdir / "checkpoints"}); '
+                       'pass the --workdir of a training run (or one of its checkpoints/<step>)')
+  steps = steps or [max(available)]
+  missing = [s for s in steps if s not in available]
+  if missing:
+    raise WorkdirError(f'no checkpoint of step(s) {missing} in {workdir}; it holds {available}')
+  return steps
 
 
 def restore_generator(config: ml_collections.ConfigDict, workdir, step: int, sharding) -> dict:
@@ -119,10 +130,6 @@ class Evaluator:
       inception_variables = jax.device_put(fid_weights.load_inception(), sharding)
       self._embed = jax.jit(lambda images: fid.embed(FIDInception(), inception_variables, images))
 
-  def _to_uint8(self, x) -> jax.Array:
-    rgb = jnp.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x
-    return jnp.clip(jnp.floor((rgb + 1.0) * 127.5 + 0.5), 0, 255)
-
   def run(self, variables: dict) -> tuple[dict, np.ndarray | None]:
     """Returns ``({method: {metric: mean}}, grid image or None)`` over the test faces."""
     per_image = {m: {k: [] for k in METRICS} for m in METHODS}
@@ -131,8 +138,8 @@ class Evaluator:
     for batch in self.dataset:
       lr = jax.make_array_from_process_local_data(self.sharding, np.asarray(batch['lr']))
       output, bicubic = self._restore_batch(variables, lr)
-      target = self._to_uint8(jnp.asarray(batch['hr']))
-      predictions = {'bicubic': self._to_uint8(bicubic), 'model': self._to_uint8(output)}
+      target = images.to_uint8(jnp.asarray(batch['hr']))
+      predictions = {'bicubic': images.to_uint8(bicubic), 'model': images.to_uint8(output)}
       for method, pred in predictions.items():
         for name, values in jax.device_get(self._measure(target, pred)).items():
           per_image[method][name].append(np.asarray(values))
@@ -143,9 +150,8 @@ class Evaluator:
         take = self.config.eval.grid_images - count
         size = self.config.data.hr_size
         grid_columns.append([images.upscale_nearest(images.to_uint8(batch['lr'][:take]), size),
-                             images.to_uint8(jax.device_get(bicubic)[:take]),
-                             images.to_uint8(jax.device_get(output)[:take]),
-                             images.to_uint8(batch['hr'][:take])])
+                             *(np.asarray(jax.device_get(x[:take]))
+                               for x in (predictions['bicubic'], predictions['model'], target))])
       count += len(batch['lr'])
     results = {m: {k: _mean(v) for k, v in per_image[m].items()} for m in METHODS}
     if self._embed is not None:
@@ -191,36 +197,37 @@ def scalars(results: dict) -> dict[str, float]:
   return {f'eval/{m}/{k}': v for m in METHODS for k, v in results[m].items()}
 
 
+def report(writer, workdir: epath.Path, step: int, results: dict, grid, config) -> None:
+  """TensorBoard scalars (every process's writer), files under ``workdir/eval/<step>``
+  (process 0) and a log line."""
+  writer.write_scalars(step, scalars(results))
+  if jax.process_index() == 0:
+    write_outputs(workdir / 'eval' / str(step), step, results, grid, config)
+  logging.info('step %d, %d test faces: PSNR %.2f SSIM %.4f (bicubic %.2f / %.4f)', step,
+               results['num_images'], results['model']['psnr'], results['model']['ssim'],
+               results['bicubic']['psnr'], results['bicubic']['ssim'])
+
+
 def evaluate_checkpoints(config: ml_collections.ConfigDict, workdir: str,
                          steps: list[int] | None = None) -> dict[int, dict]:
   """``--mode eval``: evaluates checkpoints ``steps`` (default: the latest) of ``workdir``."""
   from clu import metric_writers  # TensorFlow-backed; only evaluation and training need it
+  from jfsr import config_loading
 
+  config_loading.validate(config, jax.device_count())
   workdir = epath.Path(workdir)
-  available = checkpoint_steps(workdir) if (workdir / 'checkpoints').exists() else []
-  if not available:
-    raise WorkdirError(f'--workdir {workdir} holds no checkpoint (looked in '
-                       f'{workdir / "checkpoints"}); train first, or pass the workdir of a run')
-  steps = steps or [max(available)]
-  missing = [s for s in steps if s not in available]
-  if missing:
-    raise WorkdirError(f'no checkpoint of step(s) {missing} in {workdir}; it holds {available}')
-  is_chief = jax.process_index() == 0
-  writer = metric_writers.create_default_writer(str(workdir), just_logging=not is_chief)
+  steps = resolve_steps(workdir, steps)
+  writer = metric_writers.create_default_writer(str(workdir),
+                                                just_logging=jax.process_index() != 0)
   sharding = train_step.replicated(train_step.make_mesh())
   evaluator = Evaluator(config, sharding)
   all_results = {}
   for step in steps:
     start = time.perf_counter()
-    variables = restore_generator(config, workdir, step, sharding)
-    results, grid = evaluator.run(variables)
-    if is_chief:
-      write_outputs(workdir / 'eval' / str(step), step, results, grid, config)
-    writer.write_scalars(step, scalars(results))
-    logging.info('evaluated step %d on %d test faces in %.1f s: model PSNR %.2f SSIM %.4f, '
-                 'bicubic PSNR %.2f SSIM %.4f -> %s', step, results['num_images'],
-                 time.perf_counter() - start, results['model']['psnr'], results['model']['ssim'],
-                 results['bicubic']['psnr'], results['bicubic']['ssim'], workdir / 'eval' / str(step))
+    results, grid = evaluator.run(restore_generator(config, workdir, step, sharding))
+    report(writer, workdir, step, results, grid, config)
+    logging.info('evaluated step %d in %.1f s -> %s', step, time.perf_counter() - start,
+                 workdir / 'eval' / str(step))
     all_results[step] = results
   writer.flush()
   return all_results
@@ -228,13 +235,9 @@ def evaluate_checkpoints(config: ml_collections.ConfigDict, workdir: str,
 
 def saved_config(workdir, step: int | None = None) -> ml_collections.ConfigDict:
   """The config a run saved with its checkpoint ``step`` (default: the latest)."""
-  workdir = epath.Path(workdir)
-  available = checkpoint_steps(workdir) if (workdir / 'checkpoints').exists() else []
-  if not available:
-    raise WorkdirError(f'{workdir} holds no checkpoint (looked in {workdir / "checkpoints"})')
+  (step,) = resolve_steps(workdir, [step] if step else None)
   mngr = checkpointing.manager(workdir, max_to_keep=None, create=False)
-  saved = mngr.restore(step or max(available),
-                       args=ocp.args.Composite(config=ocp.args.JsonRestore()))['config']
+  saved = mngr.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))['config']
   # Over the variant's current defaults, so fields added since the run was saved exist.
   from jfsr import config_loading
   config = config_loading.load_config(saved.get('variant', 'default'))
@@ -275,7 +278,7 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> 
 def _main(argv) -> None:
   import sys
   from absl import flags
-  from jfsr import compile_cache, config_loading
+  from jfsr import compile_cache
   from jfsr.errors import JfsrError
 
   del argv
@@ -285,7 +288,6 @@ def _main(argv) -> None:
     steps = [int(s) for s in f.steps] if f.steps else None
     config = saved_config(f.workdir, steps[-1] if steps else None)
     apply_overrides(config, f.set)
-    config_loading.validate(config, jax.device_count())
     evaluate_checkpoints(config, f.workdir, steps)
   except (JfsrError, ValueError, FileNotFoundError) as error:  # incl. MissingWeightsError
     logging.error('%s', error)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 
-def to_uint8(images: np.ndarray) -> np.ndarray:
-  """[-1, 1] float -> uint8; one channel is repeated to RGB."""
-  images = np.asarray(images, np.float32)
+def to_uint8(images):
+  """[-1, 1] float -> uint8 RGB (one channel is repeated), rounding to nearest.
+
+  Stays on the device for JAX arrays (also inside ``jit``), on the host for numpy.
+  """
+  xp = jnp if isinstance(images, jax.Array) else np
+  images = xp.asarray(images, xp.float32)
   if images.shape[-1] == 1:
-    images = np.repeat(images, 3, axis=-1)
-  return np.clip((images + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+    images = xp.repeat(images, 3, axis=-1)
+  return xp.clip(xp.floor((images + 1.0) * 127.5 + 0.5), 0, 255).astype(xp.uint8)
 
 
 def upscale_nearest(images: np.ndarray, size: int) -> np.ndarray:

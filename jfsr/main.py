@@ -45,9 +45,7 @@ def main(argv: list[str]) -> None:
     distributed.initialize(FLAGS.distributed, FLAGS.coordinator_address, FLAGS.num_processes,
                            FLAGS.process_id)
     if FLAGS.mode == 'eval':
-      from jfsr import config_loading, evaluate
-      import jax
-      config_loading.validate(FLAGS.config, jax.device_count())
+      from jfsr import evaluate
       evaluate.evaluate_checkpoints(FLAGS.config, FLAGS.workdir, parse_steps(FLAGS.eval_steps))
     else:
       train.train_and_evaluate(FLAGS.config, FLAGS.workdir)

@@ -49,6 +49,12 @@ class Summary:
   def __init__(self):
     self.processed = self.skipped = self.faceless = self.faces = 0
 
+  def add(self, faces_found: list) -> None:
+    """One processed image or frame and the faces found in it."""
+    self.processed += 1
+    self.faces += len(faces_found)
+    self.faceless += not faces_found
+
   def line(self) -> str:
     return (f'processed {self.processed}, skipped {self.skipped} (unreadable), '
             f'without a face {self.faceless}, faces restored {self.faces}')
@@ -119,10 +125,8 @@ def restore_images(restorer, files: list[Path], output: Path, upscale: int,
       results = restorer.restore_frames(frames, upscale, min_size=FLAGS.min_face,
                                         threshold=FLAGS.threshold)
     for (path, frame), (result, found) in zip(group, results):
-      summary.processed += 1
-      summary.faces += len(found)
+      summary.add(found)
       if not found:
-        summary.faceless += 1
         logging.info('no face found in %s: copied through', path)
       save_image(side_by_side(frame, result) if FLAGS.compare else result, output / path.stem)
     progress.update(len(group))
@@ -140,9 +144,7 @@ def restore_video(restorer, path: Path, output: Path, upscale: int, summary: Sum
                                         threshold=FLAGS.threshold)
       for frame, (result, found) in zip(frames, results):
         writer.write(side_by_side(frame, result) if FLAGS.compare else result)
-        summary.processed += 1
-        summary.faces += len(found)
-        summary.faceless += not found
+        summary.add(found)
       progress.update(len(frames))
   finally:
     progress.close()

@@ -17,13 +17,11 @@ from pathlib import Path
 from typing import Sequence
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from PIL import Image
 
-from jfsr import evaluate, faces, models
-from jfsr.errors import WorkdirError
+from jfsr import evaluate, faces, images, models
 
 
 def _as_rgb(image) -> np.ndarray:
@@ -51,18 +49,17 @@ class Restorer:
   """A generator with its variables on one device, and the pre/post-processing around it."""
 
   def __init__(self, config: ml_collections.ConfigDict, variables: dict,
-               device: jax.Device | None = None, batch_size: int = 16):
+               device: jax.Device | None = None, batch_size: int = 16, step: int | None = None):
     self.config = config
     self.device = device or jax.devices()[0]
     self.batch_size = batch_size
-    self.step: int | None = None  # the checkpoint's, when loaded from one
+    self.step = step  # the checkpoint's, when loaded from one
     self.variables = jax.device_put(variables, self.device)
     generator = models.build_generator(config)
 
     def restore(variables, lr):
       out = generator.apply(variables, lr, train=False, rngs={'noise': jax.random.key(0)})
-      # To uint8 on the device: a quarter of the bytes to bring back.
-      return jnp.clip(jnp.floor((out['out_sharp'] + 1.0) * 127.5 + 0.5), 0, 255).astype(jnp.uint8)
+      return images.to_uint8(out['out_sharp'])  # on the device: a quarter of the bytes back
     self._apply = jax.jit(restore)
 
   @classmethod
@@ -71,21 +68,12 @@ class Restorer:
     """Loads the generator of a training run: its workdir (latest checkpoint, or ``step``)
     or one checkpoint's directory ``WORKDIR/checkpoints/STEP``."""
     workdir, path_step = split_checkpoint_path(path)
-    step = step or path_step
-    if not (workdir / 'checkpoints').is_dir() or not evaluate.checkpoint_steps(workdir):
-      raise WorkdirError(f'{path} holds no checkpoint: pass a training --workdir (with '
-                         'checkpoints/ inside) or one of its checkpoints/<step> directories')
-    steps = evaluate.checkpoint_steps(workdir)
-    step = step or max(steps)
-    if step not in steps:
-      raise WorkdirError(f'{workdir} has no checkpoint of step {step}; it holds {steps}')
+    (step,) = evaluate.resolve_steps(workdir, [step or path_step] if step or path_step else None)
     config = evaluate.saved_config(workdir, step)
     device = device or jax.devices()[0]
     variables = evaluate.restore_generator(config, workdir, step,
                                            jax.sharding.SingleDeviceSharding(device))
-    restorer = cls(config, variables, device, batch_size)
-    restorer.step = step
-    return restorer
+    return cls(config, variables, device, batch_size, step)
 
   @property
   def lr_size(self) -> int:

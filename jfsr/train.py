@@ -194,12 +194,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     if evaluator and (step % config.eval.every_steps == 0 or step == num_steps):
       results, grid = evaluator.run({'params': state.generator.params,
                                      'batch_stats': state.generator.batch_stats})
-      writer.write_scalars(step, evaluate.scalars(results))
-      if is_chief:
-        evaluate.write_outputs(workdir / 'eval' / str(step), step, results, grid, config)
-      logging.info('step %d: test PSNR %.2f / SSIM %.4f (bicubic %.2f / %.4f)', step,
-                   results['model']['psnr'], results['model']['ssim'],
-                   results['bicubic']['psnr'], results['bicubic']['ssim'])
+      evaluate.report(writer, workdir, step, results, grid, config)
 
     if step % config.train.checkpoint_every_steps == 0 or step == num_steps:
       if pending is not None:

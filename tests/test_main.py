@@ -69,7 +69,7 @@ def test_train_writes_checkpoints_logs_and_samples(trained):
 def test_trainer_evaluates_periodically(trained):
   workdir, result = trained
   assert sorted(p.name for p in (workdir / 'eval').iterdir()) == ['3', '6']
-  assert 'test PSNR' in result.stderr
+  assert 'step 6, 8 test faces: PSNR' in result.stderr
 
 
 def _skimage_psnr(targets, preds):
@@ -85,7 +85,7 @@ def test_eval_mode_writes_tables_that_match_an_independent_computation(trained, 
 
   workdir, _ = trained
   result = run_main(workdir, '--mode', 'eval', '--eval_steps=4,6')
-  assert 'evaluated step 6 on 8 test faces' in result.stderr
+  assert 'step 6, 8 test faces: PSNR' in result.stderr and 'evaluated step 6' in result.stderr
   record = json.loads((workdir / 'eval' / '6' / 'metrics.json').read_text())
   assert record['num_images'] == 8 and set(record['methods']) == {'bicubic', 'model'}
   table = (workdir / 'eval' / '6' / 'table.md').read_text()
@@ -257,7 +257,7 @@ def test_two_processes_train_like_one_process_with_as_many_devices(tmp_path, smo
     assert code == 0, f'process {rank} failed:\n{err[-5000:]}'
   assert 'process 1 of 2 joined' in results[1][1]
   # Evaluation ran on both processes; process 0 wrote it.
-  assert all('test PSNR' in err for _, err in results)
+  assert all('step 2, 8 test faces: PSNR' in err for _, err in results)
   assert json.loads((tmp_path / 'two' / 'eval' / '2' / 'metrics.json').read_text())['num_images'] == 8
   run_main(tmp_path / 'one', *SGD)
 

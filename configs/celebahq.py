@@ -108,6 +108,8 @@ def get_config(variant: str = 'default') -> ml_collections.ConfigDict:
   c.eval.grid_images = 8  # faces in the saved LR | bicubic | output | target grid
   c.eval.crop_border = 0  # pixels cropped from each side before PSNR/SSIM
   c.eval.fid = True  # FID to the test targets (needs: python -m jfsr.pretrained fetch fid_inception)
+  # Face-recognition accuracy, Haar + FaceNet (needs: python -m jfsr.pretrained fetch facenet)
+  c.eval.identity = True
 
   if variant == 'x16':
     c.data.hr_size, c.data.lr_size = 128, 16
@@ -133,6 +135,7 @@ def get_config(variant: str = 'default') -> ml_collections.ConfigDict:
     c.data.hr_size, c.data.lr_size = 128, 16
     c.data.num_workers = 1
     c.eval.fid = False  # 64 test faces: too few for a meaningful FID
+    c.eval.identity = False  # a fresh machine has no FaceNet weights
     c.model.ngf = 16
     c.model.upsampler_features = 16
     c.model.d_features = 16
@@ -158,6 +161,7 @@ def get_config(variant: str = 'default') -> ml_collections.ConfigDict:
     c.loss.local_d_start_epoch = 1
     c.eval.batch_size = 4
     c.eval.fid = False
+    c.eval.identity = False
     c.train.batch_size = 4
     c.train.num_steps = 4
     c.train.log_every_steps = 1

@@ -14,7 +14,11 @@ writes ``DIR/eval/<step>/``:
 * ``table.md`` and ``table.csv``: the same as a table, a row per method;
 * ``grid.png``: LR | bicubic | output | target for the first ``eval.grid_images``;
 * with ``eval.fid``, ``fid``: the Fréchet Inception Distance of each method's
-  outputs to the test targets (TF-Inception pool3, ``jfsr.metrics.fid``).
+  outputs to the test targets (TF-Inception pool3, ``jfsr.metrics.fid``);
+* with ``eval.identity``, face-recognition accuracy after the paper's Table 2
+  (``id_similarity``, ``id_rank1``, ``id_acc60`` ...; Haar detection + FaceNet,
+  ``jfsr.metrics.identity``), and ``gallery_missed``, the test faces whose
+  ground truth had no detected face and were left out of these figures.
 
 The scalars also go to the run's TensorBoard log (``eval/model/psnr``, ...), so
 evaluations line up with training steps.
@@ -42,7 +46,7 @@ from PIL import Image
 from jfsr import checkpointing, images, models, train_step
 from jfsr.data import pipeline
 from jfsr.errors import ConfigError, WorkdirError
-from jfsr.metrics import fidelity
+from jfsr.metrics import fidelity, identity
 
 METHODS = ('bicubic', 'model')
 METRICS = ('psnr', 'ssim', 'psnr_y', 'ssim_y', 'paper_psnr', 'paper_ssim')
@@ -122,7 +126,13 @@ class Evaluator:
               'ssim_y': luma['ssim'], 'paper_psnr': paper['psnr'], 'paper_ssim': paper['ssim']}
 
     self._restore_batch, self._measure = restore_batch, measure
-    self._embed = None
+    self._embed = self._embed_identity = None
+    if config.eval.identity:
+      from jfsr.pretrained import facenet_weights
+      network, facenet_variables = facenet_weights.load_facenet()
+      facenet_variables = jax.device_put(facenet_variables, sharding)
+      self._embed_identity = jax.jit(
+          lambda crops: identity.embed(network, facenet_variables, crops))
     if config.eval.fid:
       from jfsr.metrics import fid
       from jfsr.models.inception import FIDInception
@@ -134,6 +144,7 @@ class Evaluator:
     """Returns ``({method: {metric: mean}}, grid image or None)`` over the test faces."""
     per_image = {m: {k: [] for k in METRICS} for m in METHODS}
     features = {name: [] for name in ('target', *METHODS)}
+    identities = {name: ([], []) for name in ('target', *METHODS)}  # embeddings, found
     grid_columns, count = [], 0
     for batch in self.dataset:
       lr = jax.make_array_from_process_local_data(self.sharding, np.asarray(batch['lr']))
@@ -146,6 +157,9 @@ class Evaluator:
       if self._embed is not None:
         for name, images_ in (('target', target), *predictions.items()):
           features[name].append(np.asarray(jax.device_get(self._embed(images_))))
+      if self._embed_identity is not None:
+        for name, images_ in (('target', target), *predictions.items()):
+          self._add_identities(identities[name], np.asarray(jax.device_get(images_)))
       if count < self.config.eval.grid_images:
         take = self.config.eval.grid_images - count
         size = self.config.data.hr_size
@@ -159,6 +173,12 @@ class Evaluator:
       target_features = np.concatenate(features['target'])
       for method in METHODS:
         results[method]['fid'] = fid.fid(np.concatenate(features[method]), target_features)
+    if self._embed_identity is not None:
+      gallery, gallery_found = (np.concatenate(x) for x in identities['target'])
+      for method in METHODS:
+        results[method].update(identity.identity_scores(
+            *(np.concatenate(x) for x in identities[method]), gallery, gallery_found))
+      results['gallery_missed'] = int((~gallery_found).sum())
     results['num_images'] = count
     grid = None
     if grid_columns:
@@ -166,8 +186,14 @@ class Evaluator:
     return results, grid
 
 
+  def _add_identities(self, store: tuple[list, list], images_uint8: np.ndarray) -> None:
+    crops, found = identity.face_crops(images_uint8)
+    store[0].append(np.asarray(jax.device_get(self._embed_identity(crops))))
+    store[1].append(found)
+
+
 def table_rows(results: dict) -> list[list[str]]:
-  names = [k for k in (*METRICS, 'fid') if k in results[METHODS[0]]]
+  names = [k for k in (*METRICS, 'fid', *identity.METRICS) if k in results[METHODS[0]]]
   rows = [['method', *names]]
   for method in METHODS:
     rows.append([method, *(f'{results[method][k]:.4f}' for k in names)])
@@ -178,13 +204,19 @@ def write_outputs(out_dir: epath.Path, step: int, results: dict, grid, config) -
   out_dir.mkdir(parents=True, exist_ok=True)
   record = {'step': step, 'variant': config.variant, 'num_images': results['num_images'],
             'degradation_seed': pipeline.EVAL_SEED,
+            **({'gallery_missed': results['gallery_missed']} if 'gallery_missed' in results
+               else {}),
             'methods': {m: results[m] for m in METHODS}}
   (out_dir / 'metrics.json').write_text(json.dumps(record, indent=2) + '\n')
   rows = table_rows(results)
   text = io.StringIO()
   csv.writer(text).writerows(rows)
   (out_dir / 'table.csv').write_text(text.getvalue())
-  markdown = [f'step {step}, {results["num_images"]} test faces', '',
+  heading = f'step {step}, {results["num_images"]} test faces'
+  if 'gallery_missed' in results:
+    heading += (f'; face recognition over the {results["num_images"] - results["gallery_missed"]}'
+                ' whose ground truth had a detected face')
+  markdown = [heading, '',
               '| ' + ' | '.join(rows[0]) + ' |', '|' + '---|' * len(rows[0])]
   markdown += ['| ' + ' | '.join(row) + ' |' for row in rows[1:]]
   (out_dir / 'table.md').write_text('\n'.join(markdown) + '\n')

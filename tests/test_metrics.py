@@ -126,3 +126,99 @@ def test_evaluator_fid_matches_a_direct_computation(smoke_config, monkeypatch):
   np.testing.assert_allclose(results['model']['fid'], fid.fid(np.asarray(model), np.asarray(target)),
                              rtol=1e-3)
   assert results['bicubic']['fid'] > 0
+
+
+# --- face recognition ---------------------------------------------------------
+
+def _identity_reference(probe, probe_found, gallery, gallery_found):
+  """The identity metrics one test face at a time, with plain Python loops."""
+  judged = [i for i in range(len(gallery)) if gallery_found[i]]
+  similarities, l1s, rank1, accepted = [], [], 0, {60: 0, 70: 0, 80: 0}
+  for i in judged:
+    if not probe_found[i]:
+      continue
+    similarity = sum(a * b for a, b in zip(probe[i], gallery[i]))
+    distances = {j: sum(abs(a - b) for a, b in zip(probe[i], gallery[j])) for j in judged}
+    similarities.append(similarity)
+    l1s.append(distances[i])
+    rank1 += min(distances, key=distances.get) == i
+    for t in accepted:
+      accepted[t] += similarity >= t / 100
+  n = len(judged)
+  return {'id_similarity': np.mean(similarities), 'id_l1': np.mean(l1s), 'id_rank1': rank1 / n,
+          **{f'id_acc{t}': accepted[t] / n for t in accepted},
+          'id_missed': sum(not probe_found[i] for i in judged)}
+
+
+def test_identity_scores_match_a_loop_reference():
+  from jfsr.metrics import identity
+  rng = np.random.default_rng(3)
+  unit = lambda x: x / np.linalg.norm(x, axis=-1, keepdims=True)
+  gallery = unit(rng.normal(size=(12, 8)))
+  # Probes from near copies to strangers: similarities spread over the thresholds.
+  probe = unit(gallery + rng.uniform(0.1, 1.5, (12, 1)) * rng.normal(size=(12, 8)))
+  probe_found = np.array([True] * 9 + [False] * 3)
+  gallery_found = np.array([True] * 10 + [False, True])
+  ours = identity.identity_scores(probe, probe_found, gallery, gallery_found)
+  reference = _identity_reference(probe, probe_found, gallery, gallery_found)
+  assert ours.keys() == reference.keys() == set(identity.METRICS)
+  for name in reference:
+    np.testing.assert_allclose(ours[name], reference[name], rtol=1e-12, err_msg=name)
+  assert 0 < ours['id_acc80'] < ours['id_acc60'] < 1  # the data exercises the thresholds
+  assert ours['id_missed'] == 2  # the probe of the face with no ground-truth detection is not judged
+
+
+def test_face_crops_count_images_without_a_face():
+  from jfsr.data.synthetic import draw_face
+  from jfsr.metrics import identity
+  face = draw_face(0, 128, 0)[0]
+  crops, found = identity.face_crops(np.stack([face, np.full_like(face, 128)]))
+  assert found.tolist() == [True, False]
+  assert crops.shape == (2, 160, 160, 3) and crops.dtype == np.uint8
+  assert crops[0].std() > 10 and not crops[1].any()
+
+
+def test_evaluator_identity_matches_a_direct_computation(smoke_config, monkeypatch):
+  """The evaluator's face-recognition figures against ones computed here from whole image
+  sets, with the small Keras-written FaceNet of the port's fixture. The smoke config's 32x32
+  faces are too small for the Haar cascade, so the detector is replaced by one that finds a
+  face in the middle of every image (test_face_crops_* covers the real one)."""
+  from pathlib import Path
+  import jax
+  import jax.numpy as jnp
+  from jfsr import evaluate, faces, images, models, train_step
+  from jfsr.data import pipeline
+  from jfsr.metrics import identity
+  from jfsr.pretrained import facenet_weights
+  monkeypatch.setattr(faces, 'detect', lambda image, **_: [faces.Face(4, 6, 24, 1.0)])
+  tiny = Path(__file__).parent / 'fixtures' / 'facenet_tiny.h5'
+  load_facenet = facenet_weights.load_facenet
+  monkeypatch.setattr(facenet_weights, 'load_facenet', lambda: load_facenet(tiny))
+
+  config = smoke_config
+  config.eval.identity, config.eval.batch_size, config.eval.num_images = True, 3, 6
+  generator_variables = jax.jit(lambda k: models.init_variables(config, k)['generator'])(
+      jax.random.key(0))
+  sharding = train_step.replicated(train_step.make_mesh(jax.devices()[:1]))
+  evaluator = evaluate.Evaluator(config, sharding)
+  results, _ = evaluator.run(dict(generator_variables))
+
+  batch = pipeline.make_eval_batch(config, 6)
+  outputs = models.build_generator(config).apply(generator_variables, jnp.asarray(batch['lr']),
+                                                 train=False, rngs={'noise': jax.random.key(0)})
+  network, variables = load_facenet(tiny)
+
+  def embed(images_uint8):
+    crops, found = identity.face_crops(np.asarray(images_uint8))
+    return np.asarray(identity.embed(network, variables, crops)), found
+
+  gallery, gallery_found = embed(images.to_uint8(batch['hr']))
+  expected = identity.identity_scores(*embed(images.to_uint8(outputs['out_sharp'])), gallery,
+                                      gallery_found)
+  assert results['gallery_missed'] == 0 and results['model']['id_missed'] == 0
+  assert np.isfinite(results['model']['id_similarity'])
+  for name, value in expected.items():
+    np.testing.assert_allclose(results['model'][name], value, rtol=1e-4, err_msg=name)
+  assert set(identity.METRICS) <= set(results['bicubic'])
+  rows = evaluate.table_rows(results)
+  assert 'id_rank1' in rows[0] and len(rows) == 3

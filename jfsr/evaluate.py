@@ -146,6 +146,7 @@ class Evaluator:
     features = {name: [] for name in ('target', *METHODS)}
     identities = {name: ([], []) for name in ('target', *METHODS)}  # embeddings, found
     grid_columns, count = [], 0
+    start = last_report = time.perf_counter()
     for batch in self.dataset:
       lr = jax.make_array_from_process_local_data(self.sharding, np.asarray(batch['lr']))
       output, bicubic = self._restore_batch(variables, lr)
@@ -167,6 +168,10 @@ class Evaluator:
                              *(np.asarray(jax.device_get(x[:take]))
                                for x in (predictions['bicubic'], predictions['model'], target))])
       count += len(batch['lr'])
+      if time.perf_counter() - last_report > 30:  # progress for long evaluations
+        last_report = time.perf_counter()
+        logging.info('evaluating: %d test faces done, %.2f faces/s', count,
+                     count / (last_report - start))
     results = {m: {k: _mean(v) for k, v in per_image[m].items()} for m in METHODS}
     if self._embed is not None:
       from jfsr.metrics import fid
@@ -196,7 +201,8 @@ def table_rows(results: dict) -> list[list[str]]:
   names = [k for k in (*METRICS, 'fid', *identity.METRICS) if k in results[METHODS[0]]]
   rows = [['method', *names]]
   for method in METHODS:
-    rows.append([method, *(f'{results[method][k]:.4f}' for k in names)])
+    rows.append([method, *(f'{results[method][k]:.0f}' if k == 'id_missed' else
+                            f'{results[method][k]:.4f}' for k in names)])
   return rows
 
 

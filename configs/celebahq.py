@@ -108,8 +108,9 @@ def get_config(variant: str = 'default') -> ml_collections.ConfigDict:
   c.eval.grid_images = 8  # faces in the saved LR | bicubic | output | target grid
   c.eval.crop_border = 0  # pixels cropped from each side before PSNR/SSIM
   c.eval.fid = True  # FID to the test targets (needs: python -m jfsr.pretrained fetch fid_inception)
-  # Face-recognition accuracy, Haar + FaceNet (needs: python -m jfsr.pretrained fetch facenet)
+  # Face-recognition accuracy with FaceNet (needs: python -m jfsr.pretrained fetch facenet mtcnn)
   c.eval.identity = True
+  c.eval.face_detector = 'mtcnn'  # or 'haar' (OpenCV's cascade; no weights to fetch)
 
   if variant == 'x16':
     c.data.hr_size, c.data.lr_size = 128, 16

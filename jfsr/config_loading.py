@@ -104,6 +104,8 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   _check(e.grid_images >= 0, f'eval.grid_images={e.grid_images}: must be >= 0')
   _check(0 <= 2 * e.crop_border < d.hr_size - 10,
          f'eval.crop_border={e.crop_border}: leaves no 11x11 SSIM window')
+  _check(e.face_detector in ('mtcnn', 'haar'),
+         f"eval.face_detector={e.face_detector!r}: must be 'mtcnn' or 'haar'")
   _check(config.loss.local_d_start_epoch >= 0, 'loss.local_d_start_epoch must be >= 0')
   _check(math.isfinite(config.loss.lambda_l1) and math.isfinite(config.loss.lambda_perceptual),
          'loss weights must be finite')

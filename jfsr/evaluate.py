@@ -16,7 +16,7 @@ writes ``DIR/eval/<step>/``:
 * with ``eval.fid``, ``fid``: the Fréchet Inception Distance of each method's
   outputs to the test targets (TF-Inception pool3, ``jfsr.metrics.fid``);
 * with ``eval.identity``, face-recognition accuracy after the paper's Table 2
-  (``id_similarity``, ``id_rank1``, ``id_acc60`` ...; Haar detection + FaceNet,
+  (``id_similarity``, ``id_rank1``, ``id_acc60`` ...; MTCNN or Haar detection + FaceNet,
   ``jfsr.metrics.identity``), and ``gallery_missed``, the test faces whose
   ground truth had no detected face and were left out of these figures.
 
@@ -131,6 +131,7 @@ class Evaluator:
       from jfsr.pretrained import facenet_weights
       network, facenet_variables = facenet_weights.load_facenet()
       facenet_variables = jax.device_put(facenet_variables, sharding)
+      self._find_face = identity.face_finder(config.eval.face_detector)
       self._embed_identity = jax.jit(
           lambda crops: identity.embed(network, facenet_variables, crops))
     if config.eval.fid:
@@ -192,7 +193,7 @@ class Evaluator:
 
 
   def _add_identities(self, store: tuple[list, list], images_uint8: np.ndarray) -> None:
-    crops, found = identity.face_crops(images_uint8)
+    crops, found = identity.face_crops(images_uint8, self._find_face)
     store[0].append(np.asarray(jax.device_get(self._embed_identity(crops))))
     store[1].append(found)
 

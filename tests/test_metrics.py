@@ -178,11 +178,19 @@ def test_face_crops_count_images_without_a_face():
   assert crops[0].std() > 10 and not crops[1].any()
 
 
+def test_crop_box_clips_to_the_image():
+  from jfsr.metrics import identity
+  image = np.arange(10 * 12 * 3).reshape(10, 12, 3)
+  np.testing.assert_array_equal(identity.crop_box(image, (-3.5, 2.9, 5.2, 20.0)), image[2:10, 0:5])
+  assert identity.crop_box(image, (13.0, 0.0, 20.0, 5.0)) is None
+
+
 def test_evaluator_identity_matches_a_direct_computation(smoke_config, monkeypatch):
   """The evaluator's face-recognition figures against ones computed here from whole image
   sets, with the small Keras-written FaceNet of the port's fixture. The smoke config's 32x32
-  faces are too small for the Haar cascade, so the detector is replaced by one that finds a
-  face in the middle of every image (test_face_crops_* covers the real one)."""
+  faces are too small for a detector, so the Haar cascade is replaced by one that finds a
+  face in the middle of every image (test_face_crops_* and the MTCNN tests in
+  test_pretrained cover the real detectors)."""
   from pathlib import Path
   import jax
   import jax.numpy as jnp
@@ -197,6 +205,7 @@ def test_evaluator_identity_matches_a_direct_computation(smoke_config, monkeypat
 
   config = smoke_config
   config.eval.identity, config.eval.batch_size, config.eval.num_images = True, 3, 6
+  config.eval.face_detector = 'haar'
   generator_variables = jax.jit(lambda k: models.init_variables(config, k)['generator'])(
       jax.random.key(0))
   sharding = train_step.replicated(train_step.make_mesh(jax.devices()[:1]))
@@ -209,7 +218,7 @@ def test_evaluator_identity_matches_a_direct_computation(smoke_config, monkeypat
   network, variables = load_facenet(tiny)
 
   def embed(images_uint8):
-    crops, found = identity.face_crops(np.asarray(images_uint8))
+    crops, found = identity.face_crops(np.asarray(images_uint8), identity.haar_face)
     return np.asarray(identity.embed(network, variables, crops)), found
 
   gallery, gallery_found = embed(images.to_uint8(batch['hr']))

@@ -205,3 +205,57 @@ def test_cache_takes_a_file_out_of_a_source_archive(tmp_path, monkeypatch):
   assert not (tmp_path / 'cache' / 'bad.h5').exists()
   assert cache.fetch('good').read_bytes() == payload
   assert requested == [('pkg==1.0', True)] * 2
+
+
+# --- MTCNN (facenet-pytorch state dicts) --------------------------------------
+
+def _mtcnn_fixture():
+  sys.path.insert(0, str(FIXTURES))
+  import make_mtcnn_fixture
+  return make_mtcnn_fixture, np.load(FIXTURES / 'mtcnn_random_ref.npz')
+
+
+def test_mtcnn_networks_match_facenet_pytorch():
+  """P-, R- and O-Net with seeded random weights against facenet-pytorch's own modules."""
+  from jfsr.models import mtcnn
+  from jfsr.pretrained import mtcnn_weights
+  fixture, reference = _mtcnn_fixture()
+  states = fixture.random_state_dicts()
+  for name, x in fixture.test_inputs().items():
+    outputs = mtcnn.NETWORKS[name]().apply(mtcnn_weights.convert(states[name], name), x)
+    if name == 'pnet':  # torch: offsets (n, 4, h, w), softmax (n, 2, h, w)
+      expected = (reference['pnet_1'][:, 1], reference['pnet_0'].transpose(0, 2, 3, 1))
+    elif name == 'rnet':
+      expected = (reference['rnet_1'][:, 1], reference['rnet_0'])
+    else:  # torch: offsets, landmarks, softmax
+      expected = (reference['onet_2'][:, 1], reference['onet_0'], reference['onet_1'])
+    for ours, theirs in zip(outputs, expected):
+      np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_mtcnn_cascade_matches_facenet_pytorch():
+  """The whole detector (pyramid, area resizing, three stages, NMS, box offsets, squaring,
+  landmarks) against facenet-pytorch's detect_face with the same random networks."""
+  from jfsr.mtcnn import MTCNN
+  from jfsr.pretrained import mtcnn_weights
+  fixture, reference = _mtcnn_fixture()
+  states = fixture.random_state_dicts()
+  detector = MTCNN({name: mtcnn_weights.convert(state, name) for name, state in states.items()},
+                   min_size=fixture.MIN_SIZE, thresholds=fixture.THRESHOLDS)
+  found = sorted(detector.detect(fixture.test_image()), key=lambda d: -d.score)
+  order = np.argsort(-reference['boxes'][:, 4], kind='stable')
+  boxes, points = reference['boxes'][order], reference['points'][order]
+  assert len(found) == len(boxes) > 10
+  np.testing.assert_allclose([d.box for d in found], boxes[:, :4], atol=1e-3)
+  np.testing.assert_allclose([d.score for d in found], boxes[:, 4], atol=1e-5)
+  np.testing.assert_allclose(np.stack([d.landmarks for d in found]), points, atol=1e-3)
+
+
+def test_mtcnn_area_resize_is_adaptive_average_pooling():
+  from jfsr.mtcnn import area_resize
+  image = np.arange(7 * 5 * 1, dtype=np.float64).reshape(7, 5, 1)
+  out = area_resize(image, 3, 2)
+  # rows 0-2, 2-4, 4-6 (inclusive) and columns 0-2, 2-4: torch's adaptive windows overlap
+  rows, cols = [(0, 3), (2, 5), (4, 7)], [(0, 3), (2, 5)]
+  expected = [[image[r0:r1, c0:c1].mean() for c0, c1 in cols] for r0, r1 in rows]
+  np.testing.assert_allclose(out[..., 0], expected)

@@ -1,9 +1,10 @@
 """Face-recognition accuracy after the paper's Table 2: do restored faces keep their identity?
 
 Every image (restored, bicubic, ground truth) goes through the same recognition
-pipeline: OpenCV's Haar cascade finds the face (``jfsr.faces``; the largest
-detection, no landmark alignment: CelebA-HQ faces are aligned already), its box
-is cut out, resized to 160x160 (bicubic) and standardised, and FaceNet
+pipeline: a detector finds the face (MTCNN, ``jfsr.mtcnn``, with facenet-pytorch's
+weights; or OpenCV's Haar cascade, ``jfsr.faces``), the largest detection's box
+is cut out (no landmark alignment: CelebA-HQ faces are aligned already), resized
+to 160x160 (bicubic) and standardised, and FaceNet
 (``jfsr.models.facenet``, MS-Celeb-1M weights) embeds it; embeddings are
 L2-normalised. The ground-truth faces form the gallery. For each test face the
 restored face is the probe, and:
@@ -23,6 +24,8 @@ every method's figures, and ``gallery_missed`` says how many did.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 from PIL import Image
 
@@ -34,23 +37,62 @@ METRICS = ('id_similarity', 'id_l1', 'id_rank1',
            *(f'id_acc{round(t * 100)}' for t in THRESHOLDS), 'id_missed')
 
 
-def face_crops(images_uint8: np.ndarray, min_size_fraction: float = 0.25
-               ) -> tuple[np.ndarray, np.ndarray]:
+# A face finder: (image, smallest face side in pixels) -> the largest face's pixels, or None.
+FaceFinder = Callable[[np.ndarray, int], 'np.ndarray | None']
+
+
+def haar_face(image: np.ndarray, min_size: int) -> np.ndarray | None:
+  """The largest Haar-cascade box, made square (edge-replicated past the border)."""
+  detections = face_detection.detect(image, min_size=min_size, margin=0.0)
+  return face_detection.crop(image, detections[0]) if detections else None
+
+
+def mtcnn_face_finder(variables: dict | None = None) -> FaceFinder:
+  """MTCNN's largest box, clipped to the image (facenet-pytorch's ``extract_face``, margin 0);
+  ``variables`` default to the cached facenet-pytorch weights."""
+  from jfsr.mtcnn import MTCNN
+  from jfsr.pretrained import mtcnn_weights
+  detector = MTCNN(variables or mtcnn_weights.load_mtcnn())
+
+  def find(image: np.ndarray, min_size: int) -> np.ndarray | None:
+    detections = detector.detect(image, min_size=min_size)
+    if not detections:
+      return None
+    return crop_box(image, detections[0].box)
+  return find
+
+
+def crop_box(image: np.ndarray, box) -> np.ndarray | None:
+  """``image[y1:y2, x1:x2]`` of a float box, corners truncated and clipped to the image."""
+  h, w = image.shape[:2]
+  x1, y1 = int(max(box[0], 0)), int(max(box[1], 0))
+  x2, y2 = int(min(box[2], w)), int(min(box[3], h))
+  return image[y1:y2, x1:x2] if x2 > x1 and y2 > y1 else None
+
+
+def face_finder(name: str) -> FaceFinder:
+  """``'mtcnn'`` or ``'haar'``."""
+  if name == 'mtcnn':
+    return mtcnn_face_finder()
+  if name == 'haar':
+    return haar_face
+  raise ValueError(f'unknown face detector {name!r}: mtcnn or haar')
+
+
+def face_crops(images_uint8: np.ndarray, find: FaceFinder = haar_face,
+               min_size_fraction: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
   """``(n, h, w, 3)`` uint8 images -> ``((n, 160, 160, 3)`` uint8 face crops, ``(n,)`` found).
 
-  An image without a face (no detection at least ``min_size_fraction`` of its
-  shorter side) gets a black crop and ``found = False``.
+  An image without a face (none at least ``min_size_fraction`` of its shorter
+  side) gets a black crop and ``found = False``.
   """
   size = facenet.INPUT_SIZE
   crops = np.zeros((len(images_uint8), size, size, 3), np.uint8)
   found = np.zeros(len(images_uint8), bool)
   for i, image in enumerate(np.asarray(images_uint8)):
-    min_size = max(16, int(min(image.shape[:2]) * min_size_fraction))
-    detections = face_detection.detect(image, min_size=min_size, margin=0.0)
-    if detections:
-      crop = face_detection.crop(image, detections[0])
-      crops[i] = np.asarray(Image.fromarray(crop).resize((size, size),
-                                                         Image.Resampling.BICUBIC))
+    face = find(image, max(16, int(min(image.shape[:2]) * min_size_fraction)))
+    if face is not None:
+      crops[i] = np.asarray(Image.fromarray(face).resize((size, size), Image.Resampling.BICUBIC))
       found[i] = True
   return crops, found
 

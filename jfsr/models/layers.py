@@ -7,6 +7,7 @@ each axis), so that reference weights can be loaded by a plain transpose.
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, Literal
 
 import flax.linen as nn
@@ -52,17 +53,88 @@ def _conv_im2col(x, kernel, stride: int, padding: int):
   return jnp.einsum('nhwk,ko->nhwo', patches, kernel.reshape(kh * kw * cin, cout))
 
 
-# Output maps at most this many pixels go through im2col on CPU (see conv2d).
+def _patches(x, kh: int, kw: int, stride: int, padding: int):
+  """``(n, ho, wo, kh * kw * c)``: every output pixel's input window, taps outermost."""
+  cin = x.shape[-1]
+  padded = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+  ho = (padded.shape[1] - kh) // stride + 1
+  wo = (padded.shape[2] - kw) // stride + 1
+  return jnp.concatenate([
+      jax.lax.slice(padded, (0, ky, kx, 0),
+                    (padded.shape[0], ky + stride * (ho - 1) + 1, kx + stride * (wo - 1) + 1, cin),
+                    (1, stride, stride, 1))
+      for ky in range(kh) for kx in range(kw)], axis=-1)
+
+
+def _conv_im2col(x, kernel, stride: int, padding: int):
+  """The convolution as one matrix product over explicitly gathered patches."""
+  kh, kw, cin, cout = kernel.shape
+  return jnp.einsum('nhwk,ko->nhwo', _patches(x, kh, kw, stride, padding),
+                    kernel.reshape(kh * kw * cin, cout))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _conv_matmul_kernel_grad(x, kernel, padding: int):
+  """A stride-1 XLA convolution whose kernel gradient is one matmul per kernel tap."""
+  return _xla_conv(x, kernel, 1, padding)
+
+
+def _conv_matmul_kernel_grad_fwd(x, kernel, padding):
+  return _xla_conv(x, kernel, 1, padding), (x, kernel)
+
+
+def _varying_axes(value) -> frozenset:
+  """The shard_map axes along which ``value`` differs between devices (none outside one)."""
+  manual = getattr(jax.typeof(value), 'manual_axis_type', None)
+  return manual.varying if manual is not None else frozenset()
+
+
+def _kernel_grad_by_taps(x, grad, kernel_shape, padding: int):
+  """``dW[ky, kx] = sum over pixels of x(shifted by ky, kx)ᵀ grad``: per tap one
+  ``(out, pixels) @ (pixels, in)`` product (this operand order needs no large transposes)."""
+  kh, kw, cin, cout = kernel_shape
+  n, ho, wo, _ = grad.shape
+  padded = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+  grad_t = grad.reshape(-1, cout).T
+  taps = [grad_t @ jax.lax.slice(padded, (0, ky, kx, 0), (n, ky + ho, kx + wo, cin)).reshape(-1, cin)
+          for ky in range(kh) for kx in range(kw)]
+  return jnp.stack(taps).transpose(0, 2, 1).reshape(kernel_shape)
+
+
+def _conv_matmul_kernel_grad_bwd(padding, residuals, grad):
+  x, kernel = residuals
+  _, input_pullback = jax.vjp(lambda x_: _xla_conv(x_, kernel, 1, padding), x)
+  (grad_x,) = input_pullback(grad)
+  grad_kernel = _kernel_grad_by_taps(x, grad, kernel.shape, padding)
+  # Inside shard_map a replicated kernel's gradient sums every device's part, as JAX's own
+  # transpose of the convolution would.
+  summed_over = tuple(sorted(_varying_axes(grad_kernel) - _varying_axes(kernel)))
+  if summed_over:
+    grad_kernel = jax.lax.psum(grad_kernel, summed_over)
+  return grad_x, grad_kernel.astype(kernel.dtype)
+
+
+_conv_matmul_kernel_grad.defvjp(_conv_matmul_kernel_grad_fwd, _conv_matmul_kernel_grad_bwd)
+
+# On CPU, output maps of at most SMALL_MAP_PIXELS go through im2col; stride-1 maps of at
+# least LARGE_MAP_PIXELS with at least MATMUL_GRAD_MIN_OUT channels take their kernel
+# gradient as matmuls (see conv2d).
 SMALL_MAP_PIXELS = 64
+LARGE_MAP_PIXELS = 24 * 24
+MATMUL_GRAD_MIN_OUT = 32
 
 
 def conv2d(x: jax.Array, kernel: jax.Array, stride: int = 1, padding: int = 0) -> jax.Array:
   """An NHWC/HWIO convolution, computed the way each backend does best (same values).
 
-  XLA:CPU runs convolutions over tiny maps (the U-Net's inner levels, 1² to 8²)
-  through a slow path: one at 2² ran at 0.5 GFLOP/s and took a fifth of the
-  generator's training step. On CPU those run as im2col + one matmul instead;
-  everything else, and every other backend, uses XLA's convolution.
+  XLA:CPU has two slow paths, measured on this project's layers (2-core EPYC):
+  convolutions over tiny maps (the U-Net's inner levels, 1² to 8²: one at 2² ran
+  at 0.5 GFLOP/s) run as im2col + one matmul instead; and the kernel gradient of
+  a stride-1 convolution over a map of 24² or more, which XLA computes as a
+  convolution with a window the size of the map at 17-80 GFLOP/s, is taken as one
+  matmul per kernel tap (38-210 GFLOP/s; the forward pass and the input gradient
+  keep XLA's fast convolutions; with few output channels XLA's own is faster).
+  Every other case, and every other backend, uses XLA's convolution.
   """
   if jax.default_backend() != 'cpu':
     return _xla_conv(x, kernel, stride, padding)
@@ -70,6 +142,8 @@ def conv2d(x: jax.Array, kernel: jax.Array, stride: int = 1, padding: int = 0) -
       (x.shape[2] + 2 * padding - kernel.shape[1]) // stride + 1)
   if out_pixels <= SMALL_MAP_PIXELS:
     return _conv_im2col(x, kernel, stride, padding)
+  if stride == 1 and out_pixels >= LARGE_MAP_PIXELS and kernel.shape[-1] >= MATMUL_GRAD_MIN_OUT:
+    return _conv_matmul_kernel_grad(x, kernel, padding)
   return _xla_conv(x, kernel, stride, padding)
 
 

@@ -92,16 +92,31 @@ def test_fid_of_samples():
   np.testing.assert_allclose(shifted, 5.0, rtol=1e-6)
 
 
+def _evaluate_untrained_generator(config):
+  """The evaluator's results for a freshly initialised generator, and (independently) the
+  test batch and the generator's outputs on it: ``(evaluator, results, batch, outputs)``."""
+  import jax
+  import jax.numpy as jnp
+  from jfsr import evaluate, models, train_step
+  from jfsr.data import pipeline
+  generator_variables = jax.jit(lambda k: models.init_variables(config, k)['generator'])(
+      jax.random.key(0))
+  sharding = train_step.replicated(train_step.make_mesh(jax.devices()[:1]))
+  evaluator = evaluate.Evaluator(config, sharding)
+  results, _ = evaluator.run(dict(generator_variables))
+  batch = pipeline.make_eval_batch(config, config.eval.num_images)
+  outputs = models.build_generator(config).apply(generator_variables, jnp.asarray(batch['lr']),
+                                                 train=False, rngs={'noise': jax.random.key(0)})
+  return evaluator, results, batch, outputs
+
+
 def test_evaluator_fid_matches_a_direct_computation(smoke_config, monkeypatch):
   """The evaluator's FID (batches, feature accumulation, Fréchet distance) against one
   computed here from whole image sets; FID Inception weights are the seeded random ones of
   the port's fixture (the port itself is tested in test_pretrained)."""
   import sys
   from pathlib import Path
-  import jax
-  import jax.numpy as jnp
-  from jfsr import evaluate, images, models, train_step
-  from jfsr.data import pipeline
+  from jfsr import images
   from jfsr.metrics import fid
   from jfsr.pretrained import fid_weights
   sys.path.insert(0, str(Path(__file__).parent / 'fixtures'))
@@ -111,15 +126,7 @@ def test_evaluator_fid_matches_a_direct_computation(smoke_config, monkeypatch):
 
   config = smoke_config
   config.eval.fid, config.eval.batch_size, config.eval.num_images = True, 2, 4
-  generator_variables = jax.jit(lambda k: models.init_variables(config, k)['generator'])(
-      jax.random.key(0))
-  sharding = train_step.replicated(train_step.make_mesh(jax.devices()[:1]))
-  evaluator = evaluate.Evaluator(config, sharding)
-  results, _ = evaluator.run(dict(generator_variables))
-
-  batch = pipeline.make_eval_batch(config, 4)
-  outputs = models.build_generator(config).apply(generator_variables, jnp.asarray(batch['lr']),
-                                                 train=False, rngs={'noise': jax.random.key(0)})
+  evaluator, results, batch, outputs = _evaluate_untrained_generator(config)
   embed = lambda x: np.concatenate([evaluator._embed(x[i:i + 2]) for i in range(0, 4, 2)])
   target = embed(images.to_uint8(batch['hr']))
   model = embed(images.to_uint8(outputs['out_sharp']))
@@ -192,10 +199,7 @@ def test_evaluator_identity_matches_a_direct_computation(smoke_config, monkeypat
   face in the middle of every image (test_face_crops_* and the MTCNN tests in
   test_pretrained cover the real detectors)."""
   from pathlib import Path
-  import jax
-  import jax.numpy as jnp
-  from jfsr import evaluate, faces, images, models, train_step
-  from jfsr.data import pipeline
+  from jfsr import evaluate, faces, images
   from jfsr.metrics import identity
   from jfsr.pretrained import facenet_weights
   monkeypatch.setattr(faces, 'detect', lambda image, **_: [faces.Face(4, 6, 24, 1.0)])
@@ -206,15 +210,7 @@ def test_evaluator_identity_matches_a_direct_computation(smoke_config, monkeypat
   config = smoke_config
   config.eval.identity, config.eval.batch_size, config.eval.num_images = True, 3, 6
   config.eval.face_detector = 'haar'
-  generator_variables = jax.jit(lambda k: models.init_variables(config, k)['generator'])(
-      jax.random.key(0))
-  sharding = train_step.replicated(train_step.make_mesh(jax.devices()[:1]))
-  evaluator = evaluate.Evaluator(config, sharding)
-  results, _ = evaluator.run(dict(generator_variables))
-
-  batch = pipeline.make_eval_batch(config, 6)
-  outputs = models.build_generator(config).apply(generator_variables, jnp.asarray(batch['lr']),
-                                                 train=False, rngs={'noise': jax.random.key(0)})
+  _, results, batch, outputs = _evaluate_untrained_generator(config)
   network, variables = load_facenet(tiny)
 
   def embed(images_uint8):

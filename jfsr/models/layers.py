@@ -39,20 +39,6 @@ def _xla_conv(x, kernel, stride: int, padding: int):
                                       dimension_numbers=_DIMENSIONS)
 
 
-def _conv_im2col(x, kernel, stride: int, padding: int):
-  """The convolution as one matrix product over explicitly gathered patches."""
-  kh, kw, cin, cout = kernel.shape
-  padded = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
-  ho = (padded.shape[1] - kh) // stride + 1
-  wo = (padded.shape[2] - kw) // stride + 1
-  patches = jnp.concatenate([
-      jax.lax.slice(padded, (0, ky, kx, 0),
-                    (padded.shape[0], ky + stride * (ho - 1) + 1, kx + stride * (wo - 1) + 1, cin),
-                    (1, stride, stride, 1))
-      for ky in range(kh) for kx in range(kw)], axis=-1)
-  return jnp.einsum('nhwk,ko->nhwo', patches, kernel.reshape(kh * kw * cin, cout))
-
-
 def _patches(x, kh: int, kw: int, stride: int, padding: int):
   """``(n, ho, wo, kh * kw * c)``: every output pixel's input window, taps outermost."""
   cin = x.shape[-1]

@@ -191,7 +191,6 @@ class Evaluator:
       grid = images.grid([np.concatenate(col) for col in zip(*grid_columns)])
     return results, grid
 
-
   def _add_identities(self, store: tuple[list, list], images_uint8: np.ndarray) -> None:
     crops, found = identity.face_crops(images_uint8, self._find_face)
     store[0].append(np.asarray(jax.device_get(self._embed_identity(crops))))

@@ -156,11 +156,10 @@ class Evaluator:
       for method, pred in predictions.items():
         for name, values in jax.device_get(self._measure(target, pred)).items():
           per_image[method][name].append(np.asarray(values))
-      if self._embed is not None:
-        for name, images_ in (('target', target), *predictions.items()):
+      for name, images_ in (('target', target), *predictions.items()):
+        if self._embed is not None:
           features[name].append(np.asarray(jax.device_get(self._embed(images_))))
-      if self._embed_identity is not None:
-        for name, images_ in (('target', target), *predictions.items()):
+        if self._embed_identity is not None:
           self._add_identities(identities[name], np.asarray(jax.device_get(images_)))
       if count < self.config.eval.grid_images:
         take = self.config.eval.grid_images - count

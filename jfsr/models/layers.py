@@ -39,24 +39,24 @@ def _xla_conv(x, kernel, stride: int, padding: int):
                                       dimension_numbers=_DIMENSIONS)
 
 
-def _patches(x, kh: int, kw: int, stride: int, padding: int):
-  """``(n, ho, wo, kh * kw * c)``: every output pixel's input window, taps outermost."""
+def _tap_inputs(x, kh: int, kw: int, stride: int, padding: int) -> list[jax.Array]:
+  """For each kernel tap (row-major), the ``(n, ho, wo, c)`` input pixels it multiplies."""
   cin = x.shape[-1]
   padded = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
   ho = (padded.shape[1] - kh) // stride + 1
   wo = (padded.shape[2] - kw) // stride + 1
-  return jnp.concatenate([
-      jax.lax.slice(padded, (0, ky, kx, 0),
-                    (padded.shape[0], ky + stride * (ho - 1) + 1, kx + stride * (wo - 1) + 1, cin),
-                    (1, stride, stride, 1))
-      for ky in range(kh) for kx in range(kw)], axis=-1)
+  return [jax.lax.slice(padded, (0, ky, kx, 0),
+                        (padded.shape[0], ky + stride * (ho - 1) + 1,
+                         kx + stride * (wo - 1) + 1, cin),
+                        (1, stride, stride, 1))
+          for ky in range(kh) for kx in range(kw)]
 
 
 def _conv_im2col(x, kernel, stride: int, padding: int):
   """The convolution as one matrix product over explicitly gathered patches."""
   kh, kw, cin, cout = kernel.shape
-  return jnp.einsum('nhwk,ko->nhwo', _patches(x, kh, kw, stride, padding),
-                    kernel.reshape(kh * kw * cin, cout))
+  patches = jnp.concatenate(_tap_inputs(x, kh, kw, stride, padding), axis=-1)
+  return jnp.einsum('nhwk,ko->nhwo', patches, kernel.reshape(kh * kw * cin, cout))
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
@@ -79,11 +79,8 @@ def _kernel_grad_by_taps(x, grad, kernel_shape, padding: int):
   """``dW[ky, kx] = sum over pixels of x(shifted by ky, kx)ᵀ grad``: per tap one
   ``(out, pixels) @ (pixels, in)`` product (this operand order needs no large transposes)."""
   kh, kw, cin, cout = kernel_shape
-  n, ho, wo, _ = grad.shape
-  padded = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
   grad_t = grad.reshape(-1, cout).T
-  taps = [grad_t @ jax.lax.slice(padded, (0, ky, kx, 0), (n, ky + ho, kx + wo, cin)).reshape(-1, cin)
-          for ky in range(kh) for kx in range(kw)]
+  taps = [grad_t @ tap.reshape(-1, cin) for tap in _tap_inputs(x, kh, kw, 1, padding)]
   return jnp.stack(taps).transpose(0, 2, 1).reshape(kernel_shape)
 
 

@@ -177,11 +177,13 @@ def load_torchscript_attributes(path: str | Path) -> dict:
 
 
 def load_state_dict(path: str | Path | bytes) -> dict[str, np.ndarray]:
-  """Loads a ``torch.save``-d state dict (zip or legacy format; or the bytes of a zip-format
-  file) as numpy arrays."""
+  """Loads a ``torch.save``-d state dict (zip or legacy format), from a path or from the
+  file's bytes, as numpy arrays."""
   if isinstance(path, bytes):
     data = io.BytesIO(path)
-    state = _load_zip(data) if zipfile.is_zipfile(data) else _load_legacy(io.BytesIO(path))
+    is_zip = zipfile.is_zipfile(data)
+    data.seek(0)
+    state = _load_zip(data) if is_zip else _load_legacy(data)
   else:
     path = Path(path)
     if not path.is_file():

@@ -65,7 +65,9 @@ def get_config(variant: str = 'default') -> ml_collections.ConfigDict:
   c.model.use_upsampler = True
   c.model.dropout_rate = 0.5
   c.model.noise_std = 0.0
-  c.model.convt_impl = 'phase'  # 'phase' (fast, exact) | 'dilated' (XLA's transposed conv)
+  # Transposed convolutions, all exact: 'auto' ('gemm' on CPU, 'phase' elsewhere) | 'gemm' |
+  # 'phase' | 'dilated' (XLA's own, slow on CPU); see jfsr.models.layers.conv_transpose_4x4_s2.
+  c.model.convt_impl = 'auto'
   c.model.d_features = 64
   c.model.d_layers = 3  # strided PatchGAN blocks: 3 -> 5 convolutions (reference), 5 -> 7 (paper text)
   c.model.use_global_d = True

@@ -105,9 +105,13 @@ def _compute_dtype(config) -> str:
   return config_loading.compute_dtype(config, jax.default_backend()).name
 
 
-def bench_train(config, repeats: int, profile_dir: str | None = None) -> dict:
+def bench_train(config, repeats: int, profile_dir: str | None = None,
+                keep_freed_memory: bool = False) -> dict:
+  """The full train step; ``keep_freed_memory`` only records whether main() applied
+  :func:`jfsr.host_memory.keep_freed_memory`."""
   from jfsr import train_step
   from jfsr.data import pipeline
+  from jfsr.models import layers
 
   config.data.num_workers = 0
   config.data.source = 'synthetic'  # the step's speed does not depend on where faces come from
@@ -129,7 +133,9 @@ def bench_train(config, repeats: int, profile_dir: str | None = None) -> dict:
     return metrics
 
   one_step()  # warm-up
+  usage_before = resource.getrusage(resource.RUSAGE_SELF)
   times = timed(one_step, repeats)
+  usage_after = resource.getrusage(resource.RUSAGE_SELF)
   if profile_dir:
     with jax.profiler.trace(profile_dir):
       timed(one_step, 3)
@@ -141,12 +147,16 @@ def bench_train(config, repeats: int, profile_dir: str | None = None) -> dict:
   record = {
       'what': 'train_step', 'variant': config.variant, 'batch': n,
       'devices': jax.device_count(), 'device_kind': jax.devices()[0].device_kind,
-      'compute_dtype': dtype, 'convt_impl': config.model.convt_impl, 'compile_s': compile_s,
+      'compute_dtype': dtype, 'convt_impl': layers.resolve_convt_impl(config.model.convt_impl), 'compile_s': compile_s,
       **spread(times), 'steps_timed': repeats, 'images_per_s': n / median,
       'xla_flops_per_step': xla_flops, 'xla_flop_per_s': xla_flops / median,
       'model_flops_per_step': model_flops * n if model_flops else None,
       'model_flop_per_s': model_flops * n / median if model_flops else None,
       'peak_memory_bytes': peak_memory_bytes(),
+      # Host-side cost of memory management (see jfsr.host_memory), per timed step.
+      'keep_freed_memory': keep_freed_memory,
+      'page_faults_per_step': (usage_after.ru_minflt - usage_before.ru_minflt) / repeats,
+      'kernel_s_per_step': (usage_after.ru_stime - usage_before.ru_stime) / repeats,
   }
   peak = PEAK_FLOPS.get(jax.devices()[0].device_kind, {}).get(dtype)
   if peak:
@@ -280,14 +290,15 @@ def table(records: list[dict]) -> str:
 
 def main(argv):
   del argv
-  from jfsr import compile_cache
+  from jfsr import compile_cache, host_memory
   compile_cache.enable()  # later measurements of the same step reuse its compilation
+  kept = host_memory.keep_freed_memory()
   config = FLAGS.config
   if FLAGS.batch:
     config.train.batch_size = FLAGS.batch
   records = []
   if 'train' in FLAGS.what:
-    records.append(bench_train(config, FLAGS.repeats, FLAGS.profile_dir))
+    records.append(bench_train(config, FLAGS.repeats, FLAGS.profile_dir, kept))
   if 'fed' in FLAGS.what:
     records.append(bench_fed(config, FLAGS.fed_steps))
   if 'generator' in FLAGS.what:

@@ -69,8 +69,8 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   _check(m.ngf > 0 and m.upsampler_features > 0 and m.d_features > 0,
          'model widths (ngf, upsampler_features, d_features) must be positive')
   _check(m.d_layers >= 1, f'model.d_layers={m.d_layers}: must be >= 1')
-  _check(m.convt_impl in ('phase', 'dilated'),
-         f"model.convt_impl={m.convt_impl!r}: must be 'phase' or 'dilated'")
+  _check(m.convt_impl in ('auto', 'gemm', 'phase', 'dilated'),
+         f"model.convt_impl={m.convt_impl!r}: must be 'auto', 'gemm', 'phase' or 'dilated'")
   _check(0 <= m.dropout_rate < 1, f'model.dropout_rate={m.dropout_rate}: must be in [0, 1)')
   _check(m.noise_std >= 0, f'model.noise_std={m.noise_std}: must be >= 0')
   d_out = d.hr_size / 2 ** m.d_layers - 1 - 1

@@ -315,12 +315,13 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> 
 def _main(argv) -> None:
   import sys
   from absl import flags
-  from jfsr import compile_cache
+  from jfsr import compile_cache, host_memory
   from jfsr.errors import JfsrError
 
   del argv
   f = flags.FLAGS
   compile_cache.enable()
+  host_memory.keep_freed_memory()
   try:
     steps = [int(s) for s in f.steps] if f.steps else None
     config = saved_config(f.workdir, steps[-1] if steps else None)

@@ -39,8 +39,9 @@ flags.mark_flags_as_required(['config', 'workdir'])
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
-  from jfsr import compile_cache, distributed, train  # Heavy imports once the flags are good.
+  from jfsr import compile_cache, distributed, host_memory, train  # Heavy imports once the flags are good.
   compile_cache.enable()
+  host_memory.keep_freed_memory()
   try:
     distributed.initialize(FLAGS.distributed, FLAGS.coordinator_address, FLAGS.num_processes,
                            FLAGS.process_id)

@@ -166,10 +166,11 @@ def pick_device(name: str):
 def main(argv) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
-  from jfsr import compile_cache
+  from jfsr import compile_cache, host_memory
   from jfsr.errors import JfsrError
   from jfsr.restorer import Restorer
   compile_cache.enable()
+  host_memory.keep_freed_memory()
   summary = Summary()
   try:
     input_path, output = Path(FLAGS.input).expanduser(), Path(FLAGS.output).expanduser()

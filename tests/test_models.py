@@ -1,12 +1,13 @@
 """Network structure: parameter counts, the transposed-conv rewrite, pixel shuffle."""
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from jfsr import config_loading, models
-from jfsr.models import layers
+from jfsr.models import layers, vgg
 
 
 def test_reference_parameter_counts():
@@ -60,7 +61,7 @@ def _torch_conv_transpose_reference(x, w, b):
   return out[:, 1:-1, 1:-1] + b
 
 
-@pytest.mark.parametrize('impl', ['phase', 'dilated'])
+@pytest.mark.parametrize('impl', ['gemm', 'phase', 'dilated'])
 def test_conv_transpose_matches_the_definition(impl):
   rng = np.random.default_rng(0)
   x = rng.normal(size=(2, 5, 4, 3))
@@ -71,7 +72,8 @@ def test_conv_transpose_matches_the_definition(impl):
   np.testing.assert_allclose(got, _torch_conv_transpose_reference(x, w, b), atol=1e-4)
 
 
-def test_phase_conv_transpose_equals_dilated_reference_values_and_gradients():
+@pytest.mark.parametrize('impl', ['gemm', 'phase'])
+def test_conv_transpose_equals_dilated_reference_values_and_gradients(impl):
   rng = np.random.default_rng(1)
   x = jnp.asarray(rng.normal(size=(2, 8, 8, 16)), jnp.float32)
   w = jnp.asarray(rng.normal(size=(4, 4, 16, 8)), jnp.float32)
@@ -81,7 +83,7 @@ def test_phase_conv_transpose_equals_dilated_reference_values_and_gradients():
   def loss(impl):
     return lambda x, w, b: jnp.sum(probe * layers.conv_transpose_4x4_s2(x, w, b, impl) ** 2)
 
-  fast = jax.value_and_grad(loss('phase'), argnums=(0, 1, 2))(x, w, b)
+  fast = jax.value_and_grad(loss(impl), argnums=(0, 1, 2))(x, w, b)
   slow = jax.value_and_grad(loss('dilated'), argnums=(0, 1, 2))(x, w, b)
   np.testing.assert_allclose(fast[0], slow[0], rtol=1e-5)
   for g_fast, g_slow in zip(fast[1], slow[1]):
@@ -127,3 +129,14 @@ def test_conv2d_equals_xla_values_and_gradients(kernel, stride, padding, size, o
   xla = jax.grad(loss(layers._xla_conv), argnums=(0, 1))(x, k)
   for a, b in zip(ours, xla):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_vgg_max_pool_equals_reduce_window_values_and_gradients():
+  # Odd sizes drop the last row/column like nn.max_pool's VALID padding; continuous
+  # random values have no ties, so the gradients agree exactly too.
+  x = jnp.asarray(np.random.default_rng(4).normal(size=(2, 7, 6, 3)), jnp.float32)
+  reference = lambda x: nn.max_pool(x, (2, 2), strides=(2, 2))
+  np.testing.assert_array_equal(vgg.max_pool_2x2(x), reference(x))
+  probe = jnp.arange(2 * 3 * 3 * 3, dtype=jnp.float32).reshape(2, 3, 3, 3)
+  grad = lambda pool: jax.grad(lambda x: jnp.sum(probe * pool(x)))(x)
+  np.testing.assert_array_equal(grad(vgg.max_pool_2x2), grad(reference))

@@ -10,14 +10,13 @@ added to the sharp decoder's before the last layer.
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jfsr.models.layers import (ConvTranspose4x4, ExampleDropout, add_noise, batch_norm, conv,
-                                depth_to_space, he_init)
+from jfsr.models.layers import (ConvTranspose4x4, ConvTransposeImpl, ExampleDropout, add_noise,
+                                batch_norm, conv, depth_to_space, he_init)
 
 
 class Upsampler(nn.Module):
@@ -70,7 +69,7 @@ class Generator(nn.Module):
   use_upsampler: bool = True
   dropout_rate: float = 0.5
   noise_std: float = 0.0
-  convt_impl: Literal['phase', 'dilated'] = 'phase'
+  convt_impl: ConvTransposeImpl = 'auto'
   axis_name: str | None = None
   dtype: jnp.dtype | None = None
 

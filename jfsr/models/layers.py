@@ -75,6 +75,15 @@ def _varying_axes(value) -> frozenset:
   return manual.varying if manual is not None else frozenset()
 
 
+def _sum_over_replicas(grad_kernel: jax.Array, kernel: jax.Array) -> jax.Array:
+  """A hand-written kernel gradient, summed over the shard_map axes along which the
+  kernel is replicated but the gradient varies (as JAX's own transposes do)."""
+  summed_over = tuple(sorted(_varying_axes(grad_kernel) - _varying_axes(kernel)))
+  if summed_over:
+    grad_kernel = jax.lax.psum(grad_kernel, summed_over)
+  return grad_kernel.astype(kernel.dtype)
+
+
 def _kernel_grad_by_taps(x, grad, kernel_shape, stride: int, padding: int):
   """``dW[ky, kx] = sum over pixels of x(shifted by ky, kx)ᵀ grad``: per tap one
   ``(out, pixels) @ (pixels, in)`` product (this operand order needs no large transposes)."""
@@ -89,12 +98,7 @@ def _conv_matmul_kernel_grad_bwd(stride, padding, residuals, grad):
   _, input_pullback = jax.vjp(lambda x_: _xla_conv(x_, kernel, stride, padding), x)
   (grad_x,) = input_pullback(grad)
   grad_kernel = _kernel_grad_by_taps(x, grad, kernel.shape, stride, padding)
-  # Inside shard_map a replicated kernel's gradient sums every device's part, as JAX's own
-  # transpose of the convolution would.
-  summed_over = tuple(sorted(_varying_axes(grad_kernel) - _varying_axes(kernel)))
-  if summed_over:
-    grad_kernel = jax.lax.psum(grad_kernel, summed_over)
-  return grad_x, grad_kernel.astype(kernel.dtype)
+  return grad_x, _sum_over_replicas(grad_kernel, kernel)
 
 
 _conv_matmul_kernel_grad.defvjp(_conv_matmul_kernel_grad_fwd, _conv_matmul_kernel_grad_bwd)
@@ -173,29 +177,27 @@ def _phase_to_space(y: jax.Array, out_channels: int) -> jax.Array:
 
 
 def _conv_transpose_gemm(x: jax.Array, kernel: jax.Array) -> jax.Array:
-  """GEMM + col2im: one matmul gives every input pixel's 16 tap contributions, then
-  each output phase sums the four that land on it (shifted by their input offsets).
+  """GEMM + col2im: one matmul gives every input pixel's 16 tap contributions, which
+  are then added into place.
 
-  It executes exactly the model's multiply-adds, as plain matmuls forward and
-  backward (the kernel gradient is ``xᵀ @ d(taps)``, the input gradient
-  ``d(taps) @ kernelᵀ``); the price is a tap tensor 4x the output's size.
+  Forward and backward execute exactly the model's multiply-adds as plain matmuls;
+  the price is a tap tensor 4x the output's size. The col2im sees the padded output
+  as 2x2 blocks: kernel row ``ky = 2a + s`` carries input row ``i`` to block row
+  ``i + a``, sub-row ``s`` (the same for columns), so it is four shifted block
+  additions, and autodiff's transpose of it four slices (the per-tap form, 16 pixel
+  shifts, was 1.1-1.6x slower in training on the development CPU).
   """
   n, h, w, cin = x.shape
   cout = kernel.shape[-1]
-  taps = x.reshape(-1, cin) @ kernel.transpose(2, 0, 1, 3).reshape(cin, 16 * cout)
-  taps = jnp.pad(taps.reshape(n, h, w, 4, 4, cout),
-                 ((0, 0), (1, 1), (1, 1), (0, 0), (0, 0), (0, 0)))
-  rows = []
-  for ry in range(2):
-    phases = []
-    for rx in range(2):
-      phase = 0
-      for oy, ky in _PHASE_TAPS[ry]:
-        for ox, kx in _PHASE_TAPS[rx]:
-          phase = phase + taps[:, 1 + oy:1 + oy + h, 1 + ox:1 + ox + w, ky, kx]
-      phases.append(phase)
-    rows.append(jnp.stack(phases, axis=3))  # (n, h, w, rx, out)
-  return jnp.stack(rows, axis=2).reshape(n, 2 * h, 2 * w, cout)  # (n, h, ry, w, rx, out)
+  # (ky, kx, in, out) -> (in, a, b, sy, sx, out), ky = 2a + sy, kx = 2b + sx.
+  by_block = kernel.reshape(2, 2, 2, 2, cin, cout).transpose(4, 0, 2, 1, 3, 5)
+  taps = (x.reshape(-1, cin) @ by_block.reshape(cin, 16 * cout)).reshape(n, h, w, 2, 2, 2, 2, cout)
+  padded = 0
+  for a in range(2):
+    for b in range(2):
+      block = taps[:, :, :, a, b].transpose(0, 1, 3, 2, 4, 5)  # (n, h, sy, w, sx, out)
+      padded = padded + jnp.pad(block, ((0, 0), (a, 1 - a), (0, 0), (b, 1 - b), (0, 0), (0, 0)))
+  return padded.reshape(n, 2 * h + 2, 2 * w + 2, cout)[:, 1:-1, 1:-1]
 
 
 def resolve_convt_impl(impl: ConvTransposeImpl) -> str:

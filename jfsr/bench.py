@@ -37,6 +37,8 @@ import numpy as np
 from absl import app, flags
 from ml_collections import config_flags
 
+from jfsr import host_memory
+
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', 'configs/celebahq.py:smoke', 'config to benchmark')
 flags.DEFINE_list('what', ['train', 'generator', 'blur', 'loader'], 'which measurements')
@@ -105,10 +107,7 @@ def _compute_dtype(config) -> str:
   return config_loading.compute_dtype(config, jax.default_backend()).name
 
 
-def bench_train(config, repeats: int, profile_dir: str | None = None,
-                keep_freed_memory: bool = False) -> dict:
-  """The full train step; ``keep_freed_memory`` only records whether main() applied
-  :func:`jfsr.host_memory.keep_freed_memory`."""
+def bench_train(config, repeats: int, profile_dir: str | None = None) -> dict:
   from jfsr import train_step
   from jfsr.data import pipeline
   from jfsr.models import layers
@@ -154,7 +153,7 @@ def bench_train(config, repeats: int, profile_dir: str | None = None,
       'model_flop_per_s': model_flops * n / median if model_flops else None,
       'peak_memory_bytes': peak_memory_bytes(),
       # Host-side cost of memory management (see jfsr.host_memory), per timed step.
-      'keep_freed_memory': keep_freed_memory,
+      'huge_pages': host_memory.huge_pages_requested(),
       'page_faults_per_step': (usage_after.ru_minflt - usage_before.ru_minflt) / repeats,
       'kernel_s_per_step': (usage_after.ru_stime - usage_before.ru_stime) / repeats,
   }
@@ -290,15 +289,14 @@ def table(records: list[dict]) -> str:
 
 def main(argv):
   del argv
-  from jfsr import compile_cache, host_memory
+  from jfsr import compile_cache
   compile_cache.enable()  # later measurements of the same step reuse its compilation
-  kept = host_memory.keep_freed_memory()
   config = FLAGS.config
   if FLAGS.batch:
     config.train.batch_size = FLAGS.batch
   records = []
   if 'train' in FLAGS.what:
-    records.append(bench_train(config, FLAGS.repeats, FLAGS.profile_dir, kept))
+    records.append(bench_train(config, FLAGS.repeats, FLAGS.profile_dir))
   if 'fed' in FLAGS.what:
     records.append(bench_fed(config, FLAGS.fed_steps))
   if 'generator' in FLAGS.what:
@@ -317,4 +315,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  host_memory.restart_with_huge_pages()
   app.run(main)

@@ -315,13 +315,12 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> 
 def _main(argv) -> None:
   import sys
   from absl import flags
-  from jfsr import compile_cache, host_memory
+  from jfsr import compile_cache
   from jfsr.errors import JfsrError
 
   del argv
   f = flags.FLAGS
   compile_cache.enable()
-  host_memory.keep_freed_memory()
   try:
     steps = [int(s) for s in f.steps] if f.steps else None
     config = saved_config(f.workdir, steps[-1] if steps else None)
@@ -334,6 +333,8 @@ def _main(argv) -> None:
 
 if __name__ == '__main__':
   from absl import app, flags as absl_flags
+  from jfsr import host_memory
+  host_memory.restart_with_huge_pages()
   absl_flags.DEFINE_string('workdir', None, 'a training run\'s --workdir (holding checkpoints/)',
                            required=True)
   absl_flags.DEFINE_list('steps', [], 'checkpoint steps to evaluate (default: the latest)')

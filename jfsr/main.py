@@ -16,6 +16,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from jfsr import host_memory
 from jfsr.errors import JfsrError
 from jfsr.pretrained.cache import MissingWeightsError
 
@@ -39,9 +40,8 @@ flags.mark_flags_as_required(['config', 'workdir'])
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
-  from jfsr import compile_cache, distributed, host_memory, train  # Heavy imports once the flags are good.
+  from jfsr import compile_cache, distributed, train  # Heavy imports once the flags are good.
   compile_cache.enable()
-  host_memory.keep_freed_memory()
   try:
     distributed.initialize(FLAGS.distributed, FLAGS.coordinator_address, FLAGS.num_processes,
                            FLAGS.process_id)
@@ -77,6 +77,7 @@ def parse_flags(argv: list[str]) -> list[str]:
 
 
 def run() -> None:
+  host_memory.restart_with_huge_pages()
   app.run(main, flags_parser=parse_flags)
 
 

@@ -166,11 +166,10 @@ def pick_device(name: str):
 def main(argv) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
-  from jfsr import compile_cache, host_memory
+  from jfsr import compile_cache
   from jfsr.errors import JfsrError
   from jfsr.restorer import Restorer
   compile_cache.enable()
-  host_memory.keep_freed_memory()
   summary = Summary()
   try:
     input_path, output = Path(FLAGS.input).expanduser(), Path(FLAGS.output).expanduser()
@@ -193,6 +192,8 @@ def main(argv) -> None:
 
 
 def run() -> None:
+  from jfsr import host_memory
+  host_memory.restart_with_huge_pages()
   flags.mark_flags_as_required(['checkpoint', 'input', 'output'])
   app.run(main)
 

@@ -334,7 +334,7 @@ def _main(argv) -> None:
 if __name__ == '__main__':
   from absl import app, flags as absl_flags
   from jfsr import host_memory
-  host_memory.restart_with_huge_pages()
+  host_memory.restart_with_fast_allocator()
   absl_flags.DEFINE_string('workdir', None, 'a training run\'s --workdir (holding checkpoints/)',
                            required=True)
   absl_flags.DEFINE_list('steps', [], 'checkpoint steps to evaluate (default: the latest)')

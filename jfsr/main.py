@@ -77,7 +77,7 @@ def parse_flags(argv: list[str]) -> list[str]:
 
 
 def run() -> None:
-  host_memory.restart_with_huge_pages()
+  host_memory.restart_with_fast_allocator()
   app.run(main, flags_parser=parse_flags)
 
 

@@ -193,7 +193,7 @@ def main(argv) -> None:
 
 def run() -> None:
   from jfsr import host_memory
-  host_memory.restart_with_huge_pages()
+  host_memory.restart_with_fast_allocator()
   flags.mark_flags_as_required(['checkpoint', 'input', 'output'])
   app.run(main)
 

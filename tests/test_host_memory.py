@@ -1,6 +1,7 @@
-"""jfsr.host_memory: the restart adds glibc's huge-page tunable once, keeps the command,
-and (where the kernel offers transparent huge pages) big blocks fault in 2 MiB at a time."""
+"""jfsr.host_memory: which allocator settings a restart adds, that the restart keeps the
+command, and that freed big blocks then come back without faulting in again."""
 
+import ctypes.util
 import os
 import subprocess
 import sys
@@ -8,53 +9,74 @@ from pathlib import Path
 
 import pytest
 
-# Restarts with huge pages, then prints its arguments, GLIBC_TUNABLES and the page
-# faults of touching a fresh 64 MiB malloc block (mapped afresh by glibc).
+from jfsr import host_memory
+
+TUNABLE = host_memory.HUGE_PAGES_TUNABLE
+
+
+@pytest.mark.parametrize('environ, jemalloc, added', [
+    ({}, None, {'GLIBC_TUNABLES': TUNABLE}),
+    ({'GLIBC_TUNABLES': 'glibc.malloc.arena_max=2'}, None,
+     {'GLIBC_TUNABLES': f'glibc.malloc.arena_max=2:{TUNABLE}'}),
+    ({}, 'libjemalloc.so.2', {'LD_PRELOAD': 'libjemalloc.so.2',
+                              'MALLOC_CONF': host_memory.JEMALLOC_CONF}),
+    ({'MALLOC_CONF': 'narenas:2'}, 'libjemalloc.so.2',
+     {'LD_PRELOAD': 'libjemalloc.so.2', 'MALLOC_CONF': 'narenas:2'}),
+    # Already restarted, the user's own choice, or opted out: nothing to add.
+    ({'GLIBC_TUNABLES': TUNABLE}, None, None),
+    ({'LD_PRELOAD': 'libjemalloc.so.2'}, 'libjemalloc.so.2', None),
+    ({'LD_PRELOAD': '/opt/libtcmalloc.so'}, 'libjemalloc.so.2', None),
+    ({'JFSR_ALLOCATOR': 'system'}, 'libjemalloc.so.2', None),
+])
+def test_allocator_environment(environ, jemalloc, added):
+  assert host_memory.allocator_environment(environ, jemalloc) == added
+
+
+# Restarts, then prints its arguments, the allocator it runs with and the page
+# faults of a second 64 MiB malloc-touch-free round (the first maps fresh memory).
 _PROGRAM = """
 import ctypes, os, resource, sys
 from jfsr import host_memory
-host_memory.restart_with_huge_pages()
-libc = ctypes.CDLL('libc.so.6')
+host_memory.restart_with_fast_allocator()
+libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = (ctypes.c_void_p,)
 libc.memset.argtypes = (ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-libc.memset(libc.malloc(64 << 20), 1, 64 << 20)
-faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-print(repr(sys.argv[1:]), os.environ.get('GLIBC_TUNABLES'), faults)
+for _ in range(2):
+  before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+  block = libc.malloc(64 << 20)
+  libc.memset(block, 1, 64 << 20)
+  libc.free(block)
+  faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+print(repr(sys.argv[1:]), '|', host_memory.describe(), '|', faults)
 """
 
 
 def _run(tmp_path, **env) -> tuple[str, str, int]:
   script = tmp_path / 'probe.py'
   script.write_text(_PROGRAM)
-  environ = {k: v for k, v in os.environ.items() if k not in ('GLIBC_TUNABLES', 'JFSR_HUGE_PAGES')}
+  environ = {k: v for k, v in os.environ.items()
+             if k not in ('GLIBC_TUNABLES', 'LD_PRELOAD', 'MALLOC_CONF', 'JFSR_ALLOCATOR')}
   out = subprocess.run([sys.executable, str(script), 'a b', '--flag=1'], env={**environ, **env},
-                       check=True, text=True, capture_output=True).stdout.split(None)
-  return ' '.join(out[:-2]), out[-2], int(out[-1])
+                       check=True, text=True, capture_output=True).stdout
+  arguments, allocator, faults = out.split(' | ')
+  return arguments, allocator, int(faults)
 
 
-def _huge_pages_on_request() -> bool:
-  # 'madvise' mode: a mapping gets huge pages only if asked (with 'always' it gets them anyway).
-  path = Path('/sys/kernel/mm/transparent_hugepage/enabled')
-  return path.exists() and '[madvise]' in path.read_text()
+def _fast_path_expected() -> bool:
+  # jemalloc retains freed pages; glibc's huge pages need THP in 'madvise' mode.
+  thp = Path('/sys/kernel/mm/transparent_hugepage/enabled')
+  return bool(ctypes.util.find_library('jemalloc')) or (thp.exists() and '[madvise]' in thp.read_text())
 
 
-@pytest.mark.skipif(not sys.platform.startswith('linux'), reason='glibc tunables only')
-def test_restart_adds_the_tunable_once_and_keeps_the_arguments(tmp_path):
-  arguments, tunables, _ = _run(tmp_path)
+@pytest.mark.skipif(not sys.platform.startswith('linux'), reason='glibc/jemalloc settings')
+def test_restart_keeps_the_command_and_cuts_page_faults(tmp_path):
+  arguments, allocator, faults_fast = _run(tmp_path)
   assert arguments == "['a b', '--flag=1']"
-  assert tunables == 'glibc.malloc.hugetlb=1'
-  _, tunables, _ = _run(tmp_path, GLIBC_TUNABLES='glibc.malloc.arena_max=2')
-  assert tunables == 'glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1'
-  _, tunables, _ = _run(tmp_path, JFSR_HUGE_PAGES='0')
-  assert tunables == 'None'
-
-
-@pytest.mark.skipif(not (sys.platform.startswith('linux') and _huge_pages_on_request()),
-                    reason="needs transparent huge pages in 'madvise' mode")
-def test_huge_pages_cut_the_page_faults_of_big_blocks(tmp_path):
-  pages = (64 << 20) // os.sysconf('SC_PAGE_SIZE')
-  _, _, faults_default = _run(tmp_path, JFSR_HUGE_PAGES='0')
-  _, _, faults_huge = _run(tmp_path)
-  assert faults_default > pages // 2
-  assert faults_huge < pages // 20
+  assert allocator in ('glibc, huge pages', f'jemalloc ({host_memory.JEMALLOC_CONF})')
+  arguments, allocator, faults_system = _run(tmp_path, JFSR_ALLOCATOR='system')
+  assert arguments == "['a b', '--flag=1']" and allocator == 'as started'
+  if _fast_path_expected():
+    pages = (64 << 20) // os.sysconf('SC_PAGE_SIZE')
+    assert faults_system > pages // 2  # glibc maps the block afresh and faults it in again
+    assert faults_fast < pages // 20

@@ -3,9 +3,11 @@ r"""Benchmarks: ``python -m jfsr.bench --config configs/celebahq.py[:VARIANT] [-
 Prints one JSON object per measurement, then a short table:
 
 * ``train``: the full train step (D and G updates, perceptual loss) at
-  ``--batch``: compile time, step time (median and spread over ``--repeats``),
-  images/s, XLA's FLOP count (cost analysis) and FLOP rate, the reference
-  model's FLOP count where it is known (DESIGN §4), peak memory;
+  ``--batch``: compile time, the first (warm-up) step's time, step time (median
+  and spread over ``--repeats``), images/s, XLA's FLOP count (cost analysis) and
+  FLOP rate, the reference model's FLOP count where it is known (DESIGN §4), peak
+  memory, the host allocator (``jfsr.host_memory``) with its page faults and
+  kernel time per step;
 * ``generator``: eval-mode generator images/s for each of ``--infer_batches``;
 * ``restore``: ``jfsr.restorer.Restorer`` faces/s (resize in, generator, uint8
   out) for each of ``--restore_batches``;
@@ -146,7 +148,8 @@ def bench_train(config, repeats: int, profile_dir: str | None = None) -> dict:
   record = {
       'what': 'train_step', 'variant': config.variant, 'batch': n,
       'devices': jax.device_count(), 'device_kind': jax.devices()[0].device_kind,
-      'compute_dtype': dtype, 'convt_impl': layers.resolve_convt_impl(config.model.convt_impl), 'compile_s': compile_s,
+      'compute_dtype': dtype, 'convt_impl': layers.resolve_convt_impl(config.model.convt_impl),
+      'compile_s': compile_s,
       'warmup_s': warmup_s, **spread(times), 'steps_timed': repeats, 'images_per_s': n / median,
       'xla_flops_per_step': xla_flops, 'xla_flop_per_s': xla_flops / median,
       'model_flops_per_step': model_flops * n if model_flops else None,

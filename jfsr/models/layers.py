@@ -75,15 +75,6 @@ def _varying_axes(value) -> frozenset:
   return manual.varying if manual is not None else frozenset()
 
 
-def _sum_over_replicas(grad_kernel: jax.Array, kernel: jax.Array) -> jax.Array:
-  """A hand-written kernel gradient, summed over the shard_map axes along which the
-  kernel is replicated but the gradient varies (as JAX's own transposes do)."""
-  summed_over = tuple(sorted(_varying_axes(grad_kernel) - _varying_axes(kernel)))
-  if summed_over:
-    grad_kernel = jax.lax.psum(grad_kernel, summed_over)
-  return grad_kernel.astype(kernel.dtype)
-
-
 def _kernel_grad_by_taps(x, grad, kernel_shape, stride: int, padding: int):
   """``dW[ky, kx] = sum over pixels of x(shifted by ky, kx)ᵀ grad``: per tap one
   ``(out, pixels) @ (pixels, in)`` product (this operand order needs no large transposes)."""
@@ -98,14 +89,19 @@ def _conv_matmul_kernel_grad_bwd(stride, padding, residuals, grad):
   _, input_pullback = jax.vjp(lambda x_: _xla_conv(x_, kernel, stride, padding), x)
   (grad_x,) = input_pullback(grad)
   grad_kernel = _kernel_grad_by_taps(x, grad, kernel.shape, stride, padding)
-  return grad_x, _sum_over_replicas(grad_kernel, kernel)
+  # Inside shard_map a replicated kernel's gradient sums every device's part, as JAX's own
+  # transpose of the convolution would.
+  summed_over = tuple(sorted(_varying_axes(grad_kernel) - _varying_axes(kernel)))
+  if summed_over:
+    grad_kernel = jax.lax.psum(grad_kernel, summed_over)
+  return grad_x, grad_kernel.astype(kernel.dtype)
 
 
 _conv_matmul_kernel_grad.defvjp(_conv_matmul_kernel_grad_fwd, _conv_matmul_kernel_grad_bwd)
 
-# On CPU, output maps of at most SMALL_MAP_PIXELS go through im2col; stride-1 maps of at
-# least LARGE_MAP_PIXELS with at least MATMUL_GRAD_MIN_OUT channels take their kernel
-# gradient as matmuls (see conv2d).
+# On CPU, output maps of at most SMALL_MAP_PIXELS go through im2col; maps of at least
+# LARGE_MAP_PIXELS with at least MATMUL_GRAD_MIN_OUT channels (and, when strided, at least
+# STRIDED_MATMUL_GRAD_MIN_IN inputs) take their kernel gradient as matmuls (see conv2d).
 SMALL_MAP_PIXELS = 64
 LARGE_MAP_PIXELS = 24 * 24
 MATMUL_GRAD_MIN_OUT = 32
@@ -115,14 +111,15 @@ STRIDED_MATMUL_GRAD_MIN_IN = 64
 def conv2d(x: jax.Array, kernel: jax.Array, stride: int = 1, padding: int = 0) -> jax.Array:
   """An NHWC/HWIO convolution, computed the way each backend does best (same values).
 
-  XLA:CPU has two slow paths, measured on this project's layers (2-core EPYC):
+  XLA:CPU has two slow paths, measured on this project's layers (2-core dev CPU):
   convolutions over tiny maps (the U-Net's inner levels, 1² to 8²: one at 2² ran
   at 0.5 GFLOP/s) run as im2col + one matmul instead; and the kernel gradient of
-  a stride-1 convolution over a map of 24² or more, which XLA computes as a
-  convolution with a window the size of the map at 17-80 GFLOP/s, is taken as one
+  a convolution over a map of 24² or more, which XLA computes as a convolution
+  with a window the size of the map at 17-80 GFLOP/s (stride 1), is taken as one
   matmul per kernel tap (38-210 GFLOP/s; the forward pass and the input gradient
-  keep XLA's fast convolutions; with few output channels XLA's own is faster).
-  Every other case, and every other backend, uses XLA's convolution.
+  keep XLA's fast convolutions). With few output channels, or strided with few
+  inputs (the discriminators' first layers), XLA's own was faster. Every other
+  case, and every other backend, uses XLA's convolution.
   """
   if jax.default_backend() != 'cpu':
     return _xla_conv(x, kernel, stride, padding)

@@ -30,12 +30,11 @@ import sys
 
 HUGE_PAGES_TUNABLE = 'glibc.malloc.hugetlb=1'
 JEMALLOC_CONF = 'dirty_decay_ms:-1,muzzy_decay_ms:-1'
-OPT_OUT = ('JFSR_ALLOCATOR', 'system')
 
 
 def allocator_environment(environ, jemalloc: str | None) -> dict[str, str] | None:
   """The variables to add for a restart, or None when this process needs none."""
-  if (environ.get(OPT_OUT[0]) == OPT_OUT[1] or environ.get('LD_PRELOAD')
+  if (environ.get('JFSR_ALLOCATOR') == 'system' or environ.get('LD_PRELOAD')
       or HUGE_PAGES_TUNABLE in environ.get('GLIBC_TUNABLES', '').split(':')):
     return None
   if jemalloc:

@@ -8,7 +8,7 @@ each axis), so that reference weights can be loaded by a plain transpose.
 from __future__ import annotations
 
 import functools
-from typing import Callable, Literal
+from typing import Callable, Literal, get_args
 
 import flax.linen as nn
 import jax
@@ -182,7 +182,7 @@ def _conv_transpose_gemm(x: jax.Array, kernel: jax.Array) -> jax.Array:
   as 2x2 blocks: kernel row ``ky = 2a + s`` carries input row ``i`` to block row
   ``i + a``, sub-row ``s`` (the same for columns), so it is four shifted block
   additions, and autodiff's transpose of it four slices (the per-tap form, 16 pixel
-  shifts, was 1.1-1.6x slower in training on the development CPU).
+  shifts, was up to 1.6x slower in training on the development CPU).
   """
   n, h, w, cin = x.shape
   cout = kernel.shape[-1]
@@ -230,8 +230,8 @@ def conv_transpose_4x4_s2(x: jax.Array, kernel: jax.Array, bias: jax.Array | Non
         x, kernel[::-1, ::-1].astype(x.dtype), window_strides=(1, 1),
         padding=((2, 2), (2, 2)), lhs_dilation=(2, 2), dimension_numbers=_DIMENSIONS)
   else:
-    raise ValueError(f"conv_transpose impl must be 'auto', 'gemm', 'phase' or 'dilated', "
-                     f"got {impl!r}")
+    raise ValueError(f'conv_transpose impl must be one of {get_args(ConvTransposeImpl)}, '
+                     f'got {impl!r}')
   if bias is not None:
     y = y + bias.astype(y.dtype)
   return y

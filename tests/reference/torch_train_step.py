@@ -28,10 +28,13 @@ def conv_t(cin: int, cout: int) -> nn.ConvTranspose2d:
   return nn.ConvTranspose2d(cin, cout, 4, 2, 1)
 
 
+def lrelu() -> nn.LeakyReLU:
+  return nn.LeakyReLU(0.2)
+
+
 class Generator(nn.Module):
   def __init__(self, ngf: int = 64, up: int = 64):
     super().__init__()
-    lrelu = lambda: nn.LeakyReLU(0.2)
     layers = [nn.Conv2d(3, up, 9, padding=4, bias=False), lrelu()]
     for _ in range(3):
       layers += [nn.Conv2d(up, 4 * up, 3, padding=1, bias=False), nn.PixelShuffle(2), lrelu()]
@@ -76,7 +79,6 @@ class Generator(nn.Module):
 
 
 def patch_gan(cin: int, ndf: int = 64) -> nn.Sequential:
-  lrelu = lambda: nn.LeakyReLU(0.2)
   return nn.Sequential(
       nn.Conv2d(cin, ndf, 4, 2, 1), lrelu(),
       nn.Conv2d(ndf, 2 * ndf, 4, 2, 1), nn.BatchNorm2d(2 * ndf), lrelu(),

@@ -113,9 +113,8 @@ def test_dropout_masks_depend_on_global_example_index_only():
     (4, 1, 1, 6, 7), (3, 1, 1, 32, 7), (3, 1, 1, 24, 32), (4, 1, 1, 32, 33), (1, 1, 0, 25, 40),
     (4, 2, 1, 66, 32)])
 def test_conv2d_equals_xla_values_and_gradients(kernel, stride, padding, size, out):
-  # On CPU small maps take the im2col path, stride-1 maps of >= 24x24 with >= 32 outputs the
-  # per-tap matmul kernel gradient, the rest XLA's convolution; the reference is XLA's
-  # convolution and its autodiff.
+  # On CPU small maps take the im2col path, strided layers with 5 inputs the im2col kernel
+  # gradient, the rest XLA's convolution; the reference is XLA's convolution and its autodiff.
   rng = np.random.default_rng(2)
   x = jnp.asarray(rng.normal(size=(2, size, size, 5)), jnp.float32)
   k = jnp.asarray(rng.normal(size=(kernel, kernel, 5, out)), jnp.float32)
@@ -129,6 +128,37 @@ def test_conv2d_equals_xla_values_and_gradients(kernel, stride, padding, size, o
   xla = jax.grad(loss(layers._xla_conv), argnums=(0, 1))(x, k)
   for a, b in zip(ours, xla):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize('method', ['rows', 'im2col'])
+@pytest.mark.parametrize('kernel, stride, padding, size, cin, cout', [
+    (3, 1, 1, 9, 16, 32), (4, 2, 1, 12, 6, 8), (4, 1, 1, 7, 3, 5), (9, 1, 4, 10, 3, 4),
+    (4, 2, 1, 11, 4, 3), (1, 1, 0, 5, 2, 3)])
+def test_own_kernel_gradients_equal_xla_autodiff(method, kernel, stride, padding, size, cin, cout):
+  # Each kernel-gradient method on every kind of layer (odd sizes leave input rows unused
+  # by a strided kernel), inside a loss that makes every output's gradient different.
+  rng = np.random.default_rng(5)
+  x = jnp.asarray(rng.normal(size=(2, size, size, cin)), jnp.float32)
+  k = jnp.asarray(rng.normal(size=(kernel, kernel, cin, cout)), jnp.float32)
+
+  def loss(conv_fn):
+    return lambda x, k: jnp.sum(jnp.sin(conv_fn(x, k)))
+
+  own = lambda x, k: layers._conv_own_kernel_grad(x, k, stride, padding, method)
+  xla = lambda x, k: layers._xla_conv(x, k, stride, padding)
+  for a, b in zip(jax.grad(loss(own), argnums=(0, 1))(x, k), jax.grad(loss(xla), argnums=(0, 1))(x, k)):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_kernel_gradient_rules_cover_the_reference_layers():
+  # The measured choices (see conv2d) for the default model's layers at 256².
+  method = layers.kernel_grad_method
+  assert method((4, 4, 6, 64), 2, 128 * 128) == 'im2col'        # global D's first layer
+  assert method((3, 3, 64, 256), 1, 128 * 128) == 'rows'        # upsampler at 128²
+  assert method((4, 4, 256, 512), 1, 31 * 31) == 'rows'         # D's stride-1 block
+  assert method((3, 3, 64, 3), 1, 256 * 256) == 'xla'           # upsampler's last layer
+  assert method((9, 9, 3, 64), 1, 32 * 32) == 'xla'             # upsampler's first layer
+  assert method((4, 4, 256, 512), 2, 16 * 16) == 'xla'          # encoder level 4
 
 
 def test_vgg_max_pool_equals_reduce_window_values_and_gradients():

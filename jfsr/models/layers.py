@@ -59,13 +59,16 @@ def _conv_im2col(x, kernel, stride: int, padding: int):
   return jnp.einsum('nhwk,ko->nhwo', patches, kernel.reshape(kh * kw * cin, cout))
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def _conv_matmul_kernel_grad(x, kernel, stride: int, padding: int):
-  """An XLA convolution whose kernel gradient is one matmul per kernel tap."""
+KernelGradMethod = Literal['xla', 'rows', 'im2col']
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _conv_own_kernel_grad(x, kernel, stride: int, padding: int, method: KernelGradMethod):
+  """An XLA convolution whose kernel gradient is computed by ``method`` (see conv2d)."""
   return _xla_conv(x, kernel, stride, padding)
 
 
-def _conv_matmul_kernel_grad_fwd(x, kernel, stride, padding):
+def _conv_own_kernel_grad_fwd(x, kernel, stride, padding, method):
   return _xla_conv(x, kernel, stride, padding), (x, kernel)
 
 
@@ -75,20 +78,40 @@ def _varying_axes(value) -> frozenset:
   return manual.varying if manual is not None else frozenset()
 
 
-def _kernel_grad_by_taps(x, grad, kernel_shape, stride: int, padding: int):
-  """``dW[ky, kx] = sum over pixels of x(shifted by ky, kx)ᵀ grad``: per tap one
-  ``(out, pixels) @ (pixels, in)`` product (this operand order needs no large transposes)."""
+def _kernel_grad_by_rows(x, grad, kernel_shape, stride: int, padding: int):
+  """``dW[ky, :]`` for one kernel row at a time, as one ``(out, pixels) @ (pixels, kw·in)``
+  matmul: the ``kw`` column shifts of the input are gathered once, and each kernel row
+  reads its (strided) row window of them."""
   kh, kw, cin, cout = kernel_shape
+  n, ho, wo, _ = grad.shape
+  padded = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+  rows = padded.shape[1]
+  columns = jnp.concatenate(
+      [jax.lax.slice(padded, (0, 0, kx, 0), (n, rows, kx + stride * (wo - 1) + 1, cin),
+                     (1, 1, stride, 1)) for kx in range(kw)], axis=-1)
   grad_t = grad.reshape(-1, cout).T
-  taps = [grad_t @ tap.reshape(-1, cin) for tap in _tap_inputs(x, kh, kw, stride, padding)]
-  return jnp.stack(taps).transpose(0, 2, 1).reshape(kernel_shape)
+  per_row = [grad_t @ jax.lax.slice(columns, (0, ky, 0, 0),
+                                    (n, ky + stride * (ho - 1) + 1, wo, kw * cin),
+                                    (1, stride, 1, 1)).reshape(-1, kw * cin)
+             for ky in range(kh)]
+  return jnp.stack(per_row).reshape(kh, cout, kw, cin).transpose(0, 2, 3, 1)
 
 
-def _conv_matmul_kernel_grad_bwd(stride, padding, residuals, grad):
+def _kernel_grad_by_im2col(x, grad, kernel_shape, stride: int, padding: int):
+  """``dW = patchesᵀ @ grad``: one matmul over the gathered input patches."""
+  kh, kw, cin, cout = kernel_shape
+  patches = jnp.concatenate(_tap_inputs(x, kh, kw, stride, padding), axis=-1)
+  return (patches.reshape(-1, kh * kw * cin).T @ grad.reshape(-1, cout)).reshape(kernel_shape)
+
+
+_KERNEL_GRADS = {'rows': _kernel_grad_by_rows, 'im2col': _kernel_grad_by_im2col}
+
+
+def _conv_own_kernel_grad_bwd(stride, padding, method, residuals, grad):
   x, kernel = residuals
   _, input_pullback = jax.vjp(lambda x_: _xla_conv(x_, kernel, stride, padding), x)
   (grad_x,) = input_pullback(grad)
-  grad_kernel = _kernel_grad_by_taps(x, grad, kernel.shape, stride, padding)
+  grad_kernel = _KERNEL_GRADS[method](x, grad, kernel.shape, stride, padding)
   # Inside shard_map a replicated kernel's gradient sums every device's part, as JAX's own
   # transpose of the convolution would.
   summed_over = tuple(sorted(_varying_axes(grad_kernel) - _varying_axes(kernel)))
@@ -97,29 +120,47 @@ def _conv_matmul_kernel_grad_bwd(stride, padding, residuals, grad):
   return grad_x, grad_kernel.astype(kernel.dtype)
 
 
-_conv_matmul_kernel_grad.defvjp(_conv_matmul_kernel_grad_fwd, _conv_matmul_kernel_grad_bwd)
+_conv_own_kernel_grad.defvjp(_conv_own_kernel_grad_fwd, _conv_own_kernel_grad_bwd)
 
-# On CPU, output maps of at most SMALL_MAP_PIXELS go through im2col; maps of at least
-# LARGE_MAP_PIXELS with at least MATMUL_GRAD_MIN_OUT channels (and, when strided, at least
-# STRIDED_MATMUL_GRAD_MIN_IN inputs) take their kernel gradient as matmuls (see conv2d).
+# On CPU, output maps of at most SMALL_MAP_PIXELS go through im2col. Otherwise the kernel
+# gradient is taken by im2col when the layer is strided with at most IM2COL_GRAD_MAX_IN
+# inputs, by rows when the map has at least LARGE_MAP_PIXELS and the layer at least
+# ROWS_GRAD_MIN_IN inputs and ROWS_GRAD_MIN_OUT outputs, and by XLA otherwise (see conv2d).
 SMALL_MAP_PIXELS = 64
 LARGE_MAP_PIXELS = 24 * 24
-MATMUL_GRAD_MIN_OUT = 32
-STRIDED_MATMUL_GRAD_MIN_IN = 64
+ROWS_GRAD_MIN_IN = 16
+ROWS_GRAD_MIN_OUT = 32
+IM2COL_GRAD_MAX_IN = 8
+
+
+def kernel_grad_method(kernel_shape, stride: int, out_pixels: int) -> KernelGradMethod:
+  """How conv2d takes the kernel gradient of this layer on CPU (measured rules, see conv2d)."""
+  _, _, cin, cout = kernel_shape
+  if stride > 1 and cin <= IM2COL_GRAD_MAX_IN:
+    return 'im2col'
+  if out_pixels >= LARGE_MAP_PIXELS and cin >= ROWS_GRAD_MIN_IN and cout >= ROWS_GRAD_MIN_OUT:
+    return 'rows'
+  return 'xla'
 
 
 def conv2d(x: jax.Array, kernel: jax.Array, stride: int = 1, padding: int = 0) -> jax.Array:
   """An NHWC/HWIO convolution, computed the way each backend does best (same values).
 
-  XLA:CPU has two slow paths, measured on this project's layers (2-core dev CPU):
-  convolutions over tiny maps (the U-Net's inner levels, 1² to 8²: one at 2² ran
-  at 0.5 GFLOP/s) run as im2col + one matmul instead; and the kernel gradient of
-  a convolution over a map of 24² or more, which XLA computes as a convolution
-  with a window the size of the map at 17-80 GFLOP/s (stride 1), is taken as one
-  matmul per kernel tap (38-210 GFLOP/s; the forward pass and the input gradient
-  keep XLA's fast convolutions). With few output channels, or strided with few
-  inputs (the discriminators' first layers), XLA's own was faster. Every other
-  case, and every other backend, uses XLA's convolution.
+  XLA:CPU's convolutions are fast forward and for the input gradient, with one
+  exception: over tiny maps (the U-Net's inner levels, 1² to 8²; one at 2² ran at
+  0.5 GFLOP/s), where the whole convolution runs as im2col + one matmul instead.
+  Its kernel gradients are slow: over maps of 24² or more it computes them as a
+  convolution with a map-sized window (17-80 GFLOP/s; 1.1 s for the upsampler's
+  64 -> 256 layer at 128², batch 8). Measured on this project's layers (2-core dev
+  CPU, jemalloc), they are taken instead
+  - by im2col when strided with <= 8 inputs (the discriminators' and the
+    encoder's first layers): 45 -> 29 ms (6 -> 64 at 256², stride 2);
+  - by rows (one matmul per kernel row over the input's gathered column shifts)
+    with >= 16 inputs and >= 32 outputs: 1.1 s -> 235 ms for that layer, and
+    10-35% faster than one matmul per tap or full im2col on the others;
+  - by XLA otherwise: few outputs (64 -> 3 at 256²), few inputs at stride 1 (the
+    upsampler's 9x9), or small maps, where it was the fastest.
+  Every other backend uses XLA's convolution throughout.
   """
   if jax.default_backend() != 'cpu':
     return _xla_conv(x, kernel, stride, padding)
@@ -127,10 +168,10 @@ def conv2d(x: jax.Array, kernel: jax.Array, stride: int = 1, padding: int = 0) -
       (x.shape[2] + 2 * padding - kernel.shape[1]) // stride + 1)
   if out_pixels <= SMALL_MAP_PIXELS:
     return _conv_im2col(x, kernel, stride, padding)
-  if (out_pixels >= LARGE_MAP_PIXELS and kernel.shape[-1] >= MATMUL_GRAD_MIN_OUT
-      and (stride == 1 or kernel.shape[2] >= STRIDED_MATMUL_GRAD_MIN_IN)):
-    return _conv_matmul_kernel_grad(x, kernel, stride, padding)
-  return _xla_conv(x, kernel, stride, padding)
+  method = kernel_grad_method(kernel.shape, stride, out_pixels)
+  if method == 'xla':
+    return _xla_conv(x, kernel, stride, padding)
+  return _conv_own_kernel_grad(x, kernel, stride, padding, method)
 
 
 # ``ConvTranspose2d(k=4, s=2, p=1)``: output row ``2p + r`` sums input rows ``p + offset``

@@ -118,6 +118,34 @@ def test_blur_of_a_real_flow_equals_the_per_pixel_formula():
   np.testing.assert_allclose(gray, got[..., 0], atol=1e-6)
 
 
+def test_blur_where_blurs_only_those_pixels():
+  # Runs of one kernel start and stop at the edge of `where` and at the image border.
+  rng = np.random.default_rng(8)
+  image = rng.uniform(size=(30, 33, 3))
+  u, v = blur.motion_flow(30, 33, rng)
+  where = rng.uniform(size=(30, 33)) < 0.6
+  where[10:20] = True
+  got = blur.motion_blur(image, u, v, where=where)
+  expected = np.where(where[..., None], _per_pixel_blur(image, u, v), image)
+  np.testing.assert_allclose(got, expected, atol=1e-10)
+  with pytest.raises(ValueError, match='where of shape'):
+    blur.motion_blur(image, u, v, where=where[:-1])
+
+
+def test_feathered_degradation_equals_the_full_blur_composite():
+  # degrade blurs only where the feathered mask is nonzero; compositing a blur of every
+  # pixel through the same mask gives the same image.
+  spec = degrade.DegradationSpec(hr_size=64, lr_size=8, sharp_fraction=0.0, hflip=False)
+  hr, mask = synthetic.draw_face(2, 64)
+  out = degrade.degrade(hr, mask, spec, np.random.default_rng(3), with_flow=True)
+  flow = out['flow']
+  soft = degrade.gaussian_feather(mask, spec.mask_feather)[..., None]
+  sharp = hr / 255.0
+  full = soft * _per_pixel_blur(sharp, flow[..., 0], flow[..., 1]) + (1 - soft) * sharp
+  np.testing.assert_allclose(out['hr_blur'], full * 2 - 1, atol=1e-6)
+  assert 0.2 < float(np.mean(soft > 0)) < 0.9  # both paths were exercised
+
+
 def test_synthetic_faces_are_deterministic_and_masked():
   a, mask_a = synthetic.draw_face(3, 64, seed=1)
   b, mask_b = synthetic.draw_face(3, 64, seed=1)

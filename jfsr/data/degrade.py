@@ -76,8 +76,10 @@ def degrade(hr_uint8: np.ndarray, mask: np.ndarray, spec: DegradationSpec,
     u, v = np.zeros_like(u), np.zeros_like(v)
     hr_blur = hr
   elif spec.blur_region == 'feathered':
-    soft = gaussian_feather(mask, spec.mask_feather)[..., None]
-    hr_blur = soft * blur.motion_blur(hr, u, v) + (1 - soft) * hr
+    soft = gaussian_feather(mask, spec.mask_feather)
+    # Where the feathered mask is 0 the composite is the sharp pixel: blur only the rest.
+    blurred = blur.motion_blur(hr, u, v, where=soft > 0)
+    hr_blur = soft[..., None] * blurred + (1 - soft[..., None]) * hr
   elif spec.blur_region == 'zero_flow':
     inside = mask > 0.5
     u, v = np.where(inside, u, 0), np.where(inside, v, 0)

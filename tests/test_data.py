@@ -32,14 +32,16 @@ def test_flow_pure_translation():
   assert (u == 27).all() and (v == round(-13.5)).all()
 
 
-def test_flow_rotation_and_zoom_by_hand():
-  draws = np.array([0.2, -0.4, 0.5, -0.3, 0.7, 0.9, 0.1, -0.6])
+@pytest.mark.parametrize('centre', [(0.1, -0.6), (0.0, 0.0)])
+def test_flow_rotation_and_zoom_by_hand(centre):
+  # The second centre falls on pixel (20, 24) of the flipped grid, where alpha = atan2(0, 0).
+  draws = np.array([0.2, -0.4, 0.5, -0.3, 0.7, 0.9, *centre])
   h, w = 40, 50
   u, v = blur.flow_from_draws(h, w, draws)
   tx, ty, ax, ay = 27 * 0.2, 27 * -0.4, 0.3 * 0.5, 0.3 * -0.3
   tz, theta = 5e-3 * 0.7, math.pi / 70 * 0.9
-  c_row, c_col = h / 2 + 15 * 0.1, w / 2 + 15 * -0.6
-  for row, col in [(0, 0), (7, 33), (39, 49), (20, 10)]:
+  c_row, c_col = h / 2 + 15 * centre[0], w / 2 + 15 * centre[1]
+  for row, col in [(0, 0), (7, 33), (39, 49), (20, 10), (20, 24)]:
     x, y = col + 1, row + 1
     uu = tx * (1 - ax / 2) + x * ax * tx / w
     vv = ty * (1 - ay / 2) + (h + 1 - y) * ay * ty / h

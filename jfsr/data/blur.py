@@ -35,18 +35,23 @@ def flow_from_draws(height: int, width: int, draws: np.ndarray,
   tz, theta = p['z'] * e_tz, p['theta'] * e_th
   c_row, c_col = height / 2 + p['centre'] * e_cr, width / 2 + p['centre'] * e_cc
 
-  y, x = np.meshgrid(np.arange(1, height + 1, dtype=np.float64),
-                     np.arange(1, width + 1, dtype=np.float64), indexing='ij')
-  u = tx * (1 - ax / 2) + x * ax * tx / width
-  v = ty * (1 - ay / 2) + (height + 1 - y) * ay * ty / height
-  r = np.sqrt((x - c_col) ** 2 + (y - c_row) ** 2)
-  alpha = np.arctan2((height + 1 - y) - c_row, x - c_col)
+  # alpha = atan2((h + 1 - y) - c_row, x - c_col) enters only through its cosine and
+  # sine, taken here as ratios (atan2(0, 0) = 0: cosine 1, sine 0); r measures the row
+  # from the unflipped y, as the formula does.
+  x = np.arange(1, width + 1, dtype=np.float64)[None, :]
+  y = np.arange(1, height + 1, dtype=np.float64)[:, None]
+  across, up = x - c_col, (height + 1 - y) - c_row
+  r = np.sqrt(across * across + (y - c_row) ** 2)
+  to_centre = np.sqrt(across * across + up * up)
+  away = to_centre > 0
+  safe = np.where(away, to_centre, 1.0)
+  cos_alpha = np.where(away, across / safe, 1.0)
+  sin_alpha = np.where(away, up / safe, 0.0)
   s_rot = np.tan(theta) * r
-  u += -np.cos(alpha) * s_rot
-  v += np.sin(alpha) * s_rot
-  s_zoom = tz * r ** 1.5
-  u += np.sin(alpha) * s_zoom
-  v += np.cos(alpha) * s_zoom
+  s_zoom = tz * r * np.sqrt(r)  # r ** 1.5
+  u = tx * (1 - ax / 2) + x * ax * tx / width - cos_alpha * s_rot + sin_alpha * s_zoom
+  v = (ty * (1 - ay / 2) + (height + 1 - y) * ay * ty / height + sin_alpha * s_rot
+       + cos_alpha * s_zoom)
   return np.round(u).astype(np.int32), np.round(v).astype(np.int32)
 
 

@@ -92,17 +92,6 @@ def line_kernel(magnitude: float, phi_degrees: float) -> np.ndarray:
   return kernel
 
 
-def correlate_replicate(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-  """``sum_kl kernel[k, l] * image[clamp(i + k), clamp(j + l)]`` over a centred odd kernel."""
-  rk, rl = kernel.shape[0] // 2, kernel.shape[1] // 2
-  h, w = image.shape[:2]
-  padded = np.pad(image, ((rk, rk), (rl, rl)) + ((0, 0),) * (image.ndim - 2), mode='edge')
-  out = np.zeros(image.shape, np.float64)
-  for (a, b) in zip(*np.nonzero(kernel)):
-    out += kernel[a, b] * padded[a:a + h, b:b + w]
-  return out
-
-
 @numba.njit(cache=True)
 def _taps_of(magnitude, phi_degrees, max_taps, dk, dl, weight):
   """Nonzero taps of one line kernel (the rule of :func:`line_kernel`), normalised.

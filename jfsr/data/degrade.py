@@ -12,6 +12,7 @@ import dataclasses
 import grain
 import numpy as np
 from PIL import Image
+from scipy import ndimage
 
 from jfsr.data import blur
 
@@ -45,8 +46,8 @@ def gaussian_feather(mask: np.ndarray, sigma: float) -> np.ndarray:
   radius = int(np.ceil(3 * sigma))
   taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
   taps /= taps.sum()
-  out = blur.correlate_replicate(mask.astype(np.float64), taps[:, None])
-  return blur.correlate_replicate(out, taps[None, :])
+  rows = ndimage.correlate1d(mask.astype(np.float64), taps, axis=0, mode='nearest')
+  return ndimage.correlate1d(rows, taps, axis=1, mode='nearest')
 
 
 def resize_bicubic(image: np.ndarray, size: int) -> np.ndarray:
@@ -79,7 +80,7 @@ def degrade(hr_uint8: np.ndarray, mask: np.ndarray, spec: DegradationSpec,
     soft = gaussian_feather(mask, spec.mask_feather)
     # Where the feathered mask is 0 the composite is the sharp pixel: blur only the rest.
     blurred = blur.motion_blur(hr, u, v, where=soft > 0)
-    hr_blur = soft[..., None] * blurred + (1 - soft[..., None]) * hr
+    hr_blur = hr + soft[..., None] * (blurred - hr)
   elif spec.blur_region == 'zero_flow':
     inside = mask > 0.5
     u, v = np.where(inside, u, 0), np.where(inside, v, 0)

@@ -123,9 +123,9 @@ def test_conv2d_equals_xla_values_and_gradients(kernel, stride, padding, size, o
     return lambda x, k: jnp.sum(jnp.sin(conv_fn(x, k, stride, padding)))
 
   np.testing.assert_allclose(layers.conv2d(x, k, stride, padding),
-                             layers._xla_conv(x, k, stride, padding), rtol=1e-4, atol=1e-4)
+                             layers.xla_conv(x, k, stride, padding), rtol=1e-4, atol=1e-4)
   ours = jax.grad(loss(layers.conv2d), argnums=(0, 1))(x, k)
-  xla = jax.grad(loss(layers._xla_conv), argnums=(0, 1))(x, k)
+  xla = jax.grad(loss(layers.xla_conv), argnums=(0, 1))(x, k)
   for a, b in zip(ours, xla):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
@@ -145,7 +145,7 @@ def test_own_kernel_gradients_equal_xla_autodiff(method, kernel, stride, padding
     return lambda x, k: jnp.sum(jnp.sin(conv_fn(x, k)))
 
   own = lambda x, k: layers._conv_own_kernel_grad(x, k, stride, padding, method)
-  xla = lambda x, k: layers._xla_conv(x, k, stride, padding)
+  xla = lambda x, k: layers.xla_conv(x, k, stride, padding)
   for a, b in zip(jax.grad(loss(own), argnums=(0, 1))(x, k), jax.grad(loss(xla), argnums=(0, 1))(x, k)):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 

@@ -34,7 +34,8 @@ def depth_to_space(x: jax.Array, factor: int) -> jax.Array:
 _DIMENSIONS = ('NHWC', 'HWIO', 'NHWC')
 
 
-def _xla_conv(x, kernel, stride: int, padding: int):
+def xla_conv(x, kernel, stride: int, padding: int):
+  """XLA's own NHWC/HWIO convolution with symmetric padding (no backend-specific routing)."""
   return jax.lax.conv_general_dilated(x, kernel, (stride, stride), ((padding, padding),) * 2,
                                       dimension_numbers=_DIMENSIONS)
 
@@ -65,11 +66,11 @@ KernelGradMethod = Literal['xla', 'rows', 'im2col']
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
 def _conv_own_kernel_grad(x, kernel, stride: int, padding: int, method: KernelGradMethod):
   """An XLA convolution whose kernel gradient is computed by ``method`` (see conv2d)."""
-  return _xla_conv(x, kernel, stride, padding)
+  return xla_conv(x, kernel, stride, padding)
 
 
 def _conv_own_kernel_grad_fwd(x, kernel, stride, padding, method):
-  return _xla_conv(x, kernel, stride, padding), (x, kernel)
+  return xla_conv(x, kernel, stride, padding), (x, kernel)
 
 
 def _varying_axes(value) -> frozenset:
@@ -109,7 +110,7 @@ _KERNEL_GRADS = {'rows': _kernel_grad_by_rows, 'im2col': _kernel_grad_by_im2col}
 
 def _conv_own_kernel_grad_bwd(stride, padding, method, residuals, grad):
   x, kernel = residuals
-  _, input_pullback = jax.vjp(lambda x_: _xla_conv(x_, kernel, stride, padding), x)
+  _, input_pullback = jax.vjp(lambda x_: xla_conv(x_, kernel, stride, padding), x)
   (grad_x,) = input_pullback(grad)
   grad_kernel = _KERNEL_GRADS[method](x, grad, kernel.shape, stride, padding)
   # Inside shard_map a replicated kernel's gradient sums every device's part, as JAX's own
@@ -164,14 +165,14 @@ def conv2d(x: jax.Array, kernel: jax.Array, stride: int = 1, padding: int = 0) -
   Every other backend uses XLA's convolution throughout.
   """
   if jax.default_backend() != 'cpu':
-    return _xla_conv(x, kernel, stride, padding)
+    return xla_conv(x, kernel, stride, padding)
   out_pixels = ((x.shape[1] + 2 * padding - kernel.shape[0]) // stride + 1) * (
       (x.shape[2] + 2 * padding - kernel.shape[1]) // stride + 1)
   if out_pixels <= SMALL_MAP_PIXELS:
     return _conv_im2col(x, kernel, stride, padding)
   method = kernel_grad_method(kernel.shape, stride, out_pixels)
   if method == 'xla':
-    return _xla_conv(x, kernel, stride, padding)
+    return xla_conv(x, kernel, stride, padding)
   return _conv_own_kernel_grad(x, kernel, stride, padding, method)
 
 

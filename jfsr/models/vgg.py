@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jfsr.models.layers import xla_conv
+
 # Convolutions per block.
 VGG_BLOCKS = {'vgg16': (2, 2, 3, 3, 3), 'vgg19': (2, 2, 4, 4, 4)}
 VGG_WIDTHS = (64, 128, 256, 512, 512)
@@ -80,8 +82,7 @@ class Conv3x3(nn.Module):
   def __call__(self, x: jax.Array) -> jax.Array:
     kernel = self.param('kernel', nn.initializers.lecun_normal(), (3, 3, x.shape[-1], self.features))
     bias = self.param('bias', nn.initializers.zeros, (self.features,))
-    y = jax.lax.conv_general_dilated(x, kernel.astype(x.dtype), (1, 1), ((1, 1), (1, 1)),
-                                     dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+    y = xla_conv(x, kernel.astype(x.dtype), 1, 1)
     if jax.default_backend() == 'cpu':
       y = jax.lax.optimization_barrier(y)
     return y + bias.astype(y.dtype)

@@ -72,6 +72,12 @@ def get_config(variant: str = 'default') -> ml_collections.ConfigDict:
   c.model.d_layers = 3  # strided PatchGAN blocks: 3 -> 5 convolutions (reference), 5 -> 7 (paper text)
   c.model.use_global_d = True
   c.model.use_local_d = True
+  # How parameters start. 'pytorch' (the authors' notebook sets no initialisation, so its
+  # layers keep PyTorch's defaults: conv and transposed-conv weights and biases
+  # U(±1/sqrt(fan_in)), fan-in from PyTorch's weight dimension 1, which for a transposed
+  # conv is its output channels; BatchNorm 1 / 0) | 'pix2pix' (N(0, 0.02), BatchNorm scale
+  # N(1, 0.02), the bias-free upsampling CNN He-initialised; pix2pix's init_weights).
+  c.model.init = 'pytorch'
 
   c.loss = ml_collections.ConfigDict()
   c.loss.lambda_l1 = 100.0
@@ -80,7 +86,14 @@ def get_config(variant: str = 'default') -> ml_collections.ConfigDict:
 
   c.perceptual = ml_collections.ConfigDict()
   c.perceptual.network = 'vgg19'  # 'vgg19' (torchvision weights) | 'vgg16' (Keras weights)
-  c.perceptual.taps = 'relu'  # 'relu': relu1_1..relu5_1 (reference code) | 'pool': pool1..pool5 (paper)
+  # 'relu': relu1_1..relu5_1 weighted 1/32, 1/16, 1/8, 1/4, 1 (the authors' code, pix2pixHD's
+  # VGGLoss) | 'pool': pool1..pool5 summed unweighted (the paper's eq. 5).
+  c.perceptual.taps = 'relu'
+  # How images in [-1, 1] enter the VGG. 'raw' (the authors' code feeds them to torchvision's
+  # VGG-19 as they are) | 'imagenet' (the normalisation the weights were trained with; it
+  # makes the features, and so the lambda2 term, about 2.2x larger). For Keras' VGG16, 'raw'
+  # feeds the [-1, 1] BGR image in that network's units (x 255 x 0.226); see jfsr.models.vgg.
+  c.perceptual.input = 'raw'
   c.perceptual.weights = 'pretrained'  # 'pretrained' | 'random' (plumbing tests only)
   c.perceptual.width_divisor = 1
 

@@ -43,8 +43,12 @@ def _is_power_of_two(n: int) -> bool:
   return n > 0 and n & (n - 1) == 0
 
 
-def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
-  """Raises :class:`ConfigError` naming the first bad field and what it should be."""
+def validate(config: ml_collections.ConfigDict, num_devices: int = 1, training: bool = True) -> None:
+  """Raises :class:`ConfigError` naming the first bad field and what it should be.
+
+  ``training=False`` (evaluation) skips the training split's checks, so that a set of
+  faces can be evaluated whole as the test split (``data.num_train=0``).
+  """
   d, m, t, p = config.data, config.model, config.train, config.perceptual
   _check(d.hr_size >= 32 and _is_power_of_two(d.hr_size),
          f'data.hr_size={d.hr_size}: must be a power of two, at least 32')
@@ -54,8 +58,10 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
   _check(0 <= d.sharp_fraction <= 1, f'data.sharp_fraction={d.sharp_fraction}: must be in [0, 1]')
   _check(d.blur_setting in ('strong', 'mild'),
          f"data.blur_setting={d.blur_setting!r}: must be 'strong' or 'mild'")
-  _check(d.num_train >= t.batch_size,
-         f'data.num_train={d.num_train} is smaller than one batch (train.batch_size={t.batch_size})')
+  _check(d.num_train >= 0, f'data.num_train={d.num_train}: must be >= 0')
+  _check(not training or d.num_train >= t.batch_size,
+         f'data.num_train={d.num_train} is smaller than one batch (train.batch_size={t.batch_size}); '
+         'to evaluate on a set of faces without training, evaluate with data.num_train=0')
   _check(d.num_workers >= 0, f'data.num_workers={d.num_workers}: must be >= 0')
   _check(d.num_test >= 1, f'data.num_test={d.num_test}: at least one test face is needed for '
          'the sample grids')
@@ -73,10 +79,12 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
          f"model.convt_impl={m.convt_impl!r}: must be 'auto', 'gemm', 'phase' or 'dilated'")
   _check(0 <= m.dropout_rate < 1, f'model.dropout_rate={m.dropout_rate}: must be in [0, 1)')
   _check(m.noise_std >= 0, f'model.noise_std={m.noise_std}: must be >= 0')
+  _check(m.init in ('pytorch', 'pix2pix'), f"model.init={m.init!r}: must be 'pytorch' or 'pix2pix'")
   d_out = d.hr_size / 2 ** m.d_layers - 1 - 1
   _check(d_out >= 1, f'model.d_layers={m.d_layers} is too deep for {d.hr_size}² images')
   _check(p.network in ('vgg16', 'vgg19'), f"perceptual.network={p.network!r}: 'vgg16' or 'vgg19'")
   _check(p.taps in ('relu', 'pool'), f"perceptual.taps={p.taps!r}: must be 'relu' or 'pool'")
+  _check(p.input in ('raw', 'imagenet'), f"perceptual.input={p.input!r}: must be 'raw' or 'imagenet'")
   _check(p.weights in ('pretrained', 'random'),
          f"perceptual.weights={p.weights!r}: must be 'pretrained' or 'random'")
   _check(p.weights == 'random' or p.width_divisor == 1,

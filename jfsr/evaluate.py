@@ -52,16 +52,6 @@ METHODS = ('bicubic', 'model')
 METRICS = ('psnr', 'ssim', 'psnr_y', 'ssim_y', 'paper_psnr', 'paper_ssim')
 
 
-def generator_shapes(config: ml_collections.ConfigDict) -> dict:
-  """Shapes of the generator's ``params`` and ``batch_stats`` (nothing is computed)."""
-  lr_size = config.data.lr_size
-  lr = jnp.zeros((1, lr_size, lr_size, models.input_channels(config)))
-  key = jax.random.key(0)
-  variables = jax.eval_shape(lambda: models.build_generator(config).init(
-      {'params': key, 'dropout': key, 'noise': key}, lr, train=False))
-  return {'params': variables['params'], 'batch_stats': variables['batch_stats']}
-
-
 def resolve_steps(workdir, steps: list[int] | None = None) -> list[int]:
   """``steps`` (default: the latest) after checking that ``workdir`` holds each checkpoint."""
   workdir = epath.Path(workdir)
@@ -78,21 +68,31 @@ def resolve_steps(workdir, steps: list[int] | None = None) -> list[int]:
   return steps
 
 
-def restore_generator(config: ml_collections.ConfigDict, workdir, step: int, sharding) -> dict:
-  """The generator's ``{'params', 'batch_stats'}`` of checkpoint ``step``, placed with ``sharding``.
+def restore_networks(config: ml_collections.ConfigDict, workdir, step: int, sharding,
+                     networks: tuple[str, ...] = ('generator',)) -> dict:
+  """``{network: {'params', 'batch_stats'}}`` of checkpoint ``step``, placed with ``sharding``.
 
-  A partial restore: the optimizer states and the discriminators stay on disk.
-  Checkpoints written on any number of devices restore here.
+  A partial restore: optimizer states (and networks not asked for) stay on disk.
+  Checkpoints written on any number of devices restore here. A network the run
+  did not train (a discriminator switched off) is left out.
   """
   mngr = checkpointing.manager(workdir, max_to_keep=None, create=False)
   checkpointing.check_compatible(mngr, step, config, workdir)
-  target = {'generator': generator_shapes(config)}
+  shapes = jax.eval_shape(lambda: models.init_variables(config, jax.random.key(0)))
+  target = {name: {'params': shapes[name]['params'], 'batch_stats': shapes[name]['batch_stats']}
+            for name in networks if name in shapes}
   restore_args = jax.tree.map(
       lambda s: ocp.ArrayRestoreArgs(sharding=sharding, global_shape=s.shape, dtype=s.dtype),
       target)
   restored = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.PyTreeRestore(
       item=target, restore_args=restore_args, partial_restore=True)))
-  return restored['state']['generator']
+  return restored['state']
+
+
+def restore_generator(config: ml_collections.ConfigDict, workdir, step: int, sharding) -> dict:
+  """The generator's ``{'params', 'batch_stats'}`` of checkpoint ``step`` (see
+  :func:`restore_networks`)."""
+  return restore_networks(config, workdir, step, sharding)['generator']
 
 
 def _mean(values: list[np.ndarray]) -> float:
@@ -251,7 +251,7 @@ def evaluate_checkpoints(config: ml_collections.ConfigDict, workdir: str,
   from clu import metric_writers  # TensorFlow-backed; only evaluation and training need it
   from jfsr import config_loading
 
-  config_loading.validate(config, jax.device_count())
+  config_loading.validate(config, jax.device_count(), training=False)
   workdir = epath.Path(workdir)
   steps = resolve_steps(workdir, steps)
   writer = metric_writers.create_default_writer(str(workdir),

@@ -97,24 +97,22 @@ def local_train_step(state: TrainState, batch: Batch, vgg_params: Any, *,
   fake = jax.lax.stop_gradient(outputs['out_sharp'])
 
   # --- Discriminator update -------------------------------------------------
+  # As in the authors' step: each D scores the fake pair first, then the real one,
+  # in training mode, its running statistics moving with each call.
   d_names = [n for n, on in (('global_d', use_global_d), ('local_d', use_local_d)) if on]
+  d_inputs = {'global_d': lambda image, up: jnp.concatenate([up, image], -1),
+              'local_d': lambda image, up: mask * image}
   metrics: dict[str, jax.Array] = {}
   new_state = {}
   if d_names:
     def d_loss_fn(d_params):
       scores, stats = {}, {}
-      if use_global_d:
-        bs = state.global_d.batch_stats
-        real, bs = _apply_d(discriminator, d_params['global_d'], bs, jnp.concatenate([upx, hr], -1))
-        fake_s, bs = _apply_d(discriminator, d_params['global_d'], bs, jnp.concatenate([upx, fake], -1))
-        scores.update(global_real=real, global_fake=fake_s)
-        stats['global_d'] = bs
-      if use_local_d:
-        bs = state.local_d.batch_stats
-        real, bs = _apply_d(discriminator, d_params['local_d'], bs, mask * hr)
-        fake_s, bs = _apply_d(discriminator, d_params['local_d'], bs, mask * fake)
-        scores.update(local_real=real, local_fake=fake_s)
-        stats['local_d'] = bs
+      for name in d_names:
+        prefix = name.removesuffix('_d')
+        stats[name] = getattr(state, name).batch_stats
+        for kind, image in (('fake', fake), ('real', hr)):
+          scores[f'{prefix}_{kind}'], stats[name] = _apply_d(
+              discriminator, d_params[name], stats[name], d_inputs[name](image, upx))
       total, terms = losses.discriminator_loss(
           scores.get('global_real'), scores.get('global_fake'),
           scores.get('local_real'), scores.get('local_fake'))
@@ -128,16 +126,15 @@ def local_train_step(state: TrainState, batch: Batch, vgg_params: Any, *,
     metrics.update(d_terms)
 
   # --- Generator update, against the freshly updated discriminators ---------
+  # Their calls here run in training mode too and, as in the authors' step, move
+  # their running statistics once more (returned as the loss's auxiliary output).
   def g_loss_fn(outputs):
-    global_fake = local_fake = None
-    if use_global_d:
-      net = new_state['global_d']
-      global_fake, _ = _apply_d(discriminator, net.params, net.batch_stats,
-                                jnp.concatenate([outputs['upx'], outputs['out_sharp']], -1))
-    if use_local_d:
-      net = new_state['local_d']
-      local_fake, _ = _apply_d(discriminator, net.params, net.batch_stats,
-                               mask * outputs['out_sharp'])
+    fake_scores, d_stats = {}, {}
+    for name in d_names:
+      net = new_state[name]
+      fake_scores[name], d_stats[name] = _apply_d(
+          discriminator, net.params, net.batch_stats,
+          d_inputs[name](outputs['out_sharp'], outputs['upx']))
     vgg = models.build_vgg(config, dtype)
     vgg_features = None
     if config.loss.lambda_perceptual:
@@ -145,13 +142,16 @@ def local_train_step(state: TrainState, batch: Batch, vgg_params: Any, *,
       vgg_features = lambda x: {k: v.astype(jnp.float32) / scale
                                 for k, v in vgg.apply(vgg_params, x).items()}
     total, terms = losses.generator_loss(
-        outputs, batch, global_fake, local_fake, vgg_features, vgg.taps,
-        models.PERCEPTUAL_WEIGHTS, config.loss.lambda_l1, config.loss.lambda_perceptual)
-    return mean(total), terms
+        outputs, batch, fake_scores.get('global_d'), fake_scores.get('local_d'), vgg_features,
+        vgg.taps, models.PERCEPTUAL_WEIGHTS[config.perceptual.taps], config.loss.lambda_l1,
+        config.loss.lambda_perceptual)
+    return mean(total), (terms, d_stats)
 
-  (g_loss, g_terms), output_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(outputs)
+  (g_loss, (g_terms, d_stats)), output_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(outputs)
   (g_grads,) = g_pullback(output_grads)
   new_state['generator'] = _update(optimizer, state.generator, g_grads, g_batch_stats)
+  for name, stats in d_stats.items():
+    new_state[name] = new_state[name].replace(batch_stats=stats)
   metrics.update(g_terms)
 
   # The terms are per-device means; the two totals were averaged before differentiating.

@@ -21,6 +21,12 @@ from tree_checks import assert_same_state
 
 def _config(smoke_config, variant_tweak=None):
   config = smoke_config
+  # PyTorch's default draws (model.init='pytorch') leave the smoke upsampler's output
+  # ~100x smaller than its input, so enc2's BatchNorm normalises a tiny spread and
+  # amplifies float rounding (how the batch is split changes the summation order) to
+  # ~1e-4 in two SGD steps. pix2pix's draws keep the network well conditioned, so the
+  # comparison below sees the reduction structure, which is what it tests.
+  config.model.init = 'pix2pix'
   config.optimizer.name = 'sgd'
   config.optimizer.learning_rate = 0.05
   config.train.batch_size = 8

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import grain
 import ml_collections
 
@@ -76,10 +78,21 @@ def make_train_dataset(config: ml_collections.ConfigDict, process_index: int = 0
 EVAL_SEED = 12345  # every evaluation degrades the test faces with this seed: same inputs each time
 
 
+def eval_degradation(config: ml_collections.ConfigDict) -> DegradationSpec:
+  """The test set's degradation: the training one without its augmentations.
+
+  Every test face is motion-blurred (no sharp share) and none is flipped, as in
+  the authors' fixed test set.
+  """
+  return dataclasses.replace(DegradationSpec.from_config(config), hflip=False, sharp_fraction=0.0)
+
+
 def make_eval_dataset(config: ml_collections.ConfigDict, batch_size: int,
                       count: int | None = None) -> grain.MapDataset:
   """The first ``count`` (default: all) test examples, degraded with a fixed seed, in batches.
 
+  Each face's degradation depends only on :data:`EVAL_SEED` and its index in the
+  test split, so the inputs are the same on any number of devices or processes.
   The last batch may be smaller. Asking for more examples than the test split
   holds is an error, not a silent truncation.
   """
@@ -89,7 +102,7 @@ def make_eval_dataset(config: ml_collections.ConfigDict, batch_size: int,
     raise DataConfigError(f'asked for {count} test faces but the test split holds only '
                           f'{len(source)} (data.num_test={config.data.num_test})')
   return (grain.MapDataset.source(source)[:count]
-          .random_map(Degrade(DegradationSpec.from_config(config)), seed=EVAL_SEED)
+          .random_map(Degrade(eval_degradation(config)), seed=EVAL_SEED)
           .batch(batch_size, drop_remainder=False))
 
 

@@ -17,7 +17,11 @@ PERCEPTUAL_TAPS = {
     'relu': ('relu1_1', 'relu2_1', 'relu3_1', 'relu4_1', 'relu5_1'),
     'pool': ('pool1', 'pool2', 'pool3', 'pool4', 'pool5'),
 }
-PERCEPTUAL_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
+# pix2pixHD's weights for the authors' relu taps; the paper's eq. 5 sums its pool taps unweighted.
+PERCEPTUAL_WEIGHTS = {
+    'relu': (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0),
+    'pool': (1.0, 1.0, 1.0, 1.0, 1.0),
+}
 
 
 def input_channels(config: ml_collections.ConfigDict) -> int:
@@ -31,24 +35,39 @@ def build_generator(config: ml_collections.ConfigDict, axis_name: str | None = N
                    upsampler_features=m.upsampler_features, out_channels=3,
                    use_upsampler=m.use_upsampler, dropout_rate=m.dropout_rate,
                    noise_std=m.noise_std, convt_impl=m.convt_impl, axis_name=axis_name,
-                   dtype=dtype)
+                   param_init=m.init, dtype=dtype)
 
 
 def build_discriminator(config: ml_collections.ConfigDict, axis_name: str | None = None,
                         dtype=None) -> PatchDiscriminator:
   return PatchDiscriminator(features=config.model.d_features, num_layers=config.model.d_layers,
-                            axis_name=axis_name, dtype=dtype)
+                            axis_name=axis_name, param_init=config.model.init, dtype=dtype)
+
+
+def vgg_preprocessing(config: ml_collections.ConfigDict) -> str:
+  """How images in [-1, 1] enter the perceptual network (``jfsr.models.vgg.preprocess``).
+
+  ``perceptual.input='raw'`` (the authors' code) feeds them as they are;
+  ``'imagenet'`` first maps them to what the pretrained weights were trained on.
+  Each weight source has its own convention: torchvision's VGG-19 (and random
+  weights, tests) reads RGB normalised by ImageNet's mean and std, Keras' VGG16
+  BGR in 0..255 minus its mean ('caffe'), whose raw counterpart is the [-1, 1]
+  image in that network's units ('caffe_raw').
+  """
+  p = config.perceptual
+  if p.taps not in PERCEPTUAL_TAPS:
+    raise ValueError(f"perceptual.taps must be 'relu' or 'pool', got {p.taps!r}")
+  caffe = p.network == 'vgg16' and p.weights == 'pretrained'
+  if p.input == 'raw':
+    return 'caffe_raw' if caffe else 'raw'
+  if p.input == 'imagenet':
+    return 'caffe' if caffe else 'torchvision'
+  raise ValueError(f"perceptual.input must be 'raw' or 'imagenet', got {p.input!r}")
 
 
 def build_vgg(config: ml_collections.ConfigDict, dtype=None) -> VGG:
   p = config.perceptual
-  if p.taps not in PERCEPTUAL_TAPS:
-    raise ValueError(f"perceptual.taps must be 'relu' or 'pool', got {p.taps!r}")
-  # Each pretrained source has its own input convention; random weights (tests)
-  # take torchvision's, whose unit-scale inputs keep gradients moderate.
-  caffe = p.network == 'vgg16' and p.weights == 'pretrained'
-  preprocessing = 'caffe' if caffe else 'torchvision'
-  return VGG(arch=p.network, taps=PERCEPTUAL_TAPS[p.taps], preprocessing=preprocessing,
+  return VGG(arch=p.network, taps=PERCEPTUAL_TAPS[p.taps], preprocessing=vgg_preprocessing(config),
              width_divisor=p.width_divisor, dtype=dtype)
 
 

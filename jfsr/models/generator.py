@@ -15,31 +15,35 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jfsr.models.layers import (ConvTranspose4x4, ConvTransposeImpl, ExampleDropout, add_noise,
-                                batch_norm, conv, depth_to_space, he_init)
+from jfsr.models.layers import (ConvTranspose4x4, ConvTransposeImpl, ExampleDropout, InitScheme,
+                                add_noise, batch_norm, conv, depth_to_space, he_init)
 
 
 class Upsampler(nn.Module):
   """Five convolutions with three depth-to-space steps: 8x upsampling (``upx``).
 
-  He-initialised: pix2pix's N(0, 0.02) would shrink the signal about 500x over
-  these five unnormalised layers, leaving the encoder's first BatchNorm to
-  normalise activations whose variance is far below its epsilon (measured: 1e-9),
-  where eval-mode running statistics no longer match the training batches.
+  With ``param_init='pix2pix'`` the convolutions are He-initialised: pix2pix's N(0, 0.02)
+  would shrink the signal about 500x over these five unnormalised layers, leaving
+  the encoder's first BatchNorm to normalise activations whose variance is far
+  below its epsilon (measured: 1e-9). ``'pytorch'`` (the authors' code) keeps
+  PyTorch's default draws, which shrink it too, though less (each layer's
+  weights have variance 1 / (3 fan_in)).
   """
   features: int = 64
   out_channels: int = 3
   num_doublings: int = 3
+  param_init: InitScheme = 'pytorch'
   dtype: jnp.dtype | None = None
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    x = nn.leaky_relu(conv(self.features, 9, use_bias=False, dtype=self.dtype,
-                           kernel_init=he_init)(x), 0.2)
+    kernel_init = he_init if self.param_init == 'pix2pix' else None
+    layer = lambda features, size: conv(features, size, use_bias=False, dtype=self.dtype,
+                                        init=self.param_init, kernel_init=kernel_init)
+    x = nn.leaky_relu(layer(self.features, 9)(x), 0.2)
     for _ in range(self.num_doublings):
-      x = conv(self.features * 4, 3, use_bias=False, dtype=self.dtype, kernel_init=he_init)(x)
-      x = nn.leaky_relu(depth_to_space(x, 2), 0.2)
-    return conv(self.out_channels, 3, use_bias=False, dtype=self.dtype, kernel_init=he_init)(x)
+      x = nn.leaky_relu(depth_to_space(layer(self.features * 4, 3)(x), 2), 0.2)
+    return layer(self.out_channels, 3)(x)
 
 
 def encoder_widths(ngf: int, num_levels: int) -> list[int]:
@@ -61,6 +65,8 @@ class Generator(nn.Module):
     noise_std: > 0 gives the "w/N" variant (noise N(1, std) on every activation).
     convt_impl: how the transposed convolutions run (see ``conv_transpose_4x4_s2``).
     axis_name: mesh axis for cross-device BatchNorm statistics, or None.
+    param_init: how parameters start: 'pytorch' (the authors' code) or 'pix2pix'
+      (see ``jfsr.models.layers``).
   """
   output_size: int = 256
   ngf: int = 64
@@ -71,6 +77,7 @@ class Generator(nn.Module):
   noise_std: float = 0.0
   convt_impl: ConvTransposeImpl = 'auto'
   axis_name: str | None = None
+  param_init: InitScheme = 'pytorch'
   dtype: jnp.dtype | None = None
 
   def _noise(self, x, train):
@@ -90,14 +97,14 @@ class Generator(nn.Module):
     x = self._noise(lr, train)
     if self.use_upsampler:
       upx = Upsampler(self.upsampler_features, self.out_channels, int(math.log2(factor)),
-                      dtype=self.dtype, name='upsampler')(x)
+                      param_init=self.param_init, dtype=self.dtype, name='upsampler')(x)
     else:
       upx = jax.image.resize(x, (n, self.output_size, self.output_size, c), 'bicubic')
       if c != self.out_channels:
         upx = jnp.repeat(upx, self.out_channels // c, axis=-1)
 
-    norm = lambda name: batch_norm(train, self.axis_name, self.dtype, name)
-    convt = lambda f, name: ConvTranspose4x4(f, self.convt_impl, self.dtype, name=name)
+    norm = lambda name: batch_norm(train, self.axis_name, self.dtype, name, self.param_init)
+    convt = lambda f, name: ConvTranspose4x4(f, self.convt_impl, self.dtype, self.param_init, name=name)
     widths = encoder_widths(self.ngf, num_levels)
 
     # Shared encoder c1..cL: c1 is a bare conv; deeper levels are LReLU -> conv -> BN.
@@ -106,7 +113,7 @@ class Generator(nn.Module):
     for level, width in enumerate(widths, start=1):
       if level > 1:
         h_ = nn.leaky_relu(h_, 0.2)
-      h_ = conv(width, 4, 2, 1, dtype=self.dtype, name=f'enc{level}')(h_)
+      h_ = conv(width, 4, 2, 1, dtype=self.dtype, name=f'enc{level}', init=self.param_init)(h_)
       if level > 1:
         h_ = norm(f'enc{level}_bn')(h_)
       h_ = self._noise(h_, train)

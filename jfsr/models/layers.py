@@ -14,12 +14,43 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-# pix2pix initialises every convolution with N(0, 0.02) and BatchNorm scales with N(1, 0.02).
+# How parameters start (``model.init``):
+#   'pytorch' (default): what the authors' notebook gets, since it sets no initialisation
+#     of its own: PyTorch's defaults. Conv and transposed-conv weights are kaiming-uniform
+#     with a = sqrt(5), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)), biases U(-b, b) with the
+#     same bound, BatchNorm scale 1 and bias 0. PyTorch takes a weight's fan-in from its
+#     dimension 1 times the kernel area: in_channels * k * k for ``Conv2d`` (weight
+#     (out, in, k, k)), but out_channels * k * k for ``ConvTranspose2d`` (weight (in, out, k, k)).
+#   'pix2pix': pix2pix's ``init_weights('normal', 0.02)``: weights N(0, 0.02), biases 0,
+#     BatchNorm scale N(1, 0.02); the bias-free upsampling CNN He-initialised (see Upsampler).
+InitScheme = Literal['pytorch', 'pix2pix']
+INIT_SCHEMES: tuple[str, ...] = get_args(InitScheme)
+
 conv_init = nn.initializers.normal(stddev=0.02)
 
 
 def bn_scale_init(key, shape, dtype=jnp.float32):
   return 1.0 + 0.02 * jax.random.normal(key, shape, dtype)
+
+
+def _uniform(bound: float) -> Callable:
+  def init(key, shape, dtype=jnp.float32):
+    return jax.random.uniform(key, shape, dtype, -bound, bound)
+  return init
+
+
+def pytorch_bound(fan_in: int) -> float:
+  """The bound of PyTorch's default weight and bias draws: ``1 / sqrt(fan_in)``."""
+  return 1.0 / float(fan_in) ** 0.5
+
+
+def weight_and_bias_init(scheme: InitScheme, fan_in: int) -> tuple[Callable, Callable]:
+  """Initialisers of a convolution's kernel and bias; ``fan_in`` counted PyTorch's way."""
+  if scheme == 'pytorch':
+    return _uniform(pytorch_bound(fan_in)), _uniform(pytorch_bound(fan_in))
+  if scheme == 'pix2pix':
+    return conv_init, nn.initializers.zeros
+  raise ValueError(f'model.init must be one of {INIT_SCHEMES}, got {scheme!r}')
 
 
 def depth_to_space(x: jax.Array, factor: int) -> jax.Array:
@@ -285,61 +316,121 @@ class ConvTranspose4x4(nn.Module):
   features: int
   impl: ConvTransposeImpl = 'auto'
   dtype: jnp.dtype | None = None
+  param_init: InitScheme = 'pytorch'
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    kernel = self.param('kernel', conv_init, (4, 4, x.shape[-1], self.features))
-    bias = self.param('bias', nn.initializers.zeros, (self.features,))
+    # PyTorch's fan-in of a transposed convolution: its *output* channels x 4 x 4.
+    kernel_init, bias_init = weight_and_bias_init(self.param_init, self.features * 16)
+    kernel = self.param('kernel', kernel_init, (4, 4, x.shape[-1], self.features))
+    bias = self.param('bias', bias_init, (self.features,))
     if self.dtype is not None:
       x = x.astype(self.dtype)
     return conv_transpose_4x4_s2(x, kernel, bias, self.impl)
 
 
 # He initialisation: keeps the signal's scale through a stack of (leaky) ReLU
-# convolutions that has no normalisation.
+# convolutions that has no normalisation (the pix2pix scheme's upsampling CNN).
 he_init = nn.initializers.variance_scaling(2.0, 'fan_in', 'truncated_normal')
 
 
 class Conv(nn.Module):
-  """A square convolution with symmetric padding; parameters laid out as ``nn.Conv``'s."""
+  """A square convolution with symmetric padding; parameters laid out as ``nn.Conv``'s.
+
+  ``kernel_init`` overrides the scheme's kernel draw (the pix2pix scheme's He-initialised
+  upsampler).
+  """
   features: int
   kernel_size: int
   stride: int = 1
   padding: int = 0
   use_bias: bool = True
-  kernel_init: Callable = conv_init
+  param_init: InitScheme = 'pytorch'
+  kernel_init: Callable | None = None
   dtype: jnp.dtype | None = None
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     k = self.kernel_size
-    kernel = self.param('kernel', self.kernel_init, (k, k, x.shape[-1], self.features))
+    kernel_init, bias_init = weight_and_bias_init(self.param_init, x.shape[-1] * k * k)
+    kernel = self.param('kernel', self.kernel_init or kernel_init,
+                        (k, k, x.shape[-1], self.features))
     if self.dtype is not None:
       x, kernel = x.astype(self.dtype), kernel.astype(self.dtype)
     y = conv2d(x, kernel.astype(x.dtype), self.stride, self.padding)
     if self.use_bias:
-      y = y + self.param('bias', nn.initializers.zeros, (self.features,)).astype(y.dtype)
+      y = y + self.param('bias', bias_init, (self.features,)).astype(y.dtype)
     return y
 
 
 def conv(features: int, kernel: int, stride: int = 1, padding: int | None = None,
          use_bias: bool = True, dtype=None, name: str | None = None,
-         kernel_init=conv_init) -> Conv:
-  """A PyTorch-style convolution (symmetric integer padding, N(0, 0.02) init by default)."""
+         init: InitScheme = 'pytorch', kernel_init: Callable | None = None) -> Conv:
+  """A PyTorch-style convolution (symmetric integer padding, ``init``'s parameter draws)."""
   pad = (kernel - 1) // 2 if padding is None else padding
-  return Conv(features, kernel, stride, pad, use_bias, kernel_init, dtype, name=name)
+  return Conv(features, kernel, stride, pad, use_bias, init, kernel_init, dtype, name=name)
 
 
-def batch_norm(train: bool, axis_name: str | None, dtype=None, name: str | None = None) -> nn.BatchNorm:
+class BatchNorm(nn.Module):
+  """``torch.nn.BatchNorm2d`` on NHWC input, with flax's parameter and statistic names.
+
+  Training normalises with the biased batch variance, as PyTorch and flax both do,
+  but the running variance takes the *unbiased* one (times n / (n - 1), n the
+  values per channel over the whole batch, all devices included), as PyTorch's
+  does and ``flax.linen.BatchNorm``'s does not: at batch 16 the innermost 1x1
+  encoder level would otherwise keep a running variance 1/16 lower than the
+  reference's. ``axis_name`` averages the statistics over that mesh axis.
+  Statistics and normalisation are computed in float32; the output is cast to
+  ``dtype`` (default: the input's).
+  """
+  use_running_average: bool
+  axis_name: str | None = None
+  momentum: float = 0.9  # flax's convention: running = momentum * running + (1 - momentum) * batch
+  epsilon: float = 1e-5
+  scale_init: Callable = nn.initializers.ones
+  dtype: jnp.dtype | None = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    channels = x.shape[-1]
+    running_mean = self.variable('batch_stats', 'mean', jnp.zeros, (channels,), jnp.float32)
+    running_var = self.variable('batch_stats', 'var', jnp.ones, (channels,), jnp.float32)
+    scale = self.param('scale', self.scale_init, (channels,), jnp.float32)
+    bias = self.param('bias', nn.initializers.zeros, (channels,), jnp.float32)
+    xf = x.astype(jnp.float32)
+    if self.use_running_average:
+      mean, var = running_mean.value, running_var.value
+    else:
+      # Two passes (the mean, then the mean squared deviation) rather than flax's
+      # E[x²] - E[x]², which cancels catastrophically in float32 when a channel's mean
+      # is large beside its spread, as under PyTorch's initialisation, where the
+      # upsampler's small output leaves enc1's bias dominating.
+      axes = tuple(range(x.ndim - 1))
+      across = (lambda v: jax.lax.pmean(v, self.axis_name)) if self.axis_name else (lambda v: v)
+      mean = across(xf.mean(axes))
+      var = across(jnp.square(xf - mean).mean(axes))
+      count = x.size // channels
+      if self.axis_name is not None:
+        count = count * jax.lax.psum(1, self.axis_name)
+      if not self.is_initializing():
+        unbiased = var * (count / jnp.maximum(count - 1, 1))
+        running_mean.value = self.momentum * running_mean.value + (1 - self.momentum) * mean
+        running_var.value = self.momentum * running_var.value + (1 - self.momentum) * unbiased
+    y = (xf - mean) * (jax.lax.rsqrt(var + self.epsilon) * scale) + bias
+    return y.astype(self.dtype or x.dtype)
+
+
+def batch_norm(train: bool, axis_name: str | None, dtype=None, name: str | None = None,
+               init: InitScheme = 'pytorch') -> BatchNorm:
   """BatchNorm with PyTorch's defaults (momentum 0.1 -> flax 0.9, eps 1e-5).
 
   ``axis_name`` makes the batch statistics cross-device when the module runs
   inside ``shard_map`` over that mesh axis, so N devices normalise exactly like
   one device holding the whole batch.
   """
-  return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                      axis_name=axis_name if train else None,
-                      scale_init=bn_scale_init, dtype=dtype, name=name)
+  scale_init = bn_scale_init if init == 'pix2pix' else nn.initializers.ones
+  return BatchNorm(use_running_average=not train, axis_name=axis_name if train else None,
+                   scale_init=scale_init, dtype=dtype, name=name)
 
 
 def per_example_keys(module: nn.Module, collection: str, batch: int,

@@ -8,7 +8,7 @@ See :mod:`jfsr.pretrained` for reading those files.
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from typing import Literal, Sequence, get_args
 
 import flax.linen as nn
 import jax
@@ -28,13 +28,14 @@ _TORCH_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 _TORCH_STD = np.array([0.229, 0.224, 0.225], np.float32)
 _CAFFE_BGR_MEAN = np.array([103.939, 116.779, 123.68], np.float32)
 
-Preprocessing = Literal['torchvision', 'caffe']
+Preprocessing = Literal['raw', 'torchvision', 'caffe', 'caffe_raw']
 
 # How much larger a network's inputs (and so, roughly, its features) are than
 # torchvision's for the same image: caffe inputs span 0..255, torchvision's
 # about (x - mean) / 0.226. The perceptual loss divides by this so that
 # lambda2 = 10, tuned for torchvision's VGG-19, means the same for Keras' VGG16.
-FEATURE_SCALE = {'torchvision': 1.0, 'caffe': 255.0 * 0.226}
+CAFFE_UNIT = 255.0 * 0.226
+FEATURE_SCALE = {'raw': 1.0, 'torchvision': 1.0, 'caffe': CAFFE_UNIT, 'caffe_raw': CAFFE_UNIT}
 
 
 def conv_names(arch: str) -> list[str]:
@@ -42,13 +43,25 @@ def conv_names(arch: str) -> list[str]:
 
 
 def preprocess(images: jax.Array, mode: Preprocessing) -> jax.Array:
-  """Maps RGB images in [-1, 1] to what the pretrained network was trained on."""
+  """Maps RGB images in [-1, 1] to the network's input.
+
+  ``'raw'``: unchanged, as the authors feed torchvision's VGG-19 (about 2.2x smaller
+  features than ``'torchvision'``, the ImageNet normalisation the weights were
+  trained with). ``'caffe'``: Keras' BGR 0..255 minus the ImageNet mean.
+  ``'caffe_raw'``: the raw image in Keras units, BGR times 255 x 0.226 (one
+  torchvision standard deviation in Keras' scale), so that after
+  :data:`FEATURE_SCALE` it stands to ``'caffe'`` as ``'raw'`` to ``'torchvision'``.
+  """
+  if mode == 'raw':
+    return images
+  if mode == 'caffe_raw':
+    return images[..., ::-1] * CAFFE_UNIT
   x01 = (images + 1.0) * 0.5
   if mode == 'torchvision':
     return (x01 - _TORCH_MEAN) / _TORCH_STD
   if mode == 'caffe':
     return x01[..., ::-1] * 255.0 - _CAFFE_BGR_MEAN
-  raise ValueError(f"VGG preprocessing must be 'torchvision' or 'caffe', got {mode!r}")
+  raise ValueError(f"VGG preprocessing must be one of {get_args(Preprocessing)}, got {mode!r}")
 
 
 def max_pool_2x2(x: jax.Array) -> jax.Array:

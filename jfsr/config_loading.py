@@ -114,6 +114,8 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1, training: 
          f'eval.crop_border={e.crop_border}: leaves no 11x11 SSIM window')
   _check(e.face_detector in ('mtcnn', 'haar'),
          f"eval.face_detector={e.face_detector!r}: must be 'mtcnn' or 'haar'")
+  _check(e.identity_distance in ('euclidean', 'l1'),
+         f"eval.identity_distance={e.identity_distance!r}: must be 'euclidean' or 'l1'")
   _check(config.loss.local_d_start_epoch >= 0, 'loss.local_d_start_epoch must be >= 0')
   _check(math.isfinite(config.loss.lambda_l1) and math.isfinite(config.loss.lambda_perceptual),
          'loss weights must be finite')

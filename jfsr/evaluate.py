@@ -16,7 +16,8 @@ writes ``DIR/eval/<step>/``:
 * with ``eval.fid``, ``fid``: the Fréchet Inception Distance of each method's
   outputs to the test targets (TF-Inception pool3, ``jfsr.metrics.fid``);
 * with ``eval.identity``, face-recognition accuracy after the paper's Table 2
-  (``id_similarity``, ``id_rank1``, ``id_acc60`` ...; MTCNN or Haar detection + FaceNet,
+  (``id_distance``, ``id_rank1``, ``id_acc_d60`` ... (distance below 0.6); MTCNN detection and
+  alignment or Haar detection, then FaceNet,
   ``jfsr.metrics.identity``), and ``gallery_missed``, the test faces whose
   ground truth had no detected face and were left out of these figures.
 
@@ -182,7 +183,8 @@ class Evaluator:
       gallery, gallery_found = (np.concatenate(x) for x in identities['target'])
       for method in METHODS:
         results[method].update(identity.identity_scores(
-            *(np.concatenate(x) for x in identities[method]), gallery, gallery_found))
+            *(np.concatenate(x) for x in identities[method]), gallery, gallery_found,
+            self.config.eval.identity_distance))
       results['gallery_missed'] = int((~gallery_found).sum())
     results['num_images'] = count
     grid = None

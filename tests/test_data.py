@@ -14,10 +14,11 @@ from jfsr.data import blur, degrade, pipeline, synthetic
     (6, [1 / 12] + [1 / 6] * 5 + [1 / 12]),
 ])
 def test_line_kernel_sanity_values(magnitude, expected):
-  kernel = blur.line_kernel(magnitude, 0.0)
-  np.testing.assert_allclose(kernel.ravel(), expected, atol=1e-3)
-  # 90 degrees spreads the same weights along the other axis.
-  np.testing.assert_allclose(blur.line_kernel(magnitude, 90.0).ravel(), expected, atol=1e-3)
+  # DESIGN §2.2: at phi = 0 (c = 1, s = 0) the distance d = l reaches only the centre column,
+  # so the weights run down the rows (offset k): a column. At 90 degrees, along a row.
+  column = np.asarray(expected)[:, None]
+  np.testing.assert_allclose(blur.line_kernel(magnitude, 0.0), column, atol=1e-3)
+  np.testing.assert_allclose(blur.line_kernel(magnitude, 90.0), column.T, atol=1e-3)
 
 
 def test_short_flows_leave_pixels_unchanged():

@@ -1,5 +1,7 @@
 """PSNR/SSIM against scikit-image, the independent reference, on random and structured images."""
 
+import math
+
 import numpy as np
 import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
@@ -110,14 +112,29 @@ def _evaluate_untrained_generator(config):
   return evaluator, results, batch, outputs
 
 
+def _frechet_by_eigenvalues(a, b):
+  """FID from two feature sets, written independently of jfsr.metrics.fid: the trace of
+  (S1 S2)^(1/2) as the sum of the square roots of S1 S2's eigenvalues (real, >= 0)."""
+  a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+  mean_a, mean_b = a.mean(0), b.mean(0)
+  cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+  eigenvalues = np.linalg.eigvals(cov_a @ cov_b)
+  trace_sqrt = np.sqrt(np.clip(eigenvalues.real, 0, None)).sum()
+  return float(np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_sqrt)
+
+
 def test_evaluator_fid_matches_a_direct_computation(smoke_config, monkeypatch):
   """The evaluator's FID (batches, feature accumulation, Fréchet distance) against one
-  computed here from whole image sets; FID Inception weights are the seeded random ones of
-  the port's fixture (the port itself is tested in test_pretrained)."""
+  computed here from whole image sets: the Inception network applied directly to the
+  documented input (299² bilinear, (x - 128) / 128) and the distance by eigenvalues.
+  FID Inception weights are the seeded random ones of the port's fixture (the port
+  itself is tested in test_pretrained)."""
   import sys
   from pathlib import Path
+  import jax
+  import jax.numpy as jnp
   from jfsr import images
-  from jfsr.metrics import fid
+  from jfsr.models.inception import FIDInception
   from jfsr.pretrained import fid_weights
   sys.path.insert(0, str(Path(__file__).parent / 'fixtures'))
   import inception_random
@@ -126,53 +143,85 @@ def test_evaluator_fid_matches_a_direct_computation(smoke_config, monkeypatch):
 
   config = smoke_config
   config.eval.fid, config.eval.batch_size, config.eval.num_images = True, 2, 4
-  evaluator, results, batch, outputs = _evaluate_untrained_generator(config)
-  embed = lambda x: np.concatenate([evaluator._embed(x[i:i + 2]) for i in range(0, 4, 2)])
-  target = embed(images.to_uint8(batch['hr']))
-  model = embed(images.to_uint8(outputs['out_sharp']))
-  np.testing.assert_allclose(results['model']['fid'], fid.fid(np.asarray(model), np.asarray(target)),
+  _, results, batch, outputs = _evaluate_untrained_generator(config)
+
+  def features(images_uint8):
+    x = jnp.asarray(np.asarray(images_uint8), jnp.float32)
+    x = jax.image.resize(x, (x.shape[0], 299, 299, 3), 'bilinear')
+    return np.asarray(FIDInception().apply(inception_variables, (x - 128.0) / 128.0))
+  target = features(images.to_uint8(jnp.asarray(batch['hr'])))
+  model = features(images.to_uint8(outputs['out_sharp']))
+  np.testing.assert_allclose(results['model']['fid'], _frechet_by_eigenvalues(model, target),
                              rtol=1e-3)
   assert results['bicubic']['fid'] > 0
 
 
 # --- face recognition ---------------------------------------------------------
 
-def _identity_reference(probe, probe_found, gallery, gallery_found):
+def _identity_reference(probe, probe_found, gallery, gallery_found, distance):
   """The identity metrics one test face at a time, with plain Python loops."""
   judged = [i for i in range(len(gallery)) if gallery_found[i]]
-  similarities, l1s, rank1, accepted = [], [], 0, {60: 0, 70: 0, 80: 0}
+  if distance == 'euclidean':
+    measure = lambda p, g: math.sqrt(sum((a - b) ** 2 for a, b in zip(p, g)))
+  else:
+    measure = lambda p, g: sum(abs(a - b) for a, b in zip(p, g))
+  similarities, own, rank1, accepted = [], [], 0, {60: 0, 70: 0, 80: 0}
   for i in judged:
     if not probe_found[i]:
       continue
-    similarity = sum(a * b for a, b in zip(probe[i], gallery[i]))
-    distances = {j: sum(abs(a - b) for a, b in zip(probe[i], gallery[j])) for j in judged}
-    similarities.append(similarity)
-    l1s.append(distances[i])
+    distances = {j: measure(probe[i], gallery[j]) for j in judged}
+    similarities.append(sum(a * b for a, b in zip(probe[i], gallery[i])))
+    own.append(distances[i])
     rank1 += min(distances, key=distances.get) == i
     for t in accepted:
-      accepted[t] += similarity >= t / 100
+      accepted[t] += distances[i] < t / 100
   n = len(judged)
-  return {'id_similarity': np.mean(similarities), 'id_l1': np.mean(l1s), 'id_rank1': rank1 / n,
-          **{f'id_acc{t}': accepted[t] / n for t in accepted},
+  return {'id_distance': np.mean(own), 'id_similarity': np.mean(similarities), 'id_rank1': rank1 / n,
+          **{f'id_acc_d{t}': accepted[t] / n for t in accepted},
           'id_missed': sum(not probe_found[i] for i in judged)}
 
 
-def test_identity_scores_match_a_loop_reference():
+def _unit(x):
+  return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+@pytest.mark.parametrize('distance', ['euclidean', 'l1'])
+def test_identity_scores_match_a_loop_reference(distance):
   from jfsr.metrics import identity
   rng = np.random.default_rng(3)
-  unit = lambda x: x / np.linalg.norm(x, axis=-1, keepdims=True)
-  gallery = unit(rng.normal(size=(12, 8)))
-  # Probes from near copies to strangers: similarities spread over the thresholds.
-  probe = unit(gallery + rng.uniform(0.1, 1.5, (12, 1)) * rng.normal(size=(12, 8)))
+  gallery = _unit(rng.normal(size=(12, 8)))
+  # Probes from near copies to strangers: distances spread over the thresholds.
+  scale = 0.15 if distance == 'euclidean' else 0.05
+  probe = _unit(gallery + rng.uniform(0.1, 6, (12, 1)) * scale * rng.normal(size=(12, 8)))
   probe_found = np.array([True] * 9 + [False] * 3)
   gallery_found = np.array([True] * 10 + [False, True])
-  ours = identity.identity_scores(probe, probe_found, gallery, gallery_found)
-  reference = _identity_reference(probe, probe_found, gallery, gallery_found)
+  ours = identity.identity_scores(probe, probe_found, gallery, gallery_found, distance)
+  reference = _identity_reference(probe, probe_found, gallery, gallery_found, distance)
   assert ours.keys() == reference.keys() == set(identity.METRICS)
   for name in reference:
     np.testing.assert_allclose(ours[name], reference[name], rtol=1e-12, err_msg=name)
-  assert 0 < ours['id_acc80'] < ours['id_acc60'] < 1  # the data exercises the thresholds
+  # The data exercises the thresholds; a larger distance limit accepts more (Table 2's order).
+  assert 0 < ours['id_acc_d60'] < ours['id_acc_d80'] < 1, ours
   assert ours['id_missed'] == 2  # the probe of the face with no ground-truth detection is not judged
+
+
+def test_identity_ground_truth_as_probe_scores_everything_and_swaps_score_chance():
+  from jfsr.metrics import identity
+  rng = np.random.default_rng(5)
+  n = 40
+  gallery = _unit(rng.normal(size=(n, 16)))
+  found = np.ones(n, bool)
+  perfect = identity.identity_scores(gallery, found, gallery, found)
+  assert perfect['id_rank1'] == 1.0 and perfect['id_distance'] == 0.0
+  assert all(perfect[f'id_acc_d{t}'] == 1.0 for t in (60, 70, 80))
+  # Accuracy never falls as the distance limit grows, whatever the probes.
+  noisy = _unit(gallery + 0.2 * rng.normal(size=gallery.shape))
+  scores = identity.identity_scores(noisy, found, gallery, found)
+  assert scores['id_acc_d60'] <= scores['id_acc_d70'] <= scores['id_acc_d80']
+  # Every probe of another person (identities shifted by one): rank-1 and acceptance at
+  # chance level (1/n) or below.
+  swapped = identity.identity_scores(np.roll(noisy, 1, axis=0), found, gallery, found)
+  assert swapped['id_rank1'] <= 1 / n and swapped['id_acc_d80'] <= 1 / n
 
 
 def test_face_crops_count_images_without_a_face():

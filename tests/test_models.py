@@ -101,10 +101,20 @@ def test_depth_to_space_follows_pixel_shuffle_order():
 
 
 def test_dropout_masks_depend_on_global_example_index_only():
-  module = layers.ExampleDropout(0.5)
-  x = jnp.ones((6, 4, 4, 3))
-  full = module.apply({}, x, train=True, rngs={'dropout': jax.random.key(3)})
-  assert 0.3 < float(jnp.mean(full == 0)) < 0.7
+  """A batch of 8 split over 4 devices (shard_map) drops exactly what one device holding
+  all 8 drops, and each example's mask differs from the others'."""
+  module = layers.ExampleDropout(0.5, axis_name='data')
+  x = jnp.ones((8, 4, 4, 3))
+  key = jax.random.key(3)
+  one_device = layers.ExampleDropout(0.5).apply({}, x, train=True, rngs={'dropout': key})
+  mesh = jax.sharding.Mesh(np.asarray(jax.devices()[:4]), ('data',))
+  P = jax.sharding.PartitionSpec
+  sharded = jax.shard_map(lambda x: module.apply({}, x, train=True, rngs={'dropout': key}),
+                          mesh=mesh, in_specs=P('data'), out_specs=P('data'))(x)
+  np.testing.assert_array_equal(sharded, one_device)
+  assert 0.3 < float(jnp.mean(one_device == 0)) < 0.7
+  masks = np.asarray(one_device == 0).reshape(8, -1)
+  assert len({m.tobytes() for m in masks}) == 8
   np.testing.assert_array_equal(module.apply({}, x, train=False), x)
 
 

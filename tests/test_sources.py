@@ -130,6 +130,10 @@ def test_trainer_sources_from_config(tmp_path, smoke_config):
 
 
 def test_tfds_prepared_dataset_reads_back_without_tensorflow_in_the_loop(tmp_path, smoke_config):
+  import json
+  import subprocess
+  import sys
+  from pathlib import Path
   pytest.importorskip('tensorflow_datasets')
   from jfsr.data import tfds_source
   root = write_celebamask_layout(tmp_path / 'celeba', 4, size=64)
@@ -137,15 +141,45 @@ def test_tfds_prepared_dataset_reads_back_without_tensorflow_in_the_loop(tmp_pat
     warnings.simplefilter('ignore')
     builder = tfds_source.prepare(root, tmp_path / 'tfds')
   assert builder.info.splits['train'].num_examples == 4
-  smoke_config.data.source = 'tfds'
-  smoke_config.data.tfds_data_dir = str(tmp_path / 'tfds')
-  smoke_config.data.tfds_train_split = 'train[:3]'
-  source = make_source(smoke_config, 'train')
-  assert len(source) == 3
-  record = source[0]
-  direct = sources.CelebAMaskHQ(root, [0], 32, tfds_source.sources.CELEBAMASK_PARTS[:1])[0]
-  assert record['hr'].shape == (32, 32, 3) and record['mask'].shape == (32, 32)
-  assert np.abs(record['hr'].astype(int) - direct['hr'].astype(int)).mean() < 8
+  # Read it back in a process where TensorFlow cannot be imported at all: records and a
+  # batch of the training pipeline (which degrades them) must come without it.
+  script = f"""
+import importlib.machinery, json, sys
+
+class WithoutTensorFlow(importlib.machinery.PathFinder):  # as if TensorFlow were not installed
+  @classmethod
+  def find_spec(cls, name, path=None, target=None):
+    if name == 'tensorflow' or name.startswith('tensorflow.'):
+      return None
+    return importlib.machinery.PathFinder.find_spec(name, path, target)
+sys.meta_path = [WithoutTensorFlow if f is importlib.machinery.PathFinder else f
+                 for f in sys.meta_path]
+from absl import flags; flags.FLAGS.mark_as_parsed()
+import numpy as np
+from jfsr import config_loading
+from jfsr.data.pipeline import make_source, make_train_dataset
+config = config_loading.load_config('smoke')
+config.data.source, config.data.tfds_data_dir = 'tfds', {str(tmp_path / 'tfds')!r}
+config.data.tfds_train_split = 'train[:3]'
+config.train.batch_size = 2
+source = make_source(config, 'train')
+batch = next(iter(make_train_dataset(config)))
+np.save({str(tmp_path / 'record.npy')!r}, source[0]['hr'])
+np.save({str(tmp_path / 'mask.npy')!r}, source[0]['mask'])
+print(json.dumps({{'count': len(source), 'batch': list(batch['lr'].shape),
+                  'tensorflow': 'tensorflow' in sys.modules}}))
+"""
+  result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                          timeout=300, cwd=Path(__file__).resolve().parent.parent)
+  assert result.returncode == 0, result.stderr[-3000:]
+  report = json.loads(result.stdout.strip().splitlines()[-1])
+  assert report == {'count': 3, 'batch': [2, 4, 4, 3], 'tensorflow': False}
+  record, mask = np.load(tmp_path / 'record.npy'), np.load(tmp_path / 'mask.npy')
+  direct = sources.CelebAMaskHQ(root, [0], 32, ('skin',))[0]
+  assert record.shape == (32, 32, 3) and mask.shape == (32, 32)
+  assert np.abs(record.astype(int) - direct['hr'].astype(int)).mean() < 8
+  # The stored mask is the same face mask (resized through the stored 256² copy).
+  assert np.abs(mask - direct['mask']).mean() < 0.05 and direct['mask'].mean() > 0.1
 
 
 def test_contact_sheet_command_writes_a_png(tmp_path):

@@ -7,6 +7,7 @@ Plain SGD is used because Adam's normalisation hides a scaled gradient.
 """
 
 import functools
+import re
 
 import jax
 import jax.numpy as jnp
@@ -107,12 +108,21 @@ def test_bfloat16_computes_in_bf16_and_keeps_fp32_state(smoke_config):
   # Parameters, statistics and optimizer state stay fp32 ...
   for leaf in jax.tree.leaves(bf16_state):
     assert leaf.dtype in (jnp.float32, jnp.int32, jnp.uint32), leaf.dtype
-  # ... while the networks really run in bf16 (so the two runs are not the same computation) ...
-  generator = models.build_generator(config, dtype=jnp.bfloat16)
-  outputs = generator.apply({'params': fp32_state.generator.params,
-                             'batch_stats': fp32_state.generator.batch_stats},
-                            batches[0]['lr'], train=False)
-  assert outputs['out_sharp'].dtype == jnp.bfloat16
+  # ... while the step's convolutions and matmuls really run in bf16 (so the two runs are not
+  # the same computation), which the compiled step's own program shows.
+  def lowered_text(compute_dtype):
+    config.train.compute_dtype = compute_dtype
+    mesh = train_step.make_mesh(jax.devices()[:2])
+    step = train_step.make_train_step(config, mesh, use_local_d=True)
+    state = jax.device_put(create_train_state(config, jax.random.PRNGKey(0)),
+                           train_step.replicated(mesh))
+    return step.lower(state, jax.device_put(batches[0], train_step.batch_sharding(mesh)),
+                      jax.device_put(vgg, train_step.replicated(mesh))).as_text()
+  heavy_ops = re.compile(r'stablehlo\.(convolution|dot_general)[^\n]*-> tensor<[^>]*x(bf16|f32)>')
+  bf16_ops = [m.group(2) for m in heavy_ops.finditer(lowered_text('bfloat16'))]
+  fp32_ops = [m.group(2) for m in heavy_ops.finditer(lowered_text('float32'))]
+  assert bf16_ops and bf16_ops.count('bf16') > 0.9 * len(bf16_ops), bf16_ops
+  assert fp32_ops and set(fp32_ops) == {'f32'}
   assert not np.array_equal(np.asarray(bf16_state.generator.params['sharp_out']['kernel']),
                             np.asarray(fp32_state.generator.params['sharp_out']['kernel']))
   # ... and the losses agree with fp32 to bf16 precision.

@@ -1,19 +1,23 @@
 """Face-recognition accuracy after the paper's Table 2: do restored faces keep their identity?
 
 Every image (restored, bicubic, ground truth) goes through the same recognition
-pipeline: a detector finds the face (MTCNN, ``jfsr.mtcnn``, with facenet-pytorch's
-weights; or OpenCV's Haar cascade, ``jfsr.faces``), the largest detection's box
-is cut out (no landmark alignment: CelebA-HQ faces are aligned already), resized
-to 160x160 (bicubic) and standardised, and FaceNet
-(``jfsr.models.facenet``, MS-Celeb-1M weights) embeds it; embeddings are
-L2-normalised. The ground-truth faces form the gallery. For each test face the
-restored face is the probe, and:
+pipeline. MTCNN (``jfsr.mtcnn``, facenet-pytorch's weights) finds the largest face
+and its five landmarks, and a similarity transform warps it onto a measured
+template in a 160x160 crop (``jfsr.faces.alignment``: MTCNN's box framing, the
+face's roll removed), as the paper's "MTCNN detection and alignment" does; with
+OpenCV's Haar cascade (``jfsr.faces``, no landmarks) the detector's square is cut
+out and resized instead. FaceNet (``jfsr.models.facenet``, MS-Celeb-1M weights)
+embeds the crop; embeddings are L2-normalised. The ground-truth faces form the
+gallery; for each test face the restored face is the probe, and with ``d`` the
+distance between unit embeddings (``'euclidean'``, the distance FaceNet's
+verification thresholds, by default; ``'l1'``, the paper's wording, as an option):
 
-* ``id_similarity``: cosine similarity of probe and its own ground truth (mean);
-* ``id_l1``: L1 distance between the two unit embeddings (mean);
-* ``id_rank1``: share of probes whose nearest gallery face (L1 distance) is their own;
-* ``id_acc60`` / ``id_acc70`` / ``id_acc80``: share of probes verified as their own
-  identity, cosine similarity >= 0.6 / 0.7 / 0.8;
+* ``id_distance``: ``d`` between a probe and its own ground truth (mean);
+* ``id_similarity``: their cosine similarity (mean);
+* ``id_rank1``: share of probes whose nearest gallery face (by ``d``) is their own;
+* ``id_acc_d60`` / ``id_acc_d70`` / ``id_acc_d80``: share of probes accepted as
+  their own identity, **distance below** 0.6 / 0.7 / 0.8. A larger limit accepts
+  more, so these rise with the threshold, as Table 2's do;
 * ``id_missed``: probes in which the detector found no face.
 
 A probe without a detected face counts as a failure in the accuracies and
@@ -30,11 +34,13 @@ import numpy as np
 from PIL import Image
 
 from jfsr import faces as face_detection
+from jfsr.faces import alignment
 from jfsr.models import facenet
 
-THRESHOLDS = (0.6, 0.7, 0.8)
-METRICS = ('id_similarity', 'id_l1', 'id_rank1',
-           *(f'id_acc{round(t * 100)}' for t in THRESHOLDS), 'id_missed')
+THRESHOLDS = (0.6, 0.7, 0.8)  # limits on the embedding distance: accept when below
+DISTANCES = ('euclidean', 'l1')
+METRICS = ('id_distance', 'id_similarity', 'id_rank1',
+           *(f'id_acc_d{round(t * 100)}' for t in THRESHOLDS), 'id_missed')
 
 
 # A face finder: (image, smallest face side in pixels) -> the largest face's pixels, or None.
@@ -48,8 +54,9 @@ def haar_face(image: np.ndarray, min_size: int) -> np.ndarray | None:
 
 
 def mtcnn_face_finder(variables: dict | None = None) -> FaceFinder:
-  """MTCNN's largest box, clipped to the image (facenet-pytorch's ``extract_face``, margin 0);
-  ``variables`` default to the cached facenet-pytorch weights."""
+  """MTCNN's largest face, aligned by its five landmarks onto
+  :data:`jfsr.faces.alignment.FACENET_TEMPLATE` in a 160x160 crop; ``variables``
+  default to the cached facenet-pytorch weights."""
   from jfsr.mtcnn import MTCNN
   from jfsr.pretrained import mtcnn_weights
   detector = MTCNN(variables or mtcnn_weights.load_mtcnn())
@@ -58,7 +65,7 @@ def mtcnn_face_finder(variables: dict | None = None) -> FaceFinder:
     detections = detector.detect(image, min_size=min_size)
     if not detections:
       return None
-    return crop_box(image, detections[0].box)
+    return alignment.align(image, detections[0].landmarks)
   return find
 
 
@@ -104,8 +111,18 @@ def embed(network: facenet.InceptionResnetV1, variables: dict, crops_uint8):
   return embedding / jnp.maximum(jnp.linalg.norm(embedding, axis=-1, keepdims=True), 1e-12)
 
 
+def pairwise_distances(probe: np.ndarray, gallery: np.ndarray, distance: str) -> np.ndarray:
+  """``(n_probe, n_gallery)`` distances between unit embeddings."""
+  difference = probe[:, None, :] - gallery[None, :, :]
+  if distance == 'euclidean':
+    return np.sqrt(np.square(difference).sum(-1))
+  if distance == 'l1':
+    return np.abs(difference).sum(-1)
+  raise ValueError(f'eval.identity_distance must be one of {DISTANCES}, got {distance!r}')
+
+
 def identity_scores(probe: np.ndarray, probe_found: np.ndarray, gallery: np.ndarray,
-                    gallery_found: np.ndarray) -> dict[str, float]:
+                    gallery_found: np.ndarray, distance: str = 'euclidean') -> dict[str, float]:
   """The metrics above from unit embeddings ``(n, d)`` and detection flags ``(n,)``."""
   keep = np.asarray(gallery_found, bool)
   probe, found = np.asarray(probe, np.float64)[keep], np.asarray(probe_found, bool)[keep]
@@ -114,16 +131,17 @@ def identity_scores(probe: np.ndarray, probe_found: np.ndarray, gallery: np.ndar
   if n == 0:
     nan = float('nan')
     return {**{name: nan for name in METRICS}, 'id_missed': 0.0}
-  similarity = np.sum(probe * gallery, axis=1)
-  l1_to_gallery = np.abs(probe[:, None, :] - gallery[None, :, :]).sum(-1)  # (probe, gallery)
+  to_gallery = pairwise_distances(probe, gallery, distance)  # (probe, gallery)
   own = np.arange(n)
-  rank1 = found & (np.argmin(l1_to_gallery, axis=1) == own)
+  own_distance = to_gallery[own, own]
+  rank1 = found & (np.argmin(to_gallery, axis=1) == own)
   scores = {
-      'id_similarity': float(similarity[found].mean()) if found.any() else float('nan'),
-      'id_l1': float(l1_to_gallery[own, own][found].mean()) if found.any() else float('nan'),
+      'id_distance': float(own_distance[found].mean()) if found.any() else float('nan'),
+      'id_similarity': (float(np.sum(probe * gallery, axis=1)[found].mean()) if found.any()
+                        else float('nan')),
       'id_rank1': float(rank1.mean()),
   }
   for threshold in THRESHOLDS:
-    scores[f'id_acc{round(threshold * 100)}'] = float((found & (similarity >= threshold)).mean())
+    scores[f'id_acc_d{round(threshold * 100)}'] = float((found & (own_distance < threshold)).mean())
   scores['id_missed'] = float(n - found.sum())
   return scores

@@ -1,0 +1,86 @@
+"""Five-point alignment: the similarity fit, the warps, and landmarks landing on the template."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from jfsr.faces import alignment
+
+
+def _similarity(angle_degrees, scale, tx, ty):
+  c, s = math.cos(math.radians(angle_degrees)), math.sin(math.radians(angle_degrees))
+  return np.array([[scale * c, -scale * s, tx], [scale * s, scale * c, ty]])
+
+
+@pytest.mark.parametrize('angle, scale, tx, ty', [(0, 1, 0, 0), (-30, 0.7, 12.5, -3), (23, 2.4, -40, 7)])
+def test_similarity_fit_recovers_a_known_transform(angle, scale, tx, ty):
+  truth = _similarity(angle, scale, tx, ty)
+  source = alignment.FACENET_TEMPLATE + [[3, -2], [1, 4], [0, 0], [-5, 2], [2, 1]]
+  fitted = alignment.similarity_transform(source, alignment.apply_transform(truth, source))
+  np.testing.assert_allclose(fitted, truth, atol=1e-9)
+  np.testing.assert_allclose(alignment.compose(alignment.invert(truth), truth)[:, :2], np.eye(2),
+                             atol=1e-12)
+
+
+def test_similarity_fit_is_the_least_squares_solution():
+  """With noisy targets no similarity fits exactly: the residual is stationary (zero
+  gradient in each of a, b, tx, ty), checked by finite differences."""
+  rng = np.random.default_rng(0)
+  source = rng.uniform(0, 100, (5, 2))
+  target = alignment.apply_transform(_similarity(10, 1.3, 5, 5), source) + rng.normal(0, 2, (5, 2))
+  fitted = alignment.similarity_transform(source, target)
+  a, b, tx, ty = fitted[0, 0], fitted[1, 0], fitted[0, 2], fitted[1, 2]
+
+  def residual(p):
+    m = np.array([[p[0], -p[1], p[2]], [p[1], p[0], p[3]]])
+    return np.square(alignment.apply_transform(m, source) - target).sum()
+  best = residual([a, b, tx, ty])
+  for i in range(4):
+    for step in (1e-3, -1e-3):
+      p = [a, b, tx, ty]
+      p[i] += step
+      assert residual(p) > best
+
+
+def _dots(points, size, radius=2.5):
+  """An image with a bright disc at each point (sub-pixel centres)."""
+  yy, xx = np.mgrid[:size, :size]
+  image = np.zeros((size, size), np.float64)
+  for x, y in points:
+    image = np.maximum(image, np.clip(radius + 0.5 - np.hypot(xx - x, yy - y), 0, 1))
+  return np.repeat((image * 255).astype(np.uint8)[..., None], 3, axis=-1)
+
+
+def _centroids(image, count):
+  grey = image[..., 0].astype(np.float64)
+  labels, found = ndimage.label(grey > 40)
+  assert found == count
+  centres = ndimage.center_of_mass(grey, labels, range(1, count + 1))
+  return np.array([(x, y) for y, x in centres])
+
+
+@pytest.mark.parametrize('angle, scale', [(0, 1.0), (28, 1.4), (-30, 2.2)])
+def test_alignment_puts_known_landmarks_on_the_template_to_a_pixel(angle, scale):
+  frame_size = 560
+  to_frame = _similarity(angle, scale, 200, 150)
+  landmarks = alignment.apply_transform(to_frame, alignment.FACENET_TEMPLATE)
+  frame = _dots(landmarks, frame_size, radius=2.5 * scale)
+  aligned = alignment.align(frame, landmarks)
+  assert aligned.shape == (alignment.FACENET_SIZE, alignment.FACENET_SIZE, 3)
+  found = _centroids(aligned, 5)
+  # Match each template point to its nearest found dot.
+  for point in alignment.FACENET_TEMPLATE:
+    assert np.min(np.hypot(*(found - point).T)) < 1.0
+
+
+def test_warp_then_inverse_warp_returns_the_patch():
+  rng = np.random.default_rng(1)
+  patch = ndimage.gaussian_filter(rng.uniform(0, 255, (96, 96, 3)), (2, 2, 0)).astype(np.uint8)
+  forward = _similarity(17, 1.5, 30, -10)
+  out = alignment.warp(patch, forward, 200)
+  back = alignment.warp(out, alignment.invert(forward), 96)
+  inner = (slice(12, -12), slice(12, -12))  # away from the border (and the frame's edge)
+  difference = np.abs(back[inner].astype(int) - patch[inner].astype(int))
+  assert difference.mean() < 2.0 and difference.max() < 25

@@ -131,6 +131,52 @@ def test_eval_of_a_missing_step_or_another_model_is_refused(trained):
   assert 'Traceback' not in result.stderr
 
 
+def test_export_writes_the_generator_under_the_authors_names(trained, tmp_path):
+  """``python -m jfsr.export``: key names, layouts and the skip-connection swap, checked
+  against the checkpoint's own arrays (test_torch_oracle loads such files into the authors'
+  modules with torch)."""
+  from jfsr.pretrained.torch_state_dict import load_state_dict
+  workdir, _ = trained
+  output = tmp_path / 'generator.pth'
+  result = subprocess.run([sys.executable, '-m', 'jfsr.export', '--checkpoint',
+                           str(workdir / 'checkpoints' / '6'), '--to', 'torch', '--output',
+                           str(output)], cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'wrote' in result.stdout
+  exported = load_state_dict(output)
+  params = saved_state(workdir, 6)['generator']['params']
+  stats = saved_state(workdir, 6)['generator']['batch_stats']
+  # smoke: 32² output -> 5 encoder levels, deconv5..1, the blur decoder's deconv4_0..1_0.
+  expected_keys = ({f'upscale8.{i}.weight' for i in (0, 2, 5, 8, 11)} | {'conv1.weight', 'conv1.bias'}
+                   | {f'{m}.1.{p}' for m in ['conv2', 'conv3', 'conv4', 'conv5', 'deconv5', 'deconv4',
+                                            'deconv3', 'deconv2', 'deconv1', 'deconv4_0',
+                                            'deconv3_0', 'deconv2_0', 'deconv1_0']
+                      for p in ('weight', 'bias')})
+  norms = ['conv2', 'conv3', 'conv4', 'conv5', 'deconv5', 'deconv4', 'deconv3', 'deconv2',
+           'deconv4_0', 'deconv3_0', 'deconv2_0']
+  expected_keys |= {f'{m}.2.{p}' for m in norms for p in ('weight', 'bias', 'running_mean',
+                                                           'running_var', 'num_batches_tracked')}
+  assert set(exported) == expected_keys
+  np.testing.assert_array_equal(exported['conv3.1.weight'],
+                                np.asarray(params['enc3']['kernel']).transpose(3, 2, 0, 1))
+  np.testing.assert_array_equal(exported['conv3.2.running_var'], stats['enc3_bn']['var'])
+  assert int(exported['conv3.2.num_batches_tracked']) == 6
+  # deconv4 (sharp_dec2) reads cat(c4, d) in the authors' code, [d, c4] in jfsr: halves swap.
+  kernel = np.asarray(params['sharp_dec2']['kernel']).transpose(2, 3, 0, 1)  # (in, out, ky, kx)
+  half = kernel.shape[0] // 2
+  np.testing.assert_array_equal(exported['deconv4.1.weight'][:half], kernel[half:])
+  np.testing.assert_array_equal(exported['deconv4.1.weight'][half:], kernel[:half])
+  # deconv5 (the innermost) reads no concatenation: unchanged.
+  np.testing.assert_array_equal(exported['deconv5.1.weight'],
+                                np.asarray(params['sharp_dec1']['kernel']).transpose(2, 3, 0, 1))
+  missing = subprocess.run([sys.executable, '-m', 'jfsr.export', '--checkpoint',
+                            str(tmp_path / 'nowhere'), '--to', 'torch', '--output',
+                            str(tmp_path / 'x.pth')], cwd=REPO, capture_output=True, text=True,
+                           timeout=300)
+  assert missing.returncode != 0 and 'holds no checkpoint' in missing.stderr
+  assert 'Traceback' not in missing.stderr and not (tmp_path / 'x.pth').exists()
+
+
 def test_second_invocation_resumes_at_the_saved_step(trained, tmp_path):
   workdir, _ = trained
   result = run_main(workdir, '--config.train.num_steps=8')

@@ -61,6 +61,56 @@ def test_not_a_state_dict_is_refused(tmp_path):
     vgg_weights.from_torchvision({'classifier.0.weight': np.zeros(3)}, 'vgg19')
 
 
+class _WritesAFile:
+  """Unpickling this calls ``pathlib.Path.write_text``: what a crafted weight file would do."""
+
+  def __init__(self, path):
+    self.path = path
+
+  def __reduce__(self):
+    return (Path.write_text, (Path(self.path), 'pickle ran code'))
+
+
+@pytest.mark.parametrize('position', ['magic', 'system_info', 'storage_keys'])
+def test_no_pickle_of_a_legacy_weight_file_runs_code(tmp_path, position):
+  """Each of the legacy format's plain pickles (the header's three, the storage keys after
+  the object pickle) is read by a restricted unpickler: a payload there is refused, not run."""
+  import pickle
+  from jfsr.pretrained import torch_state_dict
+  marker = tmp_path / 'ran'
+  payload = _WritesAFile(marker)
+  parts = {'magic': torch_state_dict._LEGACY_MAGIC, 'protocol': 1001,
+           'system_info': {'little_endian': True}, 'object': {}, 'storage_keys': []}
+  parts[position] = payload
+  crafted = tmp_path / 'crafted.pth'
+  crafted.write_bytes(b''.join(pickle.dumps(parts[k], protocol=2) for k in
+                               ('magic', 'protocol', 'system_info', 'object', 'storage_keys')))
+  with pytest.raises(pickle.UnpicklingError):
+    load_state_dict(crafted)
+  assert not marker.exists()
+  # The same file through the unrestricted pickle would have run it: the test can fail.
+  with open(crafted, 'rb') as f:
+    for _ in range(5):
+      pickle.load(f)
+  assert marker.exists()
+
+
+def test_written_state_dicts_read_back(tmp_path):
+  """jfsr's torch-free writer against its reader (torch.load is checked where torch is
+  installed, in test_torch_oracle); scalars, int64 and nested dicts keep their shapes."""
+  from jfsr.pretrained import torch_state_dict
+  state = {'a.weight': np.arange(24, dtype=np.float32).reshape(2, 3, 4).transpose(2, 0, 1),
+           'bn.num_batches_tracked': np.array(7, np.int64)}
+  torch_state_dict.save_state_dict(state, tmp_path / 'g.pth')
+  back = load_state_dict(tmp_path / 'g.pth')
+  assert back.keys() == state.keys()
+  for key in state:
+    assert back[key].dtype == state[key].dtype and back[key].shape == state[key].shape
+    np.testing.assert_array_equal(back[key], state[key])
+  with pytest.raises(ValueError, match='no torch storage type'):
+    torch_state_dict.save_state_dict({'x': np.zeros(2, np.complex64)}, tmp_path / 'bad.pth')
+
+
 @pytest.fixture
 def file_server(tmp_path):
   """A local HTTP server for one small file."""

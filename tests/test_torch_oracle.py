@@ -152,3 +152,24 @@ def test_one_train_step_equals_the_authors_step_in_pytorch(smoke_config):
       # shows, hence atol 1e-5 (5% of lr); everywhere else the parameters agree to 1e-6.
       np.testing.assert_allclose(np.asarray(value), expected, atol=1e-5, rtol=1e-5,
                                  err_msg=f'{name} {key}')
+
+
+def test_exported_file_loads_with_a_plain_torch_load_into_the_authors_modules(smoke_config,
+                                                                             tmp_path):
+  """The torch-free writer's file under ``torch.load``'s default ``weights_only=True``,
+  then a strict ``load_state_dict`` of every network."""
+  from jfsr.pretrained import torch_state_dict
+  config = _config(smoke_config)
+  state = create_train_state(config, jax.random.PRNGKey(1))
+  dicts = _state_dicts(config, state)
+  path = tmp_path / 'nets.pth'
+  torch_state_dict.save_state_dict(dicts, path)
+  loaded = torch.load(path)
+  m = config.model
+  modules = {'generator': oracle.Generator(m.ngf, m.upsampler_features, 5, 3),
+             'global_d': oracle.Discriminator(6, m.d_features, m.d_layers),
+             'local_d': oracle.Discriminator(3, m.d_features, m.d_layers)}
+  for name, module in modules.items():
+    module.load_state_dict(loaded[name], strict=True)
+    for key, value in dicts[name].items():
+      np.testing.assert_array_equal(module.state_dict()[key].numpy(), value)

@@ -45,32 +45,36 @@ def get_config(variant: str = 'default') -> ml_collections.ConfigDict:
   c.data.tfds_train_split = 'train'  # TFDS split strings, e.g. 'train[:900]'
   c.data.tfds_test_split = 'test' 
   c.data.on_bad_record = 'skip'  # 'skip' (replace, count, warn) | 'raise' 
-  c.data.hr_size = 256
+  c.data.hr_size = 256  # paper and code: 32² -> 256² (8x)
   c.data.lr_size = 32
   c.data.grayscale_input = False
-  c.data.num_train = 28_800  # the paper's split: images [0, 28800) train, [28800, 30000) test
+  c.data.num_train = 28_800  # the code's split (28,800 / 1,200): images [0, 28800) train, then test
   c.data.num_test = 1_200
   c.data.first_index = 0  # train = [first, first + num_train), test = the next num_test
   c.data.face_parts = ('skin', 'nose', 'eye_g', 'l_eye', 'r_eye', 'l_brow', 'r_brow',
-                       'mouth', 'u_lip', 'l_lip')
-  c.data.blur_region = 'feathered'  # 'feathered' composite | 'zero_flow' outside the face | 'whole'
+                       'mouth', 'u_lip', 'l_lip')  # the paper's face region (DESIGN §2.1)
+  # How the blur is confined to the face (the paper: blur on the face; the authors' files are
+  # not published): 'feathered' composite | 'zero_flow' outside the face | 'whole'.
+  c.data.blur_region = 'feathered'
   c.data.mask_feather = 3.0  # Gaussian sigma (HR pixels) softening the face-mask edge
   c.data.sharp_fraction = 1 / 51  # share of examples left sharp (Gong et al.)
-  c.data.blur_setting = 'strong'  # 'strong' | 'mild' motion-flow parameters
+  c.data.blur_setting = 'strong'  # Gong et al.'s flow parameters: 'strong' | 'mild' (DESIGN §2.2)
+  # Random horizontal flips of training faces (ours: the notebook reads fixed pre-degraded
+  # files without flipping). Never applied to the test set.
   c.data.hflip = True
   c.data.num_workers = 2
   c.data.prefetch_buffer = 2
 
   c.model = ml_collections.ConfigDict()
-  c.model.ngf = 64
-  c.model.upsampler_features = 64
+  c.model.ngf = 64  # code: pix2pix unet_256 widths 64..512
+  c.model.upsampler_features = 64  # code: the five-layer upsampling CNN, 64 wide
   c.model.use_upsampler = True
-  c.model.dropout_rate = 0.5
-  c.model.noise_std = 0.0
+  c.model.dropout_rate = 0.5  # code: Dropout(0.5) after deconv8, deconv7, deconv6
+  c.model.noise_std = 0.0  # > 0: the paper's "w/N" (code: the wN notebook, N(1, 0.1))
   # Transposed convolutions, all exact: 'auto' ('gemm' on CPU, 'phase' elsewhere) | 'gemm' |
   # 'phase' | 'dilated' (XLA's own, slow on CPU); see jfsr.models.layers.conv_transpose_4x4_s2.
   c.model.convt_impl = 'auto'
-  c.model.d_features = 64
+  c.model.d_features = 64  # code: PatchGAN ndf 64
   c.model.d_layers = 3  # strided PatchGAN blocks: 3 -> 5 convolutions (reference), 5 -> 7 (paper text)
   c.model.use_global_d = True
   c.model.use_local_d = True
@@ -82,8 +86,9 @@ def get_config(variant: str = 'default') -> ml_collections.ConfigDict:
   c.model.init = 'pytorch'
 
   c.loss = ml_collections.ConfigDict()
-  c.loss.lambda_l1 = 100.0
-  c.loss.lambda_perceptual = 10.0
+  c.loss.lambda_l1 = 100.0  # code (lambda_A) and paper: 100 on the three L1 terms
+  c.loss.lambda_perceptual = 10.0  # code: VGG loss x 10
+  # The paper: G + global D for 200 epochs, then the local D too; the code: both from the start.
   c.loss.local_d_start_epoch = 200
 
   c.perceptual = ml_collections.ConfigDict()
@@ -101,13 +106,13 @@ def get_config(variant: str = 'default') -> ml_collections.ConfigDict:
 
   c.optimizer = ml_collections.ConfigDict()
   c.optimizer.name = 'adam'  # 'adam' | 'sgd'
-  c.optimizer.learning_rate = 2e-4
+  c.optimizer.learning_rate = 2e-4  # code and paper: Adam(2e-4, 0.5, 0.999), constant
   c.optimizer.b1 = 0.5
   c.optimizer.b2 = 0.999
 
   c.train = ml_collections.ConfigDict()
-  c.train.batch_size = 64  # global, split over all devices
-  c.train.num_epochs = 400
+  c.train.batch_size = 64  # global, split over all devices; the paper: 64, the code: 16
+  c.train.num_epochs = 400  # the paper: 200 epochs, then 200 more with the local D
   c.train.num_steps = -1  # > 0 overrides num_epochs
   c.train.log_every_steps = 50
   c.train.image_every_steps = 1_000

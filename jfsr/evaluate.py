@@ -242,6 +242,8 @@ def report(writer, workdir: epath.Path, step: int, results: dict, grid, config) 
   writer.write_scalars(step, scalars(results))
   if jax.process_index() == 0:
     write_outputs(workdir / 'eval' / str(step), step, results, grid, config)
+    from jfsr import curves
+    curves.draw(workdir)  # the learning curves over every step evaluated so far
   logging.info('step %d, %d test faces: PSNR %.2f SSIM %.4f (bicubic %.2f / %.4f)', step,
                results['num_images'], results['model']['psnr'], results['model']['ssim'],
                results['bicubic']['psnr'], results['bicubic']['ssim'])

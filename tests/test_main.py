@@ -70,6 +70,11 @@ def test_trainer_evaluates_periodically(trained):
   workdir, result = trained
   assert sorted(p.name for p in (workdir / 'eval').iterdir()) == ['3', '6']
   assert 'step 6, 8 test faces: PSNR' in result.stderr
+  # Each evaluation redraws the learning curves over the steps evaluated so far.
+  from jfsr import curves
+  assert list(curves.read_history(workdir)) == [3, 6]
+  curve = np.asarray(Image.open(workdir / 'curves.png'))
+  assert curve.ndim == 3 and curve.shape[1] > 2 * curve.shape[0]  # one row of panels
 
 
 def _skimage_psnr(targets, preds):

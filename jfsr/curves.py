@@ -1,0 +1,95 @@
+r"""Learning curves: the evaluated metrics of every step of a run, drawn as one PNG.
+
+    python -m jfsr.curves --workdir DIR [--out FILE]
+
+reads ``DIR/eval/<step>/metrics.json`` (written by ``python -m jfsr.evaluate``,
+``--mode eval`` or the trainer's ``eval.every_steps``) and draws ``DIR/curves.png``:
+PSNR and SSIM (the standard protocol solid, the paper's dotted), FID, and the
+face-recognition accuracies (distance below 0.6 / 0.7 / 0.8, rank-1), each against
+the training step, the model as lines with markers and bicubic as flat dashed lines
+of the same colour (bicubic does not train: its value is the latest evaluation's).
+Every evaluation refreshes the file.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from etils import epath
+
+PANELS = (
+    ('PSNR (dB)', (('psnr', 'standard'), ('paper_psnr', "paper's protocol"))),
+    ('SSIM', (('ssim', 'standard'), ('paper_ssim', "paper's protocol"))),
+    ('FID (TF-Inception, lower is better)', (('fid', 'FID'),)),
+    ('face recognition', (('id_acc_d60', 'accepted, d < 0.6'), ('id_acc_d70', 'd < 0.7'),
+                          ('id_acc_d80', 'd < 0.8'), ('id_rank1', 'rank-1'))),
+)
+
+
+def read_history(workdir) -> dict[int, dict]:
+  """``{step: metrics.json}`` for every evaluated step of ``workdir``, in step order."""
+  eval_dir = epath.Path(workdir) / 'eval'
+  history = {}
+  if eval_dir.is_dir():
+    for path in eval_dir.iterdir():
+      record = path / 'metrics.json'
+      if path.name.isdigit() and record.exists():
+        history[int(path.name)] = json.loads(record.read_text())
+  return dict(sorted(history.items()))
+
+
+def draw(workdir, out=None) -> epath.Path | None:
+  """Draws the curves of ``workdir`` to ``out`` (default ``workdir/curves.png``); returns the
+  path, or None when nothing has been evaluated yet."""
+  import matplotlib
+  matplotlib.use('Agg')
+  from matplotlib import pyplot as plt
+
+  history = read_history(workdir)
+  if not history:
+    return None
+  steps = list(history)
+  latest = history[steps[-1]]
+  panels = [(title, [(k, label) for k, label in series if k in latest['methods']['model']])
+            for title, series in PANELS]
+  panels = [p for p in panels if p[1]]
+  figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+  for axis, (title, series) in zip(axes[0], panels):
+    for index, (key, label) in enumerate(series):
+      colour = f'C{index}'
+      style = ':' if key.startswith('paper_') else '-'
+      values = [history[s]['methods']['model'].get(key, float('nan')) for s in steps]
+      axis.plot(steps, values, style, marker='o', markersize=3, color=colour,
+                label=f'model, {label}')
+      axis.axhline(latest['methods']['bicubic'][key], linestyle='--', linewidth=1, color=colour,
+                   label=f'bicubic, {label}')
+    axis.set_title(title)
+    axis.set_xlabel('training step')
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7)
+  figure.suptitle(f'{epath.Path(workdir).name}: {latest.get("num_images", "?")} test faces, '
+                  f'variant {latest.get("variant", "?")}', fontsize=10)
+  figure.tight_layout()
+  out = epath.Path(out) if out else epath.Path(workdir) / 'curves.png'
+  with out.open('wb') as f:
+    figure.savefig(f, format='png', dpi=110)
+  plt.close(figure)
+  return out
+
+
+def _main(argv) -> None:
+  from absl import flags
+  del argv
+  path = draw(flags.FLAGS.workdir, flags.FLAGS.out)
+  if path is None:
+    sys.exit(f'error: {flags.FLAGS.workdir} has no evaluations (eval/<step>/metrics.json); '
+             'run python -m jfsr.evaluate --workdir DIR --steps ... first')
+  print(f'wrote {path} ({len(read_history(flags.FLAGS.workdir))} evaluated steps)')
+
+
+if __name__ == '__main__':
+  from absl import app, flags as absl_flags
+  absl_flags.DEFINE_string('workdir', None, 'a training run\'s --workdir', required=True)
+  absl_flags.DEFINE_string('out', None, 'the PNG to write (default: WORKDIR/curves.png)')
+  app.run(_main)

@@ -45,6 +45,10 @@ def get_config(variant: str = 'default') -> ml_collections.ConfigDict:
   c.data.tfds_train_split = 'train'  # TFDS split strings, e.g. 'train[:900]'
   c.data.tfds_test_split = 'test' 
   c.data.on_bad_record = 'skip'  # 'skip' (replace, count, warn) | 'raise' 
+  # A second training source (ours): a plain folder of aligned faces, all of it training data,
+  # mixed in as a data.extra_weight share of the examples (grain's MapDataset.mix).
+  c.data.extra_root = ''
+  c.data.extra_weight = 0.0
   c.data.hr_size = 256  # paper and code: 32² -> 256² (8x)
   c.data.lr_size = 32
   c.data.grayscale_input = False
@@ -84,6 +88,10 @@ def get_config(variant: str = 'default') -> ml_collections.ConfigDict:
   # conv is its output channels; BatchNorm 1 / 0) | 'pix2pix' (N(0, 0.02), BatchNorm scale
   # N(1, 0.02), the bias-free upsampling CNN He-initialised; pix2pix's init_weights).
   c.model.init = 'pytorch'
+  # A shipped generator (NAME, python -m jfsr.pretrained list) or a packed .npz whose
+  # parameters and BatchNorm statistics a fresh run starts from (discriminators and
+  # optimizers start fresh); '' = initialise. Ignored when the workdir resumes.
+  c.model.generator_init = ''
 
   c.loss = ml_collections.ConfigDict()
   c.loss.lambda_l1 = 100.0  # code (lambda_A) and paper: 100 on the three L1 terms

@@ -23,6 +23,26 @@ def load_config(variant: str = 'default', path: str | Path | None = None) -> ml_
   return module.get_config(variant)
 
 
+def config_from_dict(saved: dict) -> ml_collections.ConfigDict:
+  """A saved config (JSON round-tripped) over its variant's current defaults, so that
+  fields added since it was saved exist; fields this version does not know are
+  reported and ignored."""
+  from absl import logging
+  config = load_config(saved.get('variant', 'default'))
+
+  def merge(node: ml_collections.ConfigDict, values: dict, prefix: str) -> None:
+    for key, value in values.items():
+      if key not in node:
+        logging.warning('the saved config has %s%s, which this version does not know; ignored',
+                        prefix, key)
+      elif isinstance(value, dict):
+        merge(node[key], value, f'{prefix}{key}.')
+      else:
+        node[key] = tuple(value) if isinstance(node[key], tuple) else value
+  merge(config, saved, '')
+  return config
+
+
 COMPUTE_DTYPES = ('auto', 'float32', 'bfloat16')
 
 
@@ -62,6 +82,9 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1, training: 
   _check(not training or d.num_train >= t.batch_size,
          f'data.num_train={d.num_train} is smaller than one batch (train.batch_size={t.batch_size}); '
          'to evaluate on a set of faces without training, evaluate with data.num_train=0')
+  _check(0 <= d.extra_weight < 1 and (d.extra_weight > 0) == bool(d.extra_root),
+         f'data.extra_weight={d.extra_weight} with data.extra_root={d.extra_root!r}: give both '
+         '(a folder and a share in (0, 1)) or neither')
   _check(d.num_workers >= 0, f'data.num_workers={d.num_workers}: must be >= 0')
   _check(d.num_test >= 1, f'data.num_test={d.num_test}: at least one test face is needed for '
          'the sample grids')

@@ -25,12 +25,15 @@ The scalars also go to the run's TensorBoard log (``eval/model/psnr``, ...), so
 evaluations line up with training steps.
 
 Standalone, with the config the run saved beside its checkpoints:
-``python -m jfsr.evaluate --workdir DIR [--steps 2000,4000] [--set data.root=PATH]``.
+``python -m jfsr.evaluate --workdir DIR [--steps 2000,4000] [--set data.root=PATH]``;
+a shipped generator with the config it was trained with:
+``python -m jfsr.evaluate --model NAME --workdir OUT --set data.root=PATH``.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import time
@@ -250,22 +253,31 @@ def report(writer, workdir: epath.Path, step: int, results: dict, grid, config) 
 
 
 def evaluate_checkpoints(config: ml_collections.ConfigDict, workdir: str,
-                         steps: list[int] | None = None) -> dict[int, dict]:
-  """``--mode eval``: evaluates checkpoints ``steps`` (default: the latest) of ``workdir``."""
+                         steps: list[int] | None = None, model: str | None = None
+                         ) -> dict[int, dict]:
+  """``--mode eval``: evaluates checkpoints ``steps`` (default: the latest) of ``workdir``, or,
+  with ``model``, that shipped generator (NAME or packed file), writing under ``workdir``."""
   from clu import metric_writers  # TensorFlow-backed; only evaluation and training need it
   from jfsr import config_loading
 
   config_loading.validate(config, jax.device_count(), training=False)
   workdir = epath.Path(workdir)
-  steps = resolve_steps(workdir, steps)
+  sharding = train_step.replicated(train_step.make_mesh())
+  if model:
+    from jfsr.pretrained import generators
+    _, variables, meta = generators.load(model)
+    workdir.mkdir(parents=True, exist_ok=True)
+    sources = {meta['step']: lambda: jax.device_put(variables, sharding)}
+  else:
+    sources = {step: functools.partial(restore_generator, config, workdir, step, sharding)
+               for step in resolve_steps(workdir, steps)}
   writer = metric_writers.create_default_writer(str(workdir),
                                                 just_logging=jax.process_index() != 0)
-  sharding = train_step.replicated(train_step.make_mesh())
   evaluator = Evaluator(config, sharding)
   all_results = {}
-  for step in steps:
+  for step, load in sources.items():
     start = time.perf_counter()
-    results, grid = evaluator.run(restore_generator(config, workdir, step, sharding))
+    results, grid = evaluator.run(load())
     report(writer, workdir, step, results, grid, config)
     logging.info('evaluated step %d in %.1f s -> %s', step, time.perf_counter() - start,
                  workdir / 'eval' / str(step))
@@ -276,24 +288,11 @@ def evaluate_checkpoints(config: ml_collections.ConfigDict, workdir: str,
 
 def saved_config(workdir, step: int | None = None) -> ml_collections.ConfigDict:
   """The config a run saved with its checkpoint ``step`` (default: the latest)."""
+  from jfsr import config_loading
   (step,) = resolve_steps(workdir, [step] if step else None)
   mngr = checkpointing.manager(workdir, max_to_keep=None, create=False)
   saved = mngr.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))['config']
-  # Over the variant's current defaults, so fields added since the run was saved exist.
-  from jfsr import config_loading
-  config = config_loading.load_config(saved.get('variant', 'default'))
-
-  def merge(node: ml_collections.ConfigDict, values: dict, prefix: str) -> None:
-    for key, value in values.items():
-      if key not in node:
-        logging.warning('the saved config has %s%s, which this version does not know; ignored',
-                        prefix, key)
-      elif isinstance(value, dict):
-        merge(node[key], value, f'{prefix}{key}.')
-      else:
-        node[key] = tuple(value) if isinstance(node[key], tuple) else value
-  merge(config, saved, '')
-  return config
+  return config_loading.config_from_dict(saved)
 
 
 def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> None:
@@ -327,9 +326,13 @@ def _main(argv) -> None:
   compile_cache.enable()
   try:
     steps = [int(s) for s in f.steps] if f.steps else None
-    config = saved_config(f.workdir, steps[-1] if steps else None)
+    if f.model:
+      from jfsr.pretrained import generators
+      config = generators.load(f.model)[0]
+    else:
+      config = saved_config(f.workdir, steps[-1] if steps else None)
     apply_overrides(config, f.set)
-    evaluate_checkpoints(config, f.workdir, steps)
+    evaluate_checkpoints(config, f.workdir, steps, f.model)
   except (JfsrError, ValueError, FileNotFoundError) as error:  # incl. MissingWeightsError
     logging.error('%s', error)
     sys.exit(f'error: {error}')
@@ -339,8 +342,10 @@ if __name__ == '__main__':
   from absl import app, flags as absl_flags
   from jfsr import host_memory
   host_memory.restart_with_fast_allocator()
-  absl_flags.DEFINE_string('workdir', None, 'a training run\'s --workdir (holding checkpoints/)',
-                           required=True)
+  absl_flags.DEFINE_string('workdir', None, 'a training run\'s --workdir (holding checkpoints/); '
+                           'with --model, where the evaluation is written', required=True)
+  absl_flags.DEFINE_string('model', None, 'evaluate a shipped model (NAME, python -m '
+                           'jfsr.pretrained list) or a packed .npz file instead of checkpoints')
   absl_flags.DEFINE_list('steps', [], 'checkpoint steps to evaluate (default: the latest)')
   absl_flags.DEFINE_multi_string('set', [], 'FIELD=VALUE changes to the saved config, e.g. '
                                  'data.root=/data/CelebAMask-HQ or eval.num_images=100')

@@ -2,6 +2,7 @@ r"""Exports a jfsr model as a PyTorch state dict under the authors' module names
 
     python -m jfsr.export --checkpoint WORKDIR[/checkpoints/STEP] --to torch --output g.pth
     python -m jfsr.export --checkpoint WORKDIR --to torch --output nets.pth --discriminators
+    python -m jfsr.export --model NAME --to torch --output g.pth      # a shipped model
 
 The generator's keys are those of the ``Generator`` class in the authors'
 ``FaceSRnDeblur_train`` notebook: ``upscale8.{0,2,5,8,11}.weight`` (the upsampling
@@ -118,24 +119,36 @@ def torch_state_dicts(config, variables: dict, step: int, with_discriminators: b
   return out
 
 
-def export_checkpoint(checkpoint: str, output: str, with_discriminators: bool = False) -> dict:
-  """Writes the checkpoint's networks to ``output``; returns what was written, by network."""
+def export_checkpoint(checkpoint: str | None, output: str, with_discriminators: bool = False,
+                      model: str | None = None) -> dict:
+  """Writes the checkpoint's (or the shipped ``model``'s) networks to ``output``; returns what
+  was written, by network."""
   import jax
   from jfsr import evaluate
-  from jfsr.errors import WorkdirError
+  from jfsr.errors import JfsrError, WorkdirError
   from jfsr.pretrained import torch_state_dict
   from jfsr.restorer import split_checkpoint_path
 
-  workdir, path_step = split_checkpoint_path(checkpoint)
-  (step,) = evaluate.resolve_steps(workdir, [path_step] if path_step else None)
-  config = evaluate.saved_config(workdir, step)
+  if bool(checkpoint) == bool(model):
+    raise JfsrError('give exactly one of --checkpoint (a training run) and --model (a shipped '
+                    'model: python -m jfsr.pretrained list)')
+  if model:
+    if with_discriminators:
+      raise JfsrError('a shipped model holds the generator only; --discriminators needs a '
+                      '--checkpoint')
+    from jfsr.pretrained import generators
+    config, generator, meta = generators.load(model)
+    step, variables = meta['step'], {'generator': generator}
+  else:
+    workdir, path_step = split_checkpoint_path(checkpoint)
+    (step,) = evaluate.resolve_steps(workdir, [path_step] if path_step else None)
+    config = evaluate.saved_config(workdir, step)
+    networks = ('generator', 'global_d', 'local_d') if with_discriminators else ('generator',)
+    variables = jax.device_get(evaluate.restore_networks(
+        config, workdir, step, jax.sharding.SingleDeviceSharding(jax.devices('cpu')[0]), networks))
   if config.model.noise_std > 0:
-    raise WorkdirError(f'{checkpoint}: the noise ("w/N") generator adds noise between layers, '
-                       'which a state dict cannot carry; export a model without model.noise_std')
-  networks = ('generator', 'global_d', 'local_d') if with_discriminators else ('generator',)
-  variables = evaluate.restore_networks(config, workdir, step, jax.sharding.SingleDeviceSharding(
-      jax.devices('cpu')[0]), networks)
-  variables = jax.device_get(variables)
+    raise WorkdirError(f'{checkpoint or model}: the noise ("w/N") generator adds noise between '
+                       'layers, which a state dict cannot carry; export a model without it')
   state_dicts = torch_state_dicts(config, variables, step, with_discriminators)
   Path(output).parent.mkdir(parents=True, exist_ok=True)
   torch_state_dict.save_state_dict(state_dicts if with_discriminators
@@ -150,7 +163,7 @@ def _main(argv) -> None:
   del argv
   f = flags.FLAGS
   try:
-    written = export_checkpoint(f.checkpoint, f.output, f.discriminators)
+    written = export_checkpoint(f.checkpoint, f.output, f.discriminators, f.model)
   except (JfsrError, ValueError, FileNotFoundError) as error:
     logging.error('%s', error)
     sys.exit(f'error: {error}')
@@ -162,7 +175,9 @@ def _main(argv) -> None:
 if __name__ == '__main__':
   from absl import app, flags as absl_flags
   absl_flags.DEFINE_string('checkpoint', None, 'a training --workdir (its latest checkpoint) or '
-                           'one of its checkpoints/<step> folders', required=True)
+                           'one of its checkpoints/<step> folders')
+  absl_flags.DEFINE_string('model', None, 'a shipped model (NAME, python -m jfsr.pretrained list) '
+                           'or a packed .npz file, instead of --checkpoint')
   absl_flags.DEFINE_enum('to', 'torch', ['torch'], 'the format to write')
   absl_flags.DEFINE_string('output', None, 'the file to write (.pth)', required=True)
   absl_flags.DEFINE_bool('discriminators', False, 'also write both discriminators: the file then '

@@ -29,6 +29,8 @@ VIDEO_SUFFIXES = {'.mp4', '.avi', '.mov', '.mkv', '.webm'}
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('checkpoint', None, 'a training --workdir, or one of its checkpoints/<step>')
+flags.DEFINE_string('model', None, 'a shipped model by NAME (python -m jfsr.pretrained list) or a '
+                    'packed .npz file, instead of --checkpoint')
 flags.DEFINE_string('input', None, 'an image, a folder of images, or a video')
 flags.DEFINE_string('output', None, 'folder for the results (created; not the input folder)')
 flags.DEFINE_bool('aligned', False, 'inputs are face crops: restore each whole, any size')
@@ -175,17 +177,25 @@ def main(argv) -> None:
     input_path, output = Path(FLAGS.input).expanduser(), Path(FLAGS.output).expanduser()
     files, kind = list_inputs(input_path)
     check_output(input_path, output)
-    restorer = Restorer.from_checkpoint(FLAGS.checkpoint, device=pick_device(FLAGS.device),
-                                        batch_size=FLAGS.batch_size)
+    if bool(FLAGS.checkpoint) == bool(FLAGS.model):
+      raise JfsrError('give exactly one of --checkpoint (a training run) and --model (a shipped '
+                      'model: python -m jfsr.pretrained list)')
+    if FLAGS.model:
+      restorer = Restorer.from_pretrained(FLAGS.model, device=pick_device(FLAGS.device),
+                                          batch_size=FLAGS.batch_size)
+    else:
+      restorer = Restorer.from_checkpoint(FLAGS.checkpoint, device=pick_device(FLAGS.device),
+                                          batch_size=FLAGS.batch_size)
     upscale = FLAGS.upscale or restorer.factor
-    logging.info('checkpoint step %d: %d² -> %d² faces, frames resized x%d', restorer.step,
-                 restorer.lr_size, restorer.hr_size, upscale)
+    logging.info('%s step %d: %d² -> %d² faces, frames resized x%d',
+                 FLAGS.model or 'checkpoint', restorer.step, restorer.lr_size, restorer.hr_size,
+                 upscale)
     output.mkdir(parents=True, exist_ok=True)
     if kind == 'video':
       restore_video(restorer, files[0], output, upscale, summary)
     else:
       restore_images(restorer, files, output, upscale, summary)
-  except (JfsrError, ValueError, FileNotFoundError) as error:
+  except (JfsrError, ValueError, FileNotFoundError) as error:  # incl. UnknownModelError
     logging.error('%s', error)
     sys.exit(f'error: {error}')
   print(summary.line())
@@ -194,7 +204,7 @@ def main(argv) -> None:
 def run() -> None:
   from jfsr import host_memory
   host_memory.restart_with_fast_allocator()
-  flags.mark_flags_as_required(['checkpoint', 'input', 'output'])
+  flags.mark_flags_as_required(['input', 'output'])
   app.run(main)
 
 

@@ -2,6 +2,7 @@
 
     from jfsr.restorer import Restorer
     restorer = Restorer.from_checkpoint('/runs/celebahq')           # or .../checkpoints/40000
+    restorer = Restorer.from_pretrained(NAME)                         # a shipped model
     faces = restorer.restore_crops([crop_a, crop_b])                  # (2, 256, 256, 3) uint8
     frame_out, found = restorer.restore_frame(frame, upscale=8)       # faces found and pasted
 
@@ -74,6 +75,15 @@ class Restorer:
     variables = evaluate.restore_generator(config, workdir, step,
                                            jax.sharding.SingleDeviceSharding(device))
     return cls(config, variables, device, batch_size, step)
+
+  @classmethod
+  def from_pretrained(cls, name: str, device: jax.Device | None = None,
+                      batch_size: int = 16) -> 'Restorer':
+    """Loads a shipped generator by NAME (``python -m jfsr.pretrained list``) or a packed
+    ``.npz`` file; nothing is downloaded, and its SHA-256 is checked."""
+    from jfsr.pretrained import generators
+    config, variables, meta = generators.load(name)
+    return cls(config, variables, device or jax.devices()[0], batch_size, meta['step'])
 
   @property
   def lr_size(self) -> int:

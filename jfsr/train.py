@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import signal
 import time
 from pathlib import Path
 
@@ -96,6 +97,51 @@ def sample_grid(config, sample, state: TrainState, batch, sharding) -> np.ndarra
   return images.grid(columns)
 
 
+def start_generator_from(name_or_path: str, state: TrainState, sharding) -> TrainState:
+  """``state`` with the generator's parameters and BatchNorm statistics of a shipped model."""
+  from jfsr.pretrained import generators
+  _, variables, meta = generators.load(name_or_path)
+  ours = jax.tree.map(lambda x: x.shape, {'params': state.generator.params,
+                                          'batch_stats': state.generator.batch_stats})
+  theirs = jax.tree.map(lambda x: x.shape, variables)
+  if ours != theirs:
+    raise WorkdirError(f'model.generator_init={name_or_path}: its generator (trained as variant '
+                       f'{meta["config"].get("variant")}, model {meta["config"].get("model")}) does '
+                       'not have the shapes of this config\'s; match data sizes and model widths')
+  variables = jax.device_put(variables, sharding)
+  logging.info('generator from %s (its step %d); discriminators and optimizers fresh',
+               name_or_path, meta['step'])
+  return state.replace(generator=state.generator.replace(
+      params=variables['params'], batch_stats=variables['batch_stats']))
+
+
+class StopRequest:
+  """SIGTERM (``launch/``'s stop, a cloud's preemption notice, ``kill``) as a request to save
+  and stop after the current step, instead of dying with the steps since the last checkpoint.
+
+  ``agreed()`` is true on every process once any process has received it, so that all of
+  them save the same step and stop together.
+  """
+
+  def __init__(self):
+    self.received: int | None = None
+    self._previous = signal.signal(signal.SIGTERM, self._handle)
+
+  def _handle(self, signum, frame) -> None:
+    del frame
+    self.received = signum
+
+  def agreed(self) -> bool:
+    flag = self.received is not None
+    if jax.process_count() > 1:
+      from jax.experimental import multihost_utils
+      flag = bool(np.max(multihost_utils.process_allgather(np.int32(flag))))
+    return flag
+
+  def restore(self) -> None:
+    signal.signal(signal.SIGTERM, self._previous)
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
   """Trains the model of ``config``, writing checkpoints and logs under ``workdir``."""
   # Imported here: clu's writers pull in TensorFlow, which light commands avoid.
@@ -131,7 +177,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   latest = mngr.latest_step()
   if latest is None:
     state = jax.jit(init_state, out_shardings=replicated)(key)
-    logging.info('starting from scratch in %s', workdir)
+    if config.model.generator_init:
+      state = start_generator_from(config.model.generator_init, state, replicated)
+    logging.info('starting from %s in %s', config.model.generator_init or 'scratch', workdir)
   else:
     checkpointing.check_compatible(mngr, latest, config, workdir)
     state, iterator_restored = checkpointing.restore(mngr, latest, abstract_state, train_iter,
@@ -160,6 +208,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     check_finite(step, host)
     interval.append(host)
 
+  stop = StopRequest()
   for step in range(first_step + 1, num_steps + 1):
     local_batch = next(train_iter)
     batch = jax.make_array_from_process_local_data(batch_sharding, local_batch)
@@ -196,12 +245,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
                                      'batch_stats': state.generator.batch_stats})
       evaluate.report(writer, workdir, step, results, grid, config)
 
-    if step % config.train.checkpoint_every_steps == 0 or step == num_steps:
+    stopping = stop.agreed()
+    if step % config.train.checkpoint_every_steps == 0 or step == num_steps or stopping:
       if pending is not None:
         drain(pending)
         pending = None
       checkpointing.save(mngr, step, state, train_iter, config)
+    if stopping:
+      logging.warning('SIGTERM received: saved the checkpoint of step %d in %s and stopped; the '
+                      'same command resumes from it', step, workdir)
+      break
 
+  stop.restore()
   mngr.wait_until_finished()
   mngr.close()
   writer.flush()

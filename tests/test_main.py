@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -182,6 +183,48 @@ def test_export_writes_the_generator_under_the_authors_names(trained, tmp_path):
   assert 'Traceback' not in missing.stderr and not (tmp_path / 'x.pth').exists()
 
 
+def test_a_packed_generator_restores_evaluates_exports_and_starts_training(trained, tmp_path):
+  """``python -m jfsr.pretrained pack`` -> a shipped-model file that the Restorer, evaluation,
+  export and ``model.generator_init`` all take like the checkpoint it came from."""
+  from jfsr.pretrained import generators
+  from jfsr.restorer import Restorer
+  workdir, _ = trained
+  packed = tmp_path / 'smoke-model.npz'
+  result = subprocess.run([sys.executable, '-m', 'jfsr.pretrained', 'pack', '--checkpoint',
+                           str(workdir), '--name', 'smoke-model', '--output', str(packed)],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  sha256 = result.stdout.split("ShippedModel('smoke-model.npz', '")[1][:64]
+  variables, meta = generators.read(packed, sha256)
+  assert meta['step'] == 6 and meta['config']['variant'] == 'smoke'
+  assert 'evaluation' in meta  # the run evaluated step 6: its table travels with the model
+  with pytest.raises(generators.UnknownModelError, match='damaged'):
+    generators.read(packed, '0' * 64)
+  faces = np.random.default_rng(0).integers(0, 255, (3, 20, 20, 3), dtype=np.uint8)
+  from_file = Restorer.from_pretrained(str(packed)).restore_crops(list(faces))
+  from_checkpoint = Restorer.from_checkpoint(workdir).restore_crops(list(faces))
+  # float16 parameters: a few levels of 255 at most.
+  assert np.abs(from_file.astype(int) - from_checkpoint.astype(int)).max() <= 3
+  # Evaluation and export take it by path like a NAME.
+  out = tmp_path / 'eval-of-model'
+  result = subprocess.run([sys.executable, '-m', 'jfsr.evaluate', '--model', str(packed),
+                           '--workdir', str(out)], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert json.loads((out / 'eval' / '6' / 'metrics.json').read_text())['num_images'] == 8
+  result = subprocess.run([sys.executable, '-m', 'jfsr.export', '--model', str(packed), '--to',
+                           'torch', '--output', str(tmp_path / 'g.pth')], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0 and (tmp_path / 'g.pth').is_file(), result.stderr[-3000:]
+  # A fresh run starts its generator from it (and only its generator).
+  result = run_main(tmp_path / 'continued', f'--config.model.generator_init={packed}',
+                    '--config.train.num_steps=1')
+  assert f'generator from {packed} (its step 6)' in result.stderr
+  unknown = run_main(tmp_path / 'unknown', '--config.model.generator_init=no-such-model',
+                     check=False)
+  assert unknown.returncode != 0 and "no shipped model 'no-such-model'" in unknown.stderr
+
+
 def test_second_invocation_resumes_at_the_saved_step(trained, tmp_path):
   workdir, _ = trained
   result = run_main(workdir, '--config.train.num_steps=8')
@@ -206,6 +249,69 @@ def test_killed_run_resumes_to_the_same_parameters(trained, tmp_path):
   result = run_main(workdir)
   assert 'resumed from the checkpoint of step' in result.stderr
   assert_trees_equal(saved_state(workdir, 6), saved_state(reference_workdir, 6))
+
+
+def _children(pid: int) -> set[int]:
+  """Live child processes of ``pid`` (from /proc)."""
+  found = set()
+  for entry in Path('/proc').iterdir():
+    if entry.name.isdigit():
+      try:
+        fields = (entry / 'stat').read_text().rsplit(')', 1)[1].split()
+      except OSError:
+        continue
+      if int(fields[1]) == pid and fields[0] != 'Z':
+        found.add(int(entry.name))
+  return found
+
+
+def _alive(pid: int) -> bool:
+  try:
+    state = (Path('/proc') / str(pid) / 'stat').read_text().rsplit(')', 1)[1].split()[0]
+  except OSError:
+    return False
+  return state != 'Z'
+
+
+def _start_with_a_worker(workdir):
+  """A long smoke run with one grain worker process; returns it once step 3 is logged, with
+  the worker's pid."""
+  command = [sys.executable, '-m', 'jfsr.main', *SMOKE, '--workdir', str(workdir),
+             '--config.train.num_steps=100000', '--config.train.checkpoint_every_steps=100000',
+             '--config.data.num_workers=1']
+  process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True)
+  lines = []
+  for line in process.stderr:
+    lines.append(line)
+    if 'step 3/100000' in line:
+      break
+  workers = _children(process.pid)
+  assert workers, ''.join(lines[-30:])
+  return process, workers, lines
+
+
+@pytest.mark.parametrize('how', ['SIGTERM', 'SIGKILL'])
+def test_a_stopped_trainer_leaves_no_worker_and_sigterm_saves_its_step(tmp_path, how):
+  process, workers, lines = _start_with_a_worker(tmp_path / how)
+  process.send_signal(getattr(signal, how))
+  rest = process.stderr.read()
+  process.wait(timeout=300)
+  for _ in range(100):  # a killed parent's workers go within moments
+    if not any(_alive(pid) for pid in workers):
+      break
+    time.sleep(0.1)
+  assert not any(_alive(pid) for pid in workers), 'a data worker outlived the trainer'
+  if how == 'SIGKILL':
+    assert process.returncode == -signal.SIGKILL
+    return
+  assert process.returncode == 0, rest[-3000:]
+  message = [l for l in rest.splitlines() if 'SIGTERM received: saved the checkpoint of step' in l]
+  assert message, rest[-3000:]
+  saved = int(message[0].split('checkpoint of step ')[1].split()[0])
+  assert saved >= 3 and int(saved_state(tmp_path / how, saved)['step']) == saved
+  # ... and the same command resumes from it.
+  result = run_main(tmp_path / how, f'--config.train.num_steps={saved + 1}')
+  assert f'resumed from the checkpoint of step {saved}' in result.stderr
 
 
 @pytest.mark.parametrize('arguments, message', [

@@ -196,3 +196,26 @@ def test_contact_sheet_command_writes_a_png(tmp_path):
   sheet = np.asarray(Image.open(out))
   assert sheet.shape == (3 * 66 + 2, 5 * 66 + 2, 3)
   assert 'longest blur' in result.stdout
+
+
+def test_training_mixes_an_extra_folder_by_weight_and_never_reads_the_test_split(tmp_path,
+                                                                                  smoke_config):
+  from jfsr.data.pipeline import train_records
+  root = write_celebamask_layout(tmp_path / 'celeba', 10, size=32)
+  extra = tmp_path / 'extra'
+  extra.mkdir()
+  for i in range(5):  # recognisable: solid colours no drawn face has
+    Image.fromarray(np.full((40, 40, 3), (0, 250, 10 * i), np.uint8)).save(extra / f'{i}.png')
+  config = smoke_config
+  config.data.source, config.data.root = 'celebamask_hq', str(root)
+  config.data.num_train, config.data.num_test = 6, 4
+  config.data.extra_root, config.data.extra_weight = str(extra), 0.3
+  records = [train_records(config)[i]['hr'] for i in range(400)]
+  from_extra = [r for r in records if (r[..., 1] > 240).all() and (r[..., 0] < 5).all()]
+  assert 0.22 < len(from_extra) / len(records) < 0.38
+  test_images = [make_source(config, 'test')[i]['hr'] for i in range(4)]
+  train_images = [make_source(config, 'train')[i]['hr'] for i in range(6)]
+  others = [r for r in records if not any(r is e for e in from_extra)]
+  for record in others:
+    assert any(np.array_equal(record, t) for t in train_images)
+    assert not any(np.array_equal(record, t) for t in test_images)

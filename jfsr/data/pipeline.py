@@ -46,6 +46,25 @@ def make_source(config: ml_collections.ConfigDict, split: str):
                         f'got {d.source!r}')
 
 
+def train_records(config: ml_collections.ConfigDict) -> grain.MapDataset:
+  """The endless, shuffled stream of training records: the training split, mixed (by grain's
+  ``MapDataset.mix``) with a plain folder of aligned faces when ``data.extra_root`` is set,
+  which then supplies a ``data.extra_weight`` share of the examples.
+
+  The extra folder is training data only: no record of it is ever a test record, and the
+  test split of ``data.source`` is never read here.
+  """
+  d = config.data
+  records = (grain.MapDataset.source(make_source(config, 'train'))
+             .shuffle(seed=config.seed).repeat(None))
+  if not d.extra_root:
+    return records
+  extra = (grain.MapDataset.source(sources.FaceFolder(d.extra_root, d.hr_size, 0, None,
+                                                      d.on_bad_record))
+           .shuffle(seed=config.seed + 2).repeat(None))
+  return grain.MapDataset.mix([records, extra], weights=[1 - d.extra_weight, d.extra_weight])
+
+
 def make_train_dataset(config: ml_collections.ConfigDict, process_index: int = 0,
                        process_count: int = 1, start_batch: int = 0) -> grain.IterDataset:
   """This host's infinite stream of local batches, each a dict of stacked arrays.
@@ -60,9 +79,7 @@ def make_train_dataset(config: ml_collections.ConfigDict, process_index: int = 0
     raise DataConfigError(f'train.batch_size={global_batch} does not split over '
                           f'{process_count} processes')
   local_batch = global_batch // process_count
-  dataset = (grain.MapDataset.source(make_source(config, 'train'))
-             .shuffle(seed=config.seed)
-             .repeat(None)
+  dataset = (train_records(config)
              .random_map(Degrade(DegradationSpec.from_config(config)), seed=config.seed + 1)
              .batch(local_batch, drop_remainder=True))
   dataset = dataset.slice(slice(process_index + start_batch * process_count, None, process_count))
@@ -71,8 +88,26 @@ def make_train_dataset(config: ml_collections.ConfigDict, process_index: int = 0
   if config.data.num_workers > 0:
     iter_dataset = iter_dataset.mp_prefetch(grain.MultiprocessingOptions(
         num_workers=config.data.num_workers,
-        per_worker_buffer_size=config.data.prefetch_buffer))
+        per_worker_buffer_size=config.data.prefetch_buffer), worker_init_fn=die_with_parent)
   return iter_dataset
+
+
+def die_with_parent(worker_index: int, worker_count: int) -> None:
+  """grain worker start-up: ask Linux to SIGKILL this worker when its parent dies, so no
+  worker outlives a trainer that was killed (SIGKILL leaves it no chance to stop them),
+  and leave SIGTERM to the parent: a SIGTERM sent to the whole process group must not
+  kill the workers before the trainer has saved its checkpoint (it then stops them).
+  ``prctl`` is Linux's; elsewhere only the second part applies."""
+  del worker_index, worker_count
+  import ctypes
+  import signal
+  signal.signal(signal.SIGTERM, signal.SIG_IGN)
+  try:
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+  except (OSError, AttributeError):
+    pass
 
 
 EVAL_SEED = 12345  # every evaluation degrades the test faces with this seed: same inputs each time

@@ -154,8 +154,9 @@ def estimate_face_mask(rgb: np.ndarray) -> np.ndarray:
 class FaceFolder(_SkippingSource):
   """A folder of aligned face crops (FFHQ, CelebA-HQ without masks, a user's own)."""
 
-  def __init__(self, root: str | Path, size: int, first: int, count: int,
+  def __init__(self, root: str | Path, size: int, first: int, count: int | None,
                on_bad_record: str = 'skip'):
+    """Images ``first .. first + count - 1`` of the sorted folder (``count=None``: the rest)."""
     self.root = Path(root).expanduser()
     self.size, self.on_bad_record = size, on_bad_record
     if not self.root.is_dir():
@@ -164,6 +165,7 @@ class FaceFolder(_SkippingSource):
     files = sorted(p for p in self.root.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
     if not files:
       raise DataError(f'{self.root} holds no images ({", ".join(IMAGE_EXTENSIONS)})')
+    count = len(files) - first if count is None else count
     if first + count > len(files):
       raise DataError(f'{self.root} holds {len(files)} images; this split needs images '
                       f'{first}..{first + count - 1}: lower data.num_train / data.num_test')

@@ -1,11 +1,38 @@
-"""``python -m jfsr.pretrained fetch NAME...`` / ``list``: manage the weight cache."""
+"""``python -m jfsr.pretrained list`` / ``fetch NAME...`` / ``pack``: shipped generators and the
+weight cache."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from jfsr.pretrained import cache
+from jfsr.pretrained import cache, generators
+
+
+def _pack(args) -> int:
+  import jax
+  from jfsr import evaluate
+  from jfsr.restorer import split_checkpoint_path
+  workdir, path_step = split_checkpoint_path(args.checkpoint)
+  (step,) = evaluate.resolve_steps(workdir, [path_step] if path_step else None)
+  config = evaluate.saved_config(workdir, step)
+  variables = jax.device_get(evaluate.restore_generator(
+      config, workdir, step, jax.sharding.SingleDeviceSharding(jax.devices('cpu')[0])))
+  path = Path(args.output) if args.output else generators.MODELS_DIR / f'{args.name}.npz'
+  path.parent.mkdir(parents=True, exist_ok=True)
+  info = {'name': args.name, 'description': args.description}
+  metrics = workdir / 'eval' / str(step) / 'metrics.json'
+  if metrics.is_file():
+    import json
+    info['evaluation'] = json.loads(metrics.read_text())
+  sha256 = generators.pack(variables, config.to_dict(), step, path, **info)
+  size = path.stat().st_size
+  print(f'wrote {path} ({size / 1e6:.1f} MB), step {step}\n'
+        f"add to SHIPPED in jfsr/pretrained/generators.py:\n"
+        f"    {args.name!r}: ShippedModel({path.name!r}, {sha256!r},\n"
+        f"                              {args.description!r}),")
+  return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,15 +41,29 @@ def main(argv: list[str] | None = None) -> int:
   fetch = sub.add_parser('fetch', help='download, verify and cache weight files')
   fetch.add_argument('names', nargs='+', choices=sorted(cache.ARTIFACTS))
   fetch.add_argument('--force', action='store_true', help='download again even if cached')
-  sub.add_parser('list', help='show every known file and whether it is cached')
+  sub.add_parser('list', help='show the shipped generators, and every weight file and whether '
+                 'it is cached')
+  pack = sub.add_parser('pack', help='write a checkpoint\'s generator as a shipped-model file')
+  pack.add_argument('--checkpoint', required=True, help='a training --workdir or one of its '
+                    'checkpoints/<step> folders')
+  pack.add_argument('--name', required=True, help='the model\'s NAME')
+  pack.add_argument('--description', default='', help='what it is and was trained on')
+  pack.add_argument('--output', default=None, help='where to write (default: the package\'s '
+                    'models/NAME.npz)')
   args = parser.parse_args(argv)
 
   if args.command == 'list':
+    for name, model in generators.SHIPPED.items():
+      path = generators.MODELS_DIR / model.filename
+      state = 'shipped' if path.is_file() else 'MISSING'
+      print(f'{name:22s} {state:8s} {path}  ({model.description})')
     for name, artifact in cache.ARTIFACTS.items():
       path = cache.cache_dir() / artifact.filename
       state = 'cached' if path.is_file() else 'missing'
-      print(f'{name:14s} {state:8s} {path}  ({artifact.description})')
+      print(f'{name:22s} {state:8s} {path}  ({artifact.description})')
     return 0
+  if args.command == 'pack':
+    return _pack(args)
   for name in args.names:
     try:
       print(f'{name}: {cache.fetch(name, force=args.force)}')

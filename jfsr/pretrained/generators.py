@@ -1,0 +1,121 @@
+r"""Trained generators that ship inside the package: restore faces with no training, no download.
+
+A shipped model is one ``.npz`` file in ``jfsr/pretrained/models/``: the generator's
+parameters in float16 and its BatchNorm statistics in float32 (nothing else of the
+training state), and under ``meta`` a JSON record with the full config it was trained
+with, the step, what it was trained on and its evaluation table. :data:`SHIPPED`
+names each file with its SHA-256, checked at every load.
+
+    python -m jfsr.pretrained list                     # shipped models first, by NAME
+    python -m jfsr.pretrained pack --checkpoint WORKDIR[/checkpoints/STEP] --name NAME \
+        --description '...'                            # writes models/NAME.npz, prints its hash
+
+and then ``Restorer.from_pretrained(NAME)``, ``python -m jfsr.restore --model NAME``,
+``python -m jfsr.evaluate --model NAME --workdir OUT``, ``python -m jfsr.export --model
+NAME``, or ``--config.model.generator_init=NAME`` to start training from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from jfsr.errors import JfsrError
+
+MODELS_DIR = Path(__file__).resolve().parent / 'models'
+
+
+@dataclasses.dataclass(frozen=True)
+class ShippedModel:
+  filename: str
+  sha256: str
+  description: str
+
+
+SHIPPED: dict[str, ShippedModel] = {}
+
+
+class UnknownModelError(JfsrError, ValueError):
+  """No shipped model of that name, or a file that is not a packed generator."""
+
+
+def _flatten(tree: dict, prefix: str = '') -> dict[str, np.ndarray]:
+  flat = {}
+  for key, value in tree.items():
+    if isinstance(value, dict):
+      flat.update(_flatten(value, f'{prefix}{key}/'))
+    else:
+      flat[f'{prefix}{key}'] = np.asarray(value)
+  return flat
+
+
+def _unflatten(flat: dict[str, np.ndarray]) -> dict:
+  tree: dict = {}
+  for path, value in flat.items():
+    node = tree
+    *parents, leaf = path.split('/')
+    for part in parents:
+      node = node.setdefault(part, {})
+    node[leaf] = value
+  return tree
+
+
+def pack(variables: dict, config_dict: dict, step: int, path: str | Path, **info) -> str:
+  """Writes a generator (``{'params', 'batch_stats'}``) as a shipped-model file; returns its
+  SHA-256. ``info`` (what it was trained on, its metrics, ...) goes into ``meta``."""
+  arrays = {f'params/{k}': v.astype(np.float16)
+            for k, v in _flatten(variables['params']).items()}
+  arrays.update({f'batch_stats/{k}': v.astype(np.float32)
+                 for k, v in _flatten(variables['batch_stats']).items()})
+  meta = {'config': config_dict, 'step': step, **info}
+  arrays['meta'] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8)
+  buffer = io.BytesIO()
+  np.savez_compressed(buffer, **arrays)
+  data = buffer.getvalue()
+  Path(path).write_bytes(data)
+  return hashlib.sha256(data).hexdigest()
+
+
+def read(path: str | Path, sha256: str | None = None) -> tuple[dict, dict]:
+  """``(variables as float32, meta)`` of a packed file, after checking its hash if given."""
+  data = Path(path).read_bytes()
+  if sha256 and hashlib.sha256(data).hexdigest() != sha256:
+    raise UnknownModelError(f'{path}: SHA-256 {hashlib.sha256(data).hexdigest()} is not the '
+                            f'shipped {sha256}; the file is damaged (reinstall jfsr)')
+  try:
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+      flat = {k: archive[k] for k in archive.files}
+  except (ValueError, OSError) as error:
+    raise UnknownModelError(f'{path} is not a packed jfsr generator: {error}') from None
+  if 'meta' not in flat:
+    raise UnknownModelError(f'{path} is not a packed jfsr generator (no meta record)')
+  meta = json.loads(flat.pop('meta').tobytes().decode())
+  tree = _unflatten({k: v.astype(np.float32) for k, v in flat.items()})
+  return {'params': tree.get('params', {}), 'batch_stats': tree.get('batch_stats', {})}, meta
+
+
+def resolve(name_or_path: str) -> tuple[Path, str | None]:
+  """A shipped model's file and hash by NAME, or a packed file's path (no hash)."""
+  if name_or_path in SHIPPED:
+    model = SHIPPED[name_or_path]
+    return MODELS_DIR / model.filename, model.sha256
+  path = Path(name_or_path).expanduser()
+  if path.suffix == '.npz' and path.is_file():
+    return path, None
+  names = ', '.join(SHIPPED) or 'none yet'
+  raise UnknownModelError(f'no shipped model {name_or_path!r} (shipped: {names}; '
+                          '`python -m jfsr.pretrained list`), nor a packed .npz file by that path')
+
+
+def load(name_or_path: str):
+  """``(config, variables, meta)`` of a shipped model (by NAME) or a packed file."""
+  from jfsr import config_loading
+  path, sha256 = resolve(name_or_path)
+  variables, meta = read(path, sha256)
+  config = config_loading.config_from_dict(meta['config'])
+  return config, variables, meta

@@ -205,13 +205,15 @@ def test_a_packed_generator_restores_evaluates_exports_and_starts_training(train
   from_checkpoint = Restorer.from_checkpoint(workdir).restore_crops(list(faces))
   # float16 parameters: a few levels of 255 at most.
   assert np.abs(from_file.astype(int) - from_checkpoint.astype(int)).max() <= 3
-  # Evaluation and export take it by path like a NAME.
+  # Evaluation and export take it by path like a NAME; evaluation on a set of faces of one's
+  # own needs no training split (all of them the test split: data.num_train=0).
   out = tmp_path / 'eval-of-model'
   result = subprocess.run([sys.executable, '-m', 'jfsr.evaluate', '--model', str(packed),
-                           '--workdir', str(out)], cwd=REPO, capture_output=True, text=True,
+                           '--workdir', str(out), '--set', 'data.num_train=0', '--set',
+                           'data.num_test=5'], cwd=REPO, capture_output=True, text=True,
                           timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
-  assert json.loads((out / 'eval' / '6' / 'metrics.json').read_text())['num_images'] == 8
+  assert json.loads((out / 'eval' / '6' / 'metrics.json').read_text())['num_images'] == 5
   result = subprocess.run([sys.executable, '-m', 'jfsr.export', '--model', str(packed), '--to',
                            'torch', '--output', str(tmp_path / 'g.pth')], cwd=REPO,
                           capture_output=True, text=True, timeout=300)

@@ -75,7 +75,7 @@ def _torch_nets(config, state, vgg_params):
     for conv, name in zip(vgg_convs, names):
       layer = vgg_params['params'][name]
       conv.weight.copy_(torch.from_numpy(np.asarray(layer['kernel']).transpose(3, 2, 0, 1).copy()))
-      conv.bias.copy_(torch.from_numpy(np.asarray(layer['bias'])))
+      conv.bias.copy_(torch.from_numpy(np.array(layer['bias'])))
   for name in ('generator', 'global_d', 'local_d'):
     nets[name].train()
   return nets

@@ -185,7 +185,7 @@ def train_step(nets: dict, optimizers: dict, batch: dict, lambda_l1: float = 100
                g_local_adv=g_local_adv, l1_blur=l1_blur, l1_sharp=l1_sharp, l1_face=l1_face,
                perceptual=perceptual, g_loss=g_loss)
   return {'upx': upx.detach(), 'out_blur': out_blur.detach(), 'out_sharp': fake.detach(),
-          **{k: float(v) for k, v in terms.items()}}
+          **{k: v.item() for k, v in terms.items()}}
 
 
 def make_optimizers(nets: dict, lr: float = 2e-4, betas=(0.5, 0.999)) -> dict:

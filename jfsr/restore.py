@@ -1,6 +1,7 @@
-r"""Restore faces in photos, folders and videos with a trained checkpoint.
+r"""Restore faces in photos, folders and videos with a trained checkpoint or a shipped model.
 
   python -m jfsr.restore --checkpoint WORKDIR_OR_STEP_DIR --input PATH --output DIR
+  python -m jfsr.restore --model NAME --input PATH --output DIR
 
 PATH is an image, a folder of images, or a video (.mp4, .avi, .mov, .mkv,
 .webm). Faces are found with OpenCV's Haar cascade, cropped as squares with a

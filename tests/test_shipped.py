@@ -1,0 +1,37 @@
+"""The generator that ships in the package: its file, its hash, and a golden output."""
+
+import hashlib
+
+import numpy as np
+
+from jfsr.pretrained import generators
+
+
+def test_every_shipped_model_is_there_with_its_hash():
+  assert generators.SHIPPED
+  for name, model in generators.SHIPPED.items():
+    data = (generators.MODELS_DIR / model.filename).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == model.sha256, name
+    assert len(data) < 12e6, name
+
+
+def test_the_shipped_model_restores_a_fixed_input_as_recorded(monkeypatch):
+  """Loads by NAME with no network (urllib and pip are made to fail), and restores a fixed
+  16x16 gradient to the figures recorded when the model was packed."""
+  import subprocess
+  import urllib.request
+  from jfsr.restorer import Restorer
+
+  def no_network(*args, **kwargs):
+    raise AssertionError('a shipped model must load without any download')
+  monkeypatch.setattr(urllib.request, 'urlopen', no_network)
+  monkeypatch.setattr(subprocess, 'run', no_network)
+  restorer = Restorer.from_pretrained('cpu-x16-early')
+  assert (restorer.lr_size, restorer.hr_size, restorer.step) == (16, 128, 250)
+  y, x = np.mgrid[:16, :16]
+  crop = np.stack([y * 16, x * 16, (y + x) * 8], -1).astype(np.uint8)
+  out = restorer.restore_crops([crop])[0]
+  assert out.shape == (128, 128, 3)
+  np.testing.assert_allclose(out.reshape(-1, 3).mean(0), [129.52, 117.766, 116.553], atol=0.3)
+  assert np.abs(out[64, 64].astype(int) - [155, 117, 114]).max() <= 2
+  assert np.abs(out[20, 100].astype(int) - [129, 159, 135]).max() <= 2

@@ -9,8 +9,11 @@ Prints one JSON object per measurement, then a short table:
   memory, the host allocator (``jfsr.host_memory``) with its page faults and
   kernel time per step;
 * ``generator``: eval-mode generator images/s for each of ``--infer_batches``;
-* ``restore``: ``jfsr.restorer.Restorer`` faces/s (resize in, generator, uint8
+* ``restore``: ``jfsr.restoration.Restorer`` faces/s (resize in, generator, uint8
   out) for each of ``--restore_batches``;
+* ``video``: 640x480 frames with 1 and 4 small faces restored ``--video_chunk`` at a
+  time, stage by stage (detection, alignment, generator, paste-back): frames/s, ms per
+  face, and what the stages around the generator cost relative to it;
 * ``blur``: the exact motion blur (DESIGN §2.2) alone, images/s at the config's
   HR size with 1 and 2 worker processes (each blurring its own faces);
 * ``loader``: the grain pipeline's images/s for each of ``--loader_workers``
@@ -36,7 +39,7 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
 from jfsr import host_memory
@@ -48,6 +51,7 @@ flags.DEFINE_integer('batch', None, 'global train batch (default: the config\'s)
 flags.DEFINE_integer('repeats', 5, 'timed repetitions after one warm-up')
 flags.DEFINE_list('infer_batches', ['1', '64'], 'generator batch sizes')
 flags.DEFINE_list('restore_batches', ['1', '32'], 'face batches for --what restore')
+flags.DEFINE_integer('video_chunk', 8, 'frames per chunk for --what video')
 flags.DEFINE_list('loader_workers', ['0', '1', '2'], 'grain worker counts')
 flags.DEFINE_integer('loader_batches', 8, 'batches timed per loader setting')
 flags.DEFINE_integer('blur_images', 40, 'images blurred per worker')
@@ -216,14 +220,18 @@ def bench_generator(config, batch: int, repeats: int) -> dict:
                **spread(times), 'images_per_s': batch / statistics.median(times)})
 
 
-def bench_restore(config, batch: int, repeats: int) -> dict:
-  """``Restorer.restore_crops``: resize, generator, back to uint8, ``batch`` face crops."""
+def _untrained_restorer(config, batch: int, detector=None):
   from jfsr import models
-  from jfsr.restorer import Restorer
+  from jfsr.restoration import Restorer
   variables = jax.jit(lambda k: models.init_variables(config, k)['generator'])(
       jax.random.key(0))
-  restorer = Restorer(config, {'params': variables['params'],
-                               'batch_stats': variables['batch_stats']}, batch_size=batch)
+  return Restorer(config, {'params': variables['params'], 'batch_stats': variables['batch_stats']},
+                  batch_size=batch, detector=detector)
+
+
+def bench_restore(config, batch: int, repeats: int) -> dict:
+  """``Restorer.restore_crops``: resize, generator, back to uint8, ``batch`` face crops."""
+  restorer = _untrained_restorer(config, batch)
   crops = list(np.random.default_rng(0).integers(0, 256, (batch, 96, 96, 3), dtype=np.uint8))
   start = time.perf_counter()
   restorer.restore_crops(crops)  # compiles
@@ -232,6 +240,78 @@ def bench_restore(config, batch: int, repeats: int) -> dict:
   return emit({'what': 'restore', 'variant': config.variant, 'batch': batch,
                'device_kind': jax.devices()[0].device_kind, 'compile_s': compile_s,
                **spread(times), 'images_per_s': batch / statistics.median(times)})
+
+
+def video_frames(count: int, faces: int, face_px: int, seed: int = 0):
+  """``count`` 640x480 frames over a textured background, each with ``faces`` drawn faces
+  whose aligned crop is ``face_px`` wide (moving a little from frame to frame), and those
+  faces' landmarks (the template placed in each crop)."""
+  import cv2
+  from jfsr.data.synthetic import draw_face
+  from jfsr.faces.detection import FoundFace, landmarks_from_box
+  rng = np.random.default_rng(seed)
+  noise = rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)
+  background = cv2.GaussianBlur(noise, (0, 0), 4)
+  drawn = [draw_face(i, face_px)[0] for i in range(faces)]
+  frames, found = [], []
+  for t in range(count):
+    frame = background.copy()
+    frame_faces = []
+    for i, face in enumerate(drawn):
+      top, left = 80 + 200 * (i // 2) + t % 3, 120 + 260 * (i % 2) + t % 5
+      frame[top:top + face_px, left:left + face_px] = face
+      box = (left, top, left + face_px, top + face_px)
+      frame_faces.append(FoundFace(box, 1.0, landmarks_from_box(left, top, face_px), 'drawn'))
+    frames.append(frame)
+    found.append(frame_faces)
+  return frames, found
+
+
+def bench_video(config, faces: int, chunk: int, repeats: int) -> dict:
+  """Restoring 640x480 video frames with ``faces`` small faces each, ``chunk`` frames at a
+  time, stage by stage: detection (the MTCNN cascade where cached, else Haar, batched over
+  the chunk), alignment (similarity fit and the warp to the model's input), the generator,
+  and paste-back (enlarging the frame and blending each face under its mask). The restored
+  faces are the drawn ones (their landmarks known), whatever the detector finds."""
+  from jfsr.faces.detection import Detector
+  detector = Detector('auto', min_face=max(8, config.data.lr_size // 2))
+  restorer = _untrained_restorer(config, max(1, faces * chunk), detector)
+  frames, found = video_frames(chunk, faces, config.data.lr_size)
+  scale = restorer.factor
+
+  def run_stages():
+    times = {}
+    start = time.perf_counter()
+    detected = detector.detect(frames)
+    times['detect_s'] = time.perf_counter() - start
+    start = time.perf_counter()
+    plans = restorer.prepare(frames, found, force=True)
+    times['align_s'] = time.perf_counter() - start
+    start = time.perf_counter()
+    todo = [p for frame_plans in plans for p in frame_plans]
+    for p, output in zip(todo, restorer.restore_inputs(np.stack([p.model_input for p in todo]))):
+      p.output = output
+    times['generator_s'] = time.perf_counter() - start
+    start = time.perf_counter()
+    for frame, frame_plans in zip(frames, plans):
+      restorer.paste_faces(frame, frame_plans, scale)
+    times['paste_s'] = time.perf_counter() - start
+    times['detected'] = sum(len(d) for d in detected)
+    return times
+
+  run_stages()  # compiles the generator and the detector's networks
+  runs = [run_stages() for _ in range(repeats)]
+  median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+  total = sum(median[k] for k in ('detect_s', 'align_s', 'generator_s', 'paste_s'))
+  around = median['detect_s'] + median['align_s'] + median['paste_s']
+  return emit({'what': 'video', 'variant': config.variant, 'batch': chunk, 'faces': faces,
+               'detector': detector.kind, 'device_kind': jax.devices()[0].device_kind,
+               'frame': '640x480', 'upscale': scale, **median, 'median_s': total,
+               'images_per_s': chunk / total,
+               'ms_per_face': {k[:-2]: 1e3 * median[k] / (faces * chunk)
+                               for k in ('detect_s', 'align_s', 'generator_s', 'paste_s')},
+               'around_over_generator': around / median['generator_s'],
+               'detected_per_frame': median['detected'] / chunk})
 
 
 def _blur_images(args) -> float:
@@ -281,7 +361,9 @@ def table(records: list[dict]) -> str:
   rows = ['| what | setting | median s | images/s | GFLOP/s (XLA) | GFLOP/s (model) |',
           '|---|---|---|---|---|---|']
   for r in records:
-    setting = (f"{r['batch']} images" if r['what'] == 'blur' else f"batch {r['batch']}") + (
+    setting = (f"{r['batch']} images" if r['what'] == 'blur' else
+               f"{r['batch']} frames, {r['faces']} faces each" if r['what'] == 'video' else
+               f"batch {r['batch']}") + (
         f", {r['workers']} workers" if 'workers' in r else '')
     gflops = lambda v: f'{v / 1e9:.1f}' if v else '-'
     rows.append(f"| {r['what']} | {setting} | {r.get('median_s', float('nan')):.3f} | "
@@ -308,6 +390,9 @@ def main(argv):
   if 'restore' in FLAGS.what:
     for batch in FLAGS.restore_batches:
       records.append(bench_restore(config, int(batch), FLAGS.repeats))
+  if 'video' in FLAGS.what:
+    for faces in (1, 4):
+      records.append(bench_video(config, faces, FLAGS.video_chunk, FLAGS.repeats))
   if 'blur' in FLAGS.what:
     for workers in (1, 2):
       records.append(bench_blur(config, workers, FLAGS.blur_images))
@@ -319,4 +404,5 @@ def main(argv):
 
 if __name__ == '__main__':
   host_memory.restart_with_fast_allocator()
-  app.run(main)
+  from jfsr import cli
+  cli.run(main, __name__)

@@ -1,6 +1,9 @@
-"""One orbax checkpoint per save: the train state, the data iterator and the config."""
+"""One orbax checkpoint per save: the train state, the data iterator and the config; and
+reading a run's checkpoints back (which steps it holds, its config, its networks)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import grain
 import jax
@@ -10,7 +13,7 @@ import orbax.checkpoint as ocp
 from etils import epath
 from jax.sharding import NamedSharding
 
-from jfsr import config_loading
+from jfsr import config_loading, models
 from jfsr.errors import WorkdirError
 
 
@@ -62,3 +65,87 @@ def restore(mngr: ocp.CheckpointManager, step: int, abstract_state, data_iterato
                     'data.num_workers); repositioning the data by step instead', error)
     return state, False
   return state, True
+
+
+def split_checkpoint_path(path: str | Path) -> tuple[Path, int | None]:
+  """``WORKDIR`` or ``WORKDIR/checkpoints/STEP`` -> ``(WORKDIR, STEP or None)``."""
+  path = Path(path).expanduser()
+  if path.name.isdigit() and path.parent.name == 'checkpoints':
+    return path.parent.parent, int(path.name)
+  if path.name == 'checkpoints':
+    return path.parent, None
+  return path, None
+
+
+def resolve_steps(workdir, steps: list[int] | None = None) -> list[int]:
+  """``steps`` (default: the latest) after checking that ``workdir`` holds each checkpoint."""
+  workdir = epath.Path(workdir)
+  available = []
+  if (workdir / 'checkpoints').is_dir():
+    available = list(manager(workdir, max_to_keep=None, create=False).all_steps())
+  if not available:
+    raise WorkdirError(f'{workdir} holds no checkpoint (looked in {workdir / "checkpoints"}); '
+                       'pass the --workdir of a training run (or one of its checkpoints/<step>)')
+  steps = steps or [max(available)]
+  missing = [s for s in steps if s not in available]
+  if missing:
+    raise WorkdirError(f'no checkpoint of step(s) {missing} in {workdir}; it holds {available}')
+  return steps
+
+
+def restore_networks(config: ml_collections.ConfigDict, workdir, step: int, sharding,
+                     networks: tuple[str, ...] = ('generator',)) -> dict:
+  """``{network: {'params', 'batch_stats'}}`` of checkpoint ``step``, placed with ``sharding``.
+
+  A partial restore: optimizer states (and networks not asked for) stay on disk.
+  Checkpoints written on any number of devices restore here. A network the run
+  did not train (a discriminator switched off) is left out.
+  """
+  mngr = manager(workdir, max_to_keep=None, create=False)
+  check_compatible(mngr, step, config, workdir)
+  shapes = jax.eval_shape(lambda: models.init_variables(config, jax.random.key(0)))
+  target = {name: {'params': shapes[name]['params'], 'batch_stats': shapes[name]['batch_stats']}
+            for name in networks if name in shapes}
+  restore_args = jax.tree.map(
+      lambda s: ocp.ArrayRestoreArgs(sharding=sharding, global_shape=s.shape, dtype=s.dtype),
+      target)
+  restored = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.PyTreeRestore(
+      item=target, restore_args=restore_args, partial_restore=True)))
+  return restored['state']
+
+
+def restore_generator(config: ml_collections.ConfigDict, workdir, step: int, sharding) -> dict:
+  """The generator's ``{'params', 'batch_stats'}`` of checkpoint ``step`` (see
+  :func:`restore_networks`)."""
+  return restore_networks(config, workdir, step, sharding)['generator']
+
+
+def saved_config(workdir, step: int | None = None) -> ml_collections.ConfigDict:
+  """The config a run saved with its checkpoint ``step`` (default: the latest)."""
+  (step,) = resolve_steps(workdir, [step] if step else None)
+  mngr = manager(workdir, max_to_keep=None, create=False)
+  saved = mngr.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))['config']
+  return config_loading.config_from_dict(saved)
+
+
+def load_generator(checkpoint: str | Path | None = None, model: str | None = None,
+                   device: jax.Device | None = None
+                   ) -> tuple[ml_collections.ConfigDict, dict, int]:
+  """``(config, generator variables, step)`` from exactly one of a training run
+  (``checkpoint``: its workdir, latest step, or ``WORKDIR/checkpoints/STEP``) and a
+  shipped model (``model``: NAME or packed ``.npz``), placed on ``device`` (default:
+  the first). What ``jfsr.restore``, ``jfsr.export`` and ``jfsr.pretrained pack`` load."""
+  from jfsr.errors import JfsrError
+  if bool(checkpoint) == bool(model):
+    raise JfsrError('give exactly one of --checkpoint (a training run) and --model (a shipped '
+                    'model: python -m jfsr.pretrained list)')
+  device = device or jax.devices()[0]
+  if model:
+    from jfsr.pretrained import generators
+    config, variables, meta = generators.load(model)
+    return config, jax.device_put(variables, device), meta['step']
+  workdir, path_step = split_checkpoint_path(checkpoint)
+  (step,) = resolve_steps(workdir, [path_step] if path_step else None)
+  config = saved_config(workdir, step)
+  variables = restore_generator(config, workdir, step, jax.sharding.SingleDeviceSharding(device))
+  return config, variables, step

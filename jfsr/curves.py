@@ -89,7 +89,8 @@ def _main(argv) -> None:
 
 
 if __name__ == '__main__':
-  from absl import app, flags as absl_flags
+  from absl import flags as absl_flags
   absl_flags.DEFINE_string('workdir', None, 'a training run\'s --workdir', required=True)
   absl_flags.DEFINE_string('out', None, 'the PNG to write (default: WORKDIR/curves.png)')
-  app.run(_main)
+  from jfsr import cli
+  cli.run(_main, __name__)

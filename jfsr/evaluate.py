@@ -47,56 +47,13 @@ from absl import logging
 from etils import epath
 from PIL import Image
 
-from jfsr import checkpointing, images, models, train_step
+from jfsr import checkpointing, grids, models, train_step
 from jfsr.data import pipeline
 from jfsr.errors import ConfigError, WorkdirError
 from jfsr.metrics import fidelity, identity
 
 METHODS = ('bicubic', 'model')
 METRICS = ('psnr', 'ssim', 'psnr_y', 'ssim_y', 'paper_psnr', 'paper_ssim')
-
-
-def resolve_steps(workdir, steps: list[int] | None = None) -> list[int]:
-  """``steps`` (default: the latest) after checking that ``workdir`` holds each checkpoint."""
-  workdir = epath.Path(workdir)
-  available = []
-  if (workdir / 'checkpoints').is_dir():
-    available = list(checkpointing.manager(workdir, max_to_keep=None, create=False).all_steps())
-  if not available:
-    raise WorkdirError(f'{workdir} holds no checkpoint (looked in {workdir / "checkpoints"}); '
-                       'pass the --workdir of a training run (or one of its checkpoints/<step>)')
-  steps = steps or [max(available)]
-  missing = [s for s in steps if s not in available]
-  if missing:
-    raise WorkdirError(f'no checkpoint of step(s) {missing} in {workdir}; it holds {available}')
-  return steps
-
-
-def restore_networks(config: ml_collections.ConfigDict, workdir, step: int, sharding,
-                     networks: tuple[str, ...] = ('generator',)) -> dict:
-  """``{network: {'params', 'batch_stats'}}`` of checkpoint ``step``, placed with ``sharding``.
-
-  A partial restore: optimizer states (and networks not asked for) stay on disk.
-  Checkpoints written on any number of devices restore here. A network the run
-  did not train (a discriminator switched off) is left out.
-  """
-  mngr = checkpointing.manager(workdir, max_to_keep=None, create=False)
-  checkpointing.check_compatible(mngr, step, config, workdir)
-  shapes = jax.eval_shape(lambda: models.init_variables(config, jax.random.key(0)))
-  target = {name: {'params': shapes[name]['params'], 'batch_stats': shapes[name]['batch_stats']}
-            for name in networks if name in shapes}
-  restore_args = jax.tree.map(
-      lambda s: ocp.ArrayRestoreArgs(sharding=sharding, global_shape=s.shape, dtype=s.dtype),
-      target)
-  restored = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.PyTreeRestore(
-      item=target, restore_args=restore_args, partial_restore=True)))
-  return restored['state']
-
-
-def restore_generator(config: ml_collections.ConfigDict, workdir, step: int, sharding) -> dict:
-  """The generator's ``{'params', 'batch_stats'}`` of checkpoint ``step`` (see
-  :func:`restore_networks`)."""
-  return restore_networks(config, workdir, step, sharding)['generator']
 
 
 def _mean(values: list[np.ndarray]) -> float:
@@ -155,8 +112,8 @@ class Evaluator:
     for batch in self.dataset:
       lr = jax.make_array_from_process_local_data(self.sharding, np.asarray(batch['lr']))
       output, bicubic = self._restore_batch(variables, lr)
-      target = images.to_uint8(jnp.asarray(batch['hr']))
-      predictions = {'bicubic': images.to_uint8(bicubic), 'model': images.to_uint8(output)}
+      target = grids.to_uint8(jnp.asarray(batch['hr']))
+      predictions = {'bicubic': grids.to_uint8(bicubic), 'model': grids.to_uint8(output)}
       for method, pred in predictions.items():
         for name, values in jax.device_get(self._measure(target, pred)).items():
           per_image[method][name].append(np.asarray(values))
@@ -168,7 +125,7 @@ class Evaluator:
       if count < self.config.eval.grid_images:
         take = self.config.eval.grid_images - count
         size = self.config.data.hr_size
-        grid_columns.append([images.upscale_nearest(images.to_uint8(batch['lr'][:take]), size),
+        grid_columns.append([grids.upscale_nearest(grids.to_uint8(batch['lr'][:take]), size),
                              *(np.asarray(jax.device_get(x[:take]))
                                for x in (predictions['bicubic'], predictions['model'], target))])
       count += len(batch['lr'])
@@ -192,7 +149,7 @@ class Evaluator:
     results['num_images'] = count
     grid = None
     if grid_columns:
-      grid = images.grid([np.concatenate(col) for col in zip(*grid_columns)])
+      grid = grids.grid([np.concatenate(col) for col in zip(*grid_columns)])
     return results, grid
 
   def _add_identities(self, store: tuple[list, list], images_uint8: np.ndarray) -> None:
@@ -252,12 +209,20 @@ def report(writer, workdir: epath.Path, step: int, results: dict, grid, config) 
                results['bicubic']['psnr'], results['bicubic']['ssim'])
 
 
+def tensorboard_writer(workdir) -> 'metric_writers.MetricWriter':
+  """Scalars and images into TensorBoard event files, on process 0 only; the log gets one
+  line per interval from the caller instead of clu's line per metric."""
+  from clu import metric_writers  # TensorFlow-backed; only evaluation and training need it
+  if jax.process_index() != 0:
+    return metric_writers.MultiWriter([])
+  return metric_writers.AsyncMultiWriter([metric_writers.SummaryWriter(str(workdir))])
+
+
 def evaluate_checkpoints(config: ml_collections.ConfigDict, workdir: str,
                          steps: list[int] | None = None, model: str | None = None
                          ) -> dict[int, dict]:
   """``--mode eval``: evaluates checkpoints ``steps`` (default: the latest) of ``workdir``, or,
   with ``model``, that shipped generator (NAME or packed file), writing under ``workdir``."""
-  from clu import metric_writers  # TensorFlow-backed; only evaluation and training need it
   from jfsr import config_loading
 
   config_loading.validate(config, jax.device_count(), training=False)
@@ -269,10 +234,9 @@ def evaluate_checkpoints(config: ml_collections.ConfigDict, workdir: str,
     workdir.mkdir(parents=True, exist_ok=True)
     sources = {meta['step']: lambda: jax.device_put(variables, sharding)}
   else:
-    sources = {step: functools.partial(restore_generator, config, workdir, step, sharding)
-               for step in resolve_steps(workdir, steps)}
-  writer = metric_writers.create_default_writer(str(workdir),
-                                                just_logging=jax.process_index() != 0)
+    sources = {step: functools.partial(checkpointing.restore_generator, config, workdir, step, sharding)
+               for step in checkpointing.resolve_steps(workdir, steps)}
+  writer = tensorboard_writer(workdir)
   evaluator = Evaluator(config, sharding)
   all_results = {}
   for step, load in sources.items():
@@ -284,15 +248,6 @@ def evaluate_checkpoints(config: ml_collections.ConfigDict, workdir: str,
     all_results[step] = results
   writer.flush()
   return all_results
-
-
-def saved_config(workdir, step: int | None = None) -> ml_collections.ConfigDict:
-  """The config a run saved with its checkpoint ``step`` (default: the latest)."""
-  from jfsr import config_loading
-  (step,) = resolve_steps(workdir, [step] if step else None)
-  mngr = checkpointing.manager(workdir, max_to_keep=None, create=False)
-  saved = mngr.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))['config']
-  return config_loading.config_from_dict(saved)
 
 
 def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> None:
@@ -330,7 +285,7 @@ def _main(argv) -> None:
       from jfsr.pretrained import generators
       config = generators.load(f.model)[0]
     else:
-      config = saved_config(f.workdir, steps[-1] if steps else None)
+      config = checkpointing.saved_config(f.workdir, steps[-1] if steps else None)
     apply_overrides(config, f.set)
     evaluate_checkpoints(config, f.workdir, steps, f.model)
   except (JfsrError, ValueError, FileNotFoundError) as error:  # incl. MissingWeightsError
@@ -339,7 +294,7 @@ def _main(argv) -> None:
 
 
 if __name__ == '__main__':
-  from absl import app, flags as absl_flags
+  from absl import flags as absl_flags
   from jfsr import host_memory
   host_memory.restart_with_fast_allocator()
   absl_flags.DEFINE_string('workdir', None, 'a training run\'s --workdir (holding checkpoints/); '
@@ -349,4 +304,5 @@ if __name__ == '__main__':
   absl_flags.DEFINE_list('steps', [], 'checkpoint steps to evaluate (default: the latest)')
   absl_flags.DEFINE_multi_string('set', [], 'FIELD=VALUE changes to the saved config, e.g. '
                                  'data.root=/data/CelebAMask-HQ or eval.num_images=100')
-  app.run(_main)
+  from jfsr import cli
+  cli.run(_main, __name__)

@@ -124,28 +124,20 @@ def export_checkpoint(checkpoint: str | None, output: str, with_discriminators: 
   """Writes the checkpoint's (or the shipped ``model``'s) networks to ``output``; returns what
   was written, by network."""
   import jax
-  from jfsr import evaluate
+  from jfsr import checkpointing
   from jfsr.errors import JfsrError, WorkdirError
   from jfsr.pretrained import torch_state_dict
-  from jfsr.restorer import split_checkpoint_path
 
-  if bool(checkpoint) == bool(model):
-    raise JfsrError('give exactly one of --checkpoint (a training run) and --model (a shipped '
-                    'model: python -m jfsr.pretrained list)')
-  if model:
-    if with_discriminators:
-      raise JfsrError('a shipped model holds the generator only; --discriminators needs a '
-                      '--checkpoint')
-    from jfsr.pretrained import generators
-    config, generator, meta = generators.load(model)
-    step, variables = meta['step'], {'generator': generator}
-  else:
-    workdir, path_step = split_checkpoint_path(checkpoint)
-    (step,) = evaluate.resolve_steps(workdir, [path_step] if path_step else None)
-    config = evaluate.saved_config(workdir, step)
-    networks = ('generator', 'global_d', 'local_d') if with_discriminators else ('generator',)
-    variables = jax.device_get(evaluate.restore_networks(
-        config, workdir, step, jax.sharding.SingleDeviceSharding(jax.devices('cpu')[0]), networks))
+  if with_discriminators and model:
+    raise JfsrError('a shipped model holds the generator only; --discriminators needs a '
+                    '--checkpoint')
+  cpu = jax.devices('cpu')[0]
+  config, generator, step = checkpointing.load_generator(checkpoint, model, cpu)
+  variables = {'generator': jax.device_get(generator)}
+  if with_discriminators:
+    workdir = checkpointing.split_checkpoint_path(checkpoint)[0]
+    variables.update(jax.device_get(checkpointing.restore_networks(
+        config, workdir, step, jax.sharding.SingleDeviceSharding(cpu), ('global_d', 'local_d'))))
   if config.model.noise_std > 0:
     raise WorkdirError(f'{checkpoint or model}: the noise ("w/N") generator adds noise between '
                        'layers, which a state dict cannot carry; export a model without it')
@@ -173,7 +165,7 @@ def _main(argv) -> None:
 
 
 if __name__ == '__main__':
-  from absl import app, flags as absl_flags
+  from absl import flags as absl_flags
   absl_flags.DEFINE_string('checkpoint', None, 'a training --workdir (its latest checkpoint) or '
                            'one of its checkpoints/<step> folders')
   absl_flags.DEFINE_string('model', None, 'a shipped model (NAME, python -m jfsr.pretrained list) '
@@ -182,4 +174,5 @@ if __name__ == '__main__':
   absl_flags.DEFINE_string('output', None, 'the file to write (.pth)', required=True)
   absl_flags.DEFINE_bool('discriminators', False, 'also write both discriminators: the file then '
                          'holds {"generator": ..., "global_d": ..., "local_d": ...}')
-  app.run(_main)
+  from jfsr import cli
+  cli.run(_main, __name__)

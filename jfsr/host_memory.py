@@ -20,16 +20,44 @@ call :func:`restart_with_fast_allocator` first: it re-executes the same command
 once with jemalloc preloaded where the system has it (``apt install
 libjemalloc2``), else with the glibc tunable. ``JFSR_ALLOCATOR=system`` (or an
 ``LD_PRELOAD``/``GLIBC_TUNABLES`` of the user's own) leaves the process alone.
+
+The gain was measured for XLA:CPU only, so the restart happens only where the
+step will run on the CPU, decided before JAX is imported (:func:`step_platform`):
+``JAX_PLATFORMS`` when it is set, else whether this host has an accelerator that
+an installed JAX plugin drives (NVIDIA device files and a CUDA plugin; TPU device
+files and libtpu). The decision is logged by the trainer (:func:`decision`).
 """
 
 from __future__ import annotations
 
 import ctypes.util
+import glob
+import importlib.util
 import os
 import sys
 
 HUGE_PAGES_TUNABLE = 'glibc.malloc.hugetlb=1'
 JEMALLOC_CONF = 'dirty_decay_ms:-1,muzzy_decay_ms:-1'
+DECISION_VARIABLE = 'JFSR_ALLOCATOR_DECISION'
+CUDA_PLUGINS = ('jax_cuda13_plugin', 'jax_cuda12_plugin')
+
+
+def _installed(*modules: str) -> bool:
+  return any(importlib.util.find_spec(m) is not None for m in modules)
+
+
+def step_platform(environ=os.environ) -> tuple[str, str]:
+  """``(platform, why)``: where JAX will run the step, 'cpu' or the accelerator's name,
+  found without importing JAX."""
+  requested = environ.get('JAX_PLATFORMS', '').strip()
+  if requested:
+    first = requested.split(',')[0].strip().lower()
+    return ('cpu' if first == 'cpu' else first), f'JAX_PLATFORMS={requested}'
+  if glob.glob('/dev/nvidia[0-9]*') and _installed(*CUDA_PLUGINS):
+    return 'gpu', 'NVIDIA devices and a JAX CUDA plugin'
+  if (glob.glob('/dev/accel[0-9]*') or glob.glob('/dev/vfio/[0-9]*')) and _installed('libtpu'):
+    return 'tpu', 'TPU devices and libtpu'
+  return 'cpu', 'no accelerator that an installed JAX plugin drives'
 
 
 def allocator_environment(environ, jemalloc: str | None) -> dict[str, str] | None:
@@ -56,12 +84,24 @@ def restart_with_fast_allocator() -> None:
   """Re-executes this command (same interpreter and arguments) with the allocator
   settings above; returns when none are needed. Call it first thing in a
   ``__main__`` block or console-script entry, never from a library."""
-  if not sys.platform.startswith('linux'):
+  if not sys.platform.startswith('linux') or DECISION_VARIABLE in os.environ:
+    return
+  platform, why = step_platform()
+  if platform != 'cpu':
+    os.environ[DECISION_VARIABLE] = f'left as started: the step runs on {platform} ({why})'
     return
   added = allocator_environment(os.environ, ctypes.util.find_library('jemalloc'))
   if added is None:
+    os.environ[DECISION_VARIABLE] = f'{describe()}: the user\'s own setting or JFSR_ALLOCATOR'
     return
   os.environ.update(added)
+  os.environ[DECISION_VARIABLE] = (f'{describe()}: the step runs on the CPU ({why}); '
+                                   'JFSR_ALLOCATOR=system opts out')
   sys.stdout.flush()
   sys.stderr.flush()
   os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+
+
+def decision(environ=os.environ) -> str:
+  """What :func:`restart_with_fast_allocator` decided for this command, and why."""
+  return environ.get(DECISION_VARIABLE, f'{describe(environ)} (no restart was asked for)')

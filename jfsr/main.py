@@ -16,7 +16,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jfsr import host_memory
+from jfsr import cli, host_memory
 from jfsr.errors import JfsrError
 from jfsr.pretrained.cache import MissingWeightsError
 
@@ -63,22 +63,9 @@ def parse_steps(values: list[str]) -> list[int]:
                     'e.g. --eval_steps=2000,4000') from None
 
 
-def parse_flags(argv: list[str]) -> list[str]:
-  """absl's parsing, but a bad flag (or a config file that raises) is one line, no traceback."""
-  try:
-    return FLAGS(argv)
-  except flags.Error as error:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    if any(line.startswith('Traceback') for line in lines):
-      lines = [lines[0], lines[-1]]  # where it happened, and the exception's own message
-    sys.exit(f'error: {" ".join(lines)}\nPass --helpshort to list the flags.')
-  except (AttributeError, KeyError) as error:  # ml_collections: an override of a field that is not there
-    sys.exit(f'error: the config has no field {error}; see configs/celebahq.py for the fields')
-
-
 def run() -> None:
   host_memory.restart_with_fast_allocator()
-  app.run(main, flags_parser=parse_flags)
+  cli.run(main, __name__)
 
 
 if __name__ == '__main__':

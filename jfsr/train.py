@@ -22,8 +22,8 @@ from absl import logging
 from etils import epath
 from PIL import Image
 
-from jfsr import (checkpointing, config_loading, distributed, evaluate, images, models,
-                  train_step)
+from jfsr import (checkpointing, config_loading, distributed, evaluate, grids, host_memory,
+                  models, train_step)
 from jfsr.data import pipeline
 from jfsr.errors import NonFiniteLossError, WorkdirError
 from jfsr.pretrained import vgg_weights
@@ -88,13 +88,13 @@ def sample_grid(config, sample, state: TrainState, batch, sharding) -> np.ndarra
   lr_global = jax.make_array_from_process_local_data(sharding, np.asarray(batch['lr']))
   outputs = jax.device_get(sample(state.generator, lr_global, jax.random.key(0)))
   size = config.data.hr_size
-  lr = images.to_uint8(batch['lr'])
+  lr = grids.to_uint8(batch['lr'])
   bicubic = jax.image.resize(jnp.asarray(batch['lr']), (lr.shape[0], size, size, lr.shape[-1]),
                              'bicubic')
-  columns = [images.upscale_nearest(lr, size), images.to_uint8(bicubic),
-             images.to_uint8(outputs['out_blur']), images.to_uint8(outputs['out_sharp']),
-             images.to_uint8(batch['hr'])]
-  return images.grid(columns)
+  columns = [grids.upscale_nearest(lr, size), grids.to_uint8(bicubic),
+             grids.to_uint8(outputs['out_blur']), grids.to_uint8(outputs['out_sharp']),
+             grids.to_uint8(batch['hr'])]
+  return grids.grid(columns)
 
 
 def start_generator_from(name_or_path: str, state: TrainState, sharding) -> TrainState:
@@ -145,7 +145,7 @@ class StopRequest:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
   """Trains the model of ``config``, writing checkpoints and logs under ``workdir``."""
   # Imported here: clu's writers pull in TensorFlow, which light commands avoid.
-  from clu import metric_writers, periodic_actions
+  from clu import periodic_actions
 
   # --- Setup -----------------------------------------------------------------
   config_loading.validate(config, jax.device_count())
@@ -155,10 +155,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   mesh = train_step.make_mesh()
   replicated = train_step.replicated(mesh)
   batch_sharding = train_step.batch_sharding(mesh)
-  writer = metric_writers.create_default_writer(str(workdir), just_logging=not is_chief)
+  writer = evaluate.tensorboard_writer(workdir)
 
   counts = models.parameter_counts(config)
   logging.info('parameters: %s', ', '.join(f'{k} {v:,}' for k, v in counts.items()))
+  logging.info('host allocator: %s', host_memory.decision())
   logging.info('devices: %d x %s over %d process(es); activations in %s', jax.device_count(),
                jax.devices()[0].device_kind, jax.process_count(),
                config_loading.compute_dtype(config, jax.default_backend()).name)
@@ -227,9 +228,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
       summary['images_per_sec'] = len(interval) * images_per_step / elapsed
       summary['learning_rate'] = config.optimizer.learning_rate
       writer.write_scalars(step, summary)
-      logging.info('step %d/%d: g_loss %.4f, d_loss %.4f, %.2f images/s', step, num_steps,
-                   summary['g_loss'], summary.get('d_loss', float('nan')),
-                   summary['images_per_sec'])
+      remaining_s = (num_steps - step) * elapsed / len(interval)
+      logging.info('step %d/%d: g_loss %.4f, d_loss %.4f, %.2f images/s, ETA %dh%02dm', step,
+                   num_steps, summary['g_loss'], summary.get('d_loss', float('nan')),
+                   summary['images_per_sec'], remaining_s // 3600, remaining_s % 3600 // 60)
       interval, interval_start = [], time.perf_counter()
 
     if step % config.train.image_every_steps == 0 or step == num_steps:

@@ -56,7 +56,8 @@ def _run(tmp_path, **env) -> tuple[str, str, int]:
   script = tmp_path / 'probe.py'
   script.write_text(_PROGRAM)
   environ = {k: v for k, v in os.environ.items()
-             if k not in ('GLIBC_TUNABLES', 'LD_PRELOAD', 'MALLOC_CONF', 'JFSR_ALLOCATOR')}
+             if k not in ('GLIBC_TUNABLES', 'LD_PRELOAD', 'MALLOC_CONF', 'JFSR_ALLOCATOR',
+                          'JAX_PLATFORMS', host_memory.DECISION_VARIABLE)}
   out = subprocess.run([sys.executable, str(script), 'a b', '--flag=1'], env={**environ, **env},
                        check=True, text=True, capture_output=True).stdout
   arguments, allocator, faults = out.split(' | ')
@@ -80,3 +81,29 @@ def test_restart_keeps_the_command_and_cuts_page_faults(tmp_path):
     pages = (64 << 20) // os.sysconf('SC_PAGE_SIZE')
     assert faults_system > pages // 2  # glibc maps the block afresh and faults it in again
     assert faults_fast < pages // 20
+
+
+@pytest.mark.skipif(not sys.platform.startswith('linux'), reason='glibc/jemalloc settings')
+def test_no_restart_when_the_step_runs_on_an_accelerator(tmp_path):
+  arguments, allocator, _ = _run(tmp_path, JAX_PLATFORMS='cuda')
+  assert arguments == "['a b', '--flag=1']" and allocator == 'as started'
+
+
+@pytest.mark.parametrize('environ, devices, plugins, platform', [
+    ({'JAX_PLATFORMS': 'cpu'}, ['/dev/nvidia0'], {'jax_cuda12_plugin'}, 'cpu'),
+    ({'JAX_PLATFORMS': 'cuda,cpu'}, [], set(), 'cuda'),
+    ({'JAX_PLATFORMS': 'tpu'}, [], set(), 'tpu'),
+    ({}, [], {'jax_cuda12_plugin', 'libtpu'}, 'cpu'),  # plugins but no device files
+    ({}, ['/dev/nvidia0'], set(), 'cpu'),  # a GPU that no installed JAX plugin drives
+    ({}, ['/dev/nvidia0'], {'jax_cuda12_plugin'}, 'gpu'),
+    ({}, ['/dev/accel0'], {'libtpu'}, 'tpu'),
+    ({}, ['/dev/vfio/0'], {'libtpu'}, 'tpu'),
+])
+def test_step_platform_is_found_without_importing_jax(monkeypatch, environ, devices, plugins,
+                                                      platform):
+  import fnmatch
+  monkeypatch.setattr(host_memory.glob, 'glob',
+                      lambda pattern: [d for d in devices if fnmatch.fnmatch(d, pattern)])
+  monkeypatch.setattr(host_memory, '_installed', lambda *names: bool(plugins & set(names)))
+  found, why = host_memory.step_platform(environ)
+  assert found == platform and why

@@ -62,6 +62,11 @@ def test_train_writes_checkpoints_logs_and_samples(trained):
   assert list(workdir.glob('events.out.tfevents.*')), 'no TensorBoard event file'
   assert (workdir / 'samples' / 'step_0000006.png').is_file()
   assert 'parameters: generator 82,642' in result.stderr
+  # Quiet by default: no orbax/clu INFO records, one progress line per log interval.
+  assert 'checkpoint_manager.py' not in result.stderr and 'logging_writer.py' not in result.stderr
+  progress = [line for line in result.stderr.splitlines() if 'step 6/6: g_loss' in line]
+  assert len(progress) == 1 and 'ETA' in progress[0]
+  assert 'host allocator: ' in result.stderr
   state = saved_state(workdir, 6)
   assert int(state['step']) == 6
   assert set(state) >= {'generator', 'global_d', 'local_d', 'rng', 'step'}
@@ -86,7 +91,7 @@ def _skimage_psnr(targets, preds):
 
 def test_eval_mode_writes_tables_that_match_an_independent_computation(trained, smoke_config):
   import jax.numpy as jnp
-  from jfsr import images, models
+  from jfsr import grids, models
   from jfsr.data import pipeline
 
   workdir, _ = trained
@@ -103,25 +108,25 @@ def test_eval_mode_writes_tables_that_match_an_independent_computation(trained, 
   # Independently: the test inputs, the trainer's full-state restore, skimage's PSNR.
   config = smoke_config
   batch = pipeline.make_eval_batch(config, 8)
-  targets = images.to_uint8(batch['hr'])
+  targets = grids.to_uint8(batch['hr'])
   bicubic = jax.image.resize(jnp.asarray(batch['lr']), (8, 32, 32, 3), 'bicubic')
   np.testing.assert_allclose(record['methods']['bicubic']['psnr'],
-                             _skimage_psnr(targets, images.to_uint8(bicubic)), atol=1e-3)
+                             _skimage_psnr(targets, grids.to_uint8(bicubic)), atol=1e-3)
   state = restored_here(workdir, 6, config)
   outputs = models.build_generator(config).apply(
       {'params': state.generator.params, 'batch_stats': state.generator.batch_stats},
       jnp.asarray(batch['lr']), train=False, rngs={'noise': jax.random.key(0)})
   np.testing.assert_allclose(record['methods']['model']['psnr'],
-                             _skimage_psnr(targets, images.to_uint8(outputs['out_sharp'])),
+                             _skimage_psnr(targets, grids.to_uint8(outputs['out_sharp'])),
                              atol=1e-3)
 
 
 def test_generator_restores_alone_onto_one_device(trained, smoke_config):
   """A checkpoint written on 4 devices; only the generator, restored onto one device."""
-  from jfsr import evaluate
+  from jfsr import checkpointing
   workdir, _ = trained
   sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-  generator = evaluate.restore_generator(smoke_config, workdir, 6, sharding)
+  generator = checkpointing.restore_generator(smoke_config, workdir, 6, sharding)
   assert {x.sharding for x in jax.tree.leaves(generator)} == {sharding}
   full = restored_here(workdir, 6, smoke_config)
   assert_trees_equal(generator, {'params': full.generator.params,
@@ -187,7 +192,7 @@ def test_a_packed_generator_restores_evaluates_exports_and_starts_training(train
   """``python -m jfsr.pretrained pack`` -> a shipped-model file that the Restorer, evaluation,
   export and ``model.generator_init`` all take like the checkpoint it came from."""
   from jfsr.pretrained import generators
-  from jfsr.restorer import Restorer
+  from jfsr.restoration import Restorer
   workdir, _ = trained
   packed = tmp_path / 'smoke-model.npz'
   result = subprocess.run([sys.executable, '-m', 'jfsr.pretrained', 'pack', '--checkpoint',
@@ -357,10 +362,25 @@ def test_non_finite_loss_stops_with_the_step_and_term(tmp_path):
 
 
 def test_unknown_config_field_is_one_line(tmp_path):
-  result = run_main(tmp_path / 'run', '--config.train.nosuch=1', check=False)
+  result = run_main(tmp_path / 'run', '--config.train.bach_size=1', check=False)
   assert result.returncode != 0
-  assert 'the config has no field' in result.stderr and 'nosuch' in result.stderr
-  assert 'Traceback' not in result.stderr
+  (line,) = [line for line in result.stderr.splitlines() if line.strip()]
+  assert line.startswith("error: the config has no field 'bach_size'")
+  assert 'Did you mean "batch_size"' in line and '\\n' not in line and "\\'" not in line
+
+
+@pytest.mark.parametrize('module, source, flag', [
+    ('jfsr.main', 'jfsr/main.py', '--workdir'),
+    ('jfsr.restore', 'jfsr/restoration/cli.py', '--input'),
+    ('jfsr.evaluate', 'jfsr/evaluate.py', '--workdir'),
+])
+def test_help_is_the_commands_own_and_exits_0(module, source, flag):
+  import ast
+  result = subprocess.run([sys.executable, '-m', module, '--help'], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+  assert result.returncode == 0, result.stderr[-2000:]
+  doc = ast.get_docstring(ast.parse((REPO / source).read_text()))
+  assert doc.splitlines()[0] in result.stdout and flag in result.stdout
 
 
 def test_resume_with_another_worker_count_repositions_by_step(trained, tmp_path):

@@ -133,7 +133,7 @@ def test_evaluator_fid_matches_a_direct_computation(smoke_config, monkeypatch):
   from pathlib import Path
   import jax
   import jax.numpy as jnp
-  from jfsr import images
+  from jfsr import grids
   from jfsr.models.inception import FIDInception
   from jfsr.pretrained import fid_weights
   sys.path.insert(0, str(Path(__file__).parent / 'fixtures'))
@@ -149,8 +149,8 @@ def test_evaluator_fid_matches_a_direct_computation(smoke_config, monkeypatch):
     x = jnp.asarray(np.asarray(images_uint8), jnp.float32)
     x = jax.image.resize(x, (x.shape[0], 299, 299, 3), 'bilinear')
     return np.asarray(FIDInception().apply(inception_variables, (x - 128.0) / 128.0))
-  target = features(images.to_uint8(jnp.asarray(batch['hr'])))
-  model = features(images.to_uint8(outputs['out_sharp']))
+  target = features(grids.to_uint8(jnp.asarray(batch['hr'])))
+  model = features(grids.to_uint8(outputs['out_sharp']))
   np.testing.assert_allclose(results['model']['fid'], _frechet_by_eigenvalues(model, target),
                              rtol=1e-3)
   assert results['bicubic']['fid'] > 0
@@ -248,7 +248,7 @@ def test_evaluator_identity_matches_a_direct_computation(smoke_config, monkeypat
   face in the middle of every image (test_face_crops_* and the MTCNN tests in
   test_pretrained cover the real detectors)."""
   from pathlib import Path
-  from jfsr import evaluate, faces, images
+  from jfsr import evaluate, faces, grids
   from jfsr.metrics import identity
   from jfsr.pretrained import facenet_weights
   monkeypatch.setattr(faces, 'detect', lambda image, **_: [faces.Face(4, 6, 24, 1.0)])
@@ -266,8 +266,8 @@ def test_evaluator_identity_matches_a_direct_computation(smoke_config, monkeypat
     crops, found = identity.face_crops(np.asarray(images_uint8), identity.haar_face)
     return np.asarray(identity.embed(network, variables, crops)), found
 
-  gallery, gallery_found = embed(images.to_uint8(batch['hr']))
-  expected = identity.identity_scores(*embed(images.to_uint8(outputs['out_sharp'])), gallery,
+  gallery, gallery_found = embed(grids.to_uint8(batch['hr']))
+  expected = identity.identity_scores(*embed(grids.to_uint8(outputs['out_sharp'])), gallery,
                                       gallery_found)
   assert results['gallery_missed'] == 0 and results['model']['id_missed'] == 0
   assert np.isfinite(results['model']['id_similarity'])

@@ -267,7 +267,7 @@ def _mtcnn_fixture():
 
 def test_mtcnn_networks_match_facenet_pytorch():
   """P-, R- and O-Net with seeded random weights against facenet-pytorch's own modules."""
-  from jfsr.models import mtcnn
+  from jfsr.models import mtcnn_networks as mtcnn
   from jfsr.pretrained import mtcnn_weights
   fixture, reference = _mtcnn_fixture()
   states = fixture.random_state_dicts()
@@ -286,7 +286,7 @@ def test_mtcnn_networks_match_facenet_pytorch():
 def test_mtcnn_cascade_matches_facenet_pytorch():
   """The whole detector (pyramid, area resizing, three stages, NMS, box offsets, squaring,
   landmarks) against facenet-pytorch's detect_face with the same random networks."""
-  from jfsr.mtcnn import MTCNN
+  from jfsr.faces.mtcnn import MTCNN
   from jfsr.pretrained import mtcnn_weights
   fixture, reference = _mtcnn_fixture()
   states = fixture.random_state_dicts()
@@ -301,8 +301,27 @@ def test_mtcnn_cascade_matches_facenet_pytorch():
   np.testing.assert_allclose(np.stack([d.landmarks for d in found]), points, atol=1e-3)
 
 
+def test_mtcnn_batch_over_frames_finds_what_each_frame_gives_alone():
+  """detect_batch runs each network once per batch; each frame's faces must be its own."""
+  from jfsr.faces.mtcnn import MTCNN
+  from jfsr.pretrained import mtcnn_weights
+  fixture, _ = _mtcnn_fixture()
+  detector = MTCNN({name: mtcnn_weights.convert(state, name)
+                    for name, state in fixture.random_state_dicts().items()},
+                   min_size=fixture.MIN_SIZE, thresholds=fixture.THRESHOLDS)
+  image = fixture.test_image()
+  frames = [image, image[::-1].copy(), np.zeros_like(image), image[:, ::-1].copy()]
+  batched = detector.detect_batch(frames)
+  alone = [detector.detect(frame) for frame in frames]
+  assert [len(b) for b in batched] == [len(a) for a in alone] and len(alone[0]) > 10
+  for found, expected in zip(batched, alone):
+    for b, a in zip(found, expected):
+      np.testing.assert_allclose(b.box, a.box, atol=1e-4)
+      np.testing.assert_allclose(b.landmarks, a.landmarks, atol=1e-4)
+
+
 def test_mtcnn_area_resize_is_adaptive_average_pooling():
-  from jfsr.mtcnn import area_resize
+  from jfsr.faces.mtcnn import area_resize
   image = np.arange(7 * 5 * 1, dtype=np.float64).reshape(7, 5, 1)
   out = area_resize(image, 3, 2)
   # rows 0-2, 2-4, 4-6 (inclusive) and columns 0-2, 2-4: torch's adaptive windows overlap

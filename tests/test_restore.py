@@ -1,5 +1,6 @@
 """Restoring faces in frames, folders and videos: the Restorer API and ``python -m jfsr.restore``."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -8,7 +9,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jfsr import faces
 from jfsr.data.synthetic import draw_face
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,46 +38,170 @@ def framed_face(index=0, size=96, frame_shape=(240, 320)):
   return frame
 
 
-def run_restore(*args, check=True):
+def run_restore(*args, check=True, env_path=None):
+  """``python -m jfsr.restore ARGS``; ``env_path`` replaces PATH (e.g. to hide ffmpeg)."""
   command = [sys.executable, '-m', 'jfsr.restore', *map(str, args)]
-  result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+  env = {**os.environ, 'PATH': env_path} if env_path else None
+  result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600,
+                          env=env)
   if check:
     assert result.returncode == 0, result.stderr[-3000:]
   return result
 
 
-def test_feather_mask_and_paste_touch_only_the_face_square():
-  mask = faces.feather_mask(40, 0.2)
-  assert mask[20, 20] == 1 and mask[0, 0] < 0.2 and mask.min() > 0
+def _similarity(angle_deg, scale, tx, ty):
+  a, b = scale * np.cos(np.radians(angle_deg)), scale * np.sin(np.radians(angle_deg))
+  return np.array([[a, -b, tx], [b, a, ty]])
+
+
+def test_paste_changes_only_the_pixels_under_the_face_ellipse():
+  from jfsr.faces import alignment, blend
   rng = np.random.default_rng(0)
-  frame = rng.integers(0, 256, (50, 60, 3), dtype=np.uint8)
+  frame = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
   before = frame.copy()
-  face = faces.Face(top=-5, left=30, size=40, score=1.0)  # partly outside the frame
-  faces.paste(frame, np.full((32, 32, 3), 255, np.uint8), face)
-  inside = np.zeros(frame.shape[:2], bool)
-  inside[0:35, 30:60] = True
-  np.testing.assert_array_equal(frame[~inside], before[~inside])
-  np.testing.assert_array_equal(frame[15, 50], 255)  # the middle of the square: all patch
+  size = 32
+  # frame -> face: rotated 30 degrees, face 40 px across in the frame, partly past its top edge
+  face_to_frame = _similarity(30, 40 / size, 50, -8)
+  frame_to_face = alignment.invert(face_to_frame)
+  blend.paste(frame, np.full((size, size, 3), 255, np.uint8), frame_to_face)
+  # Where each frame pixel lands in the face, and its radius in the mask's ellipse (analytic).
+  ys, xs = np.mgrid[0:60, 0:80]
+  u = alignment.apply_transform(frame_to_face, np.stack([xs.ravel(), ys.ravel()], 1))
+  rx = ((u[:, 0] + 0.5) / size - blend.MASK_CENTRE[0]) / blend.MASK_AXES[0]
+  ry = ((u[:, 1] + 0.5) / size - blend.MASK_CENTRE[1]) / blend.MASK_AXES[1]
+  radius = np.hypot(rx, ry).reshape(60, 80)
+  outside = radius > 1 + 3 / (size * min(blend.MASK_AXES))  # beyond the ellipse + cubic support
+  assert outside.sum() > 3000 and (radius < 0.5).sum() > 50
+  np.testing.assert_array_equal(frame[outside], before[outside])  # bit for bit
+  assert (frame[radius < 0.5] == 255).all()  # the middle of the face: all of the patch
 
 
-def test_restorer_pastes_faces_and_leaves_the_rest(checkpoint):
-  from jfsr.restorer import Restorer
-  restorer = Restorer.from_checkpoint(checkpoint, batch_size=4)
-  assert (restorer.step, restorer.lr_size, restorer.hr_size) == (3, 4, 32)
-  frame = framed_face()
-  out, found = restorer.restore_frame(frame, upscale=1)
-  assert len(found) == 1
-  face = found[0]
-  inside = np.zeros(frame.shape[:2], bool)
-  inside[max(face.top, 0):face.top + face.size, max(face.left, 0):face.left + face.size] = True
-  np.testing.assert_array_equal(out[~inside], frame[~inside])
-  assert not np.array_equal(out[inside], frame[inside])
-  # Crops of any size come back at the model's output size.
-  assert restorer.restore_crops([frame[:50, :70], frame]).shape == (2, 32, 32, 3)
+@pytest.fixture(scope='module')
+def restorer(checkpoint):
+  from jfsr.faces.detection import Detector
+  from jfsr.restoration import Restorer
+  return Restorer.from_checkpoint(checkpoint, batch_size=4, detector=Detector('haar', 16))
 
 
-def test_cli_on_a_folder_counts_and_handles_odd_images(checkpoint, tmp_path):
-  from jfsr.restorer import Restorer
+class _BicubicRestorer:
+  """Mixed into a Restorer: the 'model' is a bicubic upscale, so a correct warp back puts
+  the frame's own (enlarged) face where it was."""
+
+  def restore_inputs(self, inputs):
+    return np.stack([np.asarray(Image.fromarray(x).resize((self.hr_size,) * 2,
+                                                          Image.Resampling.BICUBIC))
+                     for x in inputs])
+
+
+def test_faces_go_to_the_template_and_come_back_where_they_were(smoke_config):
+  from jfsr.faces import alignment
+  from jfsr.faces.detection import FoundFace
+  from jfsr.restoration import Restorer
+  from jfsr.restoration.restorer import enlarge, pixel_scale
+
+  class Bicubic(_BicubicRestorer, Restorer):
+    pass
+
+  smoke_config.data.lr_size, smoke_config.data.hr_size = 16, 64  # the generator is never run
+  restorer = Bicubic(smoke_config, {})
+  face_image, _ = draw_face(2, 64)
+  # The face placed in a frame by a known similarity: rotated 25 degrees, 20 px across.
+  face_to_frame = _similarity(25, 20 / 64, 40, 10)
+  frame = alignment.warp(face_image, face_to_frame, (80, 60))
+  landmarks = alignment.apply_transform(face_to_frame, alignment.template_points(64))
+  found = FoundFace((0, 0, 1, 1), 1.0, landmarks, 'test')
+  plan = restorer.plan(found)
+  # frame -> model input = (64 -> 16 px) o (frame -> face image): exact for exact landmarks
+  expected = alignment.compose(np.array([[0.25, 0, -0.375], [0, 0.25, -0.375]]),
+                               alignment.invert(face_to_frame))
+  np.testing.assert_allclose(plan.to_model, expected, atol=1e-9)
+  assert plan.side == pytest.approx(20) and plan.restored
+  # The model's input is the face as drawn, 16 px across (up to resampling).
+  model_input = alignment.warp(frame, plan.to_model, 16).astype(float)
+  drawn = np.asarray(Image.fromarray(face_image).resize((16, 16), Image.Resampling.BOX))
+  assert np.abs(model_input - drawn)[3:13, 3:13].mean() < 12
+
+  # Back in the frame: a bright blob on a dark face comes out where the known transform
+  # puts it, to a fraction of an output pixel (half a frame pixel off would be 2 px).
+  spot = np.array([27.0, 30.0])  # in the 64-px face, inside the mask's ellipse
+  yy, xx = np.mgrid[0:64, 0:64]
+  blob = np.exp(-((xx - spot[0]) ** 2 + (yy - spot[1]) ** 2) / (2 * 6.0 ** 2)) * 250
+  blob_frame = alignment.warp(np.repeat(blob[..., None], 3, -1).astype(np.uint8),
+                              face_to_frame, (80, 60), border='constant')
+  result = restorer.restore_frame(blob_frame, found=[found], upscale=4)
+  weights = result.image[..., 0].astype(float)
+  weights = np.where(weights > 60, weights, 0)
+  centroid = [(weights * np.mgrid[0:240, 0:320][1]).sum() / weights.sum(),
+              (weights * np.mgrid[0:240, 0:320][0]).sum() / weights.sum()]
+  expected_at = alignment.apply_transform(pixel_scale(4), alignment.apply_transform(
+      face_to_frame, spot))[0]
+  np.testing.assert_allclose(centroid, expected_at, atol=0.5)
+  assert (result.image != enlarge(blob_frame, 4)).any()
+
+
+def test_a_frame_without_faces_comes_back_unchanged_or_only_enlarged(restorer):
+  rng = np.random.default_rng(1)
+  frame = rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)
+  same = restorer.restore_frame(frame, found=[])
+  assert same.scale == 1 and same.faces == []
+  np.testing.assert_array_equal(same.image, frame)
+  enlarged = restorer.restore_frame(frame, found=[], upscale=3)
+  import cv2
+  np.testing.assert_array_equal(enlarged.image, cv2.resize(frame, (120, 90),
+                                                           interpolation=cv2.INTER_CUBIC))
+
+
+def test_large_faces_are_left_unless_forced_and_the_scale_follows_the_faces(restorer):
+  from jfsr.faces import alignment
+  from jfsr.faces.detection import FoundFace
+  from jfsr.restoration.restorer import choose_upscale
+  lr = restorer.lr_size
+  small = FoundFace((0, 0, 1, 1), 1.0, alignment.template_points(lr) + 5, 'test')
+  large = FoundFace((0, 0, 1, 1), 1.0, alignment.template_points(10 * lr), 'test')
+  assert restorer.plan(small).restored and restorer.plan(small).side == pytest.approx(lr)
+  assert not restorer.plan(large).restored and restorer.plan(large, force=True).restored
+  assert choose_upscale([], 32, 8) == 1
+  assert choose_upscale([4, 4, 5], 32, 8) == 8
+  assert choose_upscale([16], 32, 8) == 2
+  assert choose_upscale([100], 32, 8) == 1
+  frame = np.zeros((40, 40, 3), np.uint8)
+  result = restorer.restore_frame(frame, found=[small, large])
+  assert [f.restored for f in result.faces] == [True, False] and result.scale == restorer.factor
+
+
+def test_landmark_smoothing_reduces_jitter_and_follows_real_moves():
+  from jfsr.faces.detection import FoundFace
+  from jfsr.faces.tracking import LandmarkSmoother
+  rng = np.random.default_rng(0)
+  truth = {'a': np.array([[10.0, 10], [20, 10], [15, 15], [11, 20], [19, 20]])}
+  truth['b'] = truth['a'] + 100  # a second face, far away: its own track
+  smoother = LandmarkSmoother(0.6)
+  raw, smooth = {k: [] for k in truth}, {k: [] for k in truth}
+  for _ in range(200):
+    faces = []
+    for name, points in truth.items():
+      noisy = points + rng.normal(0, 1.5, points.shape)
+      box = (*(points.min(0) - 5), *(points.max(0) + 5))
+      faces.append(FoundFace(box, 1.0, noisy, 'test'))
+      raw[name].append(noisy)
+    for name, face in zip(truth, smoother.update(faces)):
+      smooth[name].append(face.landmarks)
+  for name in truth:
+    jitter_raw = np.diff(np.stack(raw[name][20:]), axis=0).std()
+    jitter = np.diff(np.stack(smooth[name][20:]), axis=0).std()
+    assert jitter < 0.6 * jitter_raw  # theory: sqrt(0.4 / 1.6) = 0.5
+    error = np.abs(np.stack(smooth[name][20:]) - truth[name]).mean()
+    assert error < 0.8 * np.abs(np.stack(raw[name][20:]) - truth[name]).mean()
+  # A jump of several face widths is followed at once, not averaged.
+  moved = truth['a'] + 80
+  (face,) = smoother.update([FoundFace((*(moved.min(0) - 5), *(moved.max(0) + 5)), 1.0, moved,
+                                       'test')])
+  np.testing.assert_array_equal(face.landmarks, moved)
+
+
+def test_cli_on_a_folder_counts_and_never_makes_faces_worse(checkpoint, tmp_path):
+  from jfsr.faces.detection import Detector
+  from jfsr.restoration import Restorer
   inputs, output = tmp_path / 'in', tmp_path / 'out'
   inputs.mkdir()
   frame = framed_face()
@@ -89,17 +213,42 @@ def test_cli_on_a_folder_counts_and_handles_odd_images(checkpoint, tmp_path):
   exif[0x0112] = 6  # EXIF orientation: rotate 90° clockwise to display
   Image.fromarray(np.zeros((30, 50, 3), np.uint8)).save(inputs / 'rotated.jpg', exif=exif)
   (inputs / 'notes.txt').write_text('not an image')
-  result = run_restore('--checkpoint', checkpoint, '--input', inputs, '--output', output,
-                       '--upscale', 2)
-  assert 'processed 4, skipped 1 (unreadable), without a face 2, faces restored 2' in result.stdout
+  inputs_before = {p.name: p.read_bytes() for p in inputs.iterdir()}
+  common = ['--checkpoint', checkpoint, '--input', inputs, '--detector', 'haar']
+  # Defaults: the drawn faces are far larger than the model's 4-pixel input: left as they were.
+  result = run_restore(*common, '--output', output)
+  assert ('processed 4, skipped 1 (unreadable), without a face 2; faces restored 0, left as '
+          'they were 2') in result.stdout
   assert 'notes.txt' in result.stderr
   assert sorted(p.name for p in output.iterdir()) == ['alpha.png', 'face.png', 'grey.png',
                                                       'rotated.png']
-  assert np.asarray(Image.open(output / 'rotated.png')).shape == (100, 60, 3)  # displayed upright
-  # The API and the CLI give the same pixels.
-  cli = np.asarray(Image.open(output / 'face.png'))
-  api, _ = Restorer.from_checkpoint(checkpoint, batch_size=16).restore_frame(frame, upscale=2)
-  np.testing.assert_array_equal(cli, api)
+  np.testing.assert_array_equal(np.asarray(Image.open(output / 'face.png')), frame)
+  assert np.asarray(Image.open(output / 'rotated.png')).shape == (50, 30, 3)  # displayed upright
+  # --force restores them; the API and the CLI give the same pixels.
+  result = run_restore(*common, '--output', tmp_path / 'forced', '--force', '--upscale', 2)
+  assert 'without a face 2; faces restored 2, left as they were 0' in result.stdout
+  cli = np.asarray(Image.open(tmp_path / 'forced' / 'face.png'))
+  api = Restorer.from_checkpoint(checkpoint, detector=Detector('haar', 16)).restore_frame(
+      frame, upscale=2, force=True)
+  np.testing.assert_array_equal(cli, api.image)
+  from jfsr.restoration.restorer import enlarge
+  assert not np.array_equal(cli, enlarge(frame, 2))
+  assert {p.name: p.read_bytes() for p in inputs.iterdir()} == inputs_before
+
+
+def test_cli_compare_shows_what_the_model_saw(checkpoint, tmp_path):
+  Image.fromarray(framed_face()).save(tmp_path / 'face.png')
+  run_restore('--checkpoint', checkpoint, '--input', tmp_path / 'face.png', '--output',
+              tmp_path / 'c', '--detector', 'haar', '--force', '--upscale', 2, '--compare')
+  shown = np.asarray(Image.open(tmp_path / 'c' / 'face.png')).astype(int)
+  assert shown.shape == (480, 3 * 640, 3)
+  seen, bicubic, restored = shown[:, :640], shown[:, 640:1280], shown[:, 1280:]
+  changed = (restored != bicubic).any(-1)
+  assert changed.sum() > 1000
+  # The first panel is the model's 4x4 input, pasted where the face is: blocky, not bicubic.
+  assert np.abs(seen - bicubic)[changed].mean() > 5
+  # Both panels change the same place (the face's mask), nothing else.
+  assert ((seen != bicubic).any(-1) & ~changed).sum() < 0.01 * changed.sum()
 
 
 def test_cli_aligned_mode_and_compare(checkpoint, tmp_path):
@@ -111,7 +260,7 @@ def test_cli_aligned_mode_and_compare(checkpoint, tmp_path):
   assert np.asarray(Image.open(tmp_path / 'a' / 'crop.png')).shape == (32, 32, 3)
   run_restore('--checkpoint', checkpoint, '--input', inputs / 'crop.png', '--output',
               tmp_path / 'b', '--aligned', '--compare', '--format', 'jpg')
-  assert np.asarray(Image.open(tmp_path / 'b' / 'crop.jpg')).shape == (32, 96, 3)
+  assert np.asarray(Image.open(tmp_path / 'b' / 'crop.jpg')).shape == (32, 64, 3)
 
 
 def test_cli_on_a_video(checkpoint, tmp_path):
@@ -123,15 +272,36 @@ def test_cli_on_a_video(checkpoint, tmp_path):
                               cv2.COLOR_RGB2BGR))
   writer.release()
   result = run_restore('--checkpoint', checkpoint, '--input', path, '--output', tmp_path / 'o',
-                       '--upscale', 2, '--frames_per_chunk', 2)
-  assert 'processed 5, skipped 0 (unreadable), without a face 1, faces restored 4' in result.stdout
+                       '--upscale', 2, '--frames_per_chunk', 2, '--detector', 'haar', '--force',
+                       env_path='/nonexistent')
+  assert ('processed 5, skipped 0 (unreadable), without a face 1; faces restored 4'
+          in result.stdout)
+  assert 'without audio: ffmpeg is not installed here' in result.stdout
+  assert sorted(p.name for p in (tmp_path / 'o').iterdir()) == ['clip.mp4']
   capture = cv2.VideoCapture(str(tmp_path / 'o' / 'clip.mp4'))
   assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 5
   assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(12)
   assert (capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (640, 480)
 
 
-def test_cli_refuses_to_write_into_the_input_folder_and_needs_a_checkpoint(checkpoint, tmp_path):
+def test_audio_is_muxed_by_ffmpeg_when_there_is_one(tmp_path, monkeypatch):
+  from jfsr.restoration import video
+  fake = tmp_path / 'bin' / 'ffmpeg'
+  fake.parent.mkdir()
+  fake.write_text('#!/bin/sh\necho "$@" > "${0%/*}/args"\n'
+                  'for last in "$@"; do :; done\necho muxed > "$last"\n')
+  fake.chmod(0o755)
+  monkeypatch.setenv('PATH', str(fake.parent))
+  (tmp_path / 'frames.mp4').write_text('frames')
+  how = video.add_audio(tmp_path / 'frames.mp4', tmp_path / 'in.mov', tmp_path / 'out.mp4')
+  assert 'muxed by ffmpeg' in how and not (tmp_path / 'frames.mp4').exists()
+  assert (tmp_path / 'out.mp4').read_text() == 'muxed\n'
+  args = (fake.parent / 'args').read_text().split()
+  assert args[args.index('-map') + 1] == '0:v:0' and '1:a:0?' in args  # audio if it has any
+  assert args[args.index('-c:v') + 1] == 'copy'  # the frames are not encoded again
+
+
+def test_cli_refuses_to_write_into_the_input_folder_and_needs_a_model(checkpoint, tmp_path):
   Image.fromarray(framed_face()).save(tmp_path / 'face.png')
   result = run_restore('--checkpoint', checkpoint, '--input', tmp_path, '--output', tmp_path,
                        check=False)
@@ -140,12 +310,14 @@ def test_cli_refuses_to_write_into_the_input_folder_and_needs_a_checkpoint(check
   result = run_restore('--checkpoint', tmp_path / 'nothing', '--input', tmp_path, '--output',
                        tmp_path / 'o', check=False)
   assert result.returncode != 0 and 'holds no checkpoint' in result.stderr
+  result = run_restore('--input', tmp_path, '--output', tmp_path / 'o', check=False)
+  assert result.returncode != 0 and 'exactly one of --checkpoint' in result.stderr
   assert 'Traceback' not in result.stderr
 
 
 def test_progress_rate_starts_after_the_first_batch():
   import io
-  from jfsr.video import Progress
+  from jfsr.restoration.video import Progress
   stream = io.StringIO()
   progress = Progress(10, 'frames', stream)
   progress.update(2)  # the first batch (compile) sets the clock: no rate yet

@@ -20,7 +20,7 @@ def test_the_shipped_model_restores_a_fixed_input_as_recorded(monkeypatch):
   16x16 gradient to the figures recorded when the model was packed."""
   import subprocess
   import urllib.request
-  from jfsr.restorer import Restorer
+  from jfsr.restoration import Restorer
 
   def no_network(*args, **kwargs):
     raise AssertionError('a shipped model must load without any download')

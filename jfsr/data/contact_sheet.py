@@ -12,11 +12,11 @@ HR, and the LR input (nearest-neighbour enlarged).
 from __future__ import annotations
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 from PIL import Image
 
-from jfsr import images
+from jfsr import grids
 from jfsr.data import blur, pipeline
 from jfsr.data.degrade import DegradationSpec, degrade
 
@@ -52,12 +52,12 @@ def contact_sheet(config, count: int, split: str = 'train', seed: int = 0) -> tu
     flow_rgb, longest = flow_to_rgb(example['flow'])
     magnitude, _ = blur.magnitude_orientation(example['flow'][..., 0], example['flow'][..., 1])
     lengths.append((longest, float(np.median(magnitude))))
-    columns['gt'].append(images.to_uint8(example['hr']))
-    columns['mask'].append(images.to_uint8(example['mask'] * 2 - 1))
+    columns['gt'].append(grids.to_uint8(example['hr']))
+    columns['mask'].append(grids.to_uint8(example['mask'] * 2 - 1))
     columns['flow'].append(flow_rgb)
-    columns['blurred'].append(images.to_uint8(example['hr_blur']))
-    columns['lr'].append(images.upscale_nearest(images.to_uint8(example['lr'])[None], size)[0])
-  return images.grid([np.stack(c) for c in columns.values()]), lengths
+    columns['blurred'].append(grids.to_uint8(example['hr_blur']))
+    columns['lr'].append(grids.upscale_nearest(grids.to_uint8(example['lr'])[None], size)[0])
+  return grids.grid([np.stack(c) for c in columns.values()]), lengths
 
 
 def main(argv):
@@ -71,4 +71,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  from jfsr import cli
+  cli.run(main, __name__)

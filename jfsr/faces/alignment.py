@@ -24,6 +24,19 @@ FACENET_TEMPLATE = np.array([
 ], np.float64)
 FACENET_SIZE = 160
 
+# Where the five landmarks sit in an aligned training face (CelebA-HQ), as fractions
+# of the image side: the same run, its 'fractions of the image side' (MTCNN on the
+# 1,000 development faces at 256², median of each coordinate). Restoration warps
+# every face so that its landmarks land here in the model's input.
+RESTORATION_TEMPLATE = np.array([
+    [0.3780, 0.4770], [0.6275, 0.4770], [0.5002, 0.6324], [0.3921, 0.7396], [0.6125, 0.7392],
+], np.float64)
+
+
+def template_points(size: int, template: np.ndarray = RESTORATION_TEMPLATE) -> np.ndarray:
+  """``template`` (fractions of the side) as pixel-centre coordinates in a ``size`` square."""
+  return template * size - 0.5
+
 
 def similarity_transform(source: np.ndarray, target: np.ndarray) -> np.ndarray:
   """The similarity ``[A | t]`` (2x3) minimising ``sum |A @ source_i + t - target_i|²``.

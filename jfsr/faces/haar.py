@@ -1,11 +1,11 @@
-"""Faces in a frame: detect (OpenCV's Haar cascade), crop a square around each, paste back.
+"""Faces in a frame by OpenCV's Haar cascade: boxes, and a square crop around each.
 
 The restorer was trained on CelebA-HQ crops, where the face fills roughly the
 middle two thirds of the image; a Haar box is tight around eyes, nose and mouth,
 so each crop is the box grown by ``margin`` on every side, made square and kept
 centred. Crops that reach past the frame's edge are padded by replicating the
-edge. Pasting back blends the restored face in with a feathered square mask, so
-the pixels outside the crop are left exactly as they were.
+edge. (Restoration aligns faces by landmarks instead: :mod:`jfsr.faces.detection`
+turns these boxes into landmarks where MTCNN is not available.)
 """
 
 from __future__ import annotations
@@ -71,36 +71,3 @@ def crop(frame: np.ndarray, face: Face) -> np.ndarray:
     frame = np.pad(frame, ((pad, pad), (pad, pad), (0, 0)), mode='edge')
   top, left = face.top + pad, face.left + pad
   return frame[top:top + face.size, left:left + face.size]
-
-
-def feather_mask(size: int, feather: float = 0.1) -> np.ndarray:
-  """(size, size) weights: 1 in the middle, falling linearly to 0 over ``feather * size``
-  pixels at each edge (a seamless blend of a square patch)."""
-  ramp_width = max(1.0, feather * size)
-  distance = np.minimum(np.arange(size), np.arange(size)[::-1]) + 0.5
-  ramp = np.clip(distance / ramp_width, 0.0, 1.0)
-  return np.minimum.outer(ramp, ramp).astype(np.float32)
-
-
-def paste(frame: np.ndarray, patch: np.ndarray, face: Face, scale: int = 1,
-          feather: float = 0.1) -> np.ndarray:
-  """Blends ``patch`` (resized to the face's square times ``scale``) into ``frame`` in place.
-
-  ``frame`` is already ``scale`` times the size of the frame ``face`` was found in.
-  Only pixels inside the square change, and those at its rim barely.
-  """
-  from PIL import Image
-  size = face.size * scale
-  if patch.shape[:2] != (size, size):
-    patch = np.asarray(Image.fromarray(patch).resize((size, size), Image.Resampling.LANCZOS))
-  top, left = face.top * scale, face.left * scale
-  h, w = frame.shape[:2]
-  y0, x0 = max(top, 0), max(left, 0)
-  y1, x1 = min(top + size, h), min(left + size, w)
-  if y0 >= y1 or x0 >= x1:
-    return frame
-  alpha = feather_mask(size, feather)[y0 - top:y1 - top, x0 - left:x1 - left, None]
-  region = frame[y0:y1, x0:x1].astype(np.float32)
-  new = patch[y0 - top:y1 - top, x0 - left:x1 - left].astype(np.float32)
-  frame[y0:y1, x0:x1] = np.clip(region + alpha * (new - region) + 0.5, 0, 255).astype(np.uint8)
-  return frame

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from absl import app, flags, logging
+from absl import flags, logging
 from PIL import Image
 
 flags.DEFINE_string('root', None, 'a CelebAMask-HQ root (CelebA-HQ-img/ inside) or an image folder',
@@ -28,7 +28,7 @@ flags.DEFINE_integer('limit', 0, 'at most this many images (0: all)')
 
 def measure(paths: list[Path], size: int) -> dict[str, np.ndarray]:
   from jfsr.faces.alignment import FACENET_SIZE
-  from jfsr.mtcnn import MTCNN
+  from jfsr.faces.mtcnn import MTCNN
   from jfsr.pretrained import mtcnn_weights
   detector = MTCNN(mtcnn_weights.load_mtcnn())
   in_box, in_image = [], []
@@ -61,4 +61,5 @@ def main(argv) -> None:
 
 
 if __name__ == '__main__':
-  app.run(main)
+  from jfsr import cli
+  cli.run(main, __name__)

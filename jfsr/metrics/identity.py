@@ -1,7 +1,7 @@
 """Face-recognition accuracy after the paper's Table 2: do restored faces keep their identity?
 
 Every image (restored, bicubic, ground truth) goes through the same recognition
-pipeline. MTCNN (``jfsr.mtcnn``, facenet-pytorch's weights) finds the largest face
+pipeline. MTCNN (``jfsr.faces.mtcnn``, facenet-pytorch's weights) finds the largest face
 and its five landmarks, and a similarity transform warps it onto a measured
 template in a 160x160 crop (``jfsr.faces.alignment``: MTCNN's box framing, the
 face's roll removed), as the paper's "MTCNN detection and alignment" does; with
@@ -57,7 +57,7 @@ def mtcnn_face_finder(variables: dict | None = None) -> FaceFinder:
   """MTCNN's largest face, aligned by its five landmarks onto
   :data:`jfsr.faces.alignment.FACENET_TEMPLATE` in a 160x160 crop; ``variables``
   default to the cached facenet-pytorch weights."""
-  from jfsr.mtcnn import MTCNN
+  from jfsr.faces.mtcnn import MTCNN
   from jfsr.pretrained import mtcnn_weights
   detector = MTCNN(variables or mtcnn_weights.load_mtcnn())
 

@@ -12,13 +12,11 @@ from jfsr.pretrained import cache, generators
 
 def _pack(args) -> int:
   import jax
-  from jfsr import evaluate
-  from jfsr.restorer import split_checkpoint_path
-  workdir, path_step = split_checkpoint_path(args.checkpoint)
-  (step,) = evaluate.resolve_steps(workdir, [path_step] if path_step else None)
-  config = evaluate.saved_config(workdir, step)
-  variables = jax.device_get(evaluate.restore_generator(
-      config, workdir, step, jax.sharding.SingleDeviceSharding(jax.devices('cpu')[0])))
+  from jfsr import checkpointing
+  config, variables, step = checkpointing.load_generator(
+      checkpoint=args.checkpoint, device=jax.devices('cpu')[0])
+  variables = jax.device_get(variables)
+  workdir = checkpointing.split_checkpoint_path(args.checkpoint)[0]
   path = Path(args.output) if args.output else generators.MODELS_DIR / f'{args.name}.npz'
   path.parent.mkdir(parents=True, exist_ok=True)
   info = {'name': args.name, 'description': args.description}

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jfsr.models import mtcnn
+from jfsr.models import mtcnn_networks as mtcnn
 from jfsr.pretrained import cache
 from jfsr.pretrained.torch_state_dict import load_state_dict
 

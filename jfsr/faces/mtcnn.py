@@ -1,6 +1,6 @@
 """Face detection with MTCNN (Zhang et al. 2016), the cascade facenet-pytorch runs, in JAX + numpy.
 
-Three stages, each a network from ``jfsr.models.mtcnn`` followed by box
+Three stages, each a network from ``jfsr.models.mtcnn_networks`` followed by box
 bookkeeping on the host:
 
 1. P-Net slides over an image pyramid (scales ``12 / min_size * factor^k`` while
@@ -25,7 +25,7 @@ import math
 import jax
 import numpy as np
 
-from jfsr.models import mtcnn as networks
+from jfsr.models import mtcnn_networks as networks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,9 +52,9 @@ def area_weights(size_in: int, size_out: int) -> np.ndarray:
 
 
 def area_resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
-  """``(h, w, c)`` float image -> ``(height, width, c)`` by area averaging."""
-  return np.einsum('yh,hwc,xw->yxc', area_weights(image.shape[0], height), image,
-                   area_weights(image.shape[1], width), optimize=True)
+  """``(..., h, w, c)`` float images -> ``(..., height, width, c)`` by area averaging."""
+  return np.einsum('yh,...hwc,xw->...yxc', area_weights(image.shape[-3], height), image,
+                   area_weights(image.shape[-2], width), optimize=True)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: str = 'union',
@@ -140,74 +140,111 @@ class MTCNN:
   def detect(self, image: np.ndarray, min_size: int | None = None) -> list[Detection]:
     """Faces in a uint8 RGB ``(h, w, 3)`` image, largest first; ``min_size`` overrides the
     smallest face looked for (a larger one skips the finest pyramid levels)."""
-    pixels = np.asarray(image, np.float64)
-    boxes = self._propose(pixels, min_size)
-    if len(boxes):
-      boxes = self._refine(pixels, boxes)
-    if not len(boxes):
-      return []
-    boxes, landmarks = self._output(pixels, boxes)
-    detections = [Detection(tuple(map(float, b[:4])), float(b[4]), p)
-                  for b, p in zip(boxes, landmarks)]
-    return sorted(detections, key=lambda d: -d.area)
+    return self.detect_batch([image], min_size)[0]
 
-  def _propose(self, pixels: np.ndarray, min_size: int | None) -> np.ndarray:
-    height, width = pixels.shape[:2]
-    proposals = []
+  def detect_batch(self, images: list[np.ndarray], min_size: int | None = None
+                   ) -> list[list[Detection]]:
+    """:meth:`detect` for several images of one size (video frames): each network runs once
+    per pyramid level (P-Net) or once in all (R-/O-Net) for the whole batch; the box
+    bookkeeping stays per image on the host, so each image's faces are those it alone gives."""
+    if not len(images):
+      return []
+    shapes = {np.shape(image) for image in images}
+    if len(shapes) != 1:
+      return [self.detect_batch([image], min_size)[0] for image in images]
+    pixels = np.stack([np.asarray(image, np.float64) for image in images])
+    boxes = self._propose(pixels, min_size)
+    boxes = self._refine(pixels, boxes)
+    boxes, landmarks = self._output(pixels, boxes)
+    return [sorted((Detection(tuple(map(float, b[:4])), float(b[4]), p)
+                    for b, p in zip(image_boxes, image_landmarks)), key=lambda d: -d.area)
+            for image_boxes, image_landmarks in zip(boxes, landmarks)]
+
+  def _propose(self, pixels: np.ndarray, min_size: int | None) -> list[np.ndarray]:
+    count, height, width = pixels.shape[:3]
+    proposals = [[] for _ in range(count)]
     for scale in self.scales(height, width, min_size):
       resized = area_resize(pixels, int(height * scale + 1), int(width * scale + 1))
-      probability, offsets = jax.device_get(self._pnet(_normalise(resized)[None]))
-      ys, xs = np.nonzero(probability[0] >= self.thresholds[0])
-      if not len(ys):
+      probabilities, all_offsets = jax.device_get(self._pnet(_normalise(resized)))
+      for n, (probability, offsets) in enumerate(zip(probabilities, all_offsets)):
+        ys, xs = np.nonzero(probability >= self.thresholds[0])
+        if not len(ys):
+          continue
+        cells = np.stack([xs, ys], axis=1).astype(np.float64)
+        corner1 = np.floor((2 * cells + 1) / scale)
+        corner2 = np.floor((2 * cells + 12) / scale)
+        found = np.concatenate([corner1, corner2, probability[ys, xs][:, None],
+                                offsets[ys, xs]], axis=1)
+        proposals[n].append(found[nms(found[:, :4], found[:, 4], 0.5)])
+    boxes = []
+    for found in proposals:
+      if not found:
+        boxes.append(np.zeros((0, 5)))
         continue
-      cells = np.stack([xs, ys], axis=1).astype(np.float64)
-      corner1 = np.floor((2 * cells + 1) / scale)
-      corner2 = np.floor((2 * cells + 12) / scale)
-      found = np.concatenate([corner1, corner2, probability[0][ys, xs][:, None],
-                              offsets[0][ys, xs]], axis=1)
-      proposals.append(found[nms(found[:, :4], found[:, 4], 0.5)])
-    if not proposals:
-      return np.zeros((0, 5))
-    boxes = np.concatenate(proposals)
-    boxes = boxes[nms(boxes[:, :4], boxes[:, 4], 0.7)]
-    return _square(_apply_offsets(boxes[:, :5], boxes[:, 5:9], plus_one=False))
+      found = np.concatenate(found)
+      found = found[nms(found[:, :4], found[:, 4], 0.7)]
+      boxes.append(_square(_apply_offsets(found[:, :5], found[:, 5:9], plus_one=False)))
+    return boxes
 
-  def _crops(self, pixels: np.ndarray, boxes: np.ndarray, size: int):
-    """Crops of the boxes (clipped to the image, corners truncated to integers) resized to
-    ``size``; returns them and which boxes gave a non-empty crop."""
-    height, width = pixels.shape[:2]
-    corners = np.trunc(boxes[:, :4]).astype(int)
-    x1, y1 = np.maximum(corners[:, 0], 1), np.maximum(corners[:, 1], 1)
-    x2, y2 = np.minimum(corners[:, 2], width), np.minimum(corners[:, 3], height)
-    valid = (x2 > x1 - 1) & (y2 > y1 - 1)
-    crops = [area_resize(pixels[y1[i] - 1:y2[i], x1[i] - 1:x2[i]], size, size)
-             for i in np.flatnonzero(valid)]
+  def _crops(self, pixels: np.ndarray, boxes: list[np.ndarray], size: int):
+    """Crops of every image's boxes (clipped to the image, corners truncated to integers)
+    resized to ``size``, as one batch; and per image, which boxes gave a non-empty crop."""
+    height, width = pixels.shape[1:3]
+    crops, valid = [], []
+    for image, image_boxes in zip(pixels, boxes):
+      corners = np.trunc(image_boxes[:, :4]).astype(int)
+      x1, y1 = np.maximum(corners[:, 0], 1), np.maximum(corners[:, 1], 1)
+      x2, y2 = np.minimum(corners[:, 2], width), np.minimum(corners[:, 3], height)
+      ok = (x2 > x1 - 1) & (y2 > y1 - 1)
+      crops += [area_resize(image[y1[i] - 1:y2[i], x1[i] - 1:x2[i]], size, size)
+                for i in np.flatnonzero(ok)]
+      valid.append(ok)
     batch = np.zeros((_bucket(len(crops)), size, size, 3), np.float32)
     if crops:
       batch[:len(crops)] = _normalise(np.stack(crops))
     return batch, valid
 
-  def _refine(self, pixels: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    batch, valid = self._crops(pixels, boxes, 24)
-    boxes = boxes[valid]
-    probability, offsets = (x[:len(boxes)] for x in jax.device_get(self._rnet(batch)))
-    keep = probability > self.thresholds[1]
-    boxes = np.concatenate([boxes[keep, :4], probability[keep, None]], axis=1)
-    offsets = offsets[keep]
-    order = nms(boxes[:, :4], boxes[:, 4], 0.7)
-    return _square(_apply_offsets(boxes[order], offsets[order], plus_one=True))
+  @staticmethod
+  def _split(outputs, valid: list[np.ndarray]) -> list[tuple[np.ndarray, ...]]:
+    """The batched network outputs back per image."""
+    ends = np.cumsum([int(ok.sum()) for ok in valid])
+    starts = ends - [int(ok.sum()) for ok in valid]
+    return [tuple(x[a:b] for x in outputs) for a, b in zip(starts, ends)]
 
-  def _output(self, pixels: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  def _refine(self, pixels: np.ndarray, boxes: list[np.ndarray]) -> list[np.ndarray]:
+    if not sum(len(b) for b in boxes):
+      return boxes
+    batch, valid = self._crops(pixels, boxes, 24)
+    refined = []
+    outputs = jax.device_get(self._rnet(batch))
+    for image_boxes, ok, (probability, offsets) in zip(boxes, valid, self._split(outputs, valid)):
+      image_boxes = image_boxes[ok]
+      keep = probability > self.thresholds[1]
+      image_boxes = np.concatenate([image_boxes[keep, :4], probability[keep, None]], axis=1)
+      offsets = offsets[keep]
+      order = nms(image_boxes[:, :4], image_boxes[:, 4], 0.7)
+      refined.append(_square(_apply_offsets(image_boxes[order], offsets[order], plus_one=True)))
+    return refined
+
+  def _output(self, pixels: np.ndarray, boxes: list[np.ndarray]
+              ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    if not sum(len(b) for b in boxes):
+      return boxes, [np.zeros((0, 5, 2)) for _ in boxes]
     batch, valid = self._crops(pixels, boxes, 48)
-    boxes = boxes[valid]
-    probability, offsets, points = (x[:len(boxes)] for x in jax.device_get(self._onet(batch)))
-    keep = probability > self.thresholds[2]
-    boxes = np.concatenate([boxes[keep, :4], probability[keep, None]], axis=1)
-    offsets, points = offsets[keep], points[keep]
-    w = boxes[:, 2] - boxes[:, 0] + 1
-    h = boxes[:, 3] - boxes[:, 1] + 1
-    landmarks = np.stack([w[:, None] * points[:, :5] + boxes[:, :1] - 1,
-                          h[:, None] * points[:, 5:] + boxes[:, 1:2] - 1], axis=-1)
-    boxes = _apply_offsets(boxes, offsets, plus_one=True)
-    order = nms(boxes[:, :4], boxes[:, 4], 0.7, mode='min', plus_one=True)
-    return boxes[order], landmarks[order]
+    outputs = jax.device_get(self._onet(batch))
+    all_boxes, all_landmarks = [], []
+    for image_boxes, ok, (probability, offsets, points) in zip(boxes, valid,
+                                                              self._split(outputs, valid)):
+      image_boxes = image_boxes[ok]
+      keep = probability > self.thresholds[2]
+      image_boxes = np.concatenate([image_boxes[keep, :4], probability[keep, None]], axis=1)
+      offsets, points = offsets[keep], points[keep]
+      w = image_boxes[:, 2] - image_boxes[:, 0] + 1
+      h = image_boxes[:, 3] - image_boxes[:, 1] + 1
+      landmarks = np.stack([w[:, None] * points[:, :5] + image_boxes[:, :1] - 1,
+                            h[:, None] * points[:, 5:] + image_boxes[:, 1:2] - 1], axis=-1)
+      image_boxes = _apply_offsets(image_boxes, offsets, plus_one=True)
+      order = nms(image_boxes[:, :4], image_boxes[:, 4], 0.7, mode='min', plus_one=True)
+      all_boxes.append(image_boxes[order])
+      all_landmarks.append(landmarks[order])
+    return all_boxes, all_landmarks

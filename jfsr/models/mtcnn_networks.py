@@ -4,7 +4,7 @@ Layer names follow ``facenet-pytorch==2.6.0``'s ``pnet.pt`` / ``rnet.pt`` /
 ``onet.pt`` (``conv1``, ``prelu1``, ``dense4`` ...), whose weights
 :func:`jfsr.pretrained.mtcnn_weights.load_mtcnn` converts. Inputs are NHWC RGB
 scaled as ``(x - 127.5) / 128``. The detection cascade that runs them is
-``jfsr.mtcnn``.
+``jfsr.faces.mtcnn``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
-"""Video in and out with OpenCV: frames in chunks, a writer with the same frame rate, progress."""
+"""Video in and out: OpenCV frames in chunks, a writer at the same frame rate, the input's audio
+copied back with ``ffmpeg`` where the system has it, and a progress line."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -59,6 +62,25 @@ class VideoWriter:
   def close(self) -> None:
     if self._writer is not None:
       self._writer.release()
+
+
+def add_audio(video_only: Path, source: Path, output: Path) -> str:
+  """Writes ``output``: the frames of ``video_only`` with the audio of ``source`` (if it has
+  any), using the system's ``ffmpeg``; without it, ``video_only`` becomes ``output`` as it
+  is. Returns what happened, for the log."""
+  ffmpeg = shutil.which('ffmpeg')
+  if ffmpeg is None:
+    video_only.replace(output)
+    return 'without audio: ffmpeg is not installed here (it copies the input\'s audio track)'
+  command = [ffmpeg, '-nostdin', '-y', '-loglevel', 'error', '-i', str(video_only),
+             '-i', str(source), '-map', '0:v:0', '-map', '1:a:0?', '-c:v', 'copy',
+             '-c:a', 'aac', '-shortest', str(output)]
+  done = subprocess.run(command, capture_output=True, text=True)
+  if done.returncode != 0:
+    video_only.replace(output)
+    return f'without audio: ffmpeg failed ({done.stderr.strip()[-300:]})'
+  video_only.unlink()
+  return 'with the input\'s audio (if it had any), muxed by ffmpeg'
 
 
 class Progress:

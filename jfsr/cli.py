@@ -1,0 +1,90 @@
+"""What every jfsr command shares: help that reads well, one-line flag errors, quiet libraries.
+
+absl's ``--help`` prints the docstring and flags of ``__main__``; for an installed
+console script (``jfsr-train``) that is the generated wrapper, so the help was a
+bare ``USAGE: ... [flags]``, and it exits with status 1. :func:`run` prints the
+command's own module docstring and flags instead and exits 0. Libraries' INFO
+records (orbax's checkpoint internals, clu's per-metric lines) are dropped unless
+``--verbosity`` is 1 or more; jfsr's own records and every warning stay.
+"""
+
+from __future__ import annotations
+
+import logging as std_logging
+import os
+import sys
+from pathlib import Path
+from typing import Callable
+
+from absl import app, flags, logging
+
+FLAGS = flags.FLAGS
+HELP_FLAGS = ('-h', '--help', '--helpshort', '-?')
+PACKAGE_DIR = str(Path(__file__).resolve().parent)
+
+
+def help_text(module_name: str) -> str:
+  """The module's docstring, then its flags (absl's formatting)."""
+  module = sys.modules[module_name]
+  doc = (module.__doc__ or '').strip()
+  flag_help = FLAGS.module_help(module_name)
+  return f'{doc}\n\nflags:\n{flag_help}\n\nAll flags, absl\'s included: --helpfull\n'
+
+
+def config_field_error(error: Exception) -> str:
+  """ml_collections' missing-field error as plain text: its message is the repr of a
+  multi-line string (``'\\'bach_size\\'\\nDid you mean ...'``)."""
+  message = error.args[0] if error.args else str(error)
+  message = str(message).strip().strip("'").replace("\\'", "'").replace('\\n', ' ')
+  return ' '.join(message.split())
+
+
+def flags_parser(module_name: str) -> Callable[[list[str]], list[str]]:
+  """A ``flags_parser`` for ``app.run``: help to stdout with status 0, bad flags and
+  config overrides as one line each."""
+
+  def parse(argv: list[str]) -> list[str]:
+    if any(arg in HELP_FLAGS for arg in argv[1:]):
+      sys.stdout.write(help_text(module_name))
+      sys.exit(0)
+    if '--helpfull' in argv[1:]:
+      sys.stdout.write(FLAGS.get_help())
+      sys.exit(0)
+    try:
+      return FLAGS(argv)
+    except flags.Error as error:
+      lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+      if any(line.startswith('Traceback') for line in lines):
+        lines = [lines[0], lines[-1]]  # where it happened, and the exception's own message
+      sys.exit(f'error: {" ".join(lines)}\nPass --help to list the flags.')
+    except (AttributeError, KeyError) as error:  # ml_collections: a field that is not there
+      sys.exit(f'error: the config has no field {config_field_error(error)} '
+               '(see configs/celebahq.py for the fields)')
+
+  return parse
+
+
+class _OwnRecordsOnly(std_logging.Filter):
+  """Passes warnings and worse from anywhere, and lower levels from jfsr's own files."""
+
+  def filter(self, record: std_logging.LogRecord) -> bool:
+    return (record.levelno >= std_logging.WARNING
+            or os.path.abspath(record.pathname).startswith(PACKAGE_DIR))
+
+
+def quiet_libraries() -> None:
+  """Keeps libraries at WARNING unless ``--verbosity`` is 1 or more (call after parsing)."""
+  if FLAGS.verbosity >= 1:
+    return
+  logging.get_absl_handler().addFilter(_OwnRecordsOnly())
+
+
+def run(main: Callable[[list[str]], None], module_name: str) -> None:
+  """``app.run(main)`` with jfsr's help, flag errors and quiet libraries."""
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')  # TensorFlow's C++ INFO lines
+
+  def quiet_main(argv: list[str]) -> None:
+    quiet_libraries()
+    main(argv)
+
+  app.run(quiet_main, flags_parser=flags_parser(module_name))

@@ -1,0 +1,124 @@
+"""Faces with five landmarks, from MTCNN where its weights are cached, else from Haar boxes.
+
+Every face found carries five landmarks (left eye, right eye, nose, left and right
+mouth corner; (x, y) in frame pixels), because restoration aligns by them:
+
+* MTCNN (:mod:`jfsr.faces.mtcnn`) places them itself. Faces the size of the
+  model's input (a crop of 16-32 pixels, whose MTCNN box is about half that) are
+  below the 12-pixel window of its finest level, so the frame is detected on an
+  upscaled copy where ``min_face`` asks for it (``upsample``), and the results are
+  mapped back.
+* Haar (:mod:`jfsr.faces.haar`) gives only a box, and only from 24 pixels up (its
+  window; the frame is upscaled likewise). Its landmarks are where the template puts
+  them in the square crop the box path always used (box grown by a quarter of its
+  side on each side): the same framing as before, with no roll.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from jfsr.faces import alignment, haar
+
+# The smallest box each detector finds reliably: MTCNN's own default (P-Net's 12-pixel
+# windows are unreliable below it) and the Haar cascade's 24x24 window.
+SMALLEST = {'mtcnn': 20, 'haar': 24}
+
+
+@dataclasses.dataclass(frozen=True)
+class FoundFace:
+  """A face in a frame: ``box`` (x1, y1, x2, y2) pixels, the detector's score, five
+  ``landmarks`` (5, 2), and which detector found it ('mtcnn' or 'haar')."""
+  box: tuple[float, float, float, float]
+  score: float
+  landmarks: np.ndarray
+  detector: str
+
+  @property
+  def width(self) -> float:
+    return self.box[2] - self.box[0]
+
+
+def landmarks_from_box(left: float, top: float, side: float) -> np.ndarray:
+  """The template's five points placed in the square crop whose first pixel is
+  ``(left, top)`` and whose side is ``side`` pixels (pixel-centre coordinates)."""
+  return alignment.template_points(side) + [left, top]
+
+
+def haar_faces(frame: np.ndarray, min_face: int, threshold: float = 0.0) -> list[FoundFace]:
+  """Haar boxes as faces (landmarks from the square box crop, see the module doc)."""
+  found = []
+  for face in haar.detect(frame, min_face, threshold):
+    box = (face.left, face.top, face.left + face.size, face.top + face.size)
+    found.append(FoundFace(tuple(map(float, box)), face.score,
+                           landmarks_from_box(face.left, face.top, face.size), 'haar'))
+  return found
+
+
+class Detector:
+  """Finds faces in frames: ``detect([frame, ...]) -> [[FoundFace, ...], ...]``.
+
+  Args:
+    kind: 'mtcnn', 'haar', or 'auto' (MTCNN when its weights are cached, else Haar,
+      said once in the log).
+    min_face: the smallest face to find, as the side of its detector box in frame
+      pixels; below the detector's :data:`SMALLEST` it runs on an upscaled copy.
+    threshold: Haar's minimum cascade level weight (MTCNN keeps its own thresholds).
+  """
+
+  def __init__(self, kind: str = 'auto', min_face: int = 12, threshold: float = 0.0,
+               mtcnn_variables: dict | None = None):
+    from absl import logging
+    self.min_face, self.threshold = min_face, threshold
+    self._mtcnn = None
+    if kind not in ('auto', 'mtcnn', 'haar'):
+      raise ValueError(f'detector {kind!r}: choose auto, mtcnn or haar')
+    if kind != 'haar':
+      from jfsr.faces.mtcnn import MTCNN
+      from jfsr.pretrained import mtcnn_weights
+      from jfsr.pretrained.cache import MissingWeightsError
+      try:
+        self._mtcnn = MTCNN(mtcnn_variables or mtcnn_weights.load_mtcnn())
+      except MissingWeightsError as error:
+        if kind == 'mtcnn':
+          raise
+        logging.warning('MTCNN weights are not cached (%s); finding faces with the Haar '
+                        'cascade instead, whose landmarks are guessed from its boxes. '
+                        '`python -m jfsr.pretrained fetch mtcnn` gives real landmarks.',
+                        str(error).splitlines()[0])
+    self.kind = 'mtcnn' if self._mtcnn else 'haar'
+    self.upsample = max(1.0, SMALLEST[self.kind] / min_face)
+
+  def detect(self, frames: list[np.ndarray]) -> list[list[FoundFace]]:
+    """The faces of each frame, largest first."""
+    scaled = [upscale(frame, self.upsample) for frame in frames]
+    smallest = max(12, math.floor(self.min_face * self.upsample))
+    if self._mtcnn is None:
+      found = [haar_faces(image, smallest, self.threshold) for image in scaled]
+    else:
+      found = [[FoundFace(d.box, d.score, d.landmarks, 'mtcnn') for d in detections]
+               for detections in self._mtcnn.detect_batch(scaled, smallest)]
+    return [[_unscale(face, frame, image) for face in faces]
+            for frame, image, faces in zip(frames, scaled, found)]
+
+
+def upscale(frame: np.ndarray, factor: float) -> np.ndarray:
+  """The frame ``factor`` times larger (bicubic), or itself for 1."""
+  if factor == 1.0:
+    return frame
+  import cv2
+  h, w = frame.shape[:2]
+  return cv2.resize(frame, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_CUBIC)
+
+
+def _unscale(face: FoundFace, frame: np.ndarray, image: np.ndarray) -> FoundFace:
+  """A face found in the upscaled ``image`` mapped back to ``frame`` pixels."""
+  if image is frame:
+    return face
+  scale = np.array([image.shape[1] / frame.shape[1], image.shape[0] / frame.shape[0]])
+  box = np.asarray(face.box).reshape(2, 2) / scale  # box edges
+  points = (face.landmarks + 0.5) / scale - 0.5  # pixel centres
+  return FoundFace(tuple(map(float, box.ravel())), face.score, points, face.detector)

@@ -1,0 +1,252 @@
+r"""Restore small faces in photos, folders and videos with a shipped model or a trained checkpoint.
+
+  python -m jfsr.restore --model NAME --input PATH --output DIR
+  python -m jfsr.restore --checkpoint WORKDIR_OR_STEP_DIR --input PATH --output DIR
+
+PATH is an image, a folder of images, or a video (.mp4, .avi, .mov, .mkv, .webm).
+Each face is found with its five landmarks (MTCNN; the Haar cascade where the
+MTCNN weights are not cached), warped onto the training faces' template straight
+at the model's input size, restored, and warped back into the enlarged frame
+under a soft elliptical mask; every pixel outside the mask is the enlarged frame's.
+
+The model restores *small* faces (its input is 16 or 32 pixels across). Faces
+whose aligned crop is more than 1.5 times that are left as they were (``--force``
+restores them anyway), and the frame is enlarged so that restored faces keep the
+model's output resolution (at most its factor; ``--upscale`` sets it, ``1`` keeps
+the frame's size). The summary counts faces restored, left as they were, and
+frames without a face. ``--compare`` writes what the model saw (its input, pasted
+back) | bicubic | restored. ``--aligned`` takes each input as one aligned face
+crop and writes the restored face itself.
+
+Videos: landmarks are smoothed over time per face (``--smoothing``), the output
+scale is chosen from the first chunk's faces, and the audio is copied back with
+``ffmpeg`` when the system has it. Unreadable files are skipped with a warning;
+inputs are never overwritten (the output folder must differ from the input's).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from absl import app, flags, logging
+from PIL import Image
+
+IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff'}
+VIDEO_SUFFIXES = {'.mp4', '.avi', '.mov', '.mkv', '.webm'}
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string('model', None, 'a shipped model by NAME (python -m jfsr.pretrained list) or a '
+                    'packed .npz file')
+flags.DEFINE_string('checkpoint', None, 'instead of --model: a training --workdir, or one of its '
+                    'checkpoints/<step>')
+flags.DEFINE_string('input', None, 'an image, a folder of images, or a video')
+flags.DEFINE_string('output', None, 'folder for the results (created; not the input folder)')
+flags.DEFINE_bool('aligned', False, 'inputs are aligned face crops: restore each whole')
+flags.DEFINE_bool('force', False, 'restore large faces too (they lose detail on the way in)')
+flags.DEFINE_integer('upscale', None, 'enlarge frames this many times (default: from the faces '
+                     'found); 1 keeps their size', lower_bound=1)
+flags.DEFINE_enum('detector', 'auto', ['auto', 'mtcnn', 'haar'], 'face detector: MTCNN '
+                  '(landmarks), Haar (boxes), or auto (MTCNN when its weights are cached)')
+flags.DEFINE_integer('min_face', None, 'smallest face to find, detector box side in pixels '
+                     '(default: half the model\'s input side, at least 8)', lower_bound=4)
+flags.DEFINE_float('threshold', 0.0, 'Haar only: minimum cascade level weight')
+flags.DEFINE_float('smoothing', 0.6, 'video: weight of the previous frame\'s landmarks, 0 to <1',
+                   lower_bound=0.0, upper_bound=0.99)
+flags.DEFINE_integer('batch_size', 16, 'faces restored per generator call', lower_bound=1)
+flags.DEFINE_integer('frames_per_chunk', 16, 'video frames detected and restored together',
+                     lower_bound=1)
+flags.DEFINE_bool('compare', False, 'write model input | bicubic | restored side by side')
+flags.DEFINE_enum('device', 'auto', ['auto', 'cpu', 'gpu', 'tpu'], 'where the networks run')
+flags.DEFINE_enum('format', 'png', ['png', 'jpg'], 'image output format')
+flags.DEFINE_integer('quality', 95, 'JPEG quality', lower_bound=1, upper_bound=100)
+
+
+class Summary:
+  """Counts for the last line: files, frames, and what happened to each face."""
+
+  def __init__(self):
+    self.processed = self.skipped = self.faceless = self.restored = self.left = 0
+
+  def add(self, result) -> None:
+    """One processed image or frame (a ``FrameResult``)."""
+    self.processed += 1
+    self.faceless += not result.faces
+    self.restored += sum(f.restored for f in result.faces)
+    self.left += sum(not f.restored for f in result.faces)
+
+  def line(self) -> str:
+    return (f'processed {self.processed}, skipped {self.skipped} (unreadable), '
+            f'without a face {self.faceless}; faces restored {self.restored}, left as they were '
+            f'{self.left} (too large to gain; --force restores them)')
+
+
+def list_inputs(path: Path) -> tuple[list[Path], str]:
+  """``(files, kind)`` with kind 'images' or 'video'; folders are read one level deep."""
+  if not path.exists():
+    raise FileNotFoundError(f'--input {path} does not exist')
+  if path.is_dir():
+    return sorted(p for p in path.iterdir() if p.is_file()), 'images'
+  if path.suffix.lower() in VIDEO_SUFFIXES:
+    return [path], 'video'
+  return [path], 'images'
+
+
+def check_output(input_path: Path, output: Path) -> None:
+  in_dir = input_path.resolve() if input_path.is_dir() else input_path.resolve().parent
+  if output.resolve() == in_dir:
+    raise ValueError(f'--output {output} is the input folder; choose another folder so no '
+                     'input is overwritten')
+
+
+def save_image(image: np.ndarray, path: Path) -> None:
+  if FLAGS.format == 'jpg':
+    Image.fromarray(image).save(path.with_suffix('.jpg'), quality=FLAGS.quality)
+  else:
+    Image.fromarray(image).save(path.with_suffix('.png'))
+
+
+def read_images(files: list[Path], summary: Summary, progress) -> list[tuple[Path, np.ndarray]]:
+  """The readable ones among ``files``; the others are skipped, named and counted."""
+  from jfsr.data.images import read_rgb
+  readable = []
+  for path in files:
+    try:
+      readable.append((path, read_rgb(path)))
+    except Exception as error:  # PIL raises many types for bad files
+      logging.warning('skipped %s: not a readable image (%s)', path, error)
+      summary.skipped += 1
+      progress.update(1)
+  return readable
+
+
+def restore_aligned(restorer, frame: np.ndarray) -> np.ndarray:
+  """An aligned crop restored whole; with --compare: its model input (nearest) | restored."""
+  model_input = restorer.model_input(frame)
+  restored = restorer.restore_inputs(model_input[None])[0]
+  if not FLAGS.compare:
+    return restored
+  seen = np.asarray(Image.fromarray(model_input).resize(restored.shape[1::-1],
+                                                        Image.Resampling.NEAREST))
+  return np.concatenate([seen, restored], axis=1)
+
+
+def restore_images(restorer, files: list[Path], output: Path, summary: Summary) -> None:
+  """Images in groups of ``--batch_size``, so their faces share generator batches."""
+  from jfsr.restoration.restorer import FrameResult
+  from jfsr.restoration.video import Progress
+  progress = Progress(len(files), 'images')
+  for start in range(0, len(files), FLAGS.batch_size):
+    group = read_images(files[start:start + FLAGS.batch_size], summary, progress)
+    if not group:
+      continue
+    frames = [frame for _, frame in group]
+    if FLAGS.aligned:
+      results = [FrameResult(restore_aligned(restorer, f), restorer.factor, []) for f in frames]
+    else:
+      results = restorer.restore_frames(frames, upscale=FLAGS.upscale, force=FLAGS.force,
+                                        compare=FLAGS.compare)
+    for (path, _), result in zip(group, results):
+      if FLAGS.aligned:
+        summary.processed += 1
+        summary.restored += 1
+      else:
+        summary.add(result)
+        logging.info('%s: %s', path.name, describe(result))
+      save_image(result.compare if result.compare is not None else result.image,
+                 output / path.stem)
+    progress.update(len(group))
+  progress.close()
+
+
+def describe(result) -> str:
+  if not result.faces:
+    return f'no face found; x{result.scale}'
+  parts = [f'{"restored" if f.restored else "left as it was"} ({f.side:.0f} px)'
+           for f in result.faces]
+  return f'{", ".join(parts)}; x{result.scale}'
+
+
+def restore_video(restorer, path: Path, output: Path, summary: Summary) -> None:
+  from jfsr.faces.tracking import LandmarkSmoother
+  from jfsr.restoration import video
+  capture, fps, count = video.open_video(path)
+  final = (output / path.stem).with_suffix('.mp4')
+  writer = video.VideoWriter(final.with_suffix('.video-only.mp4'), fps)
+  smoother = LandmarkSmoother(FLAGS.smoothing)
+  progress = video.Progress(count, 'frames')
+  scale = FLAGS.upscale
+  try:
+    for frames in video.frame_chunks(capture, FLAGS.frames_per_chunk):
+      found = [smoother.update(faces) for faces in restorer.detector.detect(frames)]
+      if scale is None:  # the first chunk's faces set the whole video's scale
+        from jfsr.restoration.restorer import choose_upscale
+        sides = [p.side for faces in found for face in faces
+                 for p in [restorer.plan(face, FLAGS.force)] if p.restored]
+        scale = choose_upscale(sides, restorer.hr_size, restorer.factor)
+        logging.info('%s: frames enlarged x%d', path.name, scale)
+      results = restorer.restore_frames(frames, found, upscale=scale, force=FLAGS.force,
+                                        compare=FLAGS.compare)
+      for result in results:
+        writer.write(result.compare if result.compare is not None else result.image)
+        summary.add(result)
+      progress.update(len(frames))
+  finally:
+    progress.close()
+    writer.close()
+    capture.release()
+  how = video.add_audio(writer.path, path, final)
+  logging.info('wrote %s (%.2f frames/s) %s', final, fps, how)
+  if how.startswith('without audio'):
+    print(f'note: {final.name} was written {how}')
+
+
+def pick_device(name: str):
+  import jax
+  if name == 'auto':
+    return jax.devices()[0]
+  try:
+    return jax.devices(name)[0]
+  except RuntimeError as error:
+    raise ValueError(f'--device {name}: no such device here ({error})') from None
+
+
+def main(argv) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  from jfsr import checkpointing, compile_cache
+  from jfsr.errors import JfsrError
+  from jfsr.faces.detection import Detector
+  from jfsr.pretrained.cache import MissingWeightsError
+  from jfsr.restoration.restorer import Restorer
+  compile_cache.enable()
+  summary = Summary()
+  try:
+    input_path, output = Path(FLAGS.input).expanduser(), Path(FLAGS.output).expanduser()
+    files, kind = list_inputs(input_path)
+    check_output(input_path, output)
+    device = pick_device(FLAGS.device)
+    config, variables, step = checkpointing.load_generator(FLAGS.checkpoint, FLAGS.model, device)
+    detector = None if FLAGS.aligned else Detector(
+        FLAGS.detector, FLAGS.min_face or max(8, config.data.lr_size // 2), FLAGS.threshold)
+    restorer = Restorer(config, variables, step, device, FLAGS.batch_size, detector)
+    logging.info('%s step %d: %d² -> %d² faces%s', FLAGS.model or 'checkpoint', restorer.step,
+                 restorer.lr_size, restorer.hr_size,
+                 '' if FLAGS.aligned else f', found by {restorer.detector.kind}')
+    output.mkdir(parents=True, exist_ok=True)
+    if kind == 'video':
+      restore_video(restorer, files[0], output, summary)
+    else:
+      restore_images(restorer, files, output, summary)
+  except (JfsrError, ValueError, FileNotFoundError, MissingWeightsError) as error:
+    logging.error('%s', error)
+    sys.exit(f'error: {error}')
+  print(summary.line())
+
+
+def run() -> None:
+  from jfsr import cli, host_memory
+  host_memory.restart_with_fast_allocator()
+  flags.mark_flags_as_required(['input', 'output'])
+  cli.run(main, __name__)

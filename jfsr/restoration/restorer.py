@@ -1,0 +1,255 @@
+"""``Restorer``: a trained generator loaded once, restoring faces in crops and frames.
+
+    from jfsr.restoration import Restorer
+    restorer = Restorer.from_checkpoint('/runs/celebahq')           # or .../checkpoints/40000
+    restorer = Restorer.from_pretrained(NAME)                         # a shipped model
+    faces = restorer.restore_crops([crop_a, crop_b])                  # (2, S, S, 3) uint8
+    result = restorer.restore_frame(frame)                            # detect, align, paste
+    result.image, result.scale, [f.restored for f in result.faces]
+
+Frames go the way the face-restoration tools go: each face's five landmarks
+(:mod:`jfsr.faces.detection`) give a similarity transform onto the template of
+the training faces, the face is warped once, straight to the model's input size,
+restored, and warped back into the upscaled frame under a soft elliptical mask
+(:mod:`jfsr.faces.blend`); pixels outside it are the upscaled frame's.
+
+The model restores *small* faces: a face whose aligned crop is more than
+``max_shrink`` times the model's input would lose detail on the way in, so it is
+left as it was unless ``force``. Without an explicit ``upscale`` the frame is
+enlarged so that the restored faces keep the model's output resolution (at most
+the model's factor; 1 when no face is restored).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Sequence
+
+import jax
+import ml_collections
+import numpy as np
+from PIL import Image
+
+from jfsr import checkpointing, grids, models
+from jfsr.faces import alignment, blend
+from jfsr.faces.detection import Detector, FoundFace
+
+MAX_SHRINK = 1.5  # largest face, as its aligned crop's side over the model's input side
+
+
+def as_rgb(image) -> np.ndarray:
+  """A uint8 RGB ``(H, W, 3)`` array from a PIL image or an array (grey or RGBA converted)."""
+  if isinstance(image, Image.Image):
+    image = np.asarray(image.convert('RGB'))
+  image = np.asarray(image)
+  if image.ndim == 2:
+    image = np.repeat(image[..., None], 3, axis=-1)
+  if image.ndim != 3 or image.shape[-1] not in (3, 4) or image.dtype != np.uint8:
+    raise ValueError(f'expected a uint8 RGB image (H, W, 3), got {image.dtype} {image.shape}')
+  return np.ascontiguousarray(image[..., :3])
+
+
+def pixel_scale(factor: float) -> np.ndarray:
+  """The 2x3 map from pixel-centre coordinates to those of the image ``factor`` times larger."""
+  offset = 0.5 * factor - 0.5
+  return np.array([[factor, 0.0, offset], [0.0, factor, offset]])
+
+
+def choose_upscale(sides: Sequence[float], hr_size: int, factor: int) -> int:
+  """The frame's enlargement that brings its restored faces (aligned crops of ``sides``
+  pixels) nearest the model's output size: 1 to ``factor``, 1 without faces."""
+  if not len(sides):
+    return 1
+  return int(np.clip(round(hr_size / float(np.median(sides))), 1, factor))
+
+
+@dataclasses.dataclass
+class FaceResult:
+  """One face of a frame: where it was, the aligned crop's side in frame pixels, whether it
+  was restored, and (if so) the model's input and output."""
+  face: FoundFace
+  side: float
+  restored: bool
+  to_model: np.ndarray  # 2x3: frame pixels -> model input pixels
+  model_input: np.ndarray | None = None
+  output: np.ndarray | None = None
+
+
+@dataclasses.dataclass
+class FrameResult:
+  """A restored frame: the output image, the frame's enlargement, its faces, and (with
+  ``compare``) a side-by-side of the model's input, bicubic and the output."""
+  image: np.ndarray
+  scale: int
+  faces: list[FaceResult]
+  compare: np.ndarray | None = None
+
+
+class Restorer:
+  """A generator with its variables on one device, and the pre/post-processing around it."""
+
+  def __init__(self, config: ml_collections.ConfigDict, variables: dict, step: int | None = None,
+               device: jax.Device | None = None, batch_size: int = 16,
+               detector: Detector | None = None):
+    self.config = config
+    self.step = step  # the checkpoint's, when loaded from one
+    self.device = device or jax.devices()[0]
+    self.batch_size = batch_size
+    self._detector = detector
+    self.variables = jax.device_put(variables, self.device)
+    generator = models.build_generator(config)
+
+    def restore(variables, lr):
+      out = generator.apply(variables, lr, train=False, rngs={'noise': jax.random.key(0)})
+      return grids.to_uint8(out['out_sharp'])  # on the device: a quarter of the bytes back
+    self._apply = jax.jit(restore)
+
+  @classmethod
+  def from_checkpoint(cls, path: str | Path, device: jax.Device | None = None,
+                      **options) -> 'Restorer':
+    """Loads the generator of a training run: its workdir (latest checkpoint) or one
+    checkpoint's directory ``WORKDIR/checkpoints/STEP``."""
+    config, variables, step = checkpointing.load_generator(checkpoint=path, device=device)
+    return cls(config, variables, step, device, **options)
+
+  @classmethod
+  def from_pretrained(cls, name: str, device: jax.Device | None = None,
+                      **options) -> 'Restorer':
+    """Loads a shipped generator by NAME (``python -m jfsr.pretrained list``) or a packed
+    ``.npz`` file; nothing is downloaded, and its SHA-256 is checked."""
+    config, variables, step = checkpointing.load_generator(model=name, device=device)
+    return cls(config, variables, step, device, **options)
+
+  @property
+  def lr_size(self) -> int:
+    return self.config.data.lr_size
+
+  @property
+  def hr_size(self) -> int:
+    return self.config.data.hr_size
+
+  @property
+  def factor(self) -> int:
+    return self.hr_size // self.lr_size
+
+  @property
+  def detector(self) -> Detector:
+    """The face detector (MTCNN where cached, else Haar), made on first use."""
+    if self._detector is None:
+      self._detector = Detector('auto', min_face=max(8, self.lr_size // 2))
+    return self._detector
+
+  # --- The generator ----------------------------------------------------------------
+
+  def restore_inputs(self, inputs: np.ndarray) -> np.ndarray:
+    """Model inputs, ``(n, lr, lr, 3)`` uint8 RGB, -> ``(n, hr, hr, 3)`` uint8 outputs, in
+    batches of ``batch_size`` (the last padded, so the generator compiles once)."""
+    if not len(inputs):
+      return np.zeros((0, self.hr_size, self.hr_size, 3), np.uint8)
+    arrays = np.stack([self._as_model_array(x) for x in inputs])
+    outputs = []
+    for start in range(0, len(arrays), self.batch_size):
+      chunk = arrays[start:start + self.batch_size]
+      padded = np.concatenate([chunk, np.repeat(chunk[-1:], self.batch_size - len(chunk), 0)])
+      result = self._apply(self.variables, jax.device_put(padded, self.device))
+      outputs.append(np.asarray(jax.device_get(result))[:len(chunk)])
+    return np.concatenate(outputs)
+
+  def _as_model_array(self, lr_uint8: np.ndarray) -> np.ndarray:
+    if self.config.data.grayscale_input:
+      lr_uint8 = np.asarray(Image.fromarray(lr_uint8).convert('L'))[..., None]
+    return lr_uint8.astype(np.float32) / 127.5 - 1.0
+
+  def model_input(self, crop: np.ndarray) -> np.ndarray:
+    """A face crop resized to the model's input (antialiased bicubic), uint8."""
+    image = Image.fromarray(as_rgb(crop))
+    return np.asarray(image.resize((self.lr_size, self.lr_size), Image.Resampling.BICUBIC))
+
+  def restore_crops(self, crops: Sequence) -> np.ndarray:
+    """Face crops (any size, framed like the training faces) -> (n, S, S, 3) uint8."""
+    return self.restore_inputs(np.stack([self.model_input(c) for c in crops]) if len(crops)
+                               else np.zeros((0, self.lr_size, self.lr_size, 3), np.uint8))
+
+  # --- Frames -----------------------------------------------------------------------
+
+  def plan(self, face: FoundFace, force: bool = False, max_shrink: float = MAX_SHRINK
+           ) -> FaceResult:
+    """The face's transform to the model's input, and whether restoring it can gain."""
+    to_model = alignment.similarity_transform(face.landmarks,
+                                              alignment.template_points(self.lr_size))
+    side = self.lr_size / float(np.sqrt(abs(np.linalg.det(to_model[:, :2]))))
+    return FaceResult(face, side, force or side <= max_shrink * self.lr_size, to_model)
+
+  def restore_frames(self, frames: Sequence, found: Sequence[Sequence[FoundFace]] | None = None,
+                     upscale: int | None = None, force: bool = False,
+                     max_shrink: float = MAX_SHRINK, compare: bool = False
+                     ) -> list[FrameResult]:
+    """Restores the faces of each frame (all of them in shared generator batches).
+
+    Args:
+      found: each frame's faces, e.g. smoothed over a video; by default the detector's.
+      upscale: the frames' enlargement; by default each frame's own (:func:`choose_upscale`).
+      force: restore large faces too.
+      compare: also build ``FrameResult.compare``.
+    """
+    frames = [as_rgb(f) for f in frames]
+    found = self.detector.detect(frames) if found is None else found
+    plans = self.prepare(frames, found, force, max_shrink)
+    todo = [p for frame_plans in plans for p in frame_plans if p.restored]
+    outputs = self.restore_inputs(np.stack([p.model_input for p in todo]) if todo else [])
+    for p, output in zip(todo, outputs):
+      p.output = output
+    results = []
+    for frame, frame_plans in zip(frames, plans):
+      sides = [p.side for p in frame_plans if p.restored]
+      scale = upscale or choose_upscale(sides, self.hr_size, self.factor)
+      results.append(self.paste_faces(frame, frame_plans, scale, compare))
+    return results
+
+  def prepare(self, frames: Sequence[np.ndarray], found: Sequence[Sequence[FoundFace]],
+              force: bool = False, max_shrink: float = MAX_SHRINK) -> list[list[FaceResult]]:
+    """Each frame's faces planned (:meth:`plan`) and, where restored, warped to the model's
+    input (once, at its size)."""
+    plans = [[self.plan(face, force, max_shrink) for face in faces] for faces in found]
+    for frame, frame_plans in zip(frames, plans):
+      for p in frame_plans:
+        if p.restored:
+          p.model_input = alignment.warp(frame, p.to_model, self.lr_size)
+    return plans
+
+  def restore_frame(self, frame, found: Sequence[FoundFace] | None = None,
+                    **options) -> FrameResult:
+    """One frame (and its faces, by default the detector's); see :meth:`restore_frames`."""
+    return self.restore_frames([frame], None if found is None else [found], **options)[0]
+
+  def paste_faces(self, frame: np.ndarray, plans: list[FaceResult], scale: int,
+                  compare: bool = False) -> FrameResult:
+    """The frame enlarged ``scale`` times with the restored faces of ``plans`` pasted in."""
+    base = enlarge(frame, scale)
+    out = base.copy()
+    shown = base.copy() if compare else None
+    to_output = pixel_scale(self.factor)
+    for p in plans:
+      if not p.restored:
+        continue
+      # frame(upscaled) -> frame -> model input -> model output
+      frame_to_face = alignment.compose(to_output, alignment.compose(
+          p.to_model, alignment.invert(pixel_scale(scale))))
+      blend.paste(out, p.output, frame_to_face)
+      if compare:
+        seen = np.asarray(Image.fromarray(p.model_input).resize(
+            (self.hr_size, self.hr_size), Image.Resampling.NEAREST))
+        blend.paste(shown, seen, frame_to_face)
+    side_by_side = np.concatenate([shown, base, out], axis=1) if compare else None
+    return FrameResult(out, scale, plans, side_by_side)
+
+
+def enlarge(frame: np.ndarray, scale: int) -> np.ndarray:
+  """The frame ``scale`` times larger (OpenCV's bicubic: several times faster than PIL's on
+  the large frames of an x8 enlargement), or a copy of it for 1."""
+  import cv2
+  if scale == 1:
+    return frame.copy()
+  h, w = frame.shape[:2]
+  return cv2.resize(frame, (w * scale, h * scale), interpolation=cv2.INTER_CUBIC)

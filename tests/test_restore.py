@@ -228,7 +228,7 @@ def test_cli_on_a_folder_counts_and_never_makes_faces_worse(checkpoint, tmp_path
   result = run_restore(*common, '--output', tmp_path / 'forced', '--force', '--upscale', 2)
   assert 'without a face 2; faces restored 2, left as they were 0' in result.stdout
   cli = np.asarray(Image.open(tmp_path / 'forced' / 'face.png'))
-  api = Restorer.from_checkpoint(checkpoint, detector=Detector('haar', 16)).restore_frame(
+  api = Restorer.from_checkpoint(checkpoint, detector=Detector('haar', 8)).restore_frame(
       frame, upscale=2, force=True)
   np.testing.assert_array_equal(cli, api.image)
   from jfsr.restoration.restorer import enlarge
@@ -251,16 +251,18 @@ def test_cli_compare_shows_what_the_model_saw(checkpoint, tmp_path):
   assert ((seen != bicubic).any(-1) & ~changed).sum() < 0.01 * changed.sum()
 
 
-def test_cli_aligned_mode_and_compare(checkpoint, tmp_path):
-  inputs = tmp_path / 'crops'
-  inputs.mkdir()
-  Image.fromarray(draw_face(1, 50)[0][:, :45]).save(inputs / 'crop.png')
-  run_restore('--checkpoint', checkpoint, '--input', inputs / 'crop.png', '--output',
-              tmp_path / 'a', '--aligned')
-  assert np.asarray(Image.open(tmp_path / 'a' / 'crop.png')).shape == (32, 32, 3)
-  run_restore('--checkpoint', checkpoint, '--input', inputs / 'crop.png', '--output',
-              tmp_path / 'b', '--aligned', '--compare', '--format', 'jpg')
-  assert np.asarray(Image.open(tmp_path / 'b' / 'crop.jpg')).shape == (32, 64, 3)
+def test_cli_aligned_mode_writes_the_models_input_beside_its_output(checkpoint, tmp_path):
+  from jfsr.restoration import Restorer
+  crop = draw_face(1, 50)[0][:, :45]
+  Image.fromarray(crop).save(tmp_path / 'crop.png')
+  run_restore('--checkpoint', checkpoint, '--input', tmp_path / 'crop.png', '--output',
+              tmp_path / 'b', '--aligned', '--compare')
+  shown = np.asarray(Image.open(tmp_path / 'b' / 'crop.png'))
+  assert shown.shape == (32, 64, 3)
+  restorer = Restorer.from_checkpoint(checkpoint)
+  model_input = restorer.model_input(crop)  # 4x4, shown 8x larger, pixel for pixel
+  np.testing.assert_array_equal(shown[:, :32], model_input.repeat(8, 0).repeat(8, 1))
+  np.testing.assert_array_equal(shown[:, 32:], restorer.restore_crops([crop])[0])
 
 
 def test_cli_on_a_video(checkpoint, tmp_path):

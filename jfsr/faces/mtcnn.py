@@ -4,7 +4,8 @@ Three stages, each a network from ``jfsr.models.mtcnn_networks`` followed by box
 bookkeeping on the host:
 
 1. P-Net slides over an image pyramid (scales ``12 / min_size * factor^k`` while
-   the shorter side stays >= 12 pixels); every cell scoring >= ``thresholds[0]``
+   the shorter side stays >= 12 pixels; each level area-resized on the device, for
+   a whole batch of frames at once); every cell scoring >= ``thresholds[0]``
    proposes a box, non-maximum suppression (IoU 0.5) thins each scale and
    (IoU 0.7) all of them, the boxes take P-Net's offsets and are made square.
 2. R-Net rescores 24x24 crops of those boxes (> ``thresholds[1]``), NMS (IoU 0.7),
@@ -23,6 +24,7 @@ import dataclasses
 import math
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jfsr.models import mtcnn_networks as networks
@@ -108,8 +110,10 @@ def _apply_offsets(boxes: np.ndarray, offsets: np.ndarray, plus_one: bool) -> np
   return boxes
 
 
-def _normalise(pixels: np.ndarray) -> np.ndarray:
-  return ((pixels - 127.5) * 0.0078125).astype(np.float32)
+def _normalise(pixels):
+  """[0, 255] pixels -> MTCNN's input range (numpy or JAX, float32)."""
+  xp = jnp if isinstance(pixels, jax.Array) else np
+  return ((pixels - 127.5) * 0.0078125).astype(xp.float32)
 
 
 def _bucket(n: int) -> int:
@@ -123,7 +127,13 @@ class MTCNN:
   def __init__(self, variables: dict, min_size: int = 20, factor: float = 0.709,
                thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)):
     self.min_size, self.factor, self.thresholds = min_size, factor, thresholds
-    self._pnet = jax.jit(lambda x: networks.PNet().apply(variables['pnet'], x))
+    pnet = networks.PNet()
+
+    def pyramid(pixels, resizes):  # every level in one call: one compile, one transfer back
+      return [pnet.apply(variables['pnet'],
+                         _normalise(jnp.einsum('yh,nhwc,xw->nyxc', rows, pixels, columns)))
+              for rows, columns in resizes]
+    self._pnet_pyramid = jax.jit(pyramid)
     self._rnet = jax.jit(lambda x: networks.RNet().apply(variables['rnet'], x))
     self._onet = jax.jit(lambda x: networks.ONet().apply(variables['onet'], x))
 
@@ -163,9 +173,12 @@ class MTCNN:
   def _propose(self, pixels: np.ndarray, min_size: int | None) -> list[np.ndarray]:
     count, height, width = pixels.shape[:3]
     proposals = [[] for _ in range(count)]
-    for scale in self.scales(height, width, min_size):
-      resized = area_resize(pixels, int(height * scale + 1), int(width * scale + 1))
-      probabilities, all_offsets = jax.device_get(self._pnet(_normalise(resized)))
+    scales = self.scales(height, width, min_size)
+    resizes = [(area_weights(height, int(height * scale + 1)).astype(np.float32),
+                area_weights(width, int(width * scale + 1)).astype(np.float32))
+               for scale in scales]
+    levels = jax.device_get(self._pnet_pyramid(jnp.asarray(pixels, jnp.float32), resizes))
+    for scale, (probabilities, all_offsets) in zip(scales, levels):
       for n, (probability, offsets) in enumerate(zip(probabilities, all_offsets)):
         ys, xs = np.nonzero(probability >= self.thresholds[0])
         if not len(ys):

@@ -199,6 +199,23 @@ def test_landmark_smoothing_reduces_jitter_and_follows_real_moves():
   np.testing.assert_array_equal(face.landmarks, moved)
 
 
+def test_benchmark_scenes_map_back_onto_their_ground_truth():
+  """The alignment benchmark scores restored frames on the ground truth through the known
+  transform: the plain enlarged frame must land on it, a transform off by a pixel not."""
+  import dataclasses
+  from jfsr.restoration import benchmark
+  from jfsr.restoration.restorer import enlarge
+  truth = draw_face(3, 128)[0]
+  scene = benchmark.make_scene(truth, 16, 8, (20, 30), np.random.default_rng(0))
+  assert scene.frame.shape == (48, 48, 3) and 20 <= abs(scene.rotation) < 30
+  enlarged = enlarge(scene.frame, 8)
+
+  def error(s):
+    return np.abs(benchmark.back_onto_truth(enlarged, s, 8).astype(float) - truth)[16:112, 16:112].mean()
+  shifted = dataclasses.replace(scene, face_to_frame=scene.face_to_frame + [[0, 0, 1], [0, 0, 0]])
+  assert error(scene) < 20 and error(scene) < 0.7 * error(shifted), (error(scene), error(shifted))
+
+
 def test_cli_on_a_folder_counts_and_never_makes_faces_worse(checkpoint, tmp_path):
   from jfsr.faces.detection import Detector
   from jfsr.restoration import Restorer

@@ -171,6 +171,7 @@ def describe(result) -> str:
 def restore_video(restorer, path: Path, output: Path, summary: Summary) -> None:
   from jfsr.faces.tracking import LandmarkSmoother
   from jfsr.restoration import video
+  from jfsr.restoration.restorer import choose_upscale
   capture, fps, count = video.open_video(path)
   final = (output / path.stem).with_suffix('.mp4')
   writer = video.VideoWriter(final.with_suffix('.video-only.mp4'), fps)
@@ -181,7 +182,6 @@ def restore_video(restorer, path: Path, output: Path, summary: Summary) -> None:
     for frames in video.frame_chunks(capture, FLAGS.frames_per_chunk):
       found = [smoother.update(faces) for faces in restorer.detector.detect(frames)]
       if scale is None:  # the first chunk's faces set the whole video's scale
-        from jfsr.restoration.restorer import choose_upscale
         sides = [p.side for faces in found for face in faces
                  for p in [restorer.plan(face, FLAGS.force)] if p.restored]
         scale = choose_upscale(sides, restorer.hr_size, restorer.factor)

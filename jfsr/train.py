@@ -119,9 +119,14 @@ class StopRequest:
   """SIGTERM (``launch/``'s stop, a cloud's preemption notice, ``kill``) as a request to save
   and stop after the current step, instead of dying with the steps since the last checkpoint.
 
-  ``agreed()`` is true on every process once any process has received it, so that all of
-  them save the same step and stop together.
+  ``agreed(step)`` is true on every process once any process has received it, so that all
+  of them save the same step and stop together. With several processes that takes a
+  blocking all-gather, which would hold every step's dispatch back, so they compare notes
+  every :attr:`check_every` steps only (all on the same steps); one process reads its own
+  flag at every step.
   """
+
+  check_every = 10
 
   def __init__(self):
     self.received: int | None = None
@@ -131,9 +136,11 @@ class StopRequest:
     del frame
     self.received = signum
 
-  def agreed(self) -> bool:
+  def agreed(self, step: int) -> bool:
     flag = self.received is not None
     if jax.process_count() > 1:
+      if step % self.check_every:
+        return False
       from jax.experimental import multihost_utils
       flag = bool(np.max(multihost_utils.process_allgather(np.int32(flag))))
     return flag
@@ -247,7 +254,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
                                      'batch_stats': state.generator.batch_stats})
       evaluate.report(writer, workdir, step, results, grid, config)
 
-    stopping = stop.agreed()
+    stopping = stop.agreed(step)
     if step % config.train.checkpoint_every_steps == 0 or step == num_steps or stopping:
       if pending is not None:
         drain(pending)

@@ -1,7 +1,7 @@
 """Writes a frame of small drawn faces (no real faces), tilted and scattered, for the docs figure.
 
     python docs/drawn_scene.py scene.png
-    python -m jfsr.restore --model cpu-x16-early --input scene.png --output out --compare
+    python -m jfsr.restore --model cpu-x16 --input scene.png --output out --compare
 """
 
 import sys
@@ -14,8 +14,8 @@ from jfsr.data.synthetic import draw_face
 rng = np.random.default_rng(3)
 frame = cv2.GaussianBlur(rng.integers(0, 256, (72, 160, 3), dtype=np.uint8), (0, 0), 2)
 frame = (0.5 * frame + 0.5 * np.linspace(60, 200, 160)[None, :, None]).astype(np.uint8)
-for index, (x, y, angle, side) in enumerate([(28, 34, -25, 30), (80, 36, 0, 26),
-                                             (132, 34, 20, 32)]):
+for index, (x, y, angle, side) in enumerate([(28, 34, -25, 26), (80, 36, 0, 24),
+                                             (132, 34, 20, 25)]):
   face = draw_face(index + 4, 96)[0]
   matrix = cv2.getRotationMatrix2D((47.5, 47.5), angle, side / 96)
   matrix[:, 2] += [x - 47.5, y - 47.5]

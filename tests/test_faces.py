@@ -84,3 +84,49 @@ def test_warp_then_inverse_warp_returns_the_patch():
   inner = (slice(12, -12), slice(12, -12))  # away from the border (and the frame's edge)
   difference = np.abs(back[inner].astype(int) - patch[inner].astype(int))
   assert difference.mean() < 2.0 and difference.max() < 25
+
+
+def _dot_finder(crops: np.ndarray) -> np.ndarray:
+  """A stand-in for O-Net that reads the five points off a drawing, the way a network
+  names them: by position (the upper two are the eyes, left one first; the middle one
+  the nose; the lower two the mouth corners), as fractions of the crop's side."""
+  found = []
+  for crop in crops:
+    ink = crop[..., 0].astype(np.float64)
+    labels, count = ndimage.label(ink > 60)
+    centres = np.array(ndimage.center_of_mass(ink, labels, range(1, count + 1)))[:, ::-1]
+    assert count == 5, count
+    centres = centres[np.argsort(centres[:, 1])]
+    eyes, nose, mouth = centres[:2], centres[2:3], centres[3:]
+    points = np.concatenate([eyes[np.argsort(eyes[:, 0])], nose, mouth[np.argsort(mouth[:, 0])]])
+    found.append((points + 0.5) / crops.shape[1])
+  return np.stack(found)
+
+
+def _drawn_points(points: np.ndarray, side: int) -> np.ndarray:
+  """Gaussian dots (sigma 2 px) at ``points`` on a black ``side`` square."""
+  y, x = np.mgrid[:side, :side]
+  ink = sum(np.exp(-((x - px) ** 2 + (y - py) ** 2) / (2 * 2.0 ** 2)) for px, py in points)
+  return np.repeat((255 * np.clip(ink, 0, 1))[..., None], 3, axis=2).astype(np.uint8)
+
+
+def test_refinement_moves_rough_landmarks_onto_the_true_ones():
+  """Faces drawn as five dots, rolled by up to 35°; the landmarks given to the refinement
+  are off by a wrong roll (halved), scale and shift. With a point finder that is exact on
+  upright faces, the refined landmarks land on the dots, and each step of the pipeline
+  (warp, mirror and swap, inverse warp) has to be right for them to."""
+  from jfsr.faces.refine import refine_landmarks
+  side = 140
+  faces, rough = [], []
+  for angle, scale, shift in [(0, 1.0, (4, 3)), (20, 1.2, (5, -4)), (-35, 0.9, (-6, 3))]:
+    to_frame = _similarity(angle, scale * 0.6, 70, 70)
+    base = alignment.FACENET_TEMPLATE - alignment.FACENET_TEMPLATE.mean(0)
+    truth = alignment.apply_transform(to_frame, base / 2)
+    guess = alignment.apply_transform(_similarity(angle / 2, scale * 0.5, 70 + shift[0],
+                                                  70 + shift[1]), base / 2)
+    faces.append((_drawn_points(truth, side), truth))
+    rough.append(guess)
+  for (image, truth), guess in zip(faces, rough):
+    assert np.abs(guess - truth).max() > 5  # far enough off to need fixing
+    (refined,) = refine_landmarks(image, [guess], _dot_finder, iterations=3)
+    np.testing.assert_allclose(refined, truth, atol=0.35)

@@ -7,7 +7,8 @@ mouth corner; (x, y) in frame pixels), because restoration aligns by them:
   model's input (a crop of 16-32 pixels, whose MTCNN box is about half that) are
   below the 12-pixel window of its finest level, so the frame is detected on an
   upscaled copy where ``min_face`` asks for it (``upsample``), and the results are
-  mapped back.
+  mapped back. Its landmarks are then refined on the upright face
+  (:mod:`jfsr.faces.refine`) unless ``refine=False``.
 * Haar (:mod:`jfsr.faces.haar`) gives only a box, and only from 24 pixels up (its
   window; the frame is upscaled likewise). Its landmarks are where the template puts
   them in the square crop the box path always used (box grown by a quarter of its
@@ -22,6 +23,7 @@ import math
 import numpy as np
 
 from jfsr.faces import alignment, haar
+from jfsr.faces.refine import refine_landmarks
 
 # The smallest box each detector finds reliably: MTCNN's own default (P-Net's 12-pixel
 # windows are unreliable below it) and the Haar cascade's 24x24 window.
@@ -67,12 +69,13 @@ class Detector:
     min_face: the smallest face to find, as the side of its detector box in frame
       pixels; below the detector's :data:`SMALLEST` it runs on an upscaled copy.
     threshold: Haar's minimum cascade level weight (MTCNN keeps its own thresholds).
+    refine: refine MTCNN's landmarks on the upright face (:mod:`jfsr.faces.refine`).
   """
 
   def __init__(self, kind: str = 'auto', min_face: int = 12, threshold: float = 0.0,
-               mtcnn_variables: dict | None = None):
+               mtcnn_variables: dict | None = None, refine: bool = True):
     from absl import logging
-    self.min_face, self.threshold = min_face, threshold
+    self.min_face, self.threshold, self.refine = min_face, threshold, refine
     self._mtcnn = None
     if kind not in ('auto', 'mtcnn', 'haar'):
       raise ValueError(f'detector {kind!r}: choose auto, mtcnn or haar')
@@ -99,10 +102,17 @@ class Detector:
     if self._mtcnn is None:
       found = [haar_faces(image, smallest, self.threshold) for image in scaled]
     else:
-      found = [[FoundFace(d.box, d.score, d.landmarks, 'mtcnn') for d in detections]
-               for detections in self._mtcnn.detect_batch(scaled, smallest)]
+      found = [self._mtcnn_faces(image, detections) for image, detections
+               in zip(scaled, self._mtcnn.detect_batch(scaled, smallest))]
     return [[_unscale(face, frame, image) for face in faces]
             for frame, image, faces in zip(frames, scaled, found)]
+
+
+  def _mtcnn_faces(self, image: np.ndarray, detections: list) -> list[FoundFace]:
+    landmarks = [d.landmarks for d in detections]
+    if self.refine:
+      landmarks = refine_landmarks(image, landmarks, self._mtcnn.landmark_points)
+    return [FoundFace(d.box, d.score, points, 'mtcnn') for d, points in zip(detections, landmarks)]
 
 
 def upscale(frame: np.ndarray, factor: float) -> np.ndarray:

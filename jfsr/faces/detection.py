@@ -102,17 +102,19 @@ class Detector:
     if self._mtcnn is None:
       found = [haar_faces(image, smallest, self.threshold) for image in scaled]
     else:
-      found = [self._mtcnn_faces(image, detections) for image, detections
-               in zip(scaled, self._mtcnn.detect_batch(scaled, smallest))]
+      found = self._mtcnn_faces(scaled, self._mtcnn.detect_batch(scaled, smallest))
     return [[_unscale(face, frame, image) for face in faces]
             for frame, image, faces in zip(frames, scaled, found)]
 
 
-  def _mtcnn_faces(self, image: np.ndarray, detections: list) -> list[FoundFace]:
-    landmarks = [d.landmarks for d in detections]
-    if self.refine:
-      landmarks = refine_landmarks(image, landmarks, self._mtcnn.landmark_points)
-    return [FoundFace(d.box, d.score, points, 'mtcnn') for d, points in zip(detections, landmarks)]
+  def _mtcnn_faces(self, images: list[np.ndarray], detections: list[list]
+                   ) -> list[list[FoundFace]]:
+    """MTCNN's detections as faces, their landmarks refined (all frames in one batch)."""
+    faces = [(image, d.landmarks) for image, found in zip(images, detections) for d in found]
+    points = iter(refine_landmarks(faces, self._mtcnn.landmark_points) if self.refine
+                  else [landmarks for _, landmarks in faces])
+    return [[FoundFace(d.box, d.score, next(points), 'mtcnn') for d in found]
+            for found in detections]
 
 
 def upscale(frame: np.ndarray, factor: float) -> np.ndarray:

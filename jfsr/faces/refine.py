@@ -42,18 +42,20 @@ def _crop_points(fractions: np.ndarray) -> np.ndarray:
   return fractions * ONET_SIZE - 0.5
 
 
-def refine_landmarks(image: np.ndarray, landmarks: list[np.ndarray], points_fn: PointsFn,
+def refine_landmarks(faces: list[tuple[np.ndarray, np.ndarray]], points_fn: PointsFn,
                      iterations: int = 2) -> list[np.ndarray]:
-  """Each face's ``(5, 2)`` landmarks in ``image`` (pixel-centre coordinates) refined as
-  the module describes; all faces of the image go through ``points_fn`` in one batch."""
-  if not landmarks:
+  """Each ``(image, landmarks)`` face's ``(5, 2)`` landmarks (pixel-centre coordinates in
+  its image) refined as the module describes; all faces, of all images, go through
+  ``points_fn`` in one batch per iteration."""
+  if not faces:
     return []
   template = _crop_points(alignment.FACENET_TEMPLATE / alignment.FACENET_SIZE)
-  image = np.asarray(image, np.float32)
-  current = [np.asarray(points, np.float64) for points in landmarks]
+  images = [np.asarray(image, np.float32) for image, _ in faces]
+  current = [np.asarray(points, np.float64) for _, points in faces]
   for _ in range(iterations):
     warps = [alignment.similarity_transform(points, template) for points in current]
-    crops = np.stack([alignment.warp(image, matrix, ONET_SIZE) for matrix in warps])
+    crops = np.stack([alignment.warp(image, matrix, ONET_SIZE)
+                      for image, matrix in zip(images, warps)])
     found = _crop_points(points_fn(np.concatenate([crops, crops[:, :, ::-1]])))
     upright, mirrored = found[:len(crops)], found[len(crops):]
     mirrored = mirrored[:, MIRRORED_ORDER]

@@ -76,6 +76,11 @@ class Summary:
     self.restored += sum(f.restored for f in result.faces)
     self.left += sum(not f.restored for f in result.faces)
 
+  def add_aligned(self) -> None:
+    """One ``--aligned`` crop: the whole image is the face, always restored."""
+    self.processed += 1
+    self.restored += 1
+
   def line(self) -> str:
     return (f'processed {self.processed}, skipped {self.skipped} (unreadable), '
             f'without a face {self.faceless}; faces restored {self.restored}, left as they were '
@@ -149,8 +154,7 @@ def restore_images(restorer, files: list[Path], output: Path, summary: Summary) 
                                         compare=FLAGS.compare)
     for (path, _), result in zip(group, results):
       if FLAGS.aligned:
-        summary.processed += 1
-        summary.restored += 1
+        summary.add_aligned()
       else:
         summary.add(result)
         logging.info('%s: %s', path.name, describe(result))

@@ -21,6 +21,7 @@ places and not others), so the boxes agree with that implementation's.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import jax
@@ -129,13 +130,13 @@ class MTCNN:
     self.min_size, self.factor, self.thresholds = min_size, factor, thresholds
     pnet = networks.PNet()
 
-    def pyramid(pixels, resizes):  # every level in one call: one compile, one transfer back
-      return [pnet.apply(variables['pnet'],
-                         _normalise(jnp.einsum('yh,nhwc,xw->nyxc', rows, pixels, columns)))
+    def pyramid(weights, pixels, resizes):  # every level in one call: one compile, one transfer
+      return [pnet.apply(weights, _normalise(jnp.einsum('yh,nhwc,xw->nyxc', rows, pixels, columns)))
               for rows, columns in resizes]
-    self._pnet_pyramid = jax.jit(pyramid)
-    self._rnet = jax.jit(lambda x: networks.RNet().apply(variables['rnet'], x))
-    self._onet = jax.jit(lambda x: networks.ONet().apply(variables['onet'], x))
+    # The weights are arguments, not constants baked into each executable.
+    self._pnet_pyramid = functools.partial(jax.jit(pyramid), variables['pnet'])
+    self._rnet = functools.partial(jax.jit(networks.RNet().apply), variables['rnet'])
+    self._onet = functools.partial(jax.jit(networks.ONet().apply), variables['onet'])
 
   def scales(self, height: int, width: int, min_size: int | None = None) -> list[float]:
     """The pyramid's scales for the smallest face ``min_size`` (default: the detector's)."""

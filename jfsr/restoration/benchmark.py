@@ -33,6 +33,7 @@ face size (its aligned crop's side in frame pixels) and by rotation.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import sys
 
@@ -175,7 +176,8 @@ def run(model: str, root: str, count: int, seed: int = 0) -> dict:
   }
   truths = np.stack([s.truth for s in scenes])
   network, facenet_variables = facenet_weights.load_facenet()
-  embed = jax.jit(lambda crops: identity.embed(network, facenet_variables, crops))
+  embed = functools.partial(jax.jit(  # weights as an argument, not as constants
+      lambda variables, crops: identity.embed(network, variables, crops)), facenet_variables)
   finder = identity.mtcnn_face_finder()
   truth_crops, truth_found = identity.face_crops(truths, finder)
   truth_embedding = np.asarray(embed(truth_crops))

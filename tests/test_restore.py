@@ -23,7 +23,7 @@ def checkpoint(tmp_path_factory):
   from jfsr.train_state import create_train_state
   config = config_loading.load_config('smoke')
   workdir = tmp_path_factory.mktemp('restore') / 'run'
-  state = create_train_state(config, jax.random.PRNGKey(0))
+  state = jax.jit(lambda key: create_train_state(config, key))(jax.random.PRNGKey(0))
   mngr = checkpointing.manager(workdir, 2)
   checkpointing.save(mngr, 3, state, iter(pipeline.make_train_dataset(config)), config)
   mngr.wait_until_finished()

@@ -93,18 +93,15 @@ class Evaluator:
       network, facenet_variables = facenet_weights.load_facenet()
       facenet_variables = jax.device_put(facenet_variables, sharding)
       self._find_face = identity.face_finder(config.eval.face_detector)
-      # Weights are arguments, not closed-over constants: a constant-laden executable is
-      # ~80 MB, slow to compile and written whole into the compilation cache.
-      self._embed_identity = functools.partial(jax.jit(
-          lambda variables, crops: identity.embed(network, variables, crops)), facenet_variables)
+      self._embed_identity = identity.jitted_embed(network, facenet_variables)
     if config.eval.fid:
       from jfsr.metrics import fid
       from jfsr.models.inception import FIDInception
       from jfsr.pretrained import fid_weights
       inception_variables = jax.device_put(fid_weights.load_inception(), sharding)
-      self._embed = functools.partial(jax.jit(
-          lambda variables, images: fid.embed(FIDInception(), variables, images)),
-          inception_variables)
+      # The weights as an argument, not as constants baked into the executable.
+      self._embed = functools.partial(jax.jit(functools.partial(fid.embed, FIDInception())),
+                                      inception_variables)
 
   def run(self, variables: dict) -> tuple[dict, np.ndarray | None]:
     """Returns ``({method: {metric: mean}}, grid image or None)`` over the test faces."""

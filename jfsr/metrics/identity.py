@@ -111,6 +111,15 @@ def embed(network: facenet.InceptionResnetV1, variables: dict, crops_uint8):
   return embedding / jnp.maximum(jnp.linalg.norm(embedding, axis=-1, keepdims=True), 1e-12)
 
 
+def jitted_embed(network: facenet.InceptionResnetV1, variables: dict):
+  """:func:`embed` compiled, ``crops -> embeddings``, with the weights passed as an
+  argument: closed over, they would be baked into the executable as ~80 MB of
+  constants, slow to compile and written whole into the compilation cache."""
+  import functools
+  import jax
+  return functools.partial(jax.jit(functools.partial(embed, network)), variables)
+
+
 def pairwise_distances(probe: np.ndarray, gallery: np.ndarray, distance: str) -> np.ndarray:
   """``(n_probe, n_gallery)`` distances between unit embeddings."""
   difference = probe[:, None, :] - gallery[None, :, :]

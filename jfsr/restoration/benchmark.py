@@ -35,7 +35,6 @@ by rotation.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import sys
 
@@ -139,7 +138,6 @@ def hit(found: list, scene: Scene, hr: int) -> bool:
 
 
 def run(model: str, root: str, count: int, seed: int = 0) -> dict:
-  import jax
   from jfsr import checkpointing
   from jfsr.data import pipeline
   from jfsr.faces.detection import Detector
@@ -178,8 +176,7 @@ def run(model: str, root: str, count: int, seed: int = 0) -> dict:
   }
   truths = np.stack([s.truth for s in scenes])
   network, facenet_variables = facenet_weights.load_facenet()
-  embed = functools.partial(jax.jit(  # weights as an argument, not as constants
-      lambda variables, crops: identity.embed(network, variables, crops)), facenet_variables)
+  embed = identity.jitted_embed(network, facenet_variables)
   finder = identity.mtcnn_face_finder()
   truth_crops, truth_found = identity.face_crops(truths, finder)
   truth_embedding = np.asarray(embed(truth_crops))

@@ -151,13 +151,17 @@ class StopRequest:
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
   """Trains the model of ``config``, writing checkpoints and logs under ``workdir``."""
-  # Imported here: clu's writers pull in TensorFlow, which light commands avoid.
-  from clu import periodic_actions
-
-  # --- Setup -----------------------------------------------------------------
+  # --- Setup: refusals first, before anything is written or heavy is loaded --
   config_loading.validate(config, jax.device_count())
   distributed.check_same_config(config)
   workdir = prepare_workdir(workdir)
+  mngr = checkpointing.manager(workdir, config.train.max_checkpoints_to_keep)
+  latest = mngr.latest_step()
+  if latest is not None:
+    checkpointing.check_compatible(mngr, latest, config, workdir)
+  # Imported once the run goes ahead: clu's writers pull in TensorFlow (~4 s).
+  from clu import periodic_actions
+
   is_chief = jax.process_index() == 0
   mesh = train_step.make_mesh()
   replicated = train_step.replicated(mesh)
@@ -178,18 +182,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   sample = make_sampler(config)
 
   # --- Initial state, or resume ----------------------------------------------
-  mngr = checkpointing.manager(workdir, config.train.max_checkpoints_to_keep)
   key = jax.random.PRNGKey(config.seed)
   init_state = functools.partial(create_train_state, config)
   abstract_state = jax.eval_shape(init_state, key)
-  latest = mngr.latest_step()
   if latest is None:
     state = jax.jit(init_state, out_shardings=replicated)(key)
     if config.model.generator_init:
       state = start_generator_from(config.model.generator_init, state, replicated)
     logging.info('starting from %s in %s', config.model.generator_init or 'scratch', workdir)
   else:
-    checkpointing.check_compatible(mngr, latest, config, workdir)
     state, iterator_restored = checkpointing.restore(mngr, latest, abstract_state, train_iter,
                                                      replicated)
     if not iterator_restored:

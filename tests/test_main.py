@@ -348,10 +348,13 @@ def test_missing_workdir_parent_is_refused(tmp_path):
 
 def test_incompatible_checkpoint_is_refused(trained):
   workdir, _ = trained
+  files_before = sorted(p for p in workdir.rglob('*') if p.is_file())
   result = run_main(workdir, '--config.model.ngf=8', check=False)
   assert result.returncode != 0
   assert "model.ngf: 4 saved, 8 now" in result.stderr
   assert 'Traceback' not in result.stderr
+  # Refused before it wrote anything (no new TensorBoard event file beside the run's).
+  assert sorted(p for p in workdir.rglob('*') if p.is_file()) == files_before
 
 
 def test_non_finite_loss_stops_with_the_step_and_term(tmp_path):
@@ -431,8 +434,11 @@ def restored_here(workdir, step, config):
 # away), 2 examples per device, two steps.
 # pix2pix's initialisation: under PyTorch's (the default) the smoke network amplifies float
 # rounding, which differs with how the batch is split (see tests/test_train_step.py).
+# The local D from the first step: every step then goes through all three networks' reductions,
+# and each process traces and compiles one step instead of two.
 SGD = ('--config.optimizer.name=sgd', '--config.optimizer.learning_rate=0.05',
-       '--config.train.batch_size=8', '--config.train.num_steps=2', '--config.model.init=pix2pix')
+       '--config.train.batch_size=8', '--config.train.num_steps=2', '--config.model.init=pix2pix',
+       '--config.loss.local_d_start_epoch=0')
 
 
 def test_two_processes_train_like_one_process_with_as_many_devices(tmp_path, smoke_config):
@@ -449,6 +455,7 @@ def test_two_processes_train_like_one_process_with_as_many_devices(tmp_path, smo
   config.optimizer.name = 'sgd'
   config.train.batch_size = 8
   config.model.init = 'pix2pix'
+  config.loss.local_d_start_epoch = 0
   two = restored_here(tmp_path / 'two', 2, config)  # also: a 2-process checkpoint restores here
   one = restored_here(tmp_path / 'one', 2, config)
   assert int(two.step) == 2

@@ -122,6 +122,15 @@ def _bucket(n: int) -> int:
   return 1 << max(3, math.ceil(math.log2(max(n, 1))))
 
 
+def _padded_batch(crops: list[np.ndarray] | np.ndarray, size: int) -> np.ndarray:
+  """``n`` square crops in [0, 255] as one normalised float32 batch of ``_bucket(n)``
+  (the padding rows are zeros, and their outputs are dropped)."""
+  batch = np.zeros((_bucket(len(crops)), size, size, 3), np.float32)
+  if len(crops):
+    batch[:len(crops)] = _normalise(np.asarray(crops))
+  return batch
+
+
 class MTCNN:
   """The three-stage detector with the given ``{'pnet', 'rnet', 'onet'}`` variables."""
 
@@ -174,9 +183,7 @@ class MTCNN:
   def landmark_points(self, crops: np.ndarray) -> np.ndarray:
     """O-Net's five points on ``(n, 48, 48, 3)`` crops in [0, 255], as ``(n, 5, 2)``
     fractions of the crop's side (its box and score outputs are dropped)."""
-    batch = np.zeros((_bucket(len(crops)), 48, 48, 3), np.float32)
-    batch[:len(crops)] = _normalise(np.asarray(crops, np.float32))
-    points = jax.device_get(self._onet(batch))[2][:len(crops)]
+    points = jax.device_get(self._onet(_padded_batch(crops, 48)))[2][:len(crops)]
     return np.stack([points[:, :5], points[:, 5:]], axis=-1)
 
   def _propose(self, pixels: np.ndarray, min_size: int | None) -> list[np.ndarray]:
@@ -221,10 +228,7 @@ class MTCNN:
       crops += [area_resize(image[y1[i] - 1:y2[i], x1[i] - 1:x2[i]], size, size)
                 for i in np.flatnonzero(ok)]
       valid.append(ok)
-    batch = np.zeros((_bucket(len(crops)), size, size, 3), np.float32)
-    if crops:
-      batch[:len(crops)] = _normalise(np.stack(crops))
-    return batch, valid
+    return _padded_batch(crops, size), valid
 
   @staticmethod
   def _split(outputs, valid: list[np.ndarray]) -> list[tuple[np.ndarray, ...]]:

@@ -1,6 +1,6 @@
 r"""Learning curves: the evaluated metrics of every step of a run, drawn as one PNG.
 
-    python -m jfsr.curves --workdir DIR [--out FILE]
+    python -m jfsr.curves --workdir DIR [--out FILE] [--table]
 
 reads ``DIR/eval/<step>/metrics.json`` (written by ``python -m jfsr.evaluate``,
 ``--mode eval`` or the trainer's ``eval.every_steps``) and draws ``DIR/curves.png``:
@@ -8,7 +8,8 @@ PSNR and SSIM (the standard protocol solid, the paper's dotted), FID, and the
 face-recognition accuracies (distance below 0.6 / 0.7 / 0.8, rank-1), each against
 the training step, the model as lines with markers and bicubic as flat dashed lines
 of the same colour (bicubic does not train: its value is the latest evaluation's).
-Every evaluation refreshes the file.
+Every evaluation refreshes the file. ``--table`` also prints the same history as a
+Markdown table (a column per step, bicubic last), for notes and READMEs.
 """
 
 from __future__ import annotations
@@ -37,6 +38,31 @@ def read_history(workdir) -> dict[int, dict]:
       if path.name.isdigit() and record.exists():
         history[int(path.name)] = json.loads(record.read_text())
   return dict(sorted(history.items()))
+
+# Rows of the Markdown table: (metrics.json key, row label, format).
+TABLE_ROWS = (
+    ('psnr', 'PSNR', '{:.2f}'), ('ssim', 'SSIM', '{:.3f}'),
+    ('paper_psnr', "PSNR (paper's protocol)", '{:.2f}'),
+    ('paper_ssim', "SSIM (paper's protocol)", '{:.3f}'), ('fid', 'FID', '{:.1f}'),
+    ('id_distance', 'FaceNet distance', '{:.3f}'), ('id_rank1', 'rank-1', '{:.2f}'),
+    ('id_acc_d60', 'accepted, d < 0.6', '{:.2f}'),
+)
+
+
+def markdown_table(history: dict[int, dict]) -> str:
+  """``history`` (as :func:`read_history` gives it) as a Markdown table: a row per metric
+  the latest evaluation has, a column per step, and bicubic's latest value last."""
+  steps = list(history)
+  latest = history[steps[-1]]['methods']
+  lines = ['| step | ' + ' | '.join(map(str, steps)) + ' | bicubic |',
+           '|---|' + '---|' * (len(steps) + 1)]
+  for key, label, fmt in TABLE_ROWS:
+    if key not in latest['model']:
+      continue
+    cells = [history[s]['methods']['model'].get(key) for s in steps] + [latest['bicubic'][key]]
+    lines.append(f'| {label} | ' + ' | '.join('' if v is None else fmt.format(v) for v in cells)
+                 + ' |')
+  return '\n'.join(lines)
 
 
 def draw(workdir, out=None) -> epath.Path | None:
@@ -85,12 +111,16 @@ def _main(argv) -> None:
   if path is None:
     sys.exit(f'error: {flags.FLAGS.workdir} has no evaluations (eval/<step>/metrics.json); '
              'run python -m jfsr.evaluate --workdir DIR --steps ... first')
-  print(f'wrote {path} ({len(read_history(flags.FLAGS.workdir))} evaluated steps)')
+  history = read_history(flags.FLAGS.workdir)
+  print(f'wrote {path} ({len(history)} evaluated steps)')
+  if flags.FLAGS.table:
+    print(markdown_table(history))
 
 
 if __name__ == '__main__':
   from absl import flags as absl_flags
   absl_flags.DEFINE_string('workdir', None, 'a training run\'s --workdir', required=True)
   absl_flags.DEFINE_string('out', None, 'the PNG to write (default: WORKDIR/curves.png)')
+  absl_flags.DEFINE_bool('table', False, 'also print the evaluations as a Markdown table')
   from jfsr import cli
   cli.run(_main, __name__)

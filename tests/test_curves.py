@@ -1,0 +1,30 @@
+"""The learning-curve table: every evaluated step of a workdir, read back and laid out."""
+
+import json
+
+from jfsr import curves
+
+
+def _write(workdir, step, model, bicubic):
+  folder = workdir / 'eval' / str(step)
+  folder.mkdir(parents=True)
+  (folder / 'metrics.json').write_text(json.dumps(
+      {'step': step, 'methods': {'model': model, 'bicubic': bicubic}}))
+
+
+def test_markdown_table_lists_each_step_and_the_latest_bicubic(tmp_path):
+  # Steps written out of order, and a metric (fid) that only the later evaluation has.
+  _write(tmp_path, 500, {'psnr': 21.004, 'ssim': 0.5}, {'psnr': 20.0, 'ssim': 0.49})
+  _write(tmp_path, 250, {'psnr': 19.456, 'ssim': 0.4}, {'psnr': 20.0, 'ssim': 0.49})
+  _write(tmp_path, 750, {'psnr': 22.0, 'ssim': 0.6125, 'fid': 150.04},
+         {'psnr': 20.5, 'ssim': 0.55, 'fid': 300.0})
+  (tmp_path / 'eval' / 'notes').mkdir()  # not a step: ignored
+  history = curves.read_history(tmp_path)
+  assert list(history) == [250, 500, 750]
+  assert curves.markdown_table(history) == '\n'.join([
+      '| step | 250 | 500 | 750 | bicubic |',
+      '|---|---|---|---|---|',
+      '| PSNR | 19.46 | 21.00 | 22.00 | 20.50 |',
+      '| SSIM | 0.400 | 0.500 | 0.613 | 0.550 |',
+      '| FID |  |  | 150.0 | 300.0 |',
+  ])

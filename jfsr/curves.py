@@ -39,6 +39,7 @@ def read_history(workdir) -> dict[int, dict]:
         history[int(path.name)] = json.loads(record.read_text())
   return dict(sorted(history.items()))
 
+
 # Rows of the Markdown table: (metrics.json key, row label, format).
 TABLE_ROWS = (
     ('psnr', 'PSNR', '{:.2f}'), ('ssim', 'SSIM', '{:.3f}'),

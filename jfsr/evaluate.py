@@ -99,9 +99,8 @@ class Evaluator:
       from jfsr.models.inception import FIDInception
       from jfsr.pretrained import fid_weights
       inception_variables = jax.device_put(fid_weights.load_inception(), sharding)
-      # The weights as an argument, not as constants baked into the executable.
-      self._embed = functools.partial(jax.jit(functools.partial(fid.embed, FIDInception())),
-                                      inception_variables)
+      self._embed = models.jit_with_weights(functools.partial(fid.embed, FIDInception()),
+                                            inception_variables)
 
   def run(self, variables: dict) -> tuple[dict, np.ndarray | None]:
     """Returns ``({method: {metric: mean}}, grid image or None)`` over the test faces."""

@@ -21,13 +21,13 @@ places and not others), so the boxes agree with that implementation's.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jfsr.models import jit_with_weights
 from jfsr.models import mtcnn_networks as networks
 
 
@@ -142,10 +142,9 @@ class MTCNN:
     def pyramid(weights, pixels, resizes):  # every level in one call: one compile, one transfer
       return [pnet.apply(weights, _normalise(jnp.einsum('yh,nhwc,xw->nyxc', rows, pixels, columns)))
               for rows, columns in resizes]
-    # The weights are arguments, not constants baked into each executable.
-    self._pnet_pyramid = functools.partial(jax.jit(pyramid), variables['pnet'])
-    self._rnet = functools.partial(jax.jit(networks.RNet().apply), variables['rnet'])
-    self._onet = functools.partial(jax.jit(networks.ONet().apply), variables['onet'])
+    self._pnet_pyramid = jit_with_weights(pyramid, variables['pnet'])
+    self._rnet = jit_with_weights(networks.RNet().apply, variables['rnet'])
+    self._onet = jit_with_weights(networks.ONet().apply, variables['onet'])
 
   def scales(self, height: int, width: int, min_size: int | None = None) -> list[float]:
     """The pyramid's scales for the smallest face ``min_size`` (default: the detector's)."""

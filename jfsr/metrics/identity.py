@@ -112,12 +112,11 @@ def embed(network: facenet.InceptionResnetV1, variables: dict, crops_uint8):
 
 
 def jitted_embed(network: facenet.InceptionResnetV1, variables: dict):
-  """:func:`embed` compiled, ``crops -> embeddings``, with the weights passed as an
-  argument: closed over, they would be baked into the executable as ~80 MB of
-  constants, slow to compile and written whole into the compilation cache."""
+  """:func:`embed` compiled, ``crops -> embeddings``, the weights an argument
+  (:func:`jfsr.models.jit_with_weights`)."""
   import functools
-  import jax
-  return functools.partial(jax.jit(functools.partial(embed, network)), variables)
+  from jfsr.models import jit_with_weights
+  return jit_with_weights(functools.partial(embed, network), variables)
 
 
 def pairwise_distances(probe: np.ndarray, gallery: np.ndarray, distance: str) -> np.ndarray:

@@ -11,7 +11,7 @@ from jfsr.models.generator import Generator
 from jfsr.models.vgg import VGG
 
 __all__ = ['Generator', 'PatchDiscriminator', 'VGG', 'build_generator', 'build_discriminator',
-           'build_vgg', 'parameter_counts', 'input_channels']
+           'build_vgg', 'parameter_counts', 'input_channels', 'jit_with_weights']
 
 PERCEPTUAL_TAPS = {
     'relu': ('relu1_1', 'relu2_1', 'relu3_1', 'relu4_1', 'relu5_1'),
@@ -22,6 +22,18 @@ PERCEPTUAL_WEIGHTS = {
     'relu': (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0),
     'pool': (1.0, 1.0, 1.0, 1.0, 1.0),
 }
+
+
+def jit_with_weights(apply_fn, weights):
+  """``apply_fn(weights, *inputs)`` compiled once, as a function of ``*inputs``.
+
+  The weights stay an argument of the compiled program at every call. Closed over (a
+  lambda or ``functools.partial`` inside ``jax.jit``), they would be baked into the
+  executable as constants: for FaceNet or the FID Inception ~80 MB each, slow to compile
+  and written whole into the persistent compilation cache.
+  """
+  compiled = jax.jit(apply_fn)
+  return lambda *inputs: compiled(weights, *inputs)
 
 
 def input_channels(config: ml_collections.ConfigDict) -> int:

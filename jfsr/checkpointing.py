@@ -3,6 +3,7 @@ reading a run's checkpoints back (which steps it holds, its config, its networks
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import grain
@@ -33,8 +34,9 @@ def save(mngr: ocp.CheckpointManager, step: int, state, data_iterator,
 
 
 def check_compatible(mngr: ocp.CheckpointManager, step: int,
-                     config: ml_collections.ConfigDict, workdir) -> None:
-  """Stops with a one-line error if the saved state cannot hold this config's networks."""
+                     config: ml_collections.ConfigDict, workdir) -> dict:
+  """Stops with a one-line error if the saved state cannot hold this config's networks;
+  returns the config saved with checkpoint ``step`` (a dict)."""
   saved = mngr.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))['config']
   ours = config_loading.state_signature(config.to_dict())
   theirs = config_loading.state_signature(saved)
@@ -42,6 +44,13 @@ def check_compatible(mngr: ocp.CheckpointManager, step: int,
   if differences:
     raise WorkdirError(f'--workdir {workdir} holds checkpoints of another model '
                        f'({"; ".join(differences)}); use a fresh --workdir, or the saved config')
+  return saved
+
+
+def keeps_average(config_dict: dict) -> bool:
+  """Whether a (saved) config's run keeps a moving average of its generator (older runs,
+  saved before ``train.ema_decay`` existed, keep none)."""
+  return config_dict.get('train', {}).get('ema_decay', 0) > 0
 
 
 def restore(mngr: ocp.CheckpointManager, step: int, abstract_state, data_iterator,
@@ -55,8 +64,17 @@ def restore(mngr: ocp.CheckpointManager, step: int, abstract_state, data_iterato
   """
   target = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding),
                         abstract_state)
-  state = mngr.restore(step, args=ocp.args.Composite(
-      state=ocp.args.StandardRestore(target)))['state']
+  # A state saved before a field existed lacks it: restore the fields it has, by name.
+  on_disk = ocp.StandardCheckpointer().metadata(
+      epath.Path(mngr.directory) / str(step) / 'state').item_metadata
+  fields = {f.name: getattr(target, f.name) for f in dataclasses.fields(target)}
+  absent = {name for name in fields if name not in on_disk}
+  if any(fields[name] is not None for name in absent):
+    raise WorkdirError(f'the checkpoint of step {step} in {mngr.directory} has no '
+                       f'{", ".join(sorted(absent))}, which this run needs')
+  restored = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(
+      {name: value for name, value in fields.items() if name not in absent})))['state']
+  state = target.replace(**restored)
   try:
     mngr.restore(step, args=ocp.args.Composite(
         data=grain.checkpoint.CheckpointRestore(data_iterator)))
@@ -99,24 +117,30 @@ def restore_networks(config: ml_collections.ConfigDict, workdir, step: int, shar
 
   A partial restore: optimizer states (and networks not asked for) stay on disk.
   Checkpoints written on any number of devices restore here. A network the run
-  did not train (a discriminator switched off) is left out.
+  did not train (a discriminator switched off) is left out. The generator is the
+  run's moving average where it kept one, unless ``config.train.ema_decay`` is 0
+  (``--set train.ema_decay=0`` picks the trained generator itself).
   """
   mngr = manager(workdir, max_to_keep=None, create=False)
-  check_compatible(mngr, step, config, workdir)
+  saved = check_compatible(mngr, step, config, workdir)
   shapes = jax.eval_shape(lambda: models.init_variables(config, jax.random.key(0)))
-  target = {name: {'params': shapes[name]['params'], 'batch_stats': shapes[name]['batch_stats']}
-            for name in networks if name in shapes}
+  stored_as = {name: name for name in networks if name in shapes}
+  if 'generator' in stored_as and keeps_average(saved) and config.train.ema_decay > 0:
+    stored_as['generator'] = 'generator_ema'
+  target = {stored_as[name]: {'params': shapes[name]['params'],
+                              'batch_stats': shapes[name]['batch_stats']}
+            for name in stored_as}
   restore_args = jax.tree.map(
       lambda s: ocp.ArrayRestoreArgs(sharding=sharding, global_shape=s.shape, dtype=s.dtype),
       target)
   restored = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.PyTreeRestore(
       item=target, restore_args=restore_args, partial_restore=True)))
-  return restored['state']
+  return {name: restored['state'][stored_as[name]] for name in stored_as}
 
 
 def restore_generator(config: ml_collections.ConfigDict, workdir, step: int, sharding) -> dict:
-  """The generator's ``{'params', 'batch_stats'}`` of checkpoint ``step`` (see
-  :func:`restore_networks`)."""
+  """The generator's ``{'params', 'batch_stats'}`` of checkpoint ``step``: the moving
+  average where the run kept one (see :func:`restore_networks`)."""
   return restore_networks(config, workdir, step, sharding)['generator']
 
 

@@ -121,6 +121,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1, training: 
   _check(t.compute_dtype in COMPUTE_DTYPES,
          f"train.compute_dtype={t.compute_dtype!r}: must be one of {', '.join(COMPUTE_DTYPES)}")
   _check(t.num_steps > 0 or t.num_epochs > 0, 'set train.num_steps or train.num_epochs')
+  _check(0 <= t.ema_decay < 1, f'train.ema_decay={t.ema_decay}: must be in [0, 1) (0 = no average)')
   for field in ('log_every_steps', 'image_every_steps', 'checkpoint_every_steps',
                 'max_checkpoints_to_keep'):
     _check(t[field] > 0, f'train.{field}={t[field]}: must be positive')

@@ -25,9 +25,12 @@ The scalars also go to the run's TensorBoard log (``eval/model/psnr``, ...), so
 evaluations line up with training steps.
 
 Standalone, with the config the run saved beside its checkpoints:
-``python -m jfsr.evaluate --workdir DIR [--steps 2000,4000] [--set data.root=PATH]``;
-a shipped generator with the config it was trained with:
-``python -m jfsr.evaluate --model NAME --workdir OUT --set data.root=PATH``.
+``python -m jfsr.evaluate --workdir DIR [--steps 2000,4000] [--set data.root=PATH]``
+(``--out OUT`` writes ``OUT/eval/<step>/`` instead, e.g. for another set of faces, leaving
+the run's own evaluations as they are); a shipped generator with the config it was
+trained with: ``python -m jfsr.evaluate --model NAME --workdir OUT --set data.root=PATH``.
+A run that kept a moving average of its generator (``train.ema_decay``) is evaluated on
+the average; ``--set train.ema_decay=0`` evaluates the trained generator itself.
 """
 
 from __future__ import annotations
@@ -219,32 +222,34 @@ def tensorboard_writer(workdir) -> 'metric_writers.MetricWriter':
 
 
 def evaluate_checkpoints(config: ml_collections.ConfigDict, workdir: str,
-                         steps: list[int] | None = None, model: str | None = None
-                         ) -> dict[int, dict]:
+                         steps: list[int] | None = None, model: str | None = None,
+                         out: str | None = None) -> dict[int, dict]:
   """``--mode eval``: evaluates checkpoints ``steps`` (default: the latest) of ``workdir``, or,
-  with ``model``, that shipped generator (NAME or packed file), writing under ``workdir``."""
+  with ``model``, that shipped generator (NAME or packed file), writing under ``out``
+  (default: ``workdir``)."""
   from jfsr import config_loading
 
   config_loading.validate(config, jax.device_count(), training=False)
   workdir = epath.Path(workdir)
+  out = epath.Path(out) if out else workdir
   sharding = train_step.replicated(train_step.make_mesh())
   if model:
     from jfsr.pretrained import generators
     _, variables, meta = generators.load(model)
-    workdir.mkdir(parents=True, exist_ok=True)
     sources = {meta['step']: lambda: jax.device_put(variables, sharding)}
   else:
     sources = {step: functools.partial(checkpointing.restore_generator, config, workdir, step, sharding)
                for step in checkpointing.resolve_steps(workdir, steps)}
-  writer = tensorboard_writer(workdir)
+  out.mkdir(parents=True, exist_ok=True)
+  writer = tensorboard_writer(out)
   evaluator = Evaluator(config, sharding)
   all_results = {}
   for step, load in sources.items():
     start = time.perf_counter()
     results, grid = evaluator.run(load())
-    report(writer, workdir, step, results, grid, config)
+    report(writer, out, step, results, grid, config)
     logging.info('evaluated step %d in %.1f s -> %s', step, time.perf_counter() - start,
-                 workdir / 'eval' / str(step))
+                 out / 'eval' / str(step))
     all_results[step] = results
   writer.flush()
   return all_results
@@ -287,7 +292,7 @@ def _main(argv) -> None:
     else:
       config = checkpointing.saved_config(f.workdir, steps[-1] if steps else None)
     apply_overrides(config, f.set)
-    evaluate_checkpoints(config, f.workdir, steps, f.model)
+    evaluate_checkpoints(config, f.workdir, steps, f.model, f.out)
   except (JfsrError, ValueError, FileNotFoundError) as error:  # incl. MissingWeightsError
     logging.error('%s', error)
     sys.exit(f'error: {error}')
@@ -302,6 +307,8 @@ if __name__ == '__main__':
   absl_flags.DEFINE_string('model', None, 'evaluate a shipped model (NAME, python -m '
                            'jfsr.pretrained list) or a packed .npz file instead of checkpoints')
   absl_flags.DEFINE_list('steps', [], 'checkpoint steps to evaluate (default: the latest)')
+  absl_flags.DEFINE_string('out', None, 'write OUT/eval/<step>/ (and its TensorBoard scalars) '
+                           'instead of under --workdir, e.g. when evaluating other faces')
   absl_flags.DEFINE_multi_string('set', [], 'FIELD=VALUE changes to the saved config, e.g. '
                                  'data.root=/data/CelebAMask-HQ or eval.num_images=100')
   from jfsr import cli

@@ -27,7 +27,7 @@ from jfsr import (checkpointing, config_loading, distributed, evaluate, grids, h
 from jfsr.data import pipeline
 from jfsr.errors import NonFiniteLossError, WorkdirError
 from jfsr.pretrained import vgg_weights
-from jfsr.train_state import TrainState, create_train_state
+from jfsr.train_state import TrainState, create_train_state, fresh_average, generator_variables
 
 NUM_SAMPLE_IMAGES = 8
 
@@ -69,13 +69,12 @@ def summarize(interval: list[dict[str, float]]) -> dict[str, float]:
 
 
 def make_sampler(config: ml_collections.ConfigDict):
-  """A jitted eval-mode generator: ``(generator_state, lr, rng) -> outputs``."""
+  """A jitted eval-mode generator: ``(variables, lr, rng) -> outputs``."""
   generator = models.build_generator(config)
 
   @jax.jit
-  def sample(net, lr, rng):
-    return generator.apply({'params': net.params, 'batch_stats': net.batch_stats}, lr,
-                           train=False, rngs={'noise': rng})
+  def sample(variables, lr, rng):
+    return generator.apply(variables, lr, train=False, rngs={'noise': rng})
   return sample
 
 
@@ -86,7 +85,7 @@ def sample_grid(config, sample, state: TrainState, batch, sharding) -> np.ndarra
   same ``batch`` and gets the whole grid back.
   """
   lr_global = jax.make_array_from_process_local_data(sharding, np.asarray(batch['lr']))
-  outputs = jax.device_get(sample(state.generator, lr_global, jax.random.key(0)))
+  outputs = jax.device_get(sample(generator_variables(state), lr_global, jax.random.key(0)))
   size = config.data.hr_size
   lr = grids.to_uint8(batch['lr'])
   bicubic = jax.image.resize(jnp.asarray(batch['lr']), (lr.shape[0], size, size, lr.shape[-1]),
@@ -98,7 +97,8 @@ def sample_grid(config, sample, state: TrainState, batch, sharding) -> np.ndarra
 
 
 def start_generator_from(name_or_path: str, state: TrainState, sharding) -> TrainState:
-  """``state`` with the generator's parameters and BatchNorm statistics of a shipped model."""
+  """``state`` with the generator's parameters and BatchNorm statistics of a shipped model
+  (and its moving average, where the run keeps one, starting there too)."""
   from jfsr.pretrained import generators
   _, variables, meta = generators.load(name_or_path)
   ours = jax.tree.map(lambda x: x.shape, {'params': state.generator.params,
@@ -111,8 +111,9 @@ def start_generator_from(name_or_path: str, state: TrainState, sharding) -> Trai
   variables = jax.device_put(variables, sharding)
   logging.info('generator from %s (its step %d); discriminators and optimizers fresh',
                name_or_path, meta['step'])
-  return state.replace(generator=state.generator.replace(
+  state = state.replace(generator=state.generator.replace(
       params=variables['params'], batch_stats=variables['batch_stats']))
+  return fresh_average(state) if state.generator_ema is not None else state
 
 
 class StopRequest:
@@ -157,8 +158,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   workdir = prepare_workdir(workdir)
   mngr = checkpointing.manager(workdir, config.train.max_checkpoints_to_keep)
   latest = mngr.latest_step()
+  saved_config = None
   if latest is not None:
-    checkpointing.check_compatible(mngr, latest, config, workdir)
+    saved_config = checkpointing.check_compatible(mngr, latest, config, workdir)
   # Imported once the run goes ahead: clu's writers pull in TensorFlow (~4 s).
   from clu import periodic_actions
 
@@ -191,8 +193,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
       state = start_generator_from(config.model.generator_init, state, replicated)
     logging.info('starting from %s in %s', config.model.generator_init or 'scratch', workdir)
   else:
+    saved_average = checkpointing.keeps_average(saved_config)
+    if saved_average and abstract_state.generator_ema is None:
+      abstract_state = jax.eval_shape(fresh_average, abstract_state)
+    elif not saved_average:
+      abstract_state = abstract_state.replace(generator_ema=None)
     state, iterator_restored = checkpointing.restore(mngr, latest, abstract_state, train_iter,
                                                      replicated)
+    if config.train.ema_decay > 0 and not saved_average:
+      state = fresh_average(state)
+      logging.info('the generator\'s moving average (train.ema_decay=%g) starts at the restored '
+                   'generator of step %d', config.train.ema_decay, latest)
+    elif saved_average and config.train.ema_decay == 0:
+      state = state.replace(generator_ema=None)
+      logging.warning('train.ema_decay=0: the saved moving average of the generator is dropped; '
+                      'from now on the run evaluates and saves the trained generator itself')
     if not iterator_restored:
       train_iter = iter(pipeline.make_train_dataset(
           config, jax.process_index(), jax.process_count(), start_batch=latest))
@@ -251,8 +266,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
           Image.fromarray(grid).save(f, format='PNG')
 
     if evaluator and (step % config.eval.every_steps == 0 or step == num_steps):
-      results, grid = evaluator.run({'params': state.generator.params,
-                                     'batch_stats': state.generator.batch_stats})
+      results, grid = evaluator.run(generator_variables(state))
       evaluate.report(writer, workdir, step, results, grid, config)
 
     stopping = stop.agreed(step)

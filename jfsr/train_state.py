@@ -1,4 +1,5 @@
-"""Training state as a plain pytree: one (params, batch_stats, optimizer state) per network."""
+"""Training state as a plain pytree: one (params, batch_stats, optimizer state) per network,
+and optionally an exponential moving average of the generator's weights."""
 
 from __future__ import annotations
 
@@ -30,6 +31,23 @@ class TrainState:
   generator: NetworkState
   global_d: NetworkState | None
   local_d: NetworkState | None
+  # ``train.ema_decay > 0``: the average of the generator's ``{'params', 'batch_stats'}``
+  # over its steps, which evaluation, samples and packing use; else ``None``.
+  generator_ema: Any = None
+
+
+def generator_variables(state: TrainState) -> dict:
+  """The generator weights a run evaluates and ships: the moving average where it keeps one."""
+  if state.generator_ema is not None:
+    return state.generator_ema
+  return {'params': state.generator.params, 'batch_stats': state.generator.batch_stats}
+
+
+def fresh_average(state: TrainState) -> TrainState:
+  """``state`` with a moving average that starts at the current generator (own buffers, so
+  that a step donating the state does not see one buffer twice)."""
+  live = {'params': state.generator.params, 'batch_stats': state.generator.batch_stats}
+  return state.replace(generator_ema=jax.tree.map(jnp.copy, live))
 
 
 def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
@@ -55,5 +73,6 @@ def create_train_state(config: ml_collections.ConfigDict, rng: jax.Array) -> Tra
     return NetworkState(params=params, batch_stats=variables[name].get('batch_stats', {}),
                         opt_state=optimizer.init(params))
 
-  return TrainState(step=jnp.zeros((), jnp.int32), rng=train_rng,
-                    **{name: network(name) for name in NETWORKS})
+  state = TrainState(step=jnp.zeros((), jnp.int32), rng=train_rng,
+                     **{name: network(name) for name in NETWORKS})
+  return fresh_average(state) if config.train.ema_decay > 0 else state

@@ -239,6 +239,65 @@ def test_second_invocation_resumes_at_the_saved_step(trained, tmp_path):
   assert int(saved_state(workdir, 8)['step']) == 8
 
 
+def test_a_resumed_run_turns_its_moving_average_on_and_off(trained, tmp_path, smoke_config):
+  """A run saved before ``train.ema_decay`` existed resumes with it: the average starts at the
+  restored generator; evaluation and packing read the average (``train.ema_decay=0``: the
+  generator itself); resumed with 0 again, the run drops it."""
+  import shutil
+  from jfsr import checkpointing
+  workdir = tmp_path / 'run'
+  shutil.copytree(trained[0], workdir)
+  # Step 6 as an older jfsr wrote it: no generator_ema field at all.
+  old_state = workdir / 'checkpoints' / '6' / 'state'
+  fields = dict(saved_state(workdir, 6))
+  assert fields.pop('generator_ema') is None
+  shutil.rmtree(old_state)
+  with ocp.StandardCheckpointer() as checkpointer:
+    checkpointer.save(old_state, fields)
+  assert 'generator_ema' not in saved_state(workdir, 6)
+  # A large step, so that the average and the generator score apart.
+  result = run_main(workdir, '--config.train.num_steps=7', '--config.train.ema_decay=0.25',
+                    '--config.optimizer.learning_rate=0.02')
+  assert 'moving average (train.ema_decay=0.25) starts at the restored generator of step 6' \
+      in result.stderr
+  step6, step7 = saved_state(workdir, 6), saved_state(workdir, 7)
+  live = lambda saved: {'params': saved['generator']['params'],
+                        'batch_stats': saved['generator']['batch_stats']}
+  expected = jax.tree.map(lambda g6, g7: 0.25 * g6 + 0.75 * g7, live(step6), live(step7))
+  jax.tree.map(lambda want, got: np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6),
+               expected, step7['generator_ema'])
+
+  config = checkpointing.saved_config(workdir, 7)
+  assert config.train.ema_decay == 0.25
+  cpu = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+  assert_trees_equal(checkpointing.restore_generator(config, workdir, 7, cpu),
+                     step7['generator_ema'])
+  config.train.ema_decay = 0.0
+  assert_trees_equal(checkpointing.restore_generator(config, workdir, 7, cpu), live(step7))
+  # jfsr.evaluate scores the average, writing where --out says and nothing in the run.
+  out = tmp_path / 'elsewhere'
+  result = subprocess.run([sys.executable, '-m', 'jfsr.evaluate', '--workdir', str(workdir),
+                           '--steps', '7', '--out', str(out)], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert not (workdir / 'eval' / '7').exists()
+  record = json.loads((out / 'eval' / '7' / 'metrics.json').read_text())
+  import jax.numpy as jnp
+  from jfsr import grids, models
+  from jfsr.data import pipeline
+  batch = pipeline.make_eval_batch(smoke_config, 8)
+  psnr = lambda variables: _skimage_psnr(grids.to_uint8(batch['hr']), grids.to_uint8(
+      models.build_generator(smoke_config).apply(variables, jnp.asarray(batch['lr']), train=False,
+                                                 rngs={'noise': jax.random.key(0)})['out_sharp']))
+  np.testing.assert_allclose(record['methods']['model']['psnr'], psnr(step7['generator_ema']),
+                             atol=1e-3)
+  assert abs(record['methods']['model']['psnr'] - psnr(live(step7))) > 1e-2  # not the live one
+
+  result = run_main(workdir, '--config.train.num_steps=8')
+  assert 'the saved moving average of the generator is dropped' in result.stderr
+  assert saved_state(workdir, 8).get('generator_ema') is None
+
+
 def test_killed_run_resumes_to_the_same_parameters(trained, tmp_path):
   """SIGKILL mid-run (with a data worker process, which must not outlive the trainer), then the
   same command: the parameters end as the uninterrupted run's (which had no worker)."""

@@ -135,3 +135,44 @@ def test_auto_compute_dtype_is_fp32_on_cpu_only(smoke_config):
   assert config_loading.compute_dtype(smoke_config, 'cpu') == jnp.float32
   assert config_loading.compute_dtype(smoke_config, 'gpu') == jnp.bfloat16
   assert config_loading.compute_dtype(smoke_config, 'tpu') == jnp.bfloat16
+
+
+def test_moving_average_follows_the_generator_and_changes_no_training(smoke_config):
+  """``train.ema_decay``: after each sharded step the average is decay * average + (1 - decay)
+  * the generator just trained (recomputed here in numpy from the step-by-step generators),
+  and every network trains exactly as in a run without it."""
+  decay = 0.75
+  config = _config(smoke_config)
+  batches = _batches(config, 3)
+  vgg = vgg_weights.perceptual_params(config)
+  mesh = train_step.make_mesh(jax.devices()[:2])
+  put = lambda x: jax.device_put(x, train_step.replicated(mesh))
+
+  def run(ema_decay):
+    config.train.ema_decay = ema_decay
+    state = put(create_train_state(config, jax.random.PRNGKey(0)))
+    step = train_step.make_train_step(config, mesh, use_local_d=True)
+    generators = [jax.device_get({'params': state.generator.params,
+                                  'batch_stats': state.generator.batch_stats})]
+    for batch in batches:
+      state, _ = step(state, jax.device_put(batch, train_step.batch_sharding(mesh)), put(vgg))
+      generators.append(jax.device_get({'params': state.generator.params,
+                                        'batch_stats': state.generator.batch_stats}))
+    return jax.device_get(state), generators
+
+  plain, _ = run(0.0)
+  averaged, generators = run(decay)
+  assert plain.generator_ema is None
+  expected = jax.tree.map(np.asarray, generators[0])  # the average starts at the initial weights
+  for trained in generators[1:]:
+    expected = jax.tree.map(lambda avg, new: decay * avg + (1 - decay) * new, expected, trained)
+  flat_expected, tree_expected = jax.tree.flatten(expected)
+  flat_ema, tree_ema = jax.tree.flatten(averaged.generator_ema)
+  assert tree_expected == tree_ema
+  for want, got in zip(flat_expected, flat_ema):
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+  # ...and it is not simply the last generator.
+  assert not np.allclose(flat_ema[0], jax.tree.leaves(generators[-1])[0])
+  for name in ('generator', 'global_d', 'local_d'):
+    for a, b in zip(jax.tree.leaves(getattr(plain, name)), jax.tree.leaves(getattr(averaged, name))):
+      np.testing.assert_array_equal(a, b)

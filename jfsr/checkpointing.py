@@ -33,11 +33,16 @@ def save(mngr: ocp.CheckpointManager, step: int, state, data_iterator,
       config=ocp.args.JsonSave(config.to_dict())))
 
 
+def saved_config_dict(mngr: ocp.CheckpointManager, step: int) -> dict:
+  """The config saved with checkpoint ``step``, as the JSON dict it was written as."""
+  return mngr.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))['config']
+
+
 def check_compatible(mngr: ocp.CheckpointManager, step: int,
                      config: ml_collections.ConfigDict, workdir) -> dict:
   """Stops with a one-line error if the saved state cannot hold this config's networks;
   returns the config saved with checkpoint ``step`` (a dict)."""
-  saved = mngr.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))['config']
+  saved = saved_config_dict(mngr, step)
   ours = config_loading.state_signature(config.to_dict())
   theirs = config_loading.state_signature(saved)
   differences = [f'{k}: {theirs[k]!r} saved, {ours[k]!r} now' for k in ours if ours[k] != theirs[k]]
@@ -85,6 +90,14 @@ def restore(mngr: ocp.CheckpointManager, step: int, abstract_state, data_iterato
   return state, True
 
 
+def reads_average(config: ml_collections.ConfigDict, workdir, step: int) -> bool:
+  """Whether checkpoint ``step`` of ``workdir`` gives its generator as the moving average:
+  when its run kept one, unless ``config.train.ema_decay`` (the reader's) is 0."""
+  mngr = manager(workdir, max_to_keep=None, create=False)
+  saved = saved_config_dict(mngr, step)
+  return keeps_average(saved) and config.train.ema_decay > 0
+
+
 def split_checkpoint_path(path: str | Path) -> tuple[Path, int | None]:
   """``WORKDIR`` or ``WORKDIR/checkpoints/STEP`` -> ``(WORKDIR, STEP or None)``."""
   path = Path(path).expanduser()
@@ -122,10 +135,10 @@ def restore_networks(config: ml_collections.ConfigDict, workdir, step: int, shar
   (``--set train.ema_decay=0`` picks the trained generator itself).
   """
   mngr = manager(workdir, max_to_keep=None, create=False)
-  saved = check_compatible(mngr, step, config, workdir)
+  check_compatible(mngr, step, config, workdir)
   shapes = jax.eval_shape(lambda: models.init_variables(config, jax.random.key(0)))
   stored_as = {name: name for name in networks if name in shapes}
-  if 'generator' in stored_as and keeps_average(saved) and config.train.ema_decay > 0:
+  if 'generator' in stored_as and reads_average(config, workdir, step):
     stored_as['generator'] = 'generator_ema'
   target = {stored_as[name]: {'params': shapes[name]['params'],
                               'batch_stats': shapes[name]['batch_stats']}
@@ -148,7 +161,7 @@ def saved_config(workdir, step: int | None = None) -> ml_collections.ConfigDict:
   """The config a run saved with its checkpoint ``step`` (default: the latest)."""
   (step,) = resolve_steps(workdir, [step] if step else None)
   mngr = manager(workdir, max_to_keep=None, create=False)
-  saved = mngr.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))['config']
+  saved = saved_config_dict(mngr, step)
   return config_loading.config_from_dict(saved)
 
 

@@ -8,6 +8,7 @@ PSNR and SSIM (the standard protocol solid, the paper's dotted), FID, and the
 face-recognition accuracies (distance below 0.6 / 0.7 / 0.8, rank-1), each against
 the training step, the model as lines with markers and bicubic as flat dashed lines
 of the same colour (bicubic does not train: its value is the latest evaluation's).
+Open markers are evaluations of the generator's moving average (``train.ema_decay``).
 Every evaluation refreshes the file. ``--table`` also prints the same history as a
 Markdown table (a column per step, bicubic last), for notes and READMEs.
 """
@@ -50,13 +51,22 @@ TABLE_ROWS = (
 )
 
 
+def averaged(record: dict) -> bool:
+  """Whether an evaluation scored the generator's moving average."""
+  return record.get('generator') == 'average'
+
+
 def markdown_table(history: dict[int, dict]) -> str:
   """``history`` (as :func:`read_history` gives it) as a Markdown table: a row per metric
-  the latest evaluation has, a column per step, and bicubic's latest value last."""
+  the latest evaluation has, a column per step, and bicubic's latest value last; where
+  some steps scored the generator's moving average, a first row says which."""
   steps = list(history)
   latest = history[steps[-1]]['methods']
   lines = ['| step | ' + ' | '.join(map(str, steps)) + ' | bicubic |',
            '|---|' + '---|' * (len(steps) + 1)]
+  if any(averaged(history[s]) for s in steps):
+    lines.append('| generator | ' + ' | '.join('average' if averaged(history[s]) else 'trained'
+                                               for s in steps) + ' |  |')
   for key, label, fmt in TABLE_ROWS:
     if key not in latest['model']:
       continue
@@ -87,16 +97,23 @@ def draw(workdir, out=None) -> epath.Path | None:
       colour = f'C{index}'
       style = ':' if key.startswith('paper_') else '-'
       values = [history[s]['methods']['model'].get(key, float('nan')) for s in steps]
-      axis.plot(steps, values, style, marker='o', markersize=3, color=colour,
-                label=f'model, {label}')
+      axis.plot(steps, values, style, color=colour, label=f'model, {label}')
+      for hollow in (False, True):
+        points = [(s, v) for s, v in zip(steps, values) if averaged(history[s]) == hollow]
+        if points:
+          axis.plot(*zip(*points), 'o', markersize=3, color=colour,
+                    markerfacecolor='none' if hollow else colour)
       axis.axhline(latest['methods']['bicubic'][key], linestyle='--', linewidth=1, color=colour,
                    label=f'bicubic, {label}')
     axis.set_title(title)
     axis.set_xlabel('training step')
     axis.grid(alpha=0.3)
     axis.legend(fontsize=7)
-  figure.suptitle(f'{epath.Path(workdir).name}: {latest.get("num_images", "?")} test faces, '
-                  f'variant {latest.get("variant", "?")}', fontsize=10)
+  title = (f'{epath.Path(workdir).name}: {latest.get("num_images", "?")} test faces, '
+           f'variant {latest.get("variant", "?")}')
+  if any(averaged(history[s]) for s in steps):
+    title += "; open markers: the generator's moving average"
+  figure.suptitle(title, fontsize=10)
   figure.tight_layout()
   out = epath.Path(out) if out else epath.Path(workdir) / 'curves.png'
   with out.open('wb') as f:

@@ -170,9 +170,12 @@ def table_rows(results: dict) -> list[list[str]]:
   return rows
 
 
-def write_outputs(out_dir: epath.Path, step: int, results: dict, grid, config) -> None:
+def write_outputs(out_dir: epath.Path, step: int, results: dict, grid, config,
+                  generator: str = 'trained') -> None:
+  """``generator``: which weights were scored, 'trained' or 'average' (its moving average)."""
   out_dir.mkdir(parents=True, exist_ok=True)
-  record = {'step': step, 'variant': config.variant, 'num_images': results['num_images'],
+  record = {'step': step, 'variant': config.variant, 'generator': generator,
+            'num_images': results['num_images'],
             'degradation_seed': pipeline.EVAL_SEED,
             **({'gallery_missed': results['gallery_missed']} if 'gallery_missed' in results
                else {}),
@@ -183,6 +186,8 @@ def write_outputs(out_dir: epath.Path, step: int, results: dict, grid, config) -
   csv.writer(text).writerows(rows)
   (out_dir / 'table.csv').write_text(text.getvalue())
   heading = f'step {step}, {results["num_images"]} test faces'
+  if generator == 'average':
+    heading += f', the moving average of the generator (decay {config.train.ema_decay:g})'
   if 'gallery_missed' in results:
     heading += (f'; face recognition over the {results["num_images"] - results["gallery_missed"]}'
                 ' whose ground truth had a detected face')
@@ -199,12 +204,13 @@ def scalars(results: dict) -> dict[str, float]:
   return {f'eval/{m}/{k}': v for m in METHODS for k, v in results[m].items()}
 
 
-def report(writer, workdir: epath.Path, step: int, results: dict, grid, config) -> None:
+def report(writer, workdir: epath.Path, step: int, results: dict, grid, config,
+           generator: str = 'trained') -> None:
   """TensorBoard scalars (every process's writer), files under ``workdir/eval/<step>``
   (process 0) and a log line."""
   writer.write_scalars(step, scalars(results))
   if jax.process_index() == 0:
-    write_outputs(workdir / 'eval' / str(step), step, results, grid, config)
+    write_outputs(workdir / 'eval' / str(step), step, results, grid, config, generator)
     from jfsr import curves
     curves.draw(workdir)  # the learning curves over every step evaluated so far
   logging.info('step %d, %d test faces: PSNR %.2f SSIM %.4f (bicubic %.2f / %.4f)', step,
@@ -235,11 +241,15 @@ def evaluate_checkpoints(config: ml_collections.ConfigDict, workdir: str,
   sharding = train_step.replicated(train_step.make_mesh())
   if model:
     from jfsr.pretrained import generators
-    _, variables, meta = generators.load(model)
+    packed_config, variables, meta = generators.load(model)
     sources = {meta['step']: lambda: jax.device_put(variables, sharding)}
+    generator = {meta['step']: 'average' if packed_config.train.ema_decay > 0 else 'trained'}
   else:
+    steps = checkpointing.resolve_steps(workdir, steps)
     sources = {step: functools.partial(checkpointing.restore_generator, config, workdir, step, sharding)
-               for step in checkpointing.resolve_steps(workdir, steps)}
+               for step in steps}
+    generator = {step: 'average' if checkpointing.reads_average(config, workdir, step) else 'trained'
+                 for step in steps}
   out.mkdir(parents=True, exist_ok=True)
   writer = tensorboard_writer(out)
   evaluator = Evaluator(config, sharding)
@@ -247,7 +257,7 @@ def evaluate_checkpoints(config: ml_collections.ConfigDict, workdir: str,
   for step, load in sources.items():
     start = time.perf_counter()
     results, grid = evaluator.run(load())
-    report(writer, out, step, results, grid, config)
+    report(writer, out, step, results, grid, config, generator[step])
     logging.info('evaluated step %d in %.1f s -> %s', step, time.perf_counter() - start,
                  out / 'eval' / str(step))
     all_results[step] = results

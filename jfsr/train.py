@@ -267,7 +267,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
 
     if evaluator and (step % config.eval.every_steps == 0 or step == num_steps):
       results, grid = evaluator.run(generator_variables(state))
-      evaluate.report(writer, workdir, step, results, grid, config)
+      evaluate.report(writer, workdir, step, results, grid, config,
+                      'trained' if state.generator_ema is None else 'average')
 
     stopping = stop.agreed(step)
     if step % config.train.checkpoint_every_steps == 0 or step == num_steps or stopping:

@@ -5,11 +5,11 @@ import json
 from jfsr import curves
 
 
-def _write(workdir, step, model, bicubic):
+def _write(workdir, step, model, bicubic, **extra):
   folder = workdir / 'eval' / str(step)
   folder.mkdir(parents=True)
   (folder / 'metrics.json').write_text(json.dumps(
-      {'step': step, 'methods': {'model': model, 'bicubic': bicubic}}))
+      {'step': step, 'methods': {'model': model, 'bicubic': bicubic}, **extra}))
 
 
 def test_markdown_table_lists_each_step_and_the_latest_bicubic(tmp_path):
@@ -28,3 +28,14 @@ def test_markdown_table_lists_each_step_and_the_latest_bicubic(tmp_path):
       '| SSIM | 0.400 | 0.500 | 0.613 | 0.550 |',
       '| FID |  |  | 150.0 | 300.0 |',
   ])
+
+
+def test_steps_that_scored_the_moving_average_are_marked(tmp_path):
+  # An older evaluation has no 'generator' field: the trained generator.
+  _write(tmp_path, 250, {'psnr': 19.0}, {'psnr': 20.0})
+  _write(tmp_path, 500, {'psnr': 21.0}, {'psnr': 20.0}, generator='trained')
+  _write(tmp_path, 750, {'psnr': 22.0}, {'psnr': 20.0}, generator='average')
+  assert curves.markdown_table(curves.read_history(tmp_path)).splitlines()[2:4] == [
+      '| generator | trained | trained | average |  |',
+      '| PSNR | 19.00 | 21.00 | 22.00 | 20.00 |']
+  assert curves.draw(tmp_path).exists()

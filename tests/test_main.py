@@ -282,6 +282,7 @@ def test_a_resumed_run_turns_its_moving_average_on_and_off(trained, tmp_path, sm
   assert result.returncode == 0, result.stderr[-3000:]
   assert not (workdir / 'eval' / '7').exists()
   record = json.loads((out / 'eval' / '7' / 'metrics.json').read_text())
+  assert record['generator'] == 'average'
   import jax.numpy as jnp
   from jfsr import grids, models
   from jfsr.data import pipeline

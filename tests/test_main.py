@@ -247,6 +247,9 @@ def test_a_resumed_run_turns_its_moving_average_on_and_off(trained, tmp_path, sm
   from jfsr import checkpointing
   workdir = tmp_path / 'run'
   shutil.copytree(trained[0], workdir)
+  for later in (workdir / 'checkpoints').glob('*'):  # another test may have trained on to 8
+    if later.name.isdigit() and int(later.name) > 6:
+      shutil.rmtree(later)
   # Step 6 as an older jfsr wrote it: no generator_ema field at all.
   old_state = workdir / 'checkpoints' / '6' / 'state'
   fields = dict(saved_state(workdir, 6))

@@ -93,9 +93,9 @@ def restore(mngr: ocp.CheckpointManager, step: int, abstract_state, data_iterato
 def reads_average(config: ml_collections.ConfigDict, workdir, step: int) -> bool:
   """Whether checkpoint ``step`` of ``workdir`` gives its generator as the moving average:
   when its run kept one, unless ``config.train.ema_decay`` (the reader's) is 0."""
-  mngr = manager(workdir, max_to_keep=None, create=False)
-  saved = saved_config_dict(mngr, step)
-  return keeps_average(saved) and config.train.ema_decay > 0
+  if config.train.ema_decay == 0:
+    return False
+  return keeps_average(saved_config_dict(manager(workdir, max_to_keep=None, create=False), step))
 
 
 def split_checkpoint_path(path: str | Path) -> tuple[Path, int | None]:
@@ -135,10 +135,10 @@ def restore_networks(config: ml_collections.ConfigDict, workdir, step: int, shar
   (``--set train.ema_decay=0`` picks the trained generator itself).
   """
   mngr = manager(workdir, max_to_keep=None, create=False)
-  check_compatible(mngr, step, config, workdir)
+  saved = check_compatible(mngr, step, config, workdir)
   shapes = jax.eval_shape(lambda: models.init_variables(config, jax.random.key(0)))
   stored_as = {name: name for name in networks if name in shapes}
-  if 'generator' in stored_as and reads_average(config, workdir, step):
+  if 'generator' in stored_as and config.train.ema_decay > 0 and keeps_average(saved):
     stored_as['generator'] = 'generator_ema'
   target = {stored_as[name]: {'params': shapes[name]['params'],
                               'batch_stats': shapes[name]['batch_stats']}

@@ -101,8 +101,7 @@ def start_generator_from(name_or_path: str, state: TrainState, sharding) -> Trai
   (and its moving average, where the run keeps one, starting there too)."""
   from jfsr.pretrained import generators
   _, variables, meta = generators.load(name_or_path)
-  ours = jax.tree.map(lambda x: x.shape, {'params': state.generator.params,
-                                          'batch_stats': state.generator.batch_stats})
+  ours = jax.tree.map(lambda x: x.shape, state.generator.variables)
   theirs = jax.tree.map(lambda x: x.shape, variables)
   if ours != theirs:
     raise WorkdirError(f'model.generator_init={name_or_path}: its generator (trained as variant '
@@ -193,11 +192,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
       state = start_generator_from(config.model.generator_init, state, replicated)
     logging.info('starting from %s in %s', config.model.generator_init or 'scratch', workdir)
   else:
+    # Restored as saved, with or without an average; then this config's choice.
     saved_average = checkpointing.keeps_average(saved_config)
-    if saved_average and abstract_state.generator_ema is None:
-      abstract_state = jax.eval_shape(fresh_average, abstract_state)
-    elif not saved_average:
-      abstract_state = abstract_state.replace(generator_ema=None)
+    abstract_state = (jax.eval_shape(fresh_average, abstract_state) if saved_average
+                      else abstract_state.replace(generator_ema=None))
     state, iterator_restored = checkpointing.restore(mngr, latest, abstract_state, train_iter,
                                                      replicated)
     if config.train.ema_decay > 0 and not saved_average:

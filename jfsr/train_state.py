@@ -22,6 +22,11 @@ class NetworkState:
   batch_stats: Any
   opt_state: Any
 
+  @property
+  def variables(self) -> dict:
+    """``{'params', 'batch_stats'}``: what ``module.apply`` takes."""
+    return {'params': self.params, 'batch_stats': self.batch_stats}
+
 
 @flax.struct.dataclass
 class TrainState:
@@ -40,14 +45,13 @@ def generator_variables(state: TrainState) -> dict:
   """The generator weights a run evaluates and ships: the moving average where it keeps one."""
   if state.generator_ema is not None:
     return state.generator_ema
-  return {'params': state.generator.params, 'batch_stats': state.generator.batch_stats}
+  return state.generator.variables
 
 
 def fresh_average(state: TrainState) -> TrainState:
   """``state`` with a moving average that starts at the current generator (own buffers, so
   that a step donating the state does not see one buffer twice)."""
-  live = {'params': state.generator.params, 'batch_stats': state.generator.batch_stats}
-  return state.replace(generator_ema=jax.tree.map(jnp.copy, live))
+  return state.replace(generator_ema=jax.tree.map(jnp.copy, state.generator.variables))
 
 
 def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:

@@ -151,9 +151,9 @@ def local_train_step(state: TrainState, batch: Batch, vgg_params: Any, *,
   (g_grads,) = g_pullback(output_grads)
   new_state['generator'] = _update(optimizer, state.generator, g_grads, g_batch_stats)
   if state.generator_ema is not None:
-    live = {'params': new_state['generator'].params, 'batch_stats': g_batch_stats}
     new_state['generator_ema'] = optax.incremental_update(
-        live, state.generator_ema, step_size=1 - config.train.ema_decay)
+        new_state['generator'].variables, state.generator_ema,
+        step_size=1 - config.train.ema_decay)
   for name, stats in d_stats.items():
     new_state[name] = new_state[name].replace(batch_stats=stats)
   metrics.update(g_terms)

@@ -21,14 +21,18 @@ from jfsr.errors import WorkdirError
 def manager(workdir: str | epath.Path, max_to_keep: int | None,
             create: bool = True) -> ocp.CheckpointManager:
   options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=create)
+  # Handlers registered up front let the manager read an item's metadata before restoring it.
+  handlers = {'state': ocp.PyTreeCheckpointHandler(),
+              'data': grain.checkpoint.CheckpointHandler(),
+              'config': ocp.JsonCheckpointHandler()}
   return ocp.CheckpointManager(epath.Path(workdir) / 'checkpoints', options=options,
-                               item_names=('state', 'data', 'config'))
+                               item_handlers=handlers)
 
 
 def save(mngr: ocp.CheckpointManager, step: int, state, data_iterator,
          config: ml_collections.ConfigDict) -> None:
   mngr.save(step, args=ocp.args.Composite(
-      state=ocp.args.StandardSave(state),
+      state=ocp.args.PyTreeSave(state),
       data=grain.checkpoint.CheckpointSave(data_iterator),
       config=ocp.args.JsonSave(config.to_dict())))
 
@@ -70,15 +74,15 @@ def restore(mngr: ocp.CheckpointManager, step: int, abstract_state, data_iterato
   target = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding),
                         abstract_state)
   # A state saved before a field existed lacks it: restore the fields it has, by name.
-  on_disk = ocp.StandardCheckpointer().metadata(
-      epath.Path(mngr.directory) / str(step) / 'state').item_metadata
+  on_disk = mngr.item_metadata(step)['state']
   fields = {f.name: getattr(target, f.name) for f in dataclasses.fields(target)}
   absent = {name for name in fields if name not in on_disk}
   if any(fields[name] is not None for name in absent):
     raise WorkdirError(f'the checkpoint of step {step} in {mngr.directory} has no '
                        f'{", ".join(sorted(absent))}, which this run needs')
-  restored = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(
-      {name: value for name, value in fields.items() if name not in absent})))['state']
+  present = {name: value for name, value in fields.items() if name not in absent}
+  restored = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.PyTreeRestore(
+      item=present, restore_args=ocp.checkpoint_utils.construct_restore_args(present))))['state']
   state = target.replace(**restored)
   try:
     mngr.restore(step, args=ocp.args.Composite(

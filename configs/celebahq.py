@@ -134,9 +134,9 @@ def get_config(variant: str = 'default') -> ml_collections.ConfigDict:
   # bf16 is slower); 'float32' everywhere.
   c.train.compute_dtype = 'auto'
   # > 0: the run also keeps an exponential moving average of the generator's parameters and
-  # BatchNorm statistics (avg <- decay * avg + (1 - decay) * weights, after every step; it
-  # starts at the initial generator, or at the restored one when a run without it resumes
-  # with it). Evaluation, samples, packing and restoration use the average; training never
+  # BatchNorm statistics (avg <- decay * avg + (1 - decay) * weights, after every step, the
+  # decay warmed up as min(decay, (1 + step) / (10 + step)); it starts at the initial
+  # generator, or at the restored one when a run without it resumes with it). Evaluation, samples, packing and restoration use the average; training never
   # reads it. 0 = none, as in the paper.
   c.train.ema_decay = 0.0
 

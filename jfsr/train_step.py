@@ -63,6 +63,14 @@ def activation_dtype(config: ml_collections.ConfigDict):
   return None if dtype == jnp.float32 else dtype
 
 
+def average_decay(ema_decay: float, step: jax.Array) -> jax.Array:
+  """The moving average's decay at ``step``: ``ema_decay``, warmed up as
+  ``min(ema_decay, (1 + step) / (10 + step))`` so that an average started with a fresh
+  generator forgets its random weights within the first steps (at decay 0.998 the warm-up
+  ends at step 4,490; until then the average spans about the last tenth of the run)."""
+  return jnp.minimum(ema_decay, (1.0 + step) / (10.0 + step))
+
+
 def local_train_step(state: TrainState, batch: Batch, vgg_params: Any, *,
                      config: ml_collections.ConfigDict, use_local_d: bool,
                      axis_name: str | None = AXIS) -> tuple[TrainState, dict[str, jax.Array]]:
@@ -153,7 +161,7 @@ def local_train_step(state: TrainState, batch: Batch, vgg_params: Any, *,
   if state.generator_ema is not None:
     new_state['generator_ema'] = optax.incremental_update(
         new_state['generator'].variables, state.generator_ema,
-        step_size=1 - config.train.ema_decay)
+        step_size=1 - average_decay(config.train.ema_decay, state.step))
   for name, stats in d_stats.items():
     new_state[name] = new_state[name].replace(batch_stats=stats)
   metrics.update(g_terms)

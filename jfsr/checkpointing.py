@@ -170,12 +170,14 @@ def saved_config(workdir, step: int | None = None) -> ml_collections.ConfigDict:
 
 
 def load_generator(checkpoint: str | Path | None = None, model: str | None = None,
-                   device: jax.Device | None = None
+                   device: jax.Device | None = None, average: bool = True
                    ) -> tuple[ml_collections.ConfigDict, dict, int]:
   """``(config, generator variables, step)`` from exactly one of a training run
   (``checkpoint``: its workdir, latest step, or ``WORKDIR/checkpoints/STEP``) and a
   shipped model (``model``: NAME or packed ``.npz``), placed on ``device`` (default:
-  the first). What ``jfsr.restore``, ``jfsr.export`` and ``jfsr.pretrained pack`` load."""
+  the first). What ``jfsr.restore``, ``jfsr.export`` and ``jfsr.pretrained pack`` load.
+  A run's generator is its moving average where it kept one, unless ``average`` is False
+  (the returned config then says ``train.ema_decay = 0``)."""
   from jfsr.errors import JfsrError
   if bool(checkpoint) == bool(model):
     raise JfsrError('give exactly one of --checkpoint (a training run) and --model (a shipped '
@@ -188,5 +190,7 @@ def load_generator(checkpoint: str | Path | None = None, model: str | None = Non
   workdir, path_step = split_checkpoint_path(checkpoint)
   (step,) = resolve_steps(workdir, [path_step] if path_step else None)
   config = saved_config(workdir, step)
+  if not average:
+    config.train.ema_decay = 0.0
   variables = restore_generator(config, workdir, step, jax.sharding.SingleDeviceSharding(device))
   return config, variables, step

@@ -14,19 +14,22 @@ def _pack(args) -> int:
   import jax
   from jfsr import checkpointing
   config, variables, step = checkpointing.load_generator(
-      checkpoint=args.checkpoint, device=jax.devices('cpu')[0])
+      checkpoint=args.checkpoint, device=jax.devices('cpu')[0], average=not args.trained)
   variables = jax.device_get(variables)
   workdir = checkpointing.split_checkpoint_path(args.checkpoint)[0]
+  packed = 'average' if checkpointing.reads_average(config, workdir, step) else 'trained'
   path = Path(args.output) if args.output else generators.MODELS_DIR / f'{args.name}.npz'
   path.parent.mkdir(parents=True, exist_ok=True)
-  info = {'name': args.name, 'description': args.description}
+  info = {'name': args.name, 'description': args.description, 'generator': packed}
   metrics = workdir / 'eval' / str(step) / 'metrics.json'
   if metrics.is_file():
     import json
-    info['evaluation'] = json.loads(metrics.read_text())
+    evaluation = json.loads(metrics.read_text())
+    if evaluation.get('generator', 'trained') == packed:  # the step's scores are of this one
+      info['evaluation'] = evaluation
   sha256 = generators.pack(variables, config.to_dict(), step, path, **info)
   size = path.stat().st_size
-  print(f'wrote {path} ({size / 1e6:.1f} MB), step {step}\n'
+  print(f'wrote {path} ({size / 1e6:.1f} MB), step {step}, the {packed} generator\n'
         f"add to SHIPPED in jfsr/pretrained/generators.py:\n"
         f"    {args.name!r}: ShippedModel({path.name!r}, {sha256!r},\n"
         f"                              {args.description!r}),")
@@ -46,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
                     'checkpoints/<step> folders')
   pack.add_argument('--name', required=True, help='the model\'s NAME')
   pack.add_argument('--description', default='', help='what it is and was trained on')
+  pack.add_argument('--trained', action='store_true', help='pack the trained generator of a '
+                    'run that keeps a moving average (train.ema_decay > 0), not the average')
   pack.add_argument('--output', default=None, help='where to write (default: the package\'s '
                     'models/NAME.npz)')
   args = parser.parse_args(argv)

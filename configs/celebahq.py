@@ -19,6 +19,8 @@ the local (face) discriminator after 200 epochs. Variants:
   cpu_x16_ema  cpu_x16 that also keeps a moving average of the generator (decay 0.998,
            a time constant of 500 steps), which it evaluates and ships: the GAN's
            evaluations swing by +-0.3 dB over a few hundred steps
+  cpu_x16_late  cpu_x16_ema at a quarter of the learning rate (5e-5 for all three
+           networks): resumes a cpu_x16_ema run once its curve flattens
   demo     runs anywhere: procedurally drawn faces, 16² -> 128², narrow widths,
            VGG-16 ImageNet weights; a few minutes on a 2-core CPU
   smoke    tiny widths and random VGG weights; a few steps in seconds (tests)
@@ -29,7 +31,7 @@ Any field can be overridden: ``--config.train.batch_size=16``.
 import ml_collections
 
 VARIANTS = ('default', 'x16', 'gray', 'noise', 'model1', 'model2', 'model3', 'refcode',
-            'cpu_x16', 'cpu_x16_ema', 'demo', 'smoke')
+            'cpu_x16', 'cpu_x16_ema', 'cpu_x16_late', 'demo', 'smoke')
 
 
 def get_config(variant: str = 'default') -> ml_collections.ConfigDict:
@@ -175,7 +177,7 @@ def get_config(variant: str = 'default') -> ml_collections.ConfigDict:
   elif variant == 'refcode':
     c.train.batch_size = 16
     c.loss.local_d_start_epoch = 0
-  elif variant in ('cpu_x16', 'cpu_x16_ema'):
+  elif variant in ('cpu_x16', 'cpu_x16_ema', 'cpu_x16_late'):
     c.data.hr_size, c.data.lr_size = 128, 16
     c.model.ngf = c.model.upsampler_features = c.model.d_features = 16
     c.perceptual.network = 'vgg16'  # torchvision's VGG-19 file cannot be fetched everywhere
@@ -187,8 +189,10 @@ def get_config(variant: str = 'default') -> ml_collections.ConfigDict:
     c.train.checkpoint_every_steps = 250
     c.train.max_checkpoints_to_keep = 100
     c.eval.every_steps = 250
-    if variant == 'cpu_x16_ema':
+    if variant in ('cpu_x16_ema', 'cpu_x16_late'):
       c.train.ema_decay = 0.998
+    if variant == 'cpu_x16_late':
+      c.optimizer.learning_rate = 5e-5
   elif variant == 'demo':
     c.data.source = 'synthetic'
     c.data.num_train, c.data.num_test = 2_000, 64

@@ -1,0 +1,42 @@
+"""The config variants: each loads and passes the config checks, and the late-phase variant
+resumes its parent's runs with nothing changed but the learning rate."""
+
+import pytest
+
+from jfsr import config_loading
+
+
+def _flat(config_dict: dict, prefix: str = '') -> dict:
+  flat = {}
+  for key, value in config_dict.items():
+    if isinstance(value, dict):
+      flat.update(_flat(value, f'{prefix}{key}.'))
+    else:
+      flat[f'{prefix}{key}'] = value
+  return flat
+
+
+def _variants() -> tuple[str, ...]:
+  import importlib.util
+  spec = importlib.util.spec_from_file_location('celebahq', config_loading.CONFIG_DIR / 'celebahq.py')
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.VARIANTS
+
+
+@pytest.mark.parametrize('variant', _variants())
+def test_every_variant_loads_names_itself_and_validates(variant):
+  config = config_loading.load_config(variant)
+  assert config.variant == variant
+  config_loading.validate(config)
+
+
+def test_the_late_phase_variant_only_lowers_the_learning_rate():
+  """``cpu_x16_late`` resumes a ``cpu_x16_ema`` workdir (same state signature) and differs
+  from it in the learning rate alone: a quarter of it."""
+  ema = config_loading.load_config('cpu_x16_ema').to_dict()
+  late = config_loading.load_config('cpu_x16_late').to_dict()
+  assert config_loading.state_signature(late) == config_loading.state_signature(ema)
+  differences = {key for key, value in _flat(late).items() if _flat(ema)[key] != value}
+  assert differences == {'variant', 'optimizer.learning_rate'}
+  assert late['optimizer']['learning_rate'] == ema['optimizer']['learning_rate'] / 4

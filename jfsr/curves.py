@@ -8,7 +8,9 @@ PSNR and SSIM (the standard protocol solid, the paper's dotted), FID, and the
 face-recognition accuracies (distance below 0.6 / 0.7 / 0.8, rank-1), each against
 the training step, the model as lines with markers and bicubic as flat dashed lines
 of the same colour (bicubic does not train: its value is the latest evaluation's).
-Open markers are evaluations of the generator's moving average (``train.ema_decay``).
+Open markers are evaluations of the generator's moving average (``train.ema_decay``); a
+grey vertical line marks the first evaluation of a run resumed as another config variant
+(say, a lower learning rate), named at its top.
 Every evaluation refreshes the file. ``--table`` also prints the same history as a
 Markdown table (a column per step, bicubic last), for notes and READMEs.
 """
@@ -56,14 +58,26 @@ def averaged(record: dict) -> bool:
   return record.get('generator') == 'average'
 
 
+def variant_changes(history: dict[int, dict]) -> list[tuple[int, str]]:
+  """``(step, variant)`` of each evaluation whose config variant differs from the one
+  before it (a run resumed as another variant); empty for a run of one variant."""
+  steps = list(history)
+  return [(step, history[step].get('variant', '?')) for before, step in zip(steps, steps[1:])
+          if history[step].get('variant') != history[before].get('variant')]
+
+
 def markdown_table(history: dict[int, dict]) -> str:
   """``history`` (as :func:`read_history` gives it) as a Markdown table: a row per metric
-  the latest evaluation has, a column per step, and bicubic's latest value last; where
-  some steps scored the generator's moving average, a first row says which."""
+  the latest evaluation has, a column per step, and bicubic's latest value last; first
+  rows name each step's config variant, where the run changed it, and which generator it
+  scored, where some steps scored the generator's moving average."""
   steps = list(history)
   latest = history[steps[-1]]['methods']
   lines = ['| step | ' + ' | '.join(map(str, steps)) + ' | bicubic |',
            '|---|' + '---|' * (len(steps) + 1)]
+  if variant_changes(history):
+    lines.append('| variant | ' + ' | '.join(history[s].get('variant', '?') for s in steps)
+                 + ' |  |')
   if any(averaged(history[s]) for s in steps):
     lines.append('| generator | ' + ' | '.join('average' if averaged(history[s]) else 'trained'
                                                for s in steps) + ' |  |')
@@ -105,6 +119,10 @@ def draw(workdir, out=None) -> epath.Path | None:
                     markerfacecolor='none' if hollow else colour)
       axis.axhline(latest['methods']['bicubic'][key], linestyle='--', linewidth=1, color=colour,
                    label=f'bicubic, {label}')
+    for step, variant in variant_changes(history):
+      axis.axvline(step, color='grey', linewidth=0.8)
+      axis.text(step, 1.0, f' {variant}', transform=axis.get_xaxis_transform(), fontsize=6,
+                color='grey', va='top', rotation=90)
     axis.set_title(title)
     axis.set_xlabel('training step')
     axis.grid(alpha=0.3)

@@ -39,3 +39,18 @@ def test_steps_that_scored_the_moving_average_are_marked(tmp_path):
       '| generator | trained | trained | average |  |',
       '| PSNR | 19.00 | 21.00 | 22.00 | 20.00 |']
   assert curves.draw(tmp_path).exists()
+
+
+def test_a_run_resumed_as_another_variant_says_where(tmp_path):
+  _write(tmp_path, 250, {'psnr': 19.0}, {'psnr': 20.0}, variant='cpu_x16')
+  _write(tmp_path, 500, {'psnr': 21.0}, {'psnr': 20.0}, variant='cpu_x16')
+  _write(tmp_path, 750, {'psnr': 22.0}, {'psnr': 20.0}, variant='cpu_x16_late')
+  history = curves.read_history(tmp_path)
+  assert curves.variant_changes(history) == [(750, 'cpu_x16_late')]
+  assert curves.markdown_table(history).splitlines()[2] == \
+      '| variant | cpu_x16 | cpu_x16 | cpu_x16_late |  |'
+  assert curves.draw(tmp_path).exists()
+  # One variant throughout: no such row.
+  (tmp_path / 'eval' / '750' / 'metrics.json').unlink()
+  (tmp_path / 'eval' / '750').rmdir()
+  assert 'variant' not in curves.markdown_table(curves.read_history(tmp_path))

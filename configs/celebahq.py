@@ -20,7 +20,9 @@ the local (face) discriminator after 200 epochs. Variants:
            a time constant of 500 steps), which it evaluates and ships: the GAN's
            evaluations swing by +-0.3 dB over a few hundred steps
   cpu_x16_late  cpu_x16_ema at a quarter of the learning rate (5e-5 for all three
-           networks): resumes a cpu_x16_ema run once its curve flattens
+           networks), to resume a cpu_x16_ema run with once its curve flattens; tried
+           from step 5051 of the shipped model's run, it lowered the average's PSNR
+           (README, Pretrained weights): kept as the record of that experiment
   demo     runs anywhere: procedurally drawn faces, 16² -> 128², narrow widths,
            VGG-16 ImageNet weights; a few minutes on a 2-core CPU
   smoke    tiny widths and random VGG weights; a few steps in seconds (tests)

@@ -227,12 +227,13 @@ def test_a_packed_generator_restores_evaluates_exports_and_starts_training(train
   result = run_main(tmp_path / 'continued', f'--config.model.generator_init={packed}',
                     '--config.train.num_steps=1')
   assert f'generator from {packed} (its step 6)' in result.stderr
-  # With a moving average, the average starts at the packed generator too.
+  # With a moving average, the average starts at the packed generator too (step 0's decay:
+  # the warm-up's (1 + 0) / (10 + 0) = 0.1, below the configured 0.5).
   result = run_main(tmp_path / 'continued-average', f'--config.model.generator_init={packed}',
                     '--config.train.num_steps=1', '--config.train.ema_decay=0.5')
   step1 = saved_state(tmp_path / 'continued-average', 1)
   jax.tree.map(lambda start, trained, average: np.testing.assert_allclose(
-      average, 0.5 * start + 0.5 * trained, rtol=1e-6, atol=1e-6),
+      average, 0.1 * start + 0.9 * trained, rtol=1e-6, atol=1e-6),
       variables, {'params': step1['generator']['params'],
                   'batch_stats': step1['generator']['batch_stats']}, step1['generator_ema'])
   with pytest.raises(generators.UnknownModelError, match="no shipped model 'no-such-model'"):

@@ -1,18 +1,15 @@
-"""End to end through ``python -m jfsr.main``: train, resume, survive a kill, fail clearly.
+"""End to end through ``python -m jfsr.main`` around one shared smoke run: train, evaluate,
+export, pack, resume, survive a kill, refuse another model (runs of their own:
+``test_main_processes.py``).
 
 Each run is a real subprocess on the ``smoke`` config (4 simulated CPU devices
 from conftest's XLA_FLAGS).
 """
 
-import functools
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import orbax.checkpoint as ocp
@@ -20,31 +17,8 @@ import pytest
 from PIL import Image
 
 import jax
-from tree_checks import assert_same_state
-
-REPO = Path(__file__).resolve().parent.parent
-SMOKE = ['--config', 'configs/celebahq.py:smoke', '--config.train.num_steps=6',
-         '--config.train.checkpoint_every_steps=2', '--config.train.batch_size=4']
-
-
-def run_main(workdir, *extra, check=True):
-  command = [sys.executable, '-m', 'jfsr.main', *SMOKE, '--workdir', str(workdir), *extra]
-  result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
-  if check and result.returncode != 0:
-    raise AssertionError(f'{command} failed:\n{result.stderr[-5000:]}')
-  return result
-
-
-def saved_state(workdir, step):
-  return ocp.StandardCheckpointer().restore(Path(workdir) / 'checkpoints' / str(step) / 'state')
-
-
-def assert_trees_equal(a, b):
-  flat_a, tree_a = jax.tree.flatten(a)
-  flat_b, tree_b = jax.tree.flatten(b)
-  assert tree_a == tree_b
-  for x, y in zip(flat_a, flat_b):
-    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+from main_runs import (REPO, SMOKE, all_gone, assert_trees_equal, child_pids, restored_here,
+                       run_main, saved_state)
 
 
 @pytest.fixture(scope='module')
@@ -335,100 +309,16 @@ def test_killed_run_resumes_to_the_same_parameters(trained, tmp_path):
   killed, workers = False, set()
   for line in process.stderr:
     if 'step 3/6' in line:  # the checkpoint of step 2 exists, the one of step 4 does not yet
-      workers = _children(process.pid)
+      workers = child_pids(process.pid)
       process.send_signal(signal.SIGKILL)
       killed = True
       break
   process.wait(timeout=600)
   assert killed and process.returncode == -signal.SIGKILL
-  assert workers and _gone(workers), 'a data worker outlived the killed trainer'
+  assert workers and all_gone(workers), 'a data worker outlived the killed trainer'
   result = run_main(workdir)
   assert 'resumed from the checkpoint of step' in result.stderr
   assert_trees_equal(saved_state(workdir, 6), saved_state(reference_workdir, 6))
-
-
-def _children(pid: int) -> set[int]:
-  """Live child processes of ``pid`` (from /proc)."""
-  found = set()
-  for entry in Path('/proc').iterdir():
-    if entry.name.isdigit():
-      try:
-        fields = (entry / 'stat').read_text().rsplit(')', 1)[1].split()
-      except OSError:
-        continue
-      if int(fields[1]) == pid and fields[0] != 'Z':
-        found.add(int(entry.name))
-  return found
-
-
-def _alive(pid: int) -> bool:
-  try:
-    state = (Path('/proc') / str(pid) / 'stat').read_text().rsplit(')', 1)[1].split()[0]
-  except OSError:
-    return False
-  return state != 'Z'
-
-
-def _start_with_a_worker(workdir):
-  """A long smoke run with one grain worker process; returns it once step 3 is logged, with
-  the worker's pid."""
-  command = [sys.executable, '-m', 'jfsr.main', *SMOKE, '--workdir', str(workdir),
-             '--config.train.num_steps=100000', '--config.train.checkpoint_every_steps=100000',
-             '--config.data.num_workers=1']
-  process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True)
-  lines = []
-  for line in process.stderr:
-    lines.append(line)
-    if 'step 3/100000' in line:
-      break
-  workers = _children(process.pid)
-  assert workers, ''.join(lines[-30:])
-  return process, workers, lines
-
-
-def _gone(pids) -> bool:
-  """Waits up to 10 s for the processes to end (a killed parent's workers go within moments)."""
-  for _ in range(100):
-    if not any(_alive(pid) for pid in pids):
-      return True
-    time.sleep(0.1)
-  return False
-
-
-def test_sigterm_saves_the_current_step_and_leaves_no_worker(tmp_path):
-  process, workers, _ = _start_with_a_worker(tmp_path / 'stopped')
-  process.send_signal(signal.SIGTERM)
-  rest = process.stderr.read()
-  process.wait(timeout=300)
-  assert process.returncode == 0, rest[-3000:]
-  assert _gone(workers), 'a data worker outlived the trainer'
-  message = [l for l in rest.splitlines() if 'SIGTERM received: saved the checkpoint of step' in l]
-  assert message, rest[-3000:]
-  saved = int(message[0].split('checkpoint of step ')[1].split()[0])
-  # The step it was in when the signal came, not the last periodic checkpoint (none yet).
-  assert saved >= 3 and int(saved_state(tmp_path / 'stopped', saved)['step']) == saved
-
-
-@pytest.mark.parametrize('arguments, message', [
-    (['--config', 'configs/celebahq.py:nosuch'], "unknown variant 'nosuch'"),
-    (['--config.train.batch_size=abc'], 'batch_size'),
-    (['--config.train.batch_size=6'], 'train.batch_size=6 must be a positive multiple of the 4'),
-    (['--mode', 'eval', '--eval_steps=two'], 'give checkpoint steps as integers'),
-    (['--mode', 'eval'], 'holds no checkpoint'),
-    (['--config.eval.num_images=9'], 'eval.num_images=9 is more than the test split holds'),
-])
-def test_bad_input_gets_a_one_line_error(tmp_path, arguments, message):
-  result = run_main(tmp_path / 'run', *arguments, check=False)
-  assert result.returncode != 0
-  assert message in result.stderr
-  assert 'Traceback' not in result.stderr
-
-
-def test_missing_workdir_parent_is_refused(tmp_path):
-  result = run_main(tmp_path / 'no' / 'such' / 'dir', check=False)
-  assert result.returncode != 0
-  assert 'the parent directory' in result.stderr and 'does not exist' in result.stderr
-  assert 'Traceback' not in result.stderr
 
 
 def test_incompatible_checkpoint_is_refused(trained):
@@ -442,35 +332,6 @@ def test_incompatible_checkpoint_is_refused(trained):
   assert sorted(p for p in workdir.rglob('*') if p.is_file()) == files_before
 
 
-def test_non_finite_loss_stops_with_the_step_and_term(tmp_path):
-  result = run_main(tmp_path / 'nan', '--config.optimizer.learning_rate=1e30', check=False)
-  assert result.returncode != 0
-  assert 'non-finite' in result.stderr and 'step ' in result.stderr
-  assert 'Traceback' not in result.stderr
-
-
-def test_unknown_config_field_is_one_line(tmp_path):
-  result = run_main(tmp_path / 'run', '--config.train.bach_size=1', check=False)
-  assert result.returncode != 0
-  (line,) = [line for line in result.stderr.splitlines() if line.strip()]
-  assert line.startswith("error: the config has no field 'bach_size'")
-  assert 'Did you mean "batch_size"' in line and '\\n' not in line and "\\'" not in line
-
-
-@pytest.mark.parametrize('module, source, flag', [
-    ('jfsr.main', 'jfsr/main.py', '--workdir'),
-    ('jfsr.restore', 'jfsr/restoration/cli.py', '--input'),
-    ('jfsr.evaluate', 'jfsr/evaluate.py', '--workdir'),
-])
-def test_help_is_the_commands_own_and_exits_0(module, source, flag):
-  import ast
-  result = subprocess.run([sys.executable, '-m', module, '--help'], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
-  assert result.returncode == 0, result.stderr[-2000:]
-  doc = ast.get_docstring(ast.parse((REPO / source).read_text()))
-  assert doc.splitlines()[0] in result.stdout and flag in result.stdout
-
-
 def test_resume_with_another_worker_count_repositions_by_step(trained, tmp_path):
   reference_workdir, _ = trained
   workdir = tmp_path / 'workers'
@@ -478,85 +339,3 @@ def test_resume_with_another_worker_count_repositions_by_step(trained, tmp_path)
   result = run_main(workdir, '--config.data.num_workers=2')
   assert 'repositioning the data by step' in result.stderr
   assert_trees_equal(saved_state(workdir, 6), saved_state(reference_workdir, 6))
-
-
-# --- Multi-process: 2 processes x 2 CPU devices against 1 process x 4 devices --
-
-def free_port() -> int:
-  with socket.socket() as s:
-    s.bind(('localhost', 0))
-    return s.getsockname()[1]
-
-
-def run_processes(workdir, *extra, num_processes=2, overrides_of=lambda rank: ()):
-  """``num_processes`` mains joined through a local coordinator, 2 CPU devices each."""
-  port = free_port()
-  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=2',
-             JAX_PLATFORMS='cpu')
-  processes = [subprocess.Popen(
-      [sys.executable, '-m', 'jfsr.main', *SMOKE, '--workdir', str(workdir), *extra,
-       *overrides_of(rank), f'--coordinator_address=localhost:{port}',
-       f'--num_processes={num_processes}', f'--process_id={rank}'],
-      cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-      for rank in range(num_processes)]
-  outputs = [p.communicate(timeout=600) for p in processes]
-  return [(p.returncode, err) for p, (_, err) in zip(processes, outputs)]
-
-
-def restored_here(workdir, step, config):
-  """The state of ``workdir``'s checkpoint ``step``, restored onto this process's devices."""
-  from jfsr import checkpointing, train_step
-  from jfsr.data import pipeline
-  from jfsr.train_state import create_train_state
-  abstract = jax.eval_shape(functools.partial(create_train_state, config), jax.random.PRNGKey(0))
-  mngr = checkpointing.manager(workdir, 3)
-  state, _ = checkpointing.restore(mngr, step, abstract, iter(pipeline.make_train_dataset(config)),
-                                   train_step.replicated(train_step.make_mesh()))
-  return jax.device_get(state)
-
-
-# As in test_train_step: SGD (a wrong reduction shows; Adam would normalise it
-# away), 2 examples per device, two steps.
-# pix2pix's initialisation: under PyTorch's (the default) the smoke network amplifies float
-# rounding, which differs with how the batch is split (see tests/test_train_step.py).
-# The local D from the first step: every step then goes through all three networks' reductions,
-# and each process traces and compiles one step instead of two.
-SGD = ('--config.optimizer.name=sgd', '--config.optimizer.learning_rate=0.05',
-       '--config.train.batch_size=8', '--config.train.num_steps=2', '--config.model.init=pix2pix',
-       '--config.loss.local_d_start_epoch=0')
-
-
-def test_two_processes_train_like_one_process_with_as_many_devices(tmp_path, smoke_config):
-  results = run_processes(tmp_path / 'two', *SGD, '--config.eval.every_steps=2')
-  for rank, (code, err) in enumerate(results):
-    assert code == 0, f'process {rank} failed:\n{err[-5000:]}'
-  assert 'process 1 of 2 joined' in results[1][1]
-  # Evaluation ran on both processes; process 0 wrote it.
-  assert all('step 2, 8 test faces: PSNR' in err for _, err in results)
-  assert json.loads((tmp_path / 'two' / 'eval' / '2' / 'metrics.json').read_text())['num_images'] == 8
-  run_main(tmp_path / 'one', *SGD)
-
-  config = smoke_config
-  config.optimizer.name = 'sgd'
-  config.train.batch_size = 8
-  config.model.init = 'pix2pix'
-  config.loss.local_d_start_epoch = 0
-  two = restored_here(tmp_path / 'two', 2, config)  # also: a 2-process checkpoint restores here
-  one = restored_here(tmp_path / 'one', 2, config)
-  assert int(two.step) == 2
-  assert_same_state(one, two)
-
-  # ... and one process picks the 2-process run up where it stopped.
-  result = run_main(tmp_path / 'two', *SGD, '--config.train.num_steps=4')
-  assert 'resumed from the checkpoint of step 2' in result.stderr
-  assert int(saved_state(tmp_path / 'two', 4)['step']) == 4
-
-
-def test_processes_with_different_configs_stop_at_start(tmp_path):
-  results = run_processes(tmp_path / 'split', overrides_of=lambda rank: (
-      f'--config.loss.lambda_l1={10 * (rank + 1)}',))
-  for code, err in results:
-    assert code != 0
-    assert 'the processes were started with different configs' in err
-    assert 'Traceback' not in err
-  assert not (tmp_path / 'split' / 'checkpoints').exists()

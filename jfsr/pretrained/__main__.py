@@ -17,7 +17,7 @@ def _pack(args) -> int:
       checkpoint=args.checkpoint, device=jax.devices('cpu')[0], average=not args.trained)
   variables = jax.device_get(variables)
   workdir = checkpointing.split_checkpoint_path(args.checkpoint)[0]
-  packed = 'average' if checkpointing.reads_average(config, workdir, step) else 'trained'
+  packed = 'average' if checkpointing.keeps_average(config.to_dict()) else 'trained'
   path = Path(args.output) if args.output else generators.MODELS_DIR / f'{args.name}.npz'
   path.parent.mkdir(parents=True, exist_ok=True)
   info = {'name': args.name, 'description': args.description, 'generator': packed}

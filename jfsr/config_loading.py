@@ -82,9 +82,12 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1, training: 
   _check(not training or d.num_train >= t.batch_size,
          f'data.num_train={d.num_train} is smaller than one batch (train.batch_size={t.batch_size}); '
          'to evaluate on a set of faces without training, evaluate with data.num_train=0')
-  _check(0 <= d.extra_weight < 1 and (d.extra_weight > 0) == bool(d.extra_root),
-         f'data.extra_weight={d.extra_weight} with data.extra_root={d.extra_root!r}: give both '
-         '(a folder and a share in (0, 1)) or neither')
+  # A weight without a folder is a variant waiting for its path (checked when data is read).
+  _check(0 <= d.extra_weight < 1 and (d.extra_weight > 0 or not d.extra_root),
+         f'data.extra_weight={d.extra_weight} with data.extra_root={d.extra_root!r}: an extra '
+         'folder needs its share of the examples, in (0, 1)')
+  _check(d.extra_first_index >= 0,
+         f'data.extra_first_index={d.extra_first_index}: must be >= 0')
   _check(d.num_workers >= 0, f'data.num_workers={d.num_workers}: must be >= 0')
   _check(d.num_test >= 1, f'data.num_test={d.num_test}: at least one test face is needed for '
          'the sample grids')

@@ -1,5 +1,5 @@
-"""The config variants: each loads and passes the config checks, and the late-phase variant
-resumes its parent's runs with nothing changed but the learning rate."""
+"""The config variants: each loads and passes the config checks, and the late-phase and
+more-faces variants resume their parent's runs with nothing changed but what they name."""
 
 import pytest
 
@@ -40,3 +40,14 @@ def test_the_late_phase_variant_only_lowers_the_learning_rate():
   differences = {key for key, value in _flat(late).items() if _flat(ema)[key] != value}
   assert differences == {'variant', 'optimizer.learning_rate'}
   assert late['optimizer']['learning_rate'] == ema['optimizer']['learning_rate'] / 4
+
+
+def test_the_more_faces_variant_only_adds_the_extra_folder_share():
+  """``cpu_x16_more`` resumes a ``cpu_x16_ema`` workdir and differs from it only in the share
+  of extra faces and the held-out part of their folder (whose path the command line gives)."""
+  ema = config_loading.load_config('cpu_x16_ema').to_dict()
+  more = config_loading.load_config('cpu_x16_more').to_dict()
+  assert config_loading.state_signature(more) == config_loading.state_signature(ema)
+  differences = {key for key, value in _flat(more).items() if _flat(ema)[key] != value}
+  assert differences == {'variant', 'data.extra_weight', 'data.extra_first_index'}
+  assert 0 < more['data']['extra_weight'] < 1 and more['data']['extra_first_index'] > 0

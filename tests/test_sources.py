@@ -210,12 +210,30 @@ def test_training_mixes_an_extra_folder_by_weight_and_never_reads_the_test_split
   config.data.source, config.data.root = 'celebamask_hq', str(root)
   config.data.num_train, config.data.num_test = 6, 4
   config.data.extra_root, config.data.extra_weight = str(extra), 0.3
+  config.data.extra_first_index = 2  # images 0 and 1 of the folder are held out
   records = [train_records(config)[i]['hr'] for i in range(400)]
   from_extra = [r for r in records if (r[..., 1] > 240).all() and (r[..., 0] < 5).all()]
   assert 0.22 < len(from_extra) / len(records) < 0.38
+  assert {int(r[0, 0, 2]) for r in from_extra} == {20, 30, 40}
   test_images = [make_source(config, 'test')[i]['hr'] for i in range(4)]
   train_images = [make_source(config, 'train')[i]['hr'] for i in range(6)]
   others = [r for r in records if not any(r is e for e in from_extra)]
   for record in others:
     assert any(np.array_equal(record, t) for t in train_images)
     assert not any(np.array_equal(record, t) for t in test_images)
+
+
+def test_an_extra_share_without_its_folder_or_with_nothing_left_to_train_on_is_refused(
+    tmp_path, smoke_config):
+  from jfsr.data.pipeline import train_records
+  config = smoke_config
+  config.data.extra_weight = 0.2
+  with pytest.raises(DataConfigError, match='needs data.extra_root'):
+    train_records(config)
+  extra = tmp_path / 'extra'
+  extra.mkdir()
+  for i in range(3):
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(extra / f'{i}.png')
+  config.data.extra_root, config.data.extra_first_index = str(extra), 3
+  with pytest.raises(DataConfigError, match='holds out every image'):
+    train_records(config)

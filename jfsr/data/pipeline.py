@@ -49,7 +49,8 @@ def make_source(config: ml_collections.ConfigDict, split: str):
 def train_records(config: ml_collections.ConfigDict) -> grain.MapDataset:
   """The endless, shuffled stream of training records: the training split, mixed (by grain's
   ``MapDataset.mix``) with a plain folder of aligned faces when ``data.extra_root`` is set,
-  which then supplies a ``data.extra_weight`` share of the examples.
+  which then supplies a ``data.extra_weight`` share of the examples. The folder's images
+  before ``data.extra_first_index`` (in name order) are held out: never read here.
 
   The extra folder is training data only: no record of it is ever a test record, and the
   test split of ``data.source`` is never read here.
@@ -57,11 +58,17 @@ def train_records(config: ml_collections.ConfigDict) -> grain.MapDataset:
   d = config.data
   records = (grain.MapDataset.source(make_source(config, 'train'))
              .shuffle(seed=config.seed).repeat(None))
-  if not d.extra_root:
+  if not d.extra_weight:
     return records
-  extra = (grain.MapDataset.source(sources.FaceFolder(d.extra_root, d.hr_size, 0, None,
-                                                      d.on_bad_record))
-           .shuffle(seed=config.seed + 2).repeat(None))
+  if not d.extra_root:
+    raise DataConfigError(f'data.extra_weight={d.extra_weight} needs data.extra_root, the folder '
+                          'of extra training faces (--config.data.extra_root=PATH)')
+  extra_faces = sources.FaceFolder(d.extra_root, d.hr_size, d.extra_first_index, None,
+                                   d.on_bad_record)
+  if not len(extra_faces):
+    raise DataConfigError(f'data.extra_first_index={d.extra_first_index} holds out every image of '
+                          f'data.extra_root={d.extra_root}: nothing of it is left to train on')
+  extra = grain.MapDataset.source(extra_faces).shuffle(seed=config.seed + 2).repeat(None)
   return grain.MapDataset.mix([records, extra], weights=[1 - d.extra_weight, d.extra_weight])
 
 

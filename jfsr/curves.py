@@ -13,6 +13,13 @@ grey vertical line marks the first evaluation of a run resumed as another config
 (say, a lower learning rate), named at its top.
 Every evaluation refreshes the file. ``--table`` also prints the same history as a
 Markdown table (a column per step, bicubic last), for notes and READMEs.
+
+    python -m jfsr.curves --gains test=DIR,training=DIR2,validation=DIR3 --out FILE [--table]
+
+compares one run's evaluations on several sets of faces (a workdir, or the ``--out`` of
+``python -m jfsr.evaluate`` on other faces): each set's gain over bicubic on the same faces,
+in PSNR and SSIM, against the step. A gain that keeps rising on the training faces while it
+stays flat on held-out ones is a run that has begun to learn its faces rather than faces.
 """
 
 from __future__ import annotations
@@ -140,9 +147,92 @@ def draw(workdir, out=None) -> epath.Path | None:
   return out
 
 
+GAIN_METRICS = (('psnr', 'PSNR gain over bicubic (dB)', '{:+.2f}'),
+                ('ssim', 'SSIM gain over bicubic', '{:+.3f}'))
+
+
+def gains(history: dict[int, dict], key: str) -> dict[int, float]:
+  """``{step: model - bicubic}`` of metric ``key``, each against the bicubic of its own
+  evaluation (the same faces, degraded the same way)."""
+  return {step: record['methods']['model'][key] - record['methods']['bicubic'][key]
+          for step, record in history.items()}
+
+
+def parse_sets(text: str) -> dict[str, str]:
+  """``'test=DIR,training=DIR2'`` -> ``{'test': 'DIR', 'training': 'DIR2'}``."""
+  sets = {}
+  for item in filter(None, text.split(',')):
+    label, sep, path = item.partition('=')
+    if not sep or not label or not path:
+      raise ValueError(f'--gains takes LABEL=DIR pairs separated by commas, got {item!r}')
+    sets[label] = path
+  return sets
+
+
+def gains_table(histories: dict[str, dict[int, dict]]) -> str:
+  """The gains of :func:`draw_gains` as a Markdown table: a row per set and metric, a column
+  per step that any set evaluated (blank where a set did not)."""
+  steps = sorted({step for history in histories.values() for step in history})
+  lines = ['| faces | gain in | ' + ' | '.join(map(str, steps)) + ' |',
+           '|---|---|' + '---|' * len(steps)]
+  for key, _, fmt in GAIN_METRICS:
+    for label, history in histories.items():
+      values = gains(history, key)
+      lines.append(f'| {label} | {key.upper()} | '
+                   + ' | '.join(fmt.format(values[s]) if s in values else '' for s in steps)
+                   + ' |')
+  return '\n'.join(lines)
+
+
+def draw_gains(histories: dict[str, dict[int, dict]], out) -> epath.Path:
+  """Draws each set's gain over bicubic (PSNR, SSIM) against the step to ``out``."""
+  import matplotlib
+  matplotlib.use('Agg')
+  from matplotlib import pyplot as plt
+
+  figure, axes = plt.subplots(1, len(GAIN_METRICS), figsize=(5.2 * len(GAIN_METRICS), 3.6))
+  for axis, (key, title, _) in zip(axes, GAIN_METRICS):
+    for index, (label, history) in enumerate(histories.items()):
+      values = gains(history, key)
+      count = next(iter(history.values())).get('num_images', '?')
+      axis.plot(list(values), list(values.values()), '-o', markersize=3, color=f'C{index}',
+                label=f'{label} ({count} faces)')
+    axis.axhline(0, color='grey', linewidth=0.8)
+    axis.set_title(title)
+    axis.set_xlabel('training step')
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7)
+  figure.tight_layout()
+  out = epath.Path(out)
+  with out.open('wb') as f:
+    figure.savefig(f, format='png', dpi=110)
+  plt.close(figure)
+  return out
+
+
+def _main_gains(sets_text: str, out: str | None, table: bool) -> None:
+  try:
+    sets = parse_sets(sets_text)
+  except ValueError as error:
+    sys.exit(f'error: {error}')
+  histories = {label: read_history(path) for label, path in sets.items()}
+  empty = [f'{label}={sets[label]}' for label, history in histories.items() if not history]
+  if empty or not out:
+    sys.exit(f'error: --gains needs --out FILE and an evaluation (eval/<step>/metrics.json) in '
+             f'every set; none in: {", ".join(empty)}' if empty else 'error: --gains needs --out FILE')
+  print(f'wrote {draw_gains(histories, out)} ({", ".join(sets)})')
+  if table:
+    print(gains_table(histories))
+
+
 def _main(argv) -> None:
   from absl import flags
   del argv
+  if flags.FLAGS.gains:
+    _main_gains(flags.FLAGS.gains, flags.FLAGS.out, flags.FLAGS.table)
+    return
+  if not flags.FLAGS.workdir:
+    sys.exit('error: give --workdir DIR (or --gains LABEL=DIR,...)')
   path = draw(flags.FLAGS.workdir, flags.FLAGS.out)
   if path is None:
     sys.exit(f'error: {flags.FLAGS.workdir} has no evaluations (eval/<step>/metrics.json); '
@@ -155,8 +245,10 @@ def _main(argv) -> None:
 
 if __name__ == '__main__':
   from absl import flags as absl_flags
-  absl_flags.DEFINE_string('workdir', None, 'a training run\'s --workdir', required=True)
+  absl_flags.DEFINE_string('workdir', None, 'a training run\'s --workdir')
   absl_flags.DEFINE_string('out', None, 'the PNG to write (default: WORKDIR/curves.png)')
   absl_flags.DEFINE_bool('table', False, 'also print the evaluations as a Markdown table')
+  absl_flags.DEFINE_string('gains', None, 'LABEL=DIR,...: draw each set\'s gain over bicubic '
+                           '(one run evaluated on several sets of faces) instead')
   from jfsr import cli
   cli.run(_main, __name__)

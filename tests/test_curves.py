@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from jfsr import curves
 
 
@@ -54,3 +56,29 @@ def test_a_run_resumed_as_another_variant_says_where(tmp_path):
   (tmp_path / 'eval' / '750' / 'metrics.json').unlink()
   (tmp_path / 'eval' / '750').rmdir()
   assert 'variant' not in curves.markdown_table(curves.read_history(tmp_path))
+
+
+def test_gains_over_bicubic_compare_sets_of_faces_step_by_step(tmp_path):
+  """Each gain is taken against the bicubic of its own evaluation, and a set that skipped a
+  step leaves its cell blank."""
+  train, held_out = tmp_path / 'train', tmp_path / 'held_out'
+  _write(train, 500, {'psnr': 22.0, 'ssim': 0.60}, {'psnr': 21.0, 'ssim': 0.55})
+  _write(train, 1000, {'psnr': 22.5, 'ssim': 0.62}, {'psnr': 21.0, 'ssim': 0.55})
+  _write(held_out, 1000, {'psnr': 21.75, 'ssim': 0.5}, {'psnr': 21.5, 'ssim': 0.51})
+  sets = curves.parse_sets(f'training={train},validation={held_out}')
+  assert sets == {'training': str(train), 'validation': str(held_out)}
+  histories = {label: curves.read_history(path) for label, path in sets.items()}
+  assert curves.gains_table(histories) == '\n'.join([
+      '| faces | gain in | 500 | 1000 |',
+      '|---|---|---|---|',
+      '| training | PSNR | +1.00 | +1.50 |',
+      '| validation | PSNR |  | +0.25 |',
+      '| training | SSIM | +0.050 | +0.070 |',
+      '| validation | SSIM |  | -0.010 |',
+  ])
+  assert curves.draw_gains(histories, tmp_path / 'gains.png').exists()
+
+
+def test_gains_refuse_a_set_without_its_folder():
+  with pytest.raises(ValueError, match='LABEL=DIR'):
+    curves.parse_sets('training=/a,/b')

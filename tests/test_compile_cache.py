@@ -1,0 +1,39 @@
+"""The persistent compilation cache: on in the project's cache folder, bounded in size, and
+left alone where the user chose a folder of their own."""
+
+import json
+import os
+import subprocess
+import sys
+
+PROBE = '''
+import json, jax, jax.numpy as jnp
+from jfsr import compile_cache
+compile_cache.enable()
+jax.config.update('jax_persistent_cache_min_compile_time_secs', 0)
+jax.jit(lambda x: x * 3 + 1)(jnp.ones(7)).block_until_ready()
+print(json.dumps([jax.config.jax_compilation_cache_dir, jax.config.jax_compilation_cache_max_size]))
+'''
+
+
+def _probe(env_overrides):
+  env = {k: v for k, v in os.environ.items() if not k.startswith('JAX_COMPILATION_CACHE')}
+  env.update(env_overrides, JAX_PLATFORMS='cpu')
+  result = subprocess.run([sys.executable, '-c', PROBE], env=env, capture_output=True,
+                          text=True, timeout=120)
+  assert result.returncode == 0, result.stderr[-2000:]
+  return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_cache_lives_in_the_project_folder_bounded_and_is_written(tmp_path):
+  from jfsr.compile_cache import MAX_BYTES
+  folder, max_size = _probe({'JFSR_CACHE': str(tmp_path)})
+  assert (folder, max_size) == (str(tmp_path / 'xla'), MAX_BYTES)
+  assert any(p.name.startswith('jit_') for p in (tmp_path / 'xla').iterdir())
+
+
+def test_a_cache_folder_the_user_chose_keeps_the_users_size_policy(tmp_path):
+  folder, max_size = _probe({'JFSR_CACHE': str(tmp_path / 'ours'),
+                             'JAX_COMPILATION_CACHE_DIR': str(tmp_path / 'theirs')})
+  assert (folder, max_size) == (str(tmp_path / 'theirs'), -1)
+  assert not (tmp_path / 'ours').exists()

@@ -100,10 +100,7 @@ def markdown_table(history: dict[int, dict]) -> str:
 def draw(workdir, out=None) -> epath.Path | None:
   """Draws the curves of ``workdir`` to ``out`` (default ``workdir/curves.png``); returns the
   path, or None when nothing has been evaluated yet."""
-  import matplotlib
-  matplotlib.use('Agg')
-  from matplotlib import pyplot as plt
-
+  plt = _pyplot()
   history = read_history(workdir)
   if not history:
     return None
@@ -139,11 +136,23 @@ def draw(workdir, out=None) -> epath.Path | None:
   if any(averaged(history[s]) for s in steps):
     title += "; open markers: the generator's moving average"
   figure.suptitle(title, fontsize=10)
+  return _save(figure, epath.Path(out) if out else epath.Path(workdir) / 'curves.png')
+
+
+def _pyplot():
+  """matplotlib's pyplot, drawing off-screen (no display is needed)."""
+  import matplotlib
+  matplotlib.use('Agg')
+  from matplotlib import pyplot
+  return pyplot
+
+
+def _save(figure, out: epath.Path) -> epath.Path:
+  """Writes ``figure`` to ``out`` as a PNG and frees it."""
   figure.tight_layout()
-  out = epath.Path(out) if out else epath.Path(workdir) / 'curves.png'
   with out.open('wb') as f:
     figure.savefig(f, format='png', dpi=110)
-  plt.close(figure)
+  _pyplot().close(figure)
   return out
 
 
@@ -186,11 +195,7 @@ def gains_table(histories: dict[str, dict[int, dict]]) -> str:
 
 def draw_gains(histories: dict[str, dict[int, dict]], out) -> epath.Path:
   """Draws each set's gain over bicubic (PSNR, SSIM) against the step to ``out``."""
-  import matplotlib
-  matplotlib.use('Agg')
-  from matplotlib import pyplot as plt
-
-  figure, axes = plt.subplots(1, len(GAIN_METRICS), figsize=(5.2 * len(GAIN_METRICS), 3.6))
+  figure, axes = _pyplot().subplots(1, len(GAIN_METRICS), figsize=(5.2 * len(GAIN_METRICS), 3.6))
   for axis, (key, title, _) in zip(axes, GAIN_METRICS):
     for index, (label, history) in enumerate(histories.items()):
       values = gains(history, key)
@@ -202,12 +207,7 @@ def draw_gains(histories: dict[str, dict[int, dict]], out) -> epath.Path:
     axis.set_xlabel('training step')
     axis.grid(alpha=0.3)
     axis.legend(fontsize=7)
-  figure.tight_layout()
-  out = epath.Path(out)
-  with out.open('wb') as f:
-    figure.savefig(f, format='png', dpi=110)
-  plt.close(figure)
-  return out
+  return _save(figure, epath.Path(out))
 
 
 def _main_gains(sets_text: str, out: str | None, table: bool) -> None:
@@ -215,11 +215,12 @@ def _main_gains(sets_text: str, out: str | None, table: bool) -> None:
     sets = parse_sets(sets_text)
   except ValueError as error:
     sys.exit(f'error: {error}')
+  if not out:
+    sys.exit('error: --gains needs --out FILE')
   histories = {label: read_history(path) for label, path in sets.items()}
   empty = [f'{label}={sets[label]}' for label, history in histories.items() if not history]
-  if empty or not out:
-    sys.exit(f'error: --gains needs --out FILE and an evaluation (eval/<step>/metrics.json) in '
-             f'every set; none in: {", ".join(empty)}' if empty else 'error: --gains needs --out FILE')
+  if empty:
+    sys.exit(f'error: no evaluations (eval/<step>/metrics.json) in {", ".join(empty)}')
   print(f'wrote {draw_gains(histories, out)} ({", ".join(sets)})')
   if table:
     print(gains_table(histories))

@@ -31,23 +31,25 @@ def test_every_variant_loads_names_itself_and_validates(variant):
   config_loading.validate(config)
 
 
-def test_the_late_phase_variant_only_lowers_the_learning_rate():
-  """``cpu_x16_late`` resumes a ``cpu_x16_ema`` workdir (same state signature) and differs
-  from it in the learning rate alone: a quarter of it."""
+def _branch_of_ema(variant: str) -> tuple[dict, dict, set[str]]:
+  """``(cpu_x16_ema's config, variant's config, the flat keys where they differ)``, after
+  checking that the variant resumes a ``cpu_x16_ema`` workdir (same state signature)."""
   ema = config_loading.load_config('cpu_x16_ema').to_dict()
-  late = config_loading.load_config('cpu_x16_late').to_dict()
-  assert config_loading.state_signature(late) == config_loading.state_signature(ema)
-  differences = {key for key, value in _flat(late).items() if _flat(ema)[key] != value}
+  branch = config_loading.load_config(variant).to_dict()
+  assert config_loading.state_signature(branch) == config_loading.state_signature(ema)
+  return ema, branch, {key for key, value in _flat(branch).items() if _flat(ema)[key] != value}
+
+
+def test_the_late_phase_variant_only_lowers_the_learning_rate():
+  """``cpu_x16_late`` differs from ``cpu_x16_ema`` in the learning rate alone: a quarter."""
+  ema, late, differences = _branch_of_ema('cpu_x16_late')
   assert differences == {'variant', 'optimizer.learning_rate'}
   assert late['optimizer']['learning_rate'] == ema['optimizer']['learning_rate'] / 4
 
 
 def test_the_more_faces_variant_only_adds_the_extra_folder_share():
-  """``cpu_x16_more`` resumes a ``cpu_x16_ema`` workdir and differs from it only in the share
-  of extra faces and the held-out part of their folder (whose path the command line gives)."""
-  ema = config_loading.load_config('cpu_x16_ema').to_dict()
-  more = config_loading.load_config('cpu_x16_more').to_dict()
-  assert config_loading.state_signature(more) == config_loading.state_signature(ema)
-  differences = {key for key, value in _flat(more).items() if _flat(ema)[key] != value}
+  """``cpu_x16_more`` differs from ``cpu_x16_ema`` only in the share of extra faces and the
+  held-out part of their folder (whose path the command line gives)."""
+  _, more, differences = _branch_of_ema('cpu_x16_more')
   assert differences == {'variant', 'data.extra_weight', 'data.extra_first_index'}
   assert 0 < more['data']['extra_weight'] < 1 and more['data']['extra_first_index'] > 0

@@ -16,13 +16,18 @@ print(json.dumps([jax.config.jax_compilation_cache_dir, jax.config.jax_compilati
 '''
 
 
-def _probe(env_overrides):
+def _run_probe(env_overrides) -> subprocess.CompletedProcess:
   env = {k: v for k, v in os.environ.items() if not k.startswith('JAX_COMPILATION_CACHE')}
   env.update(env_overrides, JAX_PLATFORMS='cpu')
   result = subprocess.run([sys.executable, '-c', PROBE], env=env, capture_output=True,
                           text=True, timeout=120)
   assert result.returncode == 0, result.stderr[-2000:]
-  return json.loads(result.stdout.strip().splitlines()[-1])
+  return result
+
+
+def _probe(env_overrides):
+  """``[cache folder, max size]`` as a fresh process that enabled the cache sees them."""
+  return json.loads(_run_probe(env_overrides).stdout.strip().splitlines()[-1])
 
 
 def test_the_cache_lives_in_the_project_folder_bounded_and_is_written(tmp_path):
@@ -37,3 +42,17 @@ def test_a_cache_folder_the_user_chose_keeps_the_users_size_policy(tmp_path):
                              'JAX_COMPILATION_CACHE_DIR': str(tmp_path / 'theirs')})
   assert (folder, max_size) == (str(tmp_path / 'theirs'), -1)
   assert not (tmp_path / 'ours').exists()
+
+
+def test_an_entry_left_without_its_access_time_does_not_stop_new_writes(tmp_path):
+  # An entry written while no bound was set (an older jfsr, or a process killed between the
+  # entry and its access-time file) has no KEY-atime; JAX 0.10's eviction sweep reads every
+  # entry's, and failed every later write (jax-ml/jax#39880) with only a warning.
+  folder = tmp_path / 'xla'
+  folder.mkdir()
+  (folder / 'jit_left_behind-0123-cache').write_bytes(b'\0' * 64)
+  result = _run_probe({'JFSR_CACHE': str(tmp_path)})
+  assert 'Error writing persistent compilation cache' not in result.stderr
+  assert (folder / 'jit_left_behind-0123-cache').exists()  # far below the bound: kept
+  written = {p.name for p in folder.iterdir()} - {'jit_left_behind-0123-cache'}
+  assert any(name.startswith('jit_') and name.endswith('-cache') for name in written), written

@@ -7,7 +7,10 @@ reads ``DIR/eval/<step>/metrics.json`` (written by ``python -m jfsr.evaluate``,
 PSNR and SSIM (the standard protocol solid, the paper's dotted), FID, and the
 face-recognition accuracies (distance below 0.6 / 0.7 / 0.8, rank-1), each against
 the training step, the model as lines with markers and bicubic as flat dashed lines
-of the same colour (bicubic does not train: its value is the latest evaluation's).
+of the same colour (bicubic does not train: its value is the latest evaluation's); and,
+from the run's TensorBoard events, how far each discriminator's mean score on real
+faces stays above its score on the generator's (``jfsr.gan_balance``): a margin that
+falls to about 0 is a discriminator that has stopped, and the metrics move with it.
 Open markers are evaluations of the generator's moving average (``train.ema_decay``); a
 grey vertical line marks the first evaluation of a run resumed as another config variant
 (say, a lower learning rate), named at its top.
@@ -28,6 +31,8 @@ import json
 import sys
 
 from etils import epath
+
+from jfsr import gan_balance
 
 PANELS = (
     ('PSNR (dB)', (('psnr', 'standard'), ('paper_psnr', "paper's protocol"))),
@@ -109,7 +114,11 @@ def draw(workdir, out=None) -> epath.Path | None:
   panels = [(title, [(k, label) for k, label in series if k in latest['methods']['model']])
             for title, series in PANELS]
   panels = [p for p in panels if p[1]]
-  figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+  balance = gan_balance.read_margins(workdir)
+  count = len(panels) + bool(balance)
+  figure, axes = plt.subplots(1, count, figsize=(4.2 * count, 3.6), squeeze=False)
+  if balance:
+    _draw_margins(axes[0][-1], balance)
   for axis, (title, series) in zip(axes[0], panels):
     for index, (key, label) in enumerate(series):
       colour = f'C{index}'
@@ -137,6 +146,20 @@ def draw(workdir, out=None) -> epath.Path | None:
     title += "; open markers: the generator's moving average"
   figure.suptitle(title, fontsize=10)
   return _save(figure, epath.Path(out) if out else epath.Path(workdir) / 'curves.png')
+
+
+def _draw_margins(axis, balance: dict[str, dict[int, float]]) -> None:
+  """Each discriminator's margin (mean real score - mean fake score) against the step."""
+  for index, (name, series) in enumerate(balance.items()):
+    axis.plot(list(series), list(series.values()), '-', linewidth=0.8, color=f'C{index}',
+              label=f'{name} D')
+  axis.axhspan(-1, gan_balance.LOST_BELOW, color='grey', alpha=0.15,
+               label='no longer tells them apart')
+  axis.set_ylim(-0.1, 1.1)
+  axis.set_title('discriminators: real - fake score')
+  axis.set_xlabel('training step')
+  axis.grid(alpha=0.3)
+  axis.legend(fontsize=7)
 
 
 def _pyplot():

@@ -22,8 +22,8 @@ from absl import logging
 from etils import epath
 from PIL import Image
 
-from jfsr import (checkpointing, config_loading, distributed, evaluate, grids, host_memory,
-                  models, train_step)
+from jfsr import (checkpointing, config_loading, distributed, evaluate, gan_balance, grids,
+                  host_memory, models, train_step)
 from jfsr.data import pipeline
 from jfsr.errors import NonFiniteLossError, WorkdirError
 from jfsr.pretrained import vgg_weights
@@ -231,6 +231,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     interval.append(host)
 
   stop = StopRequest()
+  margin_watch = gan_balance.MarginWatch()
   for step in range(first_step + 1, num_steps + 1):
     local_batch = next(train_iter)
     batch = jax.make_array_from_process_local_data(batch_sharding, local_batch)
@@ -253,6 +254,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
       logging.info('step %d/%d: g_loss %.4f, d_loss %.4f, %.2f images/s, ETA %dh%02dm', step,
                    num_steps, summary['g_loss'], summary.get('d_loss', float('nan')),
                    summary['images_per_sec'], remaining_s // 3600, remaining_s % 3600 // 60)
+      for message in margin_watch.update(step, summary):
+        logging.warning(message)
       interval, interval_start = [], time.perf_counter()
 
     if step % config.train.image_every_steps == 0 or step == num_steps:

@@ -144,8 +144,11 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1, training: 
   _check(e.identity_distance in ('euclidean', 'l1'),
          f"eval.identity_distance={e.identity_distance!r}: must be 'euclidean' or 'l1'")
   _check(config.loss.local_d_start_epoch >= 0, 'loss.local_d_start_epoch must be >= 0')
-  _check(math.isfinite(config.loss.lambda_l1) and math.isfinite(config.loss.lambda_perceptual),
-         'loss weights must be finite')
+  weights = {name: config.loss[name]
+             for name in ('lambda_l1', 'lambda_perceptual', 'lambda_global_adv')}
+  _check(all(math.isfinite(w) and w >= 0 for w in weights.values()),
+         'loss weights must be finite and >= 0, got '
+         + ', '.join(f'loss.{name}={w}' for name, w in weights.items()))
 
 
 def steps_per_epoch(config: ml_collections.ConfigDict) -> int:

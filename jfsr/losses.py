@@ -49,9 +49,13 @@ def generator_loss(outputs: Mapping[str, jax.Array], batch: Mapping[str, jax.Arr
                    global_fake: jax.Array | None, local_fake: jax.Array | None,
                    vgg_features: Callable[[jax.Array], Mapping[str, jax.Array]] | None,
                    taps: Sequence[str], tap_weights: Sequence[float],
-                   lambda_l1: float, lambda_perceptual: float,
+                   lambda_l1: float, lambda_perceptual: float, lambda_global_adv: float = 1.0,
                    ) -> tuple[jax.Array, dict[str, jax.Array]]:
-  """Adversarial terms + lambda1 x (three L1 terms) + lambda2 x perceptual loss."""
+  """Adversarial terms + lambda1 x (three L1 terms) + lambda2 x perceptual loss.
+
+  The global adversarial term is weighted ``lambda_global_adv`` (the paper: 1, like the
+  local one); its value is reported whatever the weight.
+  """
   mask = batch['mask']
   sharp, hr = outputs['out_sharp'], batch['hr']
   terms = {
@@ -62,7 +66,7 @@ def generator_loss(outputs: Mapping[str, jax.Array], batch: Mapping[str, jax.Arr
   total = lambda_l1 * (terms['l1_blur'] + terms['l1_sharp'] + terms['l1_face'])
   if global_fake is not None:
     terms['g_global_adv'] = lsgan(global_fake, 1.0)
-    total += terms['g_global_adv']
+    total += lambda_global_adv * terms['g_global_adv']
   if local_fake is not None:
     terms['g_local_adv'] = lsgan(local_fake, 1.0)
     total += terms['g_local_adv']

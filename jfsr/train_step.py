@@ -152,7 +152,7 @@ def local_train_step(state: TrainState, batch: Batch, vgg_params: Any, *,
     total, terms = losses.generator_loss(
         outputs, batch, fake_scores.get('global_d'), fake_scores.get('local_d'), vgg_features,
         vgg.taps, models.PERCEPTUAL_WEIGHTS[config.perceptual.taps], config.loss.lambda_l1,
-        config.loss.lambda_perceptual)
+        config.loss.lambda_perceptual, config.loss.lambda_global_adv)
     return mean(total), (terms, d_stats)
 
   (g_loss, (g_terms, d_stats)), output_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(outputs)

@@ -4,6 +4,7 @@ more-faces variants resume their parent's runs with nothing changed but what the
 import pytest
 
 from jfsr import config_loading
+from jfsr.errors import ConfigError
 
 
 def _flat(config_dict: dict, prefix: str = '') -> dict:
@@ -53,3 +54,20 @@ def test_the_more_faces_variant_only_adds_the_extra_folder_share():
   _, more, differences = _branch_of_ema('cpu_x16_more')
   assert differences == {'variant', 'data.extra_weight', 'data.extra_first_index'}
   assert 0 < more['data']['extra_weight'] < 1 and more['data']['extra_first_index'] > 0
+
+
+def test_the_local_gan_variant_only_drops_the_global_adversarial_weight():
+  """``cpu_x16_localgan`` differs from ``cpu_x16_ema`` only in the global adversarial term's
+  weight, which it sets to 0 (the global D keeps training: it is still in the state)."""
+  ema, localgan, differences = _branch_of_ema('cpu_x16_localgan')
+  assert differences == {'variant', 'loss.lambda_global_adv'}
+  assert ema['loss']['lambda_global_adv'] == 1.0 and localgan['loss']['lambda_global_adv'] == 0
+  assert localgan['model']['use_global_d']
+
+
+@pytest.mark.parametrize('field, value', [('lambda_global_adv', -1.0), ('lambda_l1', float('nan'))])
+def test_a_negative_or_non_finite_loss_weight_is_refused(field, value):
+  config = config_loading.load_config('smoke')
+  config.loss[field] = value
+  with pytest.raises(ConfigError, match=f'loss.{field}='):
+    config_loading.validate(config, 1)

@@ -35,6 +35,14 @@ def test_generator_loss_combines_adversarial_l1_and_perceptual_terms():
   expected = np.mean((g_fake - 1) ** 2) + np.mean((l_fake - 1) ** 2) + 100 * l1 + 10 * perceptual
   np.testing.assert_allclose(total, expected, rtol=1e-5)
   np.testing.assert_allclose(terms['perceptual'], perceptual, rtol=1e-5)
+  # The global adversarial term weighted 0 (cpu_x16_localgan): gone from the total, still
+  # reported.
+  total_local, terms_local = losses.generator_loss(
+      {k: jnp.asarray(v) for k, v in outputs.items()}, {k: jnp.asarray(v) for k, v in batch.items()},
+      jnp.asarray(g_fake), jnp.asarray(l_fake), features, ('a', 'b'), (0.5, 2.0), 100.0, 10.0,
+      lambda_global_adv=0.0)
+  np.testing.assert_allclose(total_local, expected - np.mean((g_fake - 1) ** 2), rtol=1e-5)
+  np.testing.assert_allclose(terms_local['g_global_adv'], np.mean((g_fake - 1) ** 2), rtol=1e-5)
 
 
 def test_log_summary_averages_terms_that_join_mid_interval():

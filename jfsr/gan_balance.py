@@ -74,9 +74,9 @@ def read_margins(workdir) -> dict[str, dict[int, float]]:
 
   wanted = {f'score_{name}_{side}' for name in DISCRIMINATORS for side in ('real', 'fake')}
   scores: dict[int, dict[str, float]] = {}
-  files = sorted(epath.Path(workdir).glob('events.out.tfevents.*'),
-                 key=lambda path: _written_at(path.name))
-  for path in files:
+  # TensorBoard names each file events.out.tfevents.<creation seconds>.<host>...: by name is
+  # by creation time.
+  for path in sorted(epath.Path(workdir).glob('events.out.tfevents.*')):
     for event in event_file_loader.EventFileLoader(str(path)).Load():
       for value in event.summary.value:
         if value.tag in wanted:
@@ -88,9 +88,3 @@ def read_margins(workdir) -> dict[str, dict[int, float]]:
       series.setdefault(name, {})[step] = margin
   return series
 
-
-def _written_at(file_name: str) -> tuple[int, str]:
-  """The creation time TensorBoard writes into an event file's name
-  (``events.out.tfevents.<seconds>.<host>...``), for ordering; the name breaks ties."""
-  field = file_name.split('.')[3] if file_name.count('.') >= 3 else ''
-  return (int(field) if field.isdigit() else 0, file_name)

@@ -102,9 +102,11 @@ def markdown_table(history: dict[int, dict]) -> str:
   return '\n'.join(lines)
 
 
-def draw(workdir, out=None) -> epath.Path | None:
+def draw(workdir, out=None, margin_reader: gan_balance.MarginReader | None = None
+         ) -> epath.Path | None:
   """Draws the curves of ``workdir`` to ``out`` (default ``workdir/curves.png``); returns the
-  path, or None when nothing has been evaluated yet."""
+  path, or None when nothing has been evaluated yet. The discriminators' margins come from
+  ``margin_reader`` when given (a trainer keeps one), else from reading the workdir's events."""
   plt = _pyplot()
   history = read_history(workdir)
   if not history:
@@ -114,7 +116,7 @@ def draw(workdir, out=None) -> epath.Path | None:
   panels = [(title, [(k, label) for k, label in series if k in latest['methods']['model']])
             for title, series in PANELS]
   panels = [p for p in panels if p[1]]
-  balance = gan_balance.read_margins(workdir)
+  balance = (margin_reader or gan_balance.MarginReader(workdir)).read()
   count = len(panels) + bool(balance)
   figure, axes = plt.subplots(1, count, figsize=(4.2 * count, 3.6), squeeze=False)
   if balance:

@@ -205,14 +205,16 @@ def scalars(results: dict) -> dict[str, float]:
 
 
 def report(writer, workdir: epath.Path, step: int, results: dict, grid, config,
-           generator: str = 'trained') -> None:
+           generator: str = 'trained', margin_reader=None) -> None:
   """TensorBoard scalars (every process's writer), files under ``workdir/eval/<step>``
-  (process 0) and a log line."""
+  (process 0) and a log line. ``margin_reader`` (a training run's
+  :class:`jfsr.gan_balance.MarginReader`) spares the curves rereading every event file."""
   writer.write_scalars(step, scalars(results))
   if jax.process_index() == 0:
     write_outputs(workdir / 'eval' / str(step), step, results, grid, config, generator)
     from jfsr import curves
-    curves.draw(workdir)  # the learning curves over every step evaluated so far
+    # The learning curves over every step evaluated so far.
+    curves.draw(workdir, margin_reader=margin_reader)
   logging.info('step %d, %d test faces: PSNR %.2f SSIM %.4f (bicubic %.2f / %.4f)', step,
                results['num_images'], results['model']['psnr'], results['model']['ssim'],
                results['bicubic']['psnr'], results['bicubic']['ssim'])

@@ -7,7 +7,7 @@ discriminator has stopped pulling the generator anywhere: from then on the gener
 trains on its remaining terms (L1, perceptual, the other discriminator), which shows in
 the metrics (PSNR usually rises). The trainer warns when that happens
 (:class:`MarginWatch`) and ``python -m jfsr.curves`` draws the margins of a run next to
-its metrics (:func:`read_margins`).
+its metrics (:class:`MarginReader`).
 """
 
 from __future__ import annotations
@@ -62,29 +62,44 @@ class MarginWatch:
     return messages
 
 
-def read_margins(workdir) -> dict[str, dict[int, float]]:
+class MarginReader:
   """``{discriminator: {step: margin}}`` from the TensorBoard events of a training
-  ``workdir`` (empty when it has none, e.g. the ``--out`` folder of an evaluation).
+  workdir, read incrementally: each :meth:`read` parses only what was written since the
+  last one (the trainer redraws its curves after every evaluation, and a long run's event
+  files, image summaries included, grow to many megabytes).
 
   Event files are read in the order they were written; a resumed run logs again the
   steps after its last checkpoint, and the later value of a step wins.
   """
-  from tensorboard.backend.event_processing import event_file_loader
-  from tensorboard.util import tensor_util
 
-  wanted = {f'score_{name}_{side}' for name in DISCRIMINATORS for side in ('real', 'fake')}
-  scores: dict[int, dict[str, float]] = {}
-  # TensorBoard names each file events.out.tfevents.<creation seconds>.<host>...: by name is
-  # by creation time.
-  for path in sorted(epath.Path(workdir).glob('events.out.tfevents.*')):
-    for event in event_file_loader.EventFileLoader(str(path)).Load():
-      for value in event.summary.value:
-        if value.tag in wanted:
-          scores.setdefault(event.step, {})[value.tag] = float(
-              tensor_util.make_ndarray(value.tensor))
-  series: dict[str, dict[int, float]] = {}
-  for step in sorted(scores):
-    for name, margin in margins(scores[step]).items():
-      series.setdefault(name, {})[step] = margin
-  return series
+  _WANTED = frozenset(f'score_{name}_{side}' for name in DISCRIMINATORS
+                      for side in ('real', 'fake'))
+
+  def __init__(self, workdir):
+    self._workdir = epath.Path(workdir)
+    self._loaders: dict[str, object] = {}  # event file -> its open, resumable loader
+    self._scores: dict[int, dict[str, float]] = {}
+
+  def read(self) -> dict[str, dict[int, float]]:
+    """The margins of every step logged so far (empty when the workdir has no events,
+    e.g. the ``--out`` folder of an evaluation)."""
+    from tensorboard.backend.event_processing import event_file_loader
+    from tensorboard.util import tensor_util
+
+    # TensorBoard names each file events.out.tfevents.<creation seconds>.<host>...: by
+    # name is by creation time.
+    for path in sorted(self._workdir.glob('events.out.tfevents.*')):
+      loader = self._loaders.setdefault(
+          str(path), event_file_loader.EventFileLoader(str(path)))
+      # A loader's Load() yields the events appended since its previous call.
+      for event in loader.Load():
+        for value in event.summary.value:
+          if value.tag in self._WANTED:
+            self._scores.setdefault(event.step, {})[value.tag] = float(
+                tensor_util.make_ndarray(value.tensor))
+    series: dict[str, dict[int, float]] = {}
+    for step in sorted(self._scores):
+      for name, margin in margins(self._scores[step]).items():
+        series.setdefault(name, {})[step] = margin
+    return series
 

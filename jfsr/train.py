@@ -232,6 +232,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
 
   stop = StopRequest()
   margin_watch = gan_balance.MarginWatch()
+  margin_reader = gan_balance.MarginReader(workdir)
   for step in range(first_step + 1, num_steps + 1):
     local_batch = next(train_iter)
     batch = jax.make_array_from_process_local_data(batch_sharding, local_batch)
@@ -269,7 +270,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     if evaluator and (step % config.eval.every_steps == 0 or step == num_steps):
       results, grid = evaluator.run(generator_variables(state))
       evaluate.report(writer, workdir, step, results, grid, config,
-                      'trained' if state.generator_ema is None else 'average')
+                      'trained' if state.generator_ema is None else 'average', margin_reader)
 
     stopping = stop.agreed(step)
     if step % config.train.checkpoint_every_steps == 0 or step == num_steps or stopping:

@@ -49,7 +49,7 @@ def test_margins_are_read_back_from_the_event_files_of_a_resumed_run(tmp_path):
     second.write_scalars(step, _scores(real, fake, 0.75, 0.25))
   second.close()
   assert len(list(tmp_path.glob('events.out.tfevents.*'))) == 2
-  balance = gan_balance.read_margins(tmp_path)
+  balance = gan_balance.MarginReader(tmp_path).read()
   assert balance['global'] == pytest.approx({25: 0.3, 50: 0.6, 75: 0.6, 100: 0.05})
   assert balance['local'] == pytest.approx({75: 0.5, 100: 0.5})
   # The curves gain a panel for them; an evaluation folder without scores has none.
@@ -57,4 +57,35 @@ def test_margins_are_read_back_from_the_event_files_of_a_resumed_run(tmp_path):
   (tmp_path / 'eval' / '100' / 'metrics.json').write_text(
       '{"methods": {"model": {"psnr": 21.0}, "bicubic": {"psnr": 20.0}}}')
   assert curves.draw(tmp_path).exists()
-  assert gan_balance.read_margins(tmp_path / 'eval') == {}
+  assert gan_balance.MarginReader(tmp_path / 'eval').read() == {}
+
+
+def test_a_kept_reader_parses_only_what_was_written_since_its_last_read(tmp_path, monkeypatch):
+  # The trainer keeps one reader and redraws the curves after every evaluation: each read
+  # must cost the new events only, yet give what a fresh reader of the whole workdir gives.
+  from tensorboard.util import tensor_util
+  parsed = []
+  make_ndarray = tensor_util.make_ndarray
+  monkeypatch.setattr(tensor_util, 'make_ndarray', lambda t: parsed.append(1) or make_ndarray(t))
+  reader = gan_balance.MarginReader(tmp_path)
+  assert reader.read() == {}
+  writer = evaluate.tensorboard_writer(tmp_path)
+  for step, real, fake in [(25, 0.6, 0.3), (50, 0.8, 0.2)]:
+    writer.write_scalars(step, _scores(real, fake))
+  writer.flush()
+  assert reader.read() == {'global': pytest.approx({25: 0.3, 50: 0.6})}
+  assert len(parsed) == 4  # two scores of two steps
+  writer.write_scalars(75, _scores(0.9, 0.8, 0.7, 0.2))
+  writer.close()
+  assert reader.read() == {'global': pytest.approx({25: 0.3, 50: 0.6, 75: 0.1}),
+                           'local': pytest.approx({75: 0.5})}
+  assert len(parsed) == 4 + 4  # step 75's four scores, nothing read twice
+  # A file that appears later (a resumed process) is picked up, and its step 75 wins.
+  resumed = evaluate.tensorboard_writer(tmp_path)
+  resumed.write_scalars(75, _scores(0.9, 0.3, 0.7, 0.2))
+  resumed.close()
+  parsed.clear()
+  kept = reader.read()
+  assert len(parsed) == 4
+  assert kept == gan_balance.MarginReader(tmp_path).read()
+  assert kept['global'][75] == pytest.approx(0.6)

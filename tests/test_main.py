@@ -201,6 +201,22 @@ def test_a_packed_generator_restores_evaluates_exports_and_starts_training(train
   result = run_main(tmp_path / 'continued', f'--config.model.generator_init={packed}',
                     '--config.train.num_steps=1')
   assert f'generator from {packed} (its step 6)' in result.stderr
+  # Packed in turn, it records where it started, by hash: the name may be given to a newer
+  # file later. Its steps count the ones it started from.
+  continued = tmp_path / 'continued.npz'
+  result = subprocess.run([sys.executable, '-m', 'jfsr.pretrained', 'pack', '--checkpoint',
+                           str(tmp_path / 'continued'), '--name', 'continued', '--output',
+                           str(continued)], cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert f'step 1 after 6 of {packed} (7 in all)' in result.stdout
+  _, continued_meta = generators.read(continued)
+  assert continued_meta['started_from'] == {'model': str(packed), 'sha256': sha256, 'step': 6,
+                                            'steps_in_all': 6}
+  assert continued_meta['steps_in_all'] == 7
+  restorer = Restorer.from_pretrained(str(continued))
+  golden = restorer.restore_crops([generators.golden_input(restorer.lr_size)])[0]
+  centre = restorer.hr_size // 2
+  assert f'centre {golden[centre, centre].tolist()}' in result.stdout
   # With a moving average, the average starts at the packed generator too (step 0's decay:
   # the warm-up's (1 + 0) / (10 + 0) = 0.1, below the configured 0.5).
   result = run_main(tmp_path / 'continued-average', f'--config.model.generator_init={packed}',

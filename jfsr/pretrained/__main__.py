@@ -7,6 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from jfsr.pretrained import cache, generators
 
 
@@ -21,6 +23,9 @@ def _pack(args) -> int:
   path = Path(args.output) if args.output else generators.MODELS_DIR / f'{args.name}.npz'
   path.parent.mkdir(parents=True, exist_ok=True)
   info = {'name': args.name, 'description': args.description, 'generator': packed}
+  if config.model.generator_init:
+    info['started_from'] = generators.lineage(config.model.generator_init)
+    info['steps_in_all'] = info['started_from']['steps_in_all'] + step
   metrics = workdir / 'eval' / str(step) / 'metrics.json'
   if metrics.is_file():
     import json
@@ -29,10 +34,20 @@ def _pack(args) -> int:
       info['evaluation'] = evaluation
   sha256 = generators.pack(variables, config.to_dict(), step, path, **info)
   size = path.stat().st_size
-  print(f'wrote {path} ({size / 1e6:.1f} MB), step {step}, the {packed} generator\n'
+  origin = (f" after {info['started_from']['steps_in_all']:,} of {config.model.generator_init} "
+            f"({info['steps_in_all']:,} in all)" if 'started_from' in info else '')
+  print(f'wrote {path} ({size / 1e6:.1f} MB), step {step}{origin}, the {packed} generator\n'
         f"add to SHIPPED in jfsr/pretrained/generators.py:\n"
         f"    {args.name!r}: ShippedModel({path.name!r}, {sha256!r},\n"
         f"                              {args.description!r}),")
+  from jfsr.restoration import Restorer
+  restorer = Restorer.from_pretrained(str(path), device=jax.devices('cpu')[0])
+  out = restorer.restore_crops([generators.golden_input(restorer.lr_size)])[0]
+  size = restorer.hr_size
+  centre, corner = out[size // 2, size // 2], out[size // 8, size * 3 // 4]
+  print('and its output on generators.golden_input to tests/test_shipped.py: mean '
+        f'{np.round(out.reshape(-1, 3).mean(0), 3).tolist()}, centre {centre.tolist()}, '
+        f'at (1/8, 3/4) {corner.tolist()}')
   return 0
 
 

@@ -3,12 +3,13 @@ r"""Trained generators that ship inside the package: restore faces with no train
 A shipped model is one ``.npz`` file in ``jfsr/pretrained/models/``: the generator's
 parameters in float16 and its BatchNorm statistics in float32 (nothing else of the
 training state), and under ``meta`` a JSON record with the full config it was trained
-with, the step, what it was trained on and its evaluation table. :data:`SHIPPED`
-names each file with its SHA-256, checked at every load.
+with, the step, what it was trained on, its evaluation table and, for a run that started
+from another shipped model, that model's hash and steps (``started_from``, ``steps_in_all``).
+:data:`SHIPPED` names each file with its SHA-256, checked at every load.
 
     python -m jfsr.pretrained list                     # shipped models first, by NAME
     python -m jfsr.pretrained pack --checkpoint WORKDIR[/checkpoints/STEP] --name NAME \
-        --description '...'                            # writes models/NAME.npz, prints its hash
+        --description '...'       # writes models/NAME.npz; prints its hash and golden output
 
 and then ``Restorer.from_pretrained(NAME)``, ``python -m jfsr.restore --model NAME``,
 ``python -m jfsr.evaluate --model NAME --workdir OUT``, ``python -m jfsr.export --model
@@ -46,6 +47,13 @@ SHIPPED: dict[str, ShippedModel] = {
         "the generator's moving average: PSNR +1.36 dB over bicubic, SSIM +0.055, FID 0.46x, "
         'identity closer'),
 }
+
+
+def golden_input(lr_size: int) -> np.ndarray:
+  """A fixed ``lr_size`` x ``lr_size`` RGB gradient: the input on which a shipped model's
+  recorded output (``tests/test_shipped.py``) is checked; ``pack`` prints the figures."""
+  y, x = np.mgrid[:lr_size, :lr_size] * (256 // lr_size)
+  return np.stack([y, x, (y + x) // 2], -1).astype(np.uint8)
 
 
 class UnknownModelError(JfsrError, ValueError):
@@ -118,6 +126,17 @@ def resolve(name_or_path: str) -> tuple[Path, str | None]:
   names = ', '.join(SHIPPED) or 'none yet'
   raise UnknownModelError(f'no shipped model {name_or_path!r} (shipped: {names}; '
                           '`python -m jfsr.pretrained list`), nor a packed .npz file by that path')
+
+
+def lineage(name_or_path: str) -> dict:
+  """What a run that started from ``name_or_path`` (``model.generator_init``) started from:
+  the model's name, the SHA-256 of its file and its own steps, counting those of any model
+  it started from in turn (``steps_in_all``). Recorded when such a run is packed, so that the
+  record survives the NAME being given to a newer file."""
+  path, sha256 = resolve(name_or_path)
+  _, meta = read(path, sha256)
+  return {'model': name_or_path, 'sha256': sha256 or hashlib.sha256(path.read_bytes()).hexdigest(),
+          'step': meta['step'], 'steps_in_all': meta.get('steps_in_all', meta['step'])}
 
 
 def load(name_or_path: str):

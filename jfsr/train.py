@@ -221,8 +221,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   # Metrics are read one step late, so the host never waits for the step it
   # just dispatched; a non-finite loss still stops before any state is saved.
   first_step = int(jax.device_get(state.step))
-  pending, interval, interval_start = None, [], time.perf_counter()
+  pending, interval = None, []
   images_per_step = config.train.batch_size
+  # Throughput counts the steps alone: the time each interval spent on samples,
+  # evaluations and checkpoints (``periodic_s``) is taken out, and ``data_wait_s`` is how
+  # long the host waited for batches. The ETA counts everything, over the whole run so far.
+  run_start = interval_start = time.perf_counter()
+  periodic_s = data_wait_s = 0.0
 
   def drain(pending):
     step, metrics = pending
@@ -234,7 +239,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   margin_watch = gan_balance.MarginWatch()
   margin_reader = gan_balance.MarginReader(workdir)
   for step in range(first_step + 1, num_steps + 1):
+    before_batch = time.perf_counter()
     local_batch = next(train_iter)
+    data_wait_s += time.perf_counter() - before_batch
     batch = jax.make_array_from_process_local_data(batch_sharding, local_batch)
     use_local_d = config.model.use_local_d and step > local_d_start
     state, metrics = steps[use_local_d](state, batch, vgg_params)
@@ -246,20 +253,31 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     if step % config.train.log_every_steps == 0 or step == num_steps:
       drain(pending)
       pending = None
-      elapsed = time.perf_counter() - interval_start
+      now = time.perf_counter()
+      stepping_s = now - interval_start - periodic_s
       summary = summarize(interval)
-      summary['images_per_sec'] = len(interval) * images_per_step / elapsed
+      summary['images_per_sec'] = len(interval) * images_per_step / stepping_s
+      summary['data_wait_share'] = data_wait_s / stepping_s
       summary['learning_rate'] = config.optimizer.learning_rate
       writer.write_scalars(step, summary)
-      remaining_s = (num_steps - step) * elapsed / len(interval)
-      logging.info('step %d/%d: g_loss %.4f, d_loss %.4f, %.2f images/s, ETA %dh%02dm', step,
-                   num_steps, summary['g_loss'], summary.get('d_loss', float('nan')),
-                   summary['images_per_sec'], remaining_s // 3600, remaining_s % 3600 // 60)
+      remaining_s = (num_steps - step) * (now - run_start) / (step - first_step)
+      logging.info('step %d/%d: g_loss %.4f, d_loss %.4f, %.2f images/s (%.0f%% of the time '
+                   'waiting for data), ETA %dh%02dm', step, num_steps, summary['g_loss'],
+                   summary.get('d_loss', float('nan')), summary['images_per_sec'],
+                   100 * summary['data_wait_share'], remaining_s // 3600, remaining_s % 3600 // 60)
       for message in margin_watch.update(step, summary):
         logging.warning(message)
-      interval, interval_start = [], time.perf_counter()
+      interval, interval_start, periodic_s, data_wait_s = [], now, 0.0, 0.0
 
-    if step % config.train.image_every_steps == 0 or step == num_steps:
+    last = step == num_steps
+    sampling = step % config.train.image_every_steps == 0 or last
+    evaluating = evaluator is not None and (step % config.eval.every_steps == 0 or last)
+    saving = step % config.train.checkpoint_every_steps == 0 or last
+    if pending is not None and (sampling or evaluating or saving):
+      drain(pending)  # the step finishes on the steps' clock, not the periodic work's
+      pending = None
+    periodic_start = time.perf_counter()
+    if sampling:
       grid = sample_grid(config, sample, state, eval_batch, replicated)
       writer.write_images(step, {'samples/lr_bicubic_blur_output_target': grid[None]})
       if is_chief:
@@ -267,17 +285,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
         with (workdir / 'samples' / f'step_{step:07d}.png').open('wb') as f:
           Image.fromarray(grid).save(f, format='PNG')
 
-    if evaluator and (step % config.eval.every_steps == 0 or step == num_steps):
+    if evaluating:
       results, grid = evaluator.run(generator_variables(state))
       evaluate.report(writer, workdir, step, results, grid, config,
                       'trained' if state.generator_ema is None else 'average', margin_reader)
 
     stopping = stop.agreed(step)
-    if step % config.train.checkpoint_every_steps == 0 or step == num_steps or stopping:
+    if saving or stopping:
       if pending is not None:
         drain(pending)
         pending = None
       checkpointing.save(mngr, step, state, train_iter, config)
+    periodic_s += time.perf_counter() - periodic_start
     if stopping:
       logging.warning('SIGTERM received: saved the checkpoint of step %d in %s and stopped; the '
                       'same command resumes from it', step, workdir)

@@ -40,6 +40,7 @@ def test_train_writes_checkpoints_logs_and_samples(trained):
   assert 'checkpoint_manager.py' not in result.stderr and 'logging_writer.py' not in result.stderr
   progress = [line for line in result.stderr.splitlines() if 'step 6/6: g_loss' in line]
   assert len(progress) == 1 and 'ETA' in progress[0]
+  assert '% of the time waiting for data), ETA' in progress[0]
   assert 'host allocator: ' in result.stderr
   state = saved_state(workdir, 6)
   assert int(state['step']) == 6

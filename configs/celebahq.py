@@ -33,6 +33,10 @@ the local (face) discriminator after 200 epochs. Variants:
            margin is still logged): what cpu_x16_ema did by itself each time its global D
            collapsed (steps 2600-2800 and from 5800), when PSNR and SSIM rose and FID did
            not worsen; to resume a cpu_x16_ema run with
+  cpu_x16_continue  cpu_x16_localgan as a fresh run: its generator starts from the
+           shipped model cpu-x16 (discriminators and optimizers fresh) and it has no
+           global discriminator at all (its term is off, so training one would only cost
+           time); how the shipped model is carried on, on this machine or the next
   demo     runs anywhere: procedurally drawn faces, 16² -> 128², narrow widths,
            VGG-16 ImageNet weights; a few minutes on a 2-core CPU
   smoke    tiny widths and random VGG weights; a few steps in seconds (tests)
@@ -43,7 +47,8 @@ Any field can be overridden: ``--config.train.batch_size=16``.
 import ml_collections
 
 VARIANTS = ('default', 'x16', 'gray', 'noise', 'model1', 'model2', 'model3', 'refcode',
-            'cpu_x16', 'cpu_x16_ema', 'cpu_x16_late', 'cpu_x16_more', 'cpu_x16_localgan', 'demo',
+            'cpu_x16', 'cpu_x16_ema', 'cpu_x16_late', 'cpu_x16_more', 'cpu_x16_localgan',
+            'cpu_x16_continue', 'demo',
             'smoke')
 
 
@@ -213,8 +218,11 @@ def get_config(variant: str = 'default') -> ml_collections.ConfigDict:
     if variant == 'cpu_x16_more':
       c.data.extra_weight = 0.24
       c.data.extra_first_index = 100
-    if variant == 'cpu_x16_localgan':
+    if variant in ('cpu_x16_localgan', 'cpu_x16_continue'):
       c.loss.lambda_global_adv = 0.0
+    if variant == 'cpu_x16_continue':
+      c.model.use_global_d = False
+      c.model.generator_init = 'cpu-x16'
   elif variant == 'demo':
     c.data.source = 'synthetic'
     c.data.num_train, c.data.num_test = 2_000, 64

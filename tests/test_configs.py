@@ -65,6 +65,20 @@ def test_the_local_gan_variant_only_drops_the_global_adversarial_weight():
   assert localgan['model']['use_global_d']
 
 
+def test_the_continue_variant_is_the_local_gan_as_a_fresh_run_from_the_shipped_model():
+  """``cpu_x16_continue`` is what carries the shipped model on: ``cpu_x16_localgan`` with its
+  generator from ``cpu-x16`` and no global D (the command line that trained the shipped
+  model's continuation gave those two as overrides)."""
+  from jfsr.pretrained import generators
+  localgan = _flat(config_loading.load_config('cpu_x16_localgan').to_dict())
+  continued = _flat(config_loading.load_config('cpu_x16_continue').to_dict())
+  assert {k for k in localgan if localgan[k] != continued[k]} == {
+      'variant', 'model.use_global_d', 'model.generator_init'}
+  assert continued['loss.lambda_global_adv'] == 0 and continued['model.use_local_d']
+  assert not continued['model.use_global_d']
+  assert continued['model.generator_init'] in generators.SHIPPED
+
+
 @pytest.mark.parametrize('field, value', [('lambda_global_adv', -1.0), ('lambda_l1', float('nan'))])
 def test_a_negative_or_non_finite_loss_weight_is_refused(field, value):
   config = config_loading.load_config('smoke')

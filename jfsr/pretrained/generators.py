@@ -39,13 +39,15 @@ class ShippedModel:
 
 
 SHIPPED: dict[str, ShippedModel] = {
-    # python -m jfsr.pretrained pack --checkpoint /tmp/work/cpu_x16/checkpoints/6250 --name cpu-x16
-    # (README "Pretrained weights" has its table and curve).
+    # python -m jfsr.pretrained pack --checkpoint /tmp/work/localgan_nog/checkpoints/1500
+    # --name cpu-x16: a cpu_x16_continue run from the previous cpu-x16 (SHA-256 6c6f4233...,
+    # step 6250 of cpu_x16/cpu_x16_ema), recorded in its meta as started_from. README
+    # "Pretrained weights" has its table and curves.
     'cpu-x16': ShippedModel(
-        'cpu-x16.npz', '6c6f4233eef985c908bcad4190aad549248fce25c8f9eaa4af6202d0f583460b',
+        'cpu-x16.npz', '44ccbb386a156bd449292fa1464c97826230eb984fa922fc267bee7a37b8349e',
         "authors' recipe at 16->128, widths/4, 6,250 steps of 16 on 900 CelebAMask-HQ-mini faces, "
-        "the generator's moving average: PSNR +1.36 dB over bicubic, SSIM +0.055, FID 0.46x, "
-        'identity closer'),
+        "then 1,500 with the local discriminator only (cpu_x16_continue); the generator's moving "
+        'average: PSNR +1.52 dB over bicubic, SSIM +0.074, FID 0.40x, identity closer'),
 }
 
 

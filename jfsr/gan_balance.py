@@ -89,8 +89,9 @@ class MarginReader:
     # TensorBoard names each file events.out.tfevents.<creation seconds>.<host>...: by
     # name is by creation time.
     for path in sorted(self._workdir.glob('events.out.tfevents.*')):
-      loader = self._loaders.setdefault(
-          str(path), event_file_loader.EventFileLoader(str(path)))
+      if str(path) not in self._loaders:
+        self._loaders[str(path)] = event_file_loader.EventFileLoader(str(path))
+      loader = self._loaders[str(path)]
       # A loader's Load() yields the events appended since its previous call.
       for event in loader.Load():
         for value in event.summary.value:

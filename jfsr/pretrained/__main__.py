@@ -43,8 +43,8 @@ def _pack(args) -> int:
   from jfsr.restoration import Restorer
   restorer = Restorer.from_pretrained(str(path), device=jax.devices('cpu')[0])
   out = restorer.restore_crops([generators.golden_input(restorer.lr_size)])[0]
-  size = restorer.hr_size
-  centre, corner = out[size // 2, size // 2], out[size // 8, size * 3 // 4]
+  hr_size = restorer.hr_size
+  centre, corner = out[hr_size // 2, hr_size // 2], out[hr_size // 8, hr_size * 3 // 4]
   print('and its output on generators.golden_input to tests/test_shipped.py: mean '
         f'{np.round(out.reshape(-1, 3).mean(0), 3).tolist()}, centre {centre.tolist()}, '
         f'at (1/8, 3/4) {corner.tolist()}')

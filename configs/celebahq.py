@@ -37,6 +37,10 @@ the local (face) discriminator after 200 epochs. Variants:
            shipped model cpu-x16 (discriminators and optimizers fresh) and it has no
            global discriminator at all (its term is off, so training one would only cost
            time); how the shipped model is carried on, on this machine or the next
+  cpu_x16_frames  cpu_x16_continue with half of the examples made the frame way
+           (data.frame_share = 0.5, jfsr.data.frames) and the extra faces of
+           cpu_x16_more: carries the shipped model on for faces inside photos, which
+           jfsr.restore meets rolled, resampled and blurred with their frames
   demo     runs anywhere: procedurally drawn faces, 16² -> 128², narrow widths,
            VGG-16 ImageNet weights; a few minutes on a 2-core CPU
   smoke    tiny widths and random VGG weights; a few steps in seconds (tests)
@@ -48,7 +52,7 @@ import ml_collections
 
 VARIANTS = ('default', 'x16', 'gray', 'noise', 'model1', 'model2', 'model3', 'refcode',
             'cpu_x16', 'cpu_x16_ema', 'cpu_x16_late', 'cpu_x16_more', 'cpu_x16_localgan',
-            'cpu_x16_continue', 'demo',
+            'cpu_x16_continue', 'cpu_x16_frames', 'demo',
             'smoke')
 
 
@@ -92,6 +96,24 @@ def get_config(variant: str = 'default') -> ml_collections.ConfigDict:
   # Random horizontal flips of training faces (ours: the notebook reads fixed pre-degraded
   # files without flipping). Never applied to the test set.
   c.data.hflip = True
+  # Frame mode (ours, jfsr.data.frames): this share of training examples is made the way
+  # jfsr.restore meets faces: placed rolled and scaled in a larger frame, blurred and
+  # shrunk with it, and warped back onto the template through landmarks perturbed as the
+  # detector's are. 0 = every example the crop way (the paper's).
+  c.data.frame_share = 0.0
+  c.data.frames = ml_collections.ConfigDict()
+  c.data.frames.max_roll = 30.0  # degrees
+  c.data.frames.min_scale = 0.7  # face side / model input side (log-uniform)
+  c.data.frames.max_scale = 1.5
+  c.data.frames.max_shift = 0.05  # x face side
+  c.data.frames.margin = 0.25  # frame border beyond the rolled face, x face side
+  c.data.frames.blur_region = 'whole'  # 'whole' (camera shake) | 'feathered' | 'zero_flow'
+  # The detector's landmark errors (standard deviations): roll (degrees), scale (log-ratio),
+  # shift and per-point jitter (x face side): refined MTCNN on 12-24 px faces.
+  c.data.frames.roll_error = 4.0
+  c.data.frames.scale_error = 0.06
+  c.data.frames.shift_error = 0.02
+  c.data.frames.point_error = 0.015
   c.data.num_workers = 2
   c.data.prefetch_buffer = 2
 
@@ -215,14 +237,16 @@ def get_config(variant: str = 'default') -> ml_collections.ConfigDict:
       c.train.ema_decay = 0.998
     if variant == 'cpu_x16_late':
       c.optimizer.learning_rate = 5e-5
-    if variant == 'cpu_x16_more':
+    if variant in ('cpu_x16_more', 'cpu_x16_frames'):
       c.data.extra_weight = 0.24
       c.data.extra_first_index = 100
-    if variant in ('cpu_x16_localgan', 'cpu_x16_continue'):
+    if variant in ('cpu_x16_localgan', 'cpu_x16_continue', 'cpu_x16_frames'):
       c.loss.lambda_global_adv = 0.0
-    if variant == 'cpu_x16_continue':
+    if variant in ('cpu_x16_continue', 'cpu_x16_frames'):
       c.model.use_global_d = False
       c.model.generator_init = 'cpu-x16'
+    if variant == 'cpu_x16_frames':
+      c.data.frame_share = 0.5
   elif variant == 'demo':
     c.data.source = 'synthetic'
     c.data.num_train, c.data.num_test = 2_000, 64

@@ -94,6 +94,19 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1, training: 
   _check(d.first_index >= 0, f'data.first_index={d.first_index}: must be >= 0')
   _check(d.blur_region in ('feathered', 'zero_flow', 'whole'),
          f"data.blur_region={d.blur_region!r}: 'feathered', 'zero_flow' or 'whole'")
+  f = d.frames
+  _check(0 <= d.frame_share <= 1, f'data.frame_share={d.frame_share}: must be in [0, 1]')
+  _check(0 <= f.max_roll <= 180, f'data.frames.max_roll={f.max_roll}: degrees in [0, 180]')
+  _check(0 < f.min_scale <= f.max_scale,
+         f'data.frames.min_scale={f.min_scale}, max_scale={f.max_scale}: need 0 < min <= max')
+  _check(f.max_shift >= 0 and f.margin >= 0,
+         f'data.frames.max_shift={f.max_shift}, margin={f.margin}: must be >= 0')
+  _check(f.blur_region in ('feathered', 'zero_flow', 'whole'),
+         f"data.frames.blur_region={f.blur_region!r}: 'feathered', 'zero_flow' or 'whole'")
+  errors = {k: f[k] for k in ('roll_error', 'scale_error', 'shift_error', 'point_error')}
+  _check(all(math.isfinite(v) and v >= 0 for v in errors.values()),
+         'landmark errors must be finite and >= 0, got '
+         + ', '.join(f'data.frames.{k}={v}' for k, v in errors.items()))
   _check(d.on_bad_record in ('skip', 'raise'),
          f"data.on_bad_record={d.on_bad_record!r}: must be 'skip' or 'raise'")
   _check(d.source in ('celebamask_hq', 'folder', 'tfds', 'synthetic'),

@@ -187,7 +187,9 @@ def _take(iterator, n):
   return [next(iterator) for _ in range(n)]
 
 
-def test_pipeline_is_identical_with_and_without_workers(smoke_config):
+@pytest.mark.parametrize('frame_share', [0.0, 0.5])
+def test_pipeline_is_identical_with_and_without_workers(smoke_config, frame_share):
+  smoke_config.data.frame_share = frame_share
   smoke_config.data.num_workers = 0
   serial = _take(iter(pipeline.make_train_dataset(smoke_config)), 3)
   smoke_config.data.num_workers = 2
@@ -197,7 +199,9 @@ def test_pipeline_is_identical_with_and_without_workers(smoke_config):
       np.testing.assert_array_equal(a[key], b[key])
 
 
-def test_pipeline_resumes_from_a_saved_iterator_state(smoke_config):
+@pytest.mark.parametrize('frame_share', [0.0, 0.5])
+def test_pipeline_resumes_from_a_saved_iterator_state(smoke_config, frame_share):
+  smoke_config.data.frame_share = frame_share
   smoke_config.data.num_workers = 0
   iterator = iter(pipeline.make_train_dataset(smoke_config))
   _take(iterator, 2)

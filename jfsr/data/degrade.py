@@ -17,7 +17,7 @@ from scipy import ndimage
 from jfsr.data import blur
 
 # ITU-R BT.601 luma, as PIL's "L" conversion uses.
-_LUMA = np.array([0.299, 0.587, 0.114])
+LUMA = np.array([0.299, 0.587, 0.114])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +92,7 @@ def degrade(hr_uint8: np.ndarray, mask: np.ndarray, spec: DegradationSpec,
                      f'got {spec.blur_region!r}')
   lr = np.clip(resize_bicubic(hr_blur, spec.lr_size), 0.0, 1.0)
   if spec.grayscale_input:
-    lr = lr @ _LUMA[:, None]
+    lr = lr @ LUMA[:, None]
   to_signed = lambda x: (x * 2.0 - 1.0).astype(np.float32)
   example = {'lr': to_signed(lr), 'hr': to_signed(hr), 'hr_blur': to_signed(hr_blur),
              'mask': np.ascontiguousarray(mask[..., None], dtype=np.float32)}
@@ -102,10 +102,15 @@ def degrade(hr_uint8: np.ndarray, mask: np.ndarray, spec: DegradationSpec,
 
 
 class Degrade(grain.transforms.RandomMap):
-  """grain transform applying :func:`degrade` with the record's own generator."""
+  """grain transform degrading each record with its own generator: the crop way
+  (:func:`degrade`), or with probability ``frame_share`` the frame way
+  (:func:`jfsr.data.frames.degrade_frame`; that choice is the record's first draw)."""
 
-  def __init__(self, spec: DegradationSpec):
-    self.spec = spec
+  def __init__(self, spec: DegradationSpec, frame_share: float = 0.0, frame_spec=None):
+    self.spec, self.frame_share, self.frame_spec = spec, frame_share, frame_spec
 
   def random_map(self, element, rng: np.random.Generator):
+    if self.frame_share > 0 and rng.random() < self.frame_share:
+      from jfsr.data import frames
+      return frames.degrade_frame(element['hr'], element['mask'], self.spec, self.frame_spec, rng)
     return degrade(element['hr'], element['mask'], self.spec, rng)

@@ -9,6 +9,7 @@ import ml_collections
 
 from jfsr.data import sources
 from jfsr.data.degrade import Degrade, DegradationSpec
+from jfsr.data.frames import FrameSpec
 from jfsr.data.synthetic import SyntheticFaces
 from jfsr.errors import JfsrError
 
@@ -86,8 +87,10 @@ def make_train_dataset(config: ml_collections.ConfigDict, process_index: int = 0
     raise DataConfigError(f'train.batch_size={global_batch} does not split over '
                           f'{process_count} processes')
   local_batch = global_batch // process_count
+  degradation = Degrade(DegradationSpec.from_config(config), config.data.frame_share,
+                        FrameSpec.from_config(config))
   dataset = (train_records(config)
-             .random_map(Degrade(DegradationSpec.from_config(config)), seed=config.seed + 1)
+             .random_map(degradation, seed=config.seed + 1)
              .batch(local_batch, drop_remainder=True))
   dataset = dataset.slice(slice(process_index + start_batch * process_count, None, process_count))
   iter_dataset = dataset.to_iter_dataset(

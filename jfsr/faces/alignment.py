@@ -77,7 +77,8 @@ def warp(image: np.ndarray, matrix: np.ndarray, size: int | tuple[int, int],
   import cv2
   width, height = (size, size) if isinstance(size, int) else size
   scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
-  modes = {'replicate': cv2.BORDER_REPLICATE, 'constant': cv2.BORDER_CONSTANT}
+  modes = {'replicate': cv2.BORDER_REPLICATE, 'constant': cv2.BORDER_CONSTANT,
+           'reflect': cv2.BORDER_REFLECT_101}
   if scale < 0.5:
     # Pre-shrink by an integer factor with area averaging, then warp the rest.
     factor = int(1 / scale)
@@ -91,6 +92,27 @@ def warp(image: np.ndarray, matrix: np.ndarray, size: int | tuple[int, int],
     image = small
   return cv2.warpAffine(np.ascontiguousarray(image), matrix, (width, height),
                         flags=cv2.INTER_CUBIC, borderMode=modes[border])
+
+
+def pixel_scale(factor: float) -> np.ndarray:
+  """The 2x3 map from pixel-centre coordinates to those of the image ``factor`` times larger
+  (a fraction shrinks)."""
+  offset = 0.5 * factor - 0.5
+  return np.array([[factor, 0.0, offset], [0.0, factor, offset]])
+
+
+def template_transform(landmarks: np.ndarray, size: int) -> np.ndarray:
+  """The similarity taking a face's five ``landmarks`` onto :data:`RESTORATION_TEMPLATE` in a
+  ``size`` square: frame pixels -> model-input pixels."""
+  return similarity_transform(landmarks, template_points(size))
+
+
+def model_input_crop(frame: np.ndarray, to_model: np.ndarray, size: int) -> np.ndarray:
+  """The face of ``frame`` resampled once, through ``to_model`` (frame -> model-input
+  pixels), into the ``size`` square the generator reads. Restoration makes every model
+  input with it, and frame-mode training (:mod:`jfsr.data.frames`) makes its inputs with it
+  too, so that the model trains on the resampling it meets."""
+  return warp(frame, to_model, size)
 
 
 def compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:

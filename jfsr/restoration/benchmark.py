@@ -109,8 +109,7 @@ def make_scene(truth: np.ndarray, lr_size: int, factor: int, bucket: tuple[int, 
 def back_onto_truth(restored: np.ndarray, scene: Scene, factor: int) -> np.ndarray:
   """A restored frame (``factor`` times the small one) resampled onto the ground-truth face."""
   from jfsr.faces import alignment
-  from jfsr.restoration.restorer import pixel_scale
-  face_to_output = alignment.compose(pixel_scale(factor), scene.face_to_frame)
+  face_to_output = alignment.compose(alignment.pixel_scale(factor), scene.face_to_frame)
   return alignment.warp(restored, alignment.invert(face_to_output), scene.truth.shape[0])
 
 

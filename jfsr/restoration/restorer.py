@@ -33,6 +33,7 @@ from PIL import Image
 
 from jfsr import checkpointing, grids, models
 from jfsr.faces import alignment, blend
+from jfsr.faces.alignment import pixel_scale
 from jfsr.faces.detection import Detector, FoundFace
 
 MAX_SHRINK = 1.5  # largest face, as its aligned crop's side over the model's input side
@@ -48,12 +49,6 @@ def as_rgb(image) -> np.ndarray:
   if image.ndim != 3 or image.shape[-1] not in (3, 4) or image.dtype != np.uint8:
     raise ValueError(f'expected a uint8 RGB image (H, W, 3), got {image.dtype} {image.shape}')
   return np.ascontiguousarray(image[..., :3])
-
-
-def pixel_scale(factor: float) -> np.ndarray:
-  """The 2x3 map from pixel-centre coordinates to those of the image ``factor`` times larger."""
-  offset = 0.5 * factor - 0.5
-  return np.array([[factor, 0.0, offset], [0.0, factor, offset]])
 
 
 def choose_upscale(sides: Sequence[float], hr_size: int, factor: int) -> int:
@@ -176,8 +171,7 @@ class Restorer:
   def plan(self, face: FoundFace, force: bool = False, max_shrink: float = MAX_SHRINK
            ) -> FaceResult:
     """The face's transform to the model's input, and whether restoring it can gain."""
-    to_model = alignment.similarity_transform(face.landmarks,
-                                              alignment.template_points(self.lr_size))
+    to_model = alignment.template_transform(face.landmarks, self.lr_size)
     side = self.lr_size / float(np.sqrt(abs(np.linalg.det(to_model[:, :2]))))
     return FaceResult(face, side, force or side <= max_shrink * self.lr_size, to_model)
 
@@ -215,7 +209,7 @@ class Restorer:
     for frame, frame_plans in zip(frames, plans):
       for p in frame_plans:
         if p.restored:
-          p.model_input = alignment.warp(frame, p.to_model, self.lr_size)
+          p.model_input = alignment.model_input_crop(frame, p.to_model, self.lr_size)
     return plans
 
   def restore_frame(self, frame, found: Sequence[FoundFace] | None = None,

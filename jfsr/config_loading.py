@@ -24,11 +24,13 @@ def load_config(variant: str = 'default', path: str | Path | None = None) -> ml_
 
 
 def config_from_dict(saved: dict) -> ml_collections.ConfigDict:
-  """A saved config (JSON round-tripped) over its variant's current defaults, so that
-  fields added since it was saved exist; fields this version does not know are
-  reported and ignored."""
+  """A saved config (JSON round-tripped) over the package's defaults
+  (:func:`jfsr.config_defaults.base_config`, no config file needed), so that fields added
+  since it was saved exist, with the values that keep its behaviour; fields this version
+  does not know are reported and ignored."""
   from absl import logging
-  config = load_config(saved.get('variant', 'default'))
+  from jfsr import config_defaults
+  config = config_defaults.base_config()
 
   def merge(node: ml_collections.ConfigDict, values: dict, prefix: str) -> None:
     for key, value in values.items():

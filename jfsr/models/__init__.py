@@ -106,11 +106,11 @@ def init_variables(config: ml_collections.ConfigDict, rng: jax.Array) -> dict:
 def parameter_counts(config: ml_collections.ConfigDict | None = None) -> dict[str, int]:
   """Trainable parameters per network (BatchNorm running statistics excluded).
 
-  With no config, the default one of ``configs/celebahq.py``: 58,295,494 for the
+  With no config, the paper's (:func:`jfsr.config_defaults.base_config`): 58,295,494 for the
   generator, 2,769,601 for the global and 2,766,529 for the local discriminator.
   """
   if config is None:
-    from jfsr import config_loading
-    config = config_loading.load_config('default')
+    from jfsr import config_defaults
+    config = config_defaults.base_config()
   shapes = jax.eval_shape(lambda: init_variables(config, jax.random.key(0)))
   return {name: sum(x.size for x in jax.tree.leaves(v['params'])) for name, v in shapes.items()}

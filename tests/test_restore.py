@@ -216,6 +216,35 @@ def test_benchmark_scenes_map_back_onto_their_ground_truth():
   assert error(scene) < 20 and error(scene) < 0.7 * error(shifted), (error(scene), error(shifted))
 
 
+def test_benchmark_counts_a_face_found_by_landmark_distance_and_measures_its_error():
+  """A detection counts as the face when its landmarks' centre is within a quarter face of
+  the true one; the matched detection's error is the similarity between the point sets."""
+  from jfsr.faces import alignment
+  from jfsr.faces.detection import FoundFace
+  from jfsr.restoration import benchmark
+  truth = draw_face(3, 128)[0]
+  scene = benchmark.make_scene(truth, 16, 8, (0, 10), np.random.default_rng(1))
+  true = benchmark.true_face(scene, 128).landmarks
+  side = benchmark.face_side(scene, 128)
+  centre = true.mean(0)
+
+  def found(points):
+    return FoundFace((0, 0, 1, 1), 1.0, points, 'mtcnn')
+  near = found(true + [0.2 * side, 0])
+  far = found(true + [0.3 * side, 0])
+  assert benchmark.match([far], scene, 128) is None and not benchmark.hit([], scene, 128)
+  assert benchmark.match([far, near], scene, 128) is near
+  # A known error: turned 5 degrees and scaled 1.1x about the centre, shifted 0.05 side.
+  a, b = 1.1 * np.cos(np.radians(5)), 1.1 * np.sin(np.radians(5))
+  moved = (true - centre) @ np.array([[a, -b], [b, a]]).T + centre + [0.05 * side, 0]
+  error = benchmark.landmark_error(moved, true, side)
+  assert error['roll'] == pytest.approx(5, abs=1e-6)
+  assert error['scale'] == pytest.approx(np.log(1.1), abs=1e-9)
+  assert error['shift'] == pytest.approx(0.05, abs=1e-9)
+  assert error['point'] == pytest.approx(0, abs=1e-9)
+  assert alignment.similarity_transform(true, true)[0, 0] == pytest.approx(1)
+
+
 def test_cli_on_a_folder_counts_and_never_makes_faces_worse(checkpoint, tmp_path):
   from jfsr.faces.detection import Detector
   from jfsr.restoration import Restorer

@@ -1,15 +1,19 @@
-r"""Does aligning faces by landmarks beat cutting boxes? A benchmark on faces placed in frames.
+r"""Restoration in frames, the way users meet it: detection, alignment and gain over bicubic.
 
-    python -m jfsr.restoration.benchmark --model NAME --root ../shared/data/CelebAMask-HQ-mini \
-        [--faces 60] [--json results.json]
+    python -m jfsr.restoration.benchmark --model NAME --root CELEBAMASK_HQ \
+        [--faces 100] [--json results.json]
+    python -m jfsr.restoration.benchmark --checkpoint WORKDIR/checkpoints/STEP \
+        --folder FACES --first 0 --faces 100     # held-out faces of a plain folder
 
-Held-out faces (the model's test split of ``--root``: people it never saw) are put
-into larger frames over textured backgrounds by known random similarity
-transforms (rotation up to ±30°, in three buckets of 10°; scale 0.7 to 1.3;
-shifts), the whole frame is blurred by a random linear motion and shrunk by the
-model's factor (the training's antialiased bicubic), so that each face is about
-the model's input size. Each frame is then restored (enlarged by the model's
-factor) four ways:
+Faces nobody trained on (the model's test split of ``--root``, or images ``--first`` on
+of ``--folder``) are put into larger frames over textured backgrounds by known random
+similarity transforms (rotation up to ±30°, in three buckets of 10°; a face side of
+0.75 to 1.5 times the model's input, i.e. 12-24 px for a 16-px model; shifts), the whole
+frame is blurred by a random linear motion and shrunk by the model's factor (the
+training's antialiased bicubic) and rounded to 8 bits. This is not the training's frame
+mode (:mod:`jfsr.data.frames`: Gong's flows, mirrored surroundings, sampled landmark
+errors): the scenes make their own choices, and their landmarks come from the detector.
+Each frame is then restored (enlarged by the model's factor) these ways:
 
 * ``bicubic``: the frame enlarged, nothing restored;
 * ``box (Haar)``: the Haar cascade's box, cut as a square (no roll), the path
@@ -29,7 +33,9 @@ are counted apart). A face a detector missed is scored as the frame enlarged,
 since that is what the user gets; a second table scores the paths on the faces both
 detectors found, so that they are compared on the same faces. Detection rates of
 MTCNN and Haar are given by face size (its aligned crop's side in frame pixels) and
-by rotation.
+by rotation, with the false detections per frame (detections that are not the face),
+and the detector's landmark errors against the truth (roll, scale, shift and per-point
+residual, by face size: what frame-mode training's ``data.frames.*_error`` model).
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ from absl import flags, logging
 
 FLAGS = flags.FLAGS
 ROTATION_BUCKETS = ((0, 10), (10, 20), (20, 30))
-SIZE_BUCKETS = ((0.7, 0.9), (0.9, 1.1), (1.1, 1.3))  # face scale relative to the model's input
+SIZE_BUCKETS = ((0.75, 1.0), (1.0, 1.25), (1.25, 1.5))  # face side / model input side
 PATHS = ('bicubic', 'box (Haar)', 'box (MTCNN)', 'aligned (MTCNN)', 'aligned (true landmarks)')
 
 
@@ -87,7 +93,7 @@ def make_scene(truth: np.ndarray, lr_size: int, factor: int, bucket: tuple[int, 
   hr = truth.shape[0]
   side = 3 * hr
   rotation = float(rng.uniform(*bucket) * rng.choice([-1, 1]))
-  scale = float(rng.uniform(0.7, 1.3))
+  scale = float(rng.uniform(SIZE_BUCKETS[0][0], SIZE_BUCKETS[-1][1]))
   a = scale * np.cos(np.radians(rotation))
   b = scale * np.sin(np.radians(rotation))
   centre = side / 2 + rng.uniform(-0.12, 0.12, 2) * side
@@ -100,7 +106,7 @@ def make_scene(truth: np.ndarray, lr_size: int, factor: int, bucket: tuple[int, 
   big = (big * (1 - inside) + face * inside).astype(np.float32)
   big = line_blur(big, rng.uniform(2, 12), rng.uniform(0, 180))
   small = resize_bicubic(big, side // factor)
-  frame = np.clip(small + 0.5, 0, 255).astype(np.uint8)
+  frame = np.clip(np.round(small), 0, 255).astype(np.uint8)
   to_small = np.array([[1 / factor, 0, 0.5 / factor - 0.5], [0, 1 / factor, 0.5 / factor - 0.5]])
   return Scene(frame, truth, alignment.compose(to_small, face_to_big), rotation,
                scale * hr / factor / lr_size)
@@ -129,28 +135,67 @@ def box_only(face):
   return dataclasses.replace(face, landmarks=average)
 
 
+def face_side(scene: Scene, hr: int) -> float:
+  """The face's side (its aligned crop's) in frame pixels."""
+  return hr * float(np.sqrt(abs(np.linalg.det(scene.face_to_frame[:, :2]))))
+
+
+def match(found: list, scene: Scene, hr: int):
+  """The detection whose landmarks' centre lies nearest the true one, if within a quarter
+  of the face's side (the face counts as found), else None."""
+  truth = true_face(scene, hr).landmarks.mean(0)
+  distances = [np.linalg.norm(f.landmarks.mean(0) - truth) for f in found]
+  if not distances or min(distances) >= 0.25 * face_side(scene, hr):
+    return None
+  return found[int(np.argmin(distances))]
+
+
 def hit(found: list, scene: Scene, hr: int) -> bool:
   """Whether a detection's landmarks centre lies within a quarter face of the true one."""
-  truth = true_face(scene, hr).landmarks.mean(0)
-  side = hr * np.sqrt(abs(np.linalg.det(scene.face_to_frame[:, :2])))  # in frame pixels
-  return any(np.linalg.norm(f.landmarks.mean(0) - truth) < 0.25 * side for f in found)
+  return match(found, scene, hr) is not None
 
 
-def run(model: str, root: str, count: int, seed: int = 0) -> dict:
+def landmark_error(detected: np.ndarray, truth: np.ndarray, side: float) -> dict[str, float]:
+  """How far detected landmarks are from the true ones, as the similarity between them:
+  roll (degrees), scale (log-ratio), shift of the centre and the points' residual after
+  the similarity (fractions of the face's ``side``)."""
+  from jfsr.faces import alignment
+  m = alignment.similarity_transform(truth, detected)
+  residual = detected - alignment.apply_transform(m, truth)
+  return {'roll': float(np.degrees(np.arctan2(m[1, 0], m[0, 0]))),
+          'scale': float(np.log(np.hypot(m[0, 0], m[1, 0]))),
+          'shift': float(np.linalg.norm(detected.mean(0) - truth.mean(0)) / side),
+          'point': float(np.sqrt((residual ** 2).sum(1).mean() / 2) / side)}
+
+
+def held_out_faces(config, root: str | None, folder: str | None, first: int, count: int):
+  """The faces to place: the test split of ``root`` (a CelebAMask-HQ layout, the model's
+  own split), or images ``first``.. of a plain ``folder`` (name order)."""
+  from jfsr.data import pipeline, sources
+  from jfsr.errors import JfsrError
+  if bool(root) == bool(folder):
+    raise JfsrError('give exactly one of --root (a CelebAMask-HQ layout: the model\'s test '
+                    'split) and --folder (a folder of aligned faces)')
+  if folder:
+    return sources.FaceFolder(folder, config.data.hr_size, first, count, 'skip')
+  config.data.root = root
+  return pipeline.make_source(config, 'test')
+
+
+def run(model: str | None, root: str | None, count: int, seed: int = 0,
+        checkpoint: str | None = None, folder: str | None = None, first: int = 0) -> dict:
   from jfsr import checkpointing
-  from jfsr.data import pipeline
   from jfsr.faces.detection import Detector
   from jfsr.metrics import fidelity, identity
   from jfsr.pretrained import facenet_weights
   from jfsr.restoration.restorer import Restorer, enlarge
 
-  config, variables, step = checkpointing.load_generator(model=model)
-  config.data.root = root
+  config, variables, step = checkpointing.load_generator(checkpoint=checkpoint, model=model)
   lr, hr, factor = config.data.lr_size, config.data.hr_size, config.data.hr_size // config.data.lr_size
   min_face = max(6, lr // 2)
   detectors = {'haar': Detector('haar', min_face), 'mtcnn': Detector('mtcnn', min_face)}
   restorers = {name: Restorer(config, variables, step, detector=d) for name, d in detectors.items()}
-  source = pipeline.make_source(config, 'test')
+  source = held_out_faces(config, root, folder, first, count)
   rng = np.random.default_rng(seed)
   scenes = []
   for i in range(min(count, len(source))):
@@ -192,8 +237,11 @@ def run(model: str, root: str, count: int, seed: int = 0) -> dict:
                       'id_distance': np.where(usable, distance, np.nan)}
   rotations = np.abs([s.rotation for s in scenes])
   scales = np.array([s.scale for s in scenes])
-  hits = {name: np.array([hit(f, s, hr) for f, s in zip(faces, scenes)])
-          for name, faces in found.items()}
+  matches = {name: [match(f, s, hr) for f, s in zip(faces, scenes)]
+             for name, faces in found.items()}
+  hits = {name: np.array([m is not None for m in matched]) for name, matched in matches.items()}
+  false_detections = {name: np.array([len(f) - (m is not None) for f, m in zip(faces, matches[name])])
+                      for name, faces in found.items()}
 
   def by_rotation(among: np.ndarray) -> dict:
     table = {}
@@ -205,23 +253,34 @@ def run(model: str, root: str, count: int, seed: int = 0) -> dict:
     table['all'] = {path: {k: float(np.nanmean(v[among])) for k, v in values.items()}
                     | {'faces': int(among.sum())} for path, values in per_face.items()}
     return table
+  def rates(chosen: np.ndarray) -> dict:
+    return ({name: float(h[chosen].mean()) for name, h in hits.items()}
+            | {f'{name} false/frame': float(false_detections[name][chosen].mean())
+               for name in hits} | {'faces': int(chosen.sum())})
   detection = {'by size (face / model input)': {}, 'by rotation': {}}
+  landmarks = {}
+  errors = [landmark_error(m.landmarks, true_face(s, hr).landmarks, face_side(s, hr))
+            if m is not None else None for m, s in zip(matches['mtcnn'], scenes)]
   for low, high in SIZE_BUCKETS:
     chosen = (scales >= low) & (scales < high)
-    detection['by size (face / model input)'][f'{low * lr:.0f}-{high * lr:.0f} px'] = {
-        name: float(h[chosen].mean()) for name, h in hits.items()} | {'faces': int(chosen.sum())}
+    label = f'{low * lr:.0f}-{high * lr:.0f} px'
+    detection['by size (face / model input)'][label] = rates(chosen)
+    measured = [e for e, c in zip(errors, chosen) if c and e is not None]
+    landmarks[label] = {k: float(np.sqrt(np.mean([e[k] ** 2 for e in measured])))
+                        for k in ('roll', 'scale', 'shift', 'point')} | {'faces': len(measured)}
   for low, high in ROTATION_BUCKETS:
     chosen = (rotations >= low) & (rotations < high)
-    detection['by rotation'][f'{low}-{high} deg'] = {
-        name: float(h[chosen].mean()) for name, h in hits.items()} | {'faces': int(chosen.sum())}
-  return {'model': model, 'step': step, 'faces': len(scenes), 'lr_size': lr, 'hr_size': hr,
+    detection['by rotation'][f'{low}-{high} deg'] = rates(chosen)
+  return {'model': model or str(checkpoint), 'step': step, 'faces': len(scenes), 'lr_size': lr, 'hr_size': hr,
           'identity_unusable': {p: int(np.isnan(v['id_distance']).sum())
                                 for p, v in per_face.items()},
           'scores': by_rotation(np.ones(len(scenes), bool)),
           # The faces both detectors found: the paths compared on the same faces, apart
           # from which faces each detector misses (a miss is left bicubic).
           'scores_found_by_both': by_rotation(hits['haar'] & hits['mtcnn']),
-          'detection': detection}
+          'detection': detection,
+          # Root-mean-square errors of MTCNN's (refined) landmarks on the faces it found.
+          'landmark_errors_mtcnn': landmarks}
 
 
 def markdown(result: dict) -> str:
@@ -235,11 +294,17 @@ def markdown(result: dict) -> str:
       cells = [f"{by_path[p]['psnr']:.2f} / {by_path[p]['ssim']:.3f} / "
                f"{by_path[p]['id_distance']:.3f}" for p in PATHS]
       lines.append(f"| {bucket} | {by_path[PATHS[0]]['faces']} | " + ' | '.join(cells) + ' |')
-  lines += ['', '| detection rate | MTCNN | Haar | faces |', '|---|---|---|---|']
+  lines += ['', '| detection rate (false detections per frame) | MTCNN | Haar | faces |',
+            '|---|---|---|---|']
   for kind, buckets in result['detection'].items():
     for bucket, rates in buckets.items():
-      lines.append(f"| {kind}: {bucket} | {rates['mtcnn']:.2f} | {rates['haar']:.2f} | "
-                   f"{rates['faces']} |")
+      lines.append(f"| {kind}: {bucket} | {rates['mtcnn']:.2f} ({rates['mtcnn false/frame']:.2f}) "
+                   f"| {rates['haar']:.2f} ({rates['haar false/frame']:.2f}) | {rates['faces']} |")
+  lines += ['', '| MTCNN landmark error (RMS) | roll (deg) | scale (log) | shift (x side) | '
+            'point (x side) | faces |', '|---|---|---|---|---|---|']
+  for bucket, e in result['landmark_errors_mtcnn'].items():
+    lines.append(f"| {bucket} | {e['roll']:.2f} | {e['scale']:.3f} | {e['shift']:.3f} | "
+                 f"{e['point']:.3f} | {e['faces']} |")
   return '\n'.join(lines)
 
 
@@ -250,7 +315,8 @@ def main(argv) -> None:
   from jfsr.pretrained.cache import MissingWeightsError
   compile_cache.enable()
   try:
-    result = run(FLAGS.model, FLAGS.root, FLAGS.faces, FLAGS.seed)
+    result = run(FLAGS.model, FLAGS.root, FLAGS.faces, FLAGS.seed, FLAGS.checkpoint,
+                 FLAGS.folder, FLAGS.first)
   except (JfsrError, MissingWeightsError, FileNotFoundError) as error:
     sys.exit(f'error: {error}')
   if FLAGS.json:
@@ -262,9 +328,13 @@ def main(argv) -> None:
 if __name__ == '__main__':
   from jfsr import cli, host_memory
   host_memory.restart_with_fast_allocator()
-  flags.DEFINE_string('model', None, 'a shipped model NAME or packed .npz', required=True)
+  flags.DEFINE_string('model', None, 'a shipped model NAME or packed .npz')
+  flags.DEFINE_string('checkpoint', None, 'instead of --model: a training run\'s workdir or '
+                      'one of its checkpoints/STEP')
   flags.DEFINE_string('root', None, 'CelebAMask-HQ root: its test split (the model\'s config) '
-                      'gives the faces', required=True)
+                      'gives the faces')
+  flags.DEFINE_string('folder', None, 'instead of --root: a folder of aligned faces')
+  flags.DEFINE_integer('first', 0, '--folder: the first image used (name order)')
   flags.DEFINE_integer('faces', 60, 'how many held-out faces (spread over the rotation buckets)')
   flags.DEFINE_integer('seed', 0, 'for the transforms, backgrounds and blurs')
   flags.DEFINE_string('json', None, 'also write the results here')

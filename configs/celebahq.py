@@ -22,12 +22,12 @@ the local (face) discriminator after 200 epochs. Variants:
   cpu_x16_late  cpu_x16_ema at a quarter of the learning rate (5e-5 for all three
            networks), to resume a cpu_x16_ema run with once its curve flattens; tried
            from step 5051 of the shipped model's run, it lowered the average's PSNR
-           (README, Pretrained weights): kept as the record of that experiment
+           (docs/training.md): kept as the record of that experiment
   cpu_x16_more  cpu_x16_ema that also trains on a folder of extra faces (give
            --config.data.extra_root; sized for celebahq-extra: its images 100.. are a 0.24
            share of the examples, about their share of 900 + 286 faces, and images 0-99
            are held out for validation): the run's PSNR on its training faces pulled
-           away from the test faces' (README, Pretrained weights), so it gets more faces
+           away from the test faces' (docs/training.md), so it gets more faces
   cpu_x16_localgan  cpu_x16_ema whose generator no longer answers the global
            discriminator (loss.lambda_global_adv = 0; the global D still trains, and its
            margin is still logged): what cpu_x16_ema did by itself each time its global D
@@ -36,7 +36,7 @@ the local (face) discriminator after 200 epochs. Variants:
   cpu_x16_continue  cpu_x16_localgan as a fresh run: its generator starts from the
            shipped model cpu-x16 (discriminators and optimizers fresh) and it has no
            global discriminator at all (its term is off, so training one would only cost
-           time); how the shipped model is carried on, on this machine or the next
+           time); how the shipped model is carried on
   cpu_x16_frames  cpu_x16_continue with half of the examples made the frame way
            (data.frame_share = 0.5, jfsr.data.frames) and the extra faces of
            cpu_x16_more: carries the shipped model on for faces inside photos, which

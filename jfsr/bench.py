@@ -5,7 +5,7 @@ Prints one JSON object per measurement, then a short table:
 * ``train``: the full train step (D and G updates, perceptual loss) at
   ``--batch``: compile time, the first (warm-up) step's time, step time (median
   and spread over ``--repeats``), images/s, XLA's FLOP count (cost analysis) and
-  FLOP rate, the reference model's FLOP count where it is known (DESIGN §4), peak
+  FLOP rate, the reference model's FLOP count where it is known (docs/benchmarks.md), peak
   memory, the host allocator (``jfsr.host_memory``) with its page faults and
   kernel time per step;
 * ``generator``: eval-mode generator images/s for each of ``--infer_batches``;
@@ -14,7 +14,7 @@ Prints one JSON object per measurement, then a short table:
 * ``video``: 640x480 frames with 1 and 4 small faces restored ``--video_chunk`` at a
   time, stage by stage (detection, alignment, generator, paste-back): frames/s, ms per
   face, and what the stages around the generator cost relative to it;
-* ``blur``: the exact motion blur (DESIGN §2.2) alone, images/s at the config's
+* ``blur``: the exact motion blur (docs/design.md, "Motion blur") alone, images/s at the config's
   HR size with 1 and 2 worker processes (each blurring its own faces);
 * ``loader``: the grain pipeline's images/s for each of ``--loader_workers``
   (source, degradation, batching: everything but the step);
@@ -59,7 +59,7 @@ flags.DEFINE_integer('fed_steps', 20, 'steps timed by --what fed')
 flags.DEFINE_string('profile_dir', None, 'record a jax.profiler trace of 3 train steps here')
 
 # Reference FLOPs per image of the full train step, counted on the authors'
-# PyTorch model (DESIGN §4), keyed by (hr_size, lr_size, ngf, perceptual network).
+# PyTorch model (docs/benchmarks.md), keyed by (hr_size, lr_size, ngf, perceptual network).
 REFERENCE_STEP_FLOPS = {(256, 32, 64, 'vgg19'): 337e9}
 # Dense tensor-core peak FLOP/s of known devices (datasheets) by compute dtype;
 # XLA runs fp32 convolutions and matmuls on GPUs as TF32, so fp32 is held to the TF32 peak.

@@ -136,7 +136,7 @@ def restore_networks(config: ml_collections.ConfigDict, workdir, step: int, shar
   Checkpoints written on any number of devices restore here. A network the run
   did not train (a discriminator switched off) is left out. The generator is the
   run's moving average where it kept one, unless ``config.train.ema_decay`` is 0
-  (``--set train.ema_decay=0`` picks the trained generator itself).
+  (``--config.train.ema_decay=0`` picks the trained generator itself).
   """
   mngr = manager(workdir, max_to_keep=None, create=False)
   saved = check_compatible(mngr, step, config, workdir)

@@ -39,6 +39,21 @@ def config_field_error(error: Exception) -> str:
   return ' '.join(message.split())
 
 
+def split_config_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
+  """``argv`` without its ``--config.FIELD=VALUE`` (or ``--config.FIELD VALUE``) arguments,
+  and those as ``FIELD=VALUE``: for commands that change a *saved* config (no config file on
+  their command line) with the same spelling ``jfsr.main`` uses."""
+  kept, overrides = [argv[0]], []
+  args = iter(argv[1:])
+  for arg in args:
+    if arg.startswith('--config.'):
+      field, sep, value = arg[len('--config.'):].partition('=')
+      overrides.append(f'{field}={value if sep else next(args, "")}')
+    else:
+      kept.append(arg)
+  return kept, overrides
+
+
 def flags_parser(module_name: str) -> Callable[[list[str]], list[str]]:
   """A ``flags_parser`` for ``app.run``: help to stdout with status 0, bad flags and
   config overrides as one line each."""

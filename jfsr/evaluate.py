@@ -25,12 +25,14 @@ The scalars also go to the run's TensorBoard log (``eval/model/psnr``, ...), so
 evaluations line up with training steps.
 
 Standalone, with the config the run saved beside its checkpoints:
-``python -m jfsr.evaluate --workdir DIR [--steps 2000,4000] [--set data.root=PATH]``
+``python -m jfsr.evaluate --workdir DIR [--steps 2000,4000] [--config.data.root=PATH]``
 (``--out OUT`` writes ``OUT/eval/<step>/`` instead, e.g. for another set of faces, leaving
 the run's own evaluations as they are); a shipped generator with the config it was
-trained with: ``python -m jfsr.evaluate --model NAME --workdir OUT --set data.root=PATH``.
+trained with: ``python -m jfsr.evaluate --model NAME --workdir OUT --config.data.root=PATH``.
 A run that kept a moving average of its generator (``train.ema_decay``) is evaluated on
-the average; ``--set train.ema_decay=0`` evaluates the trained generator itself.
+the average; ``--config.train.ema_decay=0`` evaluates the trained generator itself.
+``--config.FIELD=VALUE`` changes a field of the saved config, as ``jfsr.main`` takes it
+(``--set FIELD=VALUE``, the older spelling, still works and says so).
 """
 
 from __future__ import annotations
@@ -273,7 +275,8 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> 
   for item in overrides:
     field, sep, text = item.partition('=')
     if not sep:
-      raise ConfigError(f'--set {item}: expected FIELD=VALUE, e.g. --set data.root=/data/celeba')
+      raise ConfigError(f'--config.{item}: expected --config.FIELD=VALUE, e.g. '
+                        '--config.data.root=/data/celeba')
     try:
       value = ast.literal_eval(text)
     except (ValueError, SyntaxError):
@@ -283,7 +286,7 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> 
     for part in parents:
       node = node.get(part) if isinstance(node, ml_collections.ConfigDict) else None
     if not isinstance(node, ml_collections.ConfigDict) or leaf not in node:
-      raise ConfigError(f'--set {item}: the saved config has no field {field}')
+      raise ConfigError(f'--config.{item}: the saved config has no field {field}')
     node[leaf] = value
 
 
@@ -303,17 +306,25 @@ def _main(argv) -> None:
       config = generators.load(f.model)[0]
     else:
       config = checkpointing.saved_config(f.workdir, steps[-1] if steps else None)
-    apply_overrides(config, f.set)
+    if f.set:
+      logging.warning('--set FIELD=VALUE is the older spelling of --config.FIELD=VALUE; '
+                      'both work')
+    apply_overrides(config, CONFIG_OVERRIDES + f.set)
     evaluate_checkpoints(config, f.workdir, steps, f.model, f.out)
   except (JfsrError, ValueError, FileNotFoundError) as error:  # incl. MissingWeightsError
     logging.error('%s', error)
     sys.exit(f'error: {error}')
 
 
+CONFIG_OVERRIDES: list[str] = []  # --config.FIELD=VALUE arguments, taken out before parsing
+
+
 if __name__ == '__main__':
+  import sys
   from absl import flags as absl_flags
-  from jfsr import host_memory
+  from jfsr import cli, host_memory
   host_memory.restart_with_fast_allocator()
+  sys.argv, CONFIG_OVERRIDES[:] = cli.split_config_overrides(sys.argv)
   absl_flags.DEFINE_string('workdir', None, 'a training run\'s --workdir (holding checkpoints/); '
                            'with --model, where the evaluation is written', required=True)
   absl_flags.DEFINE_string('model', None, 'evaluate a shipped model (NAME, python -m '
@@ -321,7 +332,6 @@ if __name__ == '__main__':
   absl_flags.DEFINE_list('steps', [], 'checkpoint steps to evaluate (default: the latest)')
   absl_flags.DEFINE_string('out', None, 'write OUT/eval/<step>/ (and its TensorBoard scalars) '
                            'instead of under --workdir, e.g. when evaluating other faces')
-  absl_flags.DEFINE_multi_string('set', [], 'FIELD=VALUE changes to the saved config, e.g. '
-                                 'data.root=/data/CelebAMask-HQ or eval.num_images=100')
-  from jfsr import cli
+  absl_flags.DEFINE_multi_string('set', [], 'older spelling of --config.FIELD=VALUE: changes '
+                                 'to the saved config, e.g. --config.data.root=/data/CelebAMask-HQ')
   cli.run(_main, __name__)

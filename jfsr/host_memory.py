@@ -3,8 +3,8 @@
 XLA:CPU allocates each step's temporaries with ``malloc`` and frees them when the
 step ends. glibc maps every block over 32 MiB afresh and unmaps it on ``free``, so
 each step faults all its memory in again, 4 KiB at a time: 2.7-3.6 million page
-faults and 5-7 s of kernel time per default train step at batch 8 on the 2-core
-development CPU. Measured there (README, Benchmarks), step time / peak memory:
+faults and 5-7 s of kernel time per default train step at batch 8 on a 2-core
+CPU. Measured there (docs/benchmarks.md), step time / peak memory:
 
 * glibc as is: 15.0-15.6 s / 6.9 GB;
 * glibc with ``glibc.malloc.hugetlb=1`` (transparent huge pages on those

@@ -1,4 +1,4 @@
-"""The losses of the reference implementation (DESIGN §1.3), as pure functions.
+"""The losses of the reference implementation (docs/design.md, "Losses and optimisation"), as pure functions.
 
 Images are NHWC in [-1, 1]; masks are NHWC with one channel in [0, 1]. Every term
 is a mean over the (local) batch; the train step averages them over devices.

@@ -6,7 +6,7 @@ statistics are averaged over the axis (``BatchNorm(axis_name=...)``), dropout an
 noise are drawn per global example index, and each loss is ``pmean``-ed before it
 is differentiated. Under shard_map's varying-value checks the gradient of a
 replicated parameter is then already the all-device sum of per-device
-contributions, so gradients are *not* averaged again (DESIGN §5).
+contributions, so gradients are *not* averaged again (docs/design.md, "Data parallelism").
 """
 
 from __future__ import annotations

@@ -85,3 +85,12 @@ def test_a_negative_or_non_finite_loss_weight_is_refused(field, value):
   config.loss[field] = value
   with pytest.raises(ConfigError, match=f'loss.{field}='):
     config_loading.validate(config, 1)
+
+
+def test_config_overrides_are_split_from_other_flags():
+  from jfsr import cli
+  argv = ['prog', '--workdir', 'w', '--config.data.root=/d', '--config.eval.num_images', '5',
+          '--steps=1,2']
+  kept, overrides = cli.split_config_overrides(argv)
+  assert kept == ['prog', '--workdir', 'w', '--steps=1,2']
+  assert overrides == ['data.root=/d', 'eval.num_images=5']

@@ -14,7 +14,7 @@ from jfsr.data import blur, degrade, pipeline, synthetic
     (6, [1 / 12] + [1 / 6] * 5 + [1 / 12]),
 ])
 def test_line_kernel_sanity_values(magnitude, expected):
-  # DESIGN §2.2: at phi = 0 (c = 1, s = 0) the distance d = l reaches only the centre column,
+  # docs/design.md, "Motion blur": at phi = 0 (c = 1, s = 0) the distance d = l reaches only the centre column,
   # so the weights run down the rows (offset k): a column. At 90 degrees, along a row.
   column = np.asarray(expected)[:, None]
   np.testing.assert_allclose(blur.line_kernel(magnitude, 0.0), column, atol=1e-3)
@@ -60,7 +60,7 @@ def test_orientation_folds_into_0_180():
 
 
 def _per_pixel_blur(image, u, v):
-  """DESIGN §2.2 written out per pixel: the straightforward reference."""
+  """The blur formula (docs/design.md) written out per pixel: the straightforward reference."""
   h, w, _ = image.shape
   out = np.empty_like(image)
   m, phi = blur.magnitude_orientation(u, v)

@@ -1,4 +1,4 @@
-"""Loss terms against hand-written numpy versions of DESIGN §1.3."""
+"""Loss terms against hand-written numpy versions of docs/design.md ("Losses and optimisation")."""
 
 import jax.numpy as jnp
 import numpy as np

@@ -189,11 +189,12 @@ def test_a_packed_generator_restores_evaluates_exports_and_starts_training(train
   # own needs no training split (all of them the test split: data.num_train=0).
   out = tmp_path / 'eval-of-model'
   result = subprocess.run([sys.executable, '-m', 'jfsr.evaluate', '--model', str(packed),
-                           '--workdir', str(out), '--set', 'data.num_train=0', '--set',
-                           'data.num_test=5'], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+                           '--workdir', str(out), '--config.data.num_train=0',
+                           '--config.data.num_test', '5', '--set', 'eval.grid_images=2'],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
   assert json.loads((out / 'eval' / '6' / 'metrics.json').read_text())['num_images'] == 5
+  assert 'older spelling' in result.stderr  # --set still works, and says what to use
   result = subprocess.run([sys.executable, '-m', 'jfsr.export', '--model', str(packed), '--to',
                            'torch', '--output', str(tmp_path / 'g.pth')], cwd=REPO,
                           capture_output=True, text=True, timeout=300)

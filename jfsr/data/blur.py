@@ -1,4 +1,4 @@
-"""Gong et al.'s motion flow and the line-kernel motion blur (DESIGN §2.2).
+"""Gong et al.'s motion flow and the line-kernel motion blur (docs/design.md, "Motion blur").
 
 Conventions follow the formulas: pixel x is the column (1..w), y the row (1..h),
 both 1-indexed; a flow is a pair of integer HxW arrays (u, v). A line kernel is
@@ -213,7 +213,7 @@ def _all_taps(magnitudes, phis):
 
 def motion_blur(image: np.ndarray, u: np.ndarray, v: np.ndarray,
                 where: np.ndarray | None = None) -> np.ndarray:
-  """Gong et al.'s spatially varying motion blur, exactly as DESIGN §2.2 defines it.
+  """Gong et al.'s spatially varying motion blur, exactly as docs/design.md ("Motion blur") gives it.
 
   ``image`` is HxWxC (or HxW) float in [0, 1]; ``u``, ``v`` are HxW integer flows.
   Every pixel is the normalised line-kernel average of its (border-replicated)

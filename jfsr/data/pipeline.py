@@ -139,7 +139,7 @@ def make_eval_dataset(config: ml_collections.ConfigDict, batch_size: int,
   Each face's degradation depends only on :data:`EVAL_SEED` and its index in the
   test split, so the inputs are the same on any number of devices or processes.
   The last batch may be smaller. Asking for more examples than the test split
-  holds is an error, not a silent truncation.
+  holds is an error, not a quiet truncation.
   """
   source = make_source(config, 'test')
   count = len(source) if count is None else count

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-# python -m jfsr.faces.measure_template --root ../shared/data/CelebAMask-HQ-mini --size 256
+# python -m jfsr.faces.measure_template --root data/CelebAMask-HQ-mini --size 256
 # (1,000 CelebA-HQ faces resized to 256², 999 detected; median of each coordinate).
 FACENET_TEMPLATE = np.array([
     [42.14, 63.26], [118.23, 63.23], [79.39, 97.20], [45.84, 120.71], [114.07, 120.60],

@@ -7,7 +7,7 @@ uint8-range RGB, a fixed range of 255, SSIM over an 11x11 Gaussian window
 (sigma 1.5), the mean over channels. Optionally on the luma (Y) channel only and
 with a border cropped.
 
-The paper's protocol (Yun et al. 2020, DESIGN §1.5), kept separately named so its
+The paper's protocol (Yun et al. 2020, docs/design.md, "The paper's numbers"), kept separately named so its
 figures can sit beside Table 1: RGB in [0, 1], ``data_range = pred.max() -
 pred.min()`` per image, SSIM over a 7x7 uniform window with the sample covariance
 (scikit-image's defaults then).

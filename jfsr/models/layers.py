@@ -256,7 +256,7 @@ def _conv_transpose_gemm(x: jax.Array, kernel: jax.Array) -> jax.Array:
   as 2x2 blocks: kernel row ``ky = 2a + s`` carries input row ``i`` to block row
   ``i + a``, sub-row ``s`` (the same for columns), so it is four shifted block
   additions, and autodiff's transpose of it four slices (the per-tap form, 16 pixel
-  shifts, was up to 1.6x slower in training on the development CPU).
+  shifts, was up to 1.6x slower in training on a 2-core CPU).
   """
   n, h, w, cin = x.shape
   cout = kernel.shape[-1]

@@ -70,7 +70,7 @@ def max_pool_2x2(x: jax.Array) -> jax.Array:
   Written as a reshape and a max, whose gradient is an elementwise mask, rather
   than ``nn.max_pool``'s ``reduce_window``, whose gradient XLA:CPU expands into
   select-and-scatter over full-size int32 index maps (the VGG-19 part of the default
-  train step went from 4.49 to 4.25 s at batch 8 on the development CPU). The two
+  train step went from 4.49 to 4.25 s at batch 8 on a 2-core CPU). The two
   differ only where a window holds equal maxima: this splits the gradient between
   them, ``reduce_window`` (and PyTorch) give it to one.
   """

@@ -39,10 +39,10 @@ class ShippedModel:
 
 
 SHIPPED: dict[str, ShippedModel] = {
-    # python -m jfsr.pretrained pack --checkpoint /tmp/work/localgan_nog/checkpoints/1500
+    # python -m jfsr.pretrained pack --checkpoint runs/continue/checkpoints/1500
     # --name cpu-x16: a cpu_x16_continue run from the previous cpu-x16 (SHA-256 6c6f4233...,
-    # step 6250 of cpu_x16/cpu_x16_ema), recorded in its meta as started_from. README
-    # "Pretrained weights" has its table and curves.
+    # step 6250 of cpu_x16/cpu_x16_ema), recorded in its meta as started_from. docs/training.md
+    # ("Shipped models") has its table and curves.
     'cpu-x16': ShippedModel(
         'cpu-x16.npz', '44ccbb386a156bd449292fa1464c97826230eb984fa922fc267bee7a37b8349e',
         "authors' recipe at 16->128, widths/4, 6,250 steps of 16 on 900 CelebAMask-HQ-mini faces, "

@@ -1,6 +1,6 @@
 """The authors' model and train step, transcribed in PyTorch: jfsr's independent oracle.
 
-Written from DESIGN §1 and the structure of the ``FaceSRnDeblur_train`` notebook
+Written from docs/design.md ("Networks", "Losses") and the structure of the ``FaceSRnDeblur_train`` notebook
 (module names ``upscale8``, ``conv1..L``, ``deconvL..1``, ``deconv4_0..1_0``; the
 discriminator's ``main``; skip connections concatenated as ``cat(skip, x)``; the
 step's order: G forward once, D update with each D scoring the fake pair before

@@ -167,30 +167,3 @@ def saved_config(workdir, step: int | None = None) -> ml_collections.ConfigDict:
   mngr = manager(workdir, max_to_keep=None, create=False)
   saved = saved_config_dict(mngr, step)
   return config_loading.config_from_dict(saved)
-
-
-def load_generator(checkpoint: str | Path | None = None, model: str | None = None,
-                   device: jax.Device | None = None, average: bool = True
-                   ) -> tuple[ml_collections.ConfigDict, dict, int]:
-  """``(config, generator variables, step)`` from exactly one of a training run
-  (``checkpoint``: its workdir, latest step, or ``WORKDIR/checkpoints/STEP``) and a
-  shipped model (``model``: NAME or packed ``.npz``), placed on ``device`` (default:
-  the first). What ``jfsr.restore``, ``jfsr.export`` and ``jfsr.pretrained pack`` load.
-  A run's generator is its moving average where it kept one, unless ``average`` is False
-  (the returned config then says ``train.ema_decay = 0``)."""
-  from jfsr.errors import JfsrError
-  if bool(checkpoint) == bool(model):
-    raise JfsrError('give exactly one of --checkpoint (a training run) and --model (a shipped '
-                    'model: python -m jfsr.pretrained list)')
-  device = device or jax.devices()[0]
-  if model:
-    from jfsr.pretrained import generators
-    config, variables, meta = generators.load(model)
-    return config, jax.device_put(variables, device), meta['step']
-  workdir, path_step = split_checkpoint_path(checkpoint)
-  (step,) = resolve_steps(workdir, [path_step] if path_step else None)
-  config = saved_config(workdir, step)
-  if not average:
-    config.train.ema_decay = 0.0
-  variables = restore_generator(config, workdir, step, jax.sharding.SingleDeviceSharding(device))
-  return config, variables, step

@@ -52,7 +52,7 @@ from absl import logging
 from etils import epath
 from PIL import Image
 
-from jfsr import checkpointing, grids, models, train_step
+from jfsr import checkpointing, grids, inference, models, train_step
 from jfsr.data import pipeline
 from jfsr.errors import ConfigError, WorkdirError
 from jfsr.metrics import fidelity, identity
@@ -73,12 +73,12 @@ class Evaluator:
     self.sharding = sharding
     count = None if config.eval.num_images == -1 else config.eval.num_images
     self.dataset = pipeline.make_eval_dataset(config, config.eval.batch_size, count)
-    generator = models.build_generator(config)
+    sample = inference.make_sampler(config)
     size = config.data.hr_size
 
     @jax.jit
     def restore_batch(variables, lr):
-      outputs = generator.apply(variables, lr, train=False, rngs={'noise': jax.random.key(0)})
+      outputs = sample(variables, lr)
       bicubic = jax.image.resize(lr, (lr.shape[0], size, size, lr.shape[-1]), 'bicubic')
       return outputs['out_sharp'], bicubic
 

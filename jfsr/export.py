@@ -124,7 +124,7 @@ def export_checkpoint(checkpoint: str | None, output: str, with_discriminators: 
   """Writes the checkpoint's (or the shipped ``model``'s) networks to ``output``; returns what
   was written, by network."""
   import jax
-  from jfsr import checkpointing
+  from jfsr import checkpointing, inference
   from jfsr.errors import JfsrError, WorkdirError
   from jfsr.pretrained import torch_state_dict
 
@@ -132,7 +132,7 @@ def export_checkpoint(checkpoint: str | None, output: str, with_discriminators: 
     raise JfsrError('a shipped model holds the generator only; --discriminators needs a '
                     '--checkpoint')
   cpu = jax.devices('cpu')[0]
-  config, generator, step = checkpointing.load_generator(checkpoint, model, cpu)
+  config, generator, step = inference.load_generator(checkpoint, model, cpu)
   variables = {'generator': jax.device_get(generator)}
   if with_discriminators:
     workdir = checkpointing.split_checkpoint_path(checkpoint)[0]

@@ -23,7 +23,7 @@ from etils import epath
 from PIL import Image
 
 from jfsr import (checkpointing, config_loading, distributed, evaluate, gan_balance, grids,
-                  host_memory, models, train_step)
+                  host_memory, inference, models, train_step)
 from jfsr.data import pipeline
 from jfsr.errors import NonFiniteLossError, WorkdirError
 from jfsr.pretrained import vgg_weights
@@ -69,13 +69,8 @@ def summarize(interval: list[dict[str, float]]) -> dict[str, float]:
 
 
 def make_sampler(config: ml_collections.ConfigDict):
-  """A jitted eval-mode generator: ``(variables, lr, rng) -> outputs``."""
-  generator = models.build_generator(config)
-
-  @jax.jit
-  def sample(variables, lr, rng):
-    return generator.apply(variables, lr, train=False, rngs={'noise': rng})
-  return sample
+  """The jitted eval-mode generator: ``(variables, lr, rng) -> outputs``."""
+  return jax.jit(inference.make_sampler(config))
 
 
 def sample_grid(config, sample, state: TrainState, batch, sharding) -> np.ndarray:

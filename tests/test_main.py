@@ -215,10 +215,14 @@ def test_a_packed_generator_restores_evaluates_exports_and_starts_training(train
   assert continued_meta['started_from'] == {'model': str(packed), 'sha256': sha256, 'step': 6,
                                             'steps_in_all': 6}
   assert continued_meta['steps_in_all'] == 7
+  # Its golden figures (for tests/test_shipped.py) come from the maintainer's tool.
+  assert f'tools/golden_output.py --model {continued}' in result.stdout
+  figures = subprocess.run([sys.executable, 'tools/golden_output.py', '--model', str(continued)],
+                           cwd=REPO, capture_output=True, text=True, timeout=300)
   restorer = Restorer.from_pretrained(str(continued))
   golden = restorer.restore_crops([generators.golden_input(restorer.lr_size)])[0]
   centre = restorer.hr_size // 2
-  assert f'centre {golden[centre, centre].tolist()}' in result.stdout
+  assert f'centre {golden[centre, centre].tolist()}' in figures.stdout, figures.stderr[-2000:]
   # With a moving average, the average starts at the packed generator too (step 0's decay:
   # the warm-up's (1 + 0) / (10 + 0) = 0.1, below the configured 0.5).
   result = run_main(tmp_path / 'continued-average', f'--config.model.generator_init={packed}',

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import grain
 import numpy as np
 from PIL import Image
 from scipy import ndimage
@@ -99,18 +98,3 @@ def degrade(hr_uint8: np.ndarray, mask: np.ndarray, spec: DegradationSpec,
   if with_flow:
     example['flow'] = np.stack([u, v], axis=-1).astype(np.int32)
   return example
-
-
-class Degrade(grain.transforms.RandomMap):
-  """grain transform degrading each record with its own generator: the crop way
-  (:func:`degrade`), or with probability ``frame_share`` the frame way
-  (:func:`jfsr.data.frames.degrade_frame`; that choice is the record's first draw)."""
-
-  def __init__(self, spec: DegradationSpec, frame_share: float = 0.0, frame_spec=None):
-    self.spec, self.frame_share, self.frame_spec = spec, frame_share, frame_spec
-
-  def random_map(self, element, rng: np.random.Generator):
-    if self.frame_share > 0 and rng.random() < self.frame_share:
-      from jfsr.data import frames
-      return frames.degrade_frame(element['hr'], element['mask'], self.spec, self.frame_spec, rng)
-    return degrade(element['hr'], element['mask'], self.spec, rng)

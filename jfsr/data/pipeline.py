@@ -6,16 +6,31 @@ import dataclasses
 
 import grain
 import ml_collections
+import numpy as np
 
-from jfsr.data import sources
-from jfsr.data.degrade import Degrade, DegradationSpec
-from jfsr.data.frames import FrameSpec
+from jfsr.data import degrade, frames, sources
+from jfsr.data.degrade import DegradationSpec
 from jfsr.data.synthetic import SyntheticFaces
 from jfsr.errors import JfsrError
 
 
 class DataConfigError(JfsrError, ValueError):
   """The data section of the config cannot be served."""
+
+
+class Degrade(grain.transforms.RandomMap):
+  """grain transform degrading each record with its own generator: the crop way
+  (:func:`jfsr.data.degrade.degrade`), or with probability ``frame_share`` the frame way
+  (:func:`jfsr.data.frames.degrade_frame`; that choice is the record's first draw)."""
+
+  def __init__(self, spec: DegradationSpec, frame_share: float = 0.0,
+               frame_spec: frames.FrameSpec | None = None):
+    self.spec, self.frame_share, self.frame_spec = spec, frame_share, frame_spec
+
+  def random_map(self, element, rng: np.random.Generator):
+    if self.frame_share > 0 and rng.random() < self.frame_share:
+      return frames.degrade_frame(element['hr'], element['mask'], self.spec, self.frame_spec, rng)
+    return degrade.degrade(element['hr'], element['mask'], self.spec, rng)
 
 
 def split_range(config: ml_collections.ConfigDict, split: str) -> range:
@@ -88,7 +103,7 @@ def make_train_dataset(config: ml_collections.ConfigDict, process_index: int = 0
                           f'{process_count} processes')
   local_batch = global_batch // process_count
   degradation = Degrade(DegradationSpec.from_config(config), config.data.frame_share,
-                        FrameSpec.from_config(config))
+                        frames.FrameSpec.from_config(config))
   dataset = (train_records(config)
              .random_map(degradation, seed=config.seed + 1)
              .batch(local_batch, drop_remainder=True))

@@ -184,13 +184,13 @@ def held_out_faces(config, root: str | None, folder: str | None, first: int, cou
 
 def run(model: str | None, root: str | None, count: int, seed: int = 0,
         checkpoint: str | None = None, folder: str | None = None, first: int = 0) -> dict:
-  from jfsr import checkpointing
+  from jfsr import inference
   from jfsr.faces.detection import Detector
   from jfsr.metrics import fidelity, identity
   from jfsr.pretrained import facenet_weights
   from jfsr.restoration.restorer import Restorer, enlarge
 
-  config, variables, step = checkpointing.load_generator(checkpoint=checkpoint, model=model)
+  config, variables, step = inference.load_generator(checkpoint=checkpoint, model=model)
   lr, hr, factor = config.data.lr_size, config.data.hr_size, config.data.hr_size // config.data.lr_size
   min_face = max(6, lr // 2)
   detectors = {'haar': Detector('haar', min_face), 'mtcnn': Detector('mtcnn', min_face)}

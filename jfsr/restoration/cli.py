@@ -219,7 +219,7 @@ def pick_device(name: str):
 def main(argv) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
-  from jfsr import checkpointing, compile_cache
+  from jfsr import compile_cache, inference
   from jfsr.errors import JfsrError
   from jfsr.faces.detection import Detector
   from jfsr.pretrained.cache import MissingWeightsError
@@ -231,7 +231,7 @@ def main(argv) -> None:
     files, kind = list_inputs(input_path)
     check_output(input_path, output)
     device = pick_device(FLAGS.device)
-    config, variables, step = checkpointing.load_generator(FLAGS.checkpoint, FLAGS.model, device)
+    config, variables, step = inference.load_generator(FLAGS.checkpoint, FLAGS.model, device)
     detector = None if FLAGS.aligned else Detector(
         FLAGS.detector, FLAGS.min_face or max(8, config.data.lr_size // 2), FLAGS.threshold)
     restorer = Restorer(config, variables, step, device, FLAGS.batch_size, detector)

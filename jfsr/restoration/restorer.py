@@ -31,7 +31,7 @@ import ml_collections
 import numpy as np
 from PIL import Image
 
-from jfsr import checkpointing, grids, models
+from jfsr import grids, inference
 from jfsr.faces import alignment, blend
 from jfsr.faces.alignment import pixel_scale
 from jfsr.faces.detection import Detector, FoundFace
@@ -93,11 +93,10 @@ class Restorer:
     self.batch_size = batch_size
     self._detector = detector
     self.variables = jax.device_put(variables, self.device)
-    generator = models.build_generator(config)
+    sample = inference.make_sampler(config)
 
     def restore(variables, lr):
-      out = generator.apply(variables, lr, train=False, rngs={'noise': jax.random.key(0)})
-      return grids.to_uint8(out['out_sharp'])  # on the device: a quarter of the bytes back
+      return grids.to_uint8(sample(variables, lr)['out_sharp'])  # on the device: a quarter of the bytes back
     self._apply = jax.jit(restore)
 
   @classmethod
@@ -105,7 +104,7 @@ class Restorer:
                       **options) -> 'Restorer':
     """Loads the generator of a training run: its workdir (latest checkpoint) or one
     checkpoint's directory ``WORKDIR/checkpoints/STEP``."""
-    config, variables, step = checkpointing.load_generator(checkpoint=path, device=device)
+    config, variables, step = inference.load_generator(checkpoint=path, device=device)
     return cls(config, variables, step, device, **options)
 
   @classmethod
@@ -113,7 +112,7 @@ class Restorer:
                       **options) -> 'Restorer':
     """Loads a shipped generator by NAME (``python -m jfsr.pretrained list``) or a packed
     ``.npz`` file; nothing is downloaded, and its SHA-256 is checked."""
-    config, variables, step = checkpointing.load_generator(model=name, device=device)
+    config, variables, step = inference.load_generator(model=name, device=device)
     return cls(config, variables, step, device, **options)
 
   @property

@@ -1,0 +1,74 @@
+"""jfsr's modules import only from their own layer or the layers below it."""
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / 'jfsr'
+
+# Lowest first. A module belongs to the layer of its longest matching prefix.
+LAYERS = (
+    ('foundation', ('jfsr', 'jfsr.errors', 'jfsr.cli', 'jfsr.config_defaults',
+                    'jfsr.config_loading', 'jfsr.grids', 'jfsr.host_memory', 'jfsr.distributed',
+                    'jfsr.gan_balance', 'jfsr.losses', 'jfsr.trace_summary')),
+    ('networks and their weights', ('jfsr.models', 'jfsr.pretrained', 'jfsr.compile_cache')),
+    ('data, faces, metrics', ('jfsr.data', 'jfsr.faces', 'jfsr.metrics')),
+    ('training state and checkpoints', ('jfsr.train_state', 'jfsr.train_step',
+                                        'jfsr.checkpointing')),
+    ('inference', ('jfsr.inference',)),
+    ('applications', ('jfsr.train', 'jfsr.evaluate', 'jfsr.restoration', 'jfsr.export',
+                      'jfsr.curves', 'jfsr.bench')),
+    ('commands', ('jfsr.main', 'jfsr.restore', 'jfsr.pretrained.__main__',
+                  'jfsr.data.contact_sheet', 'jfsr.faces.measure_template',
+                  'jfsr.restoration.cli', 'jfsr.restoration.benchmark')),
+)
+
+
+def layer_of(module: str) -> int:
+  best, level = '', None
+  for index, (_, prefixes) in enumerate(LAYERS):
+    for prefix in prefixes:
+      if (module == prefix or module.startswith(prefix + '.')) and len(prefix) > len(best):
+        best, level = prefix, index
+  assert level is not None, f'{module} is in no layer: add it to LAYERS'
+  return level
+
+
+def module_name(path: Path) -> str:
+  parts = path.relative_to(PACKAGE.parent).with_suffix('').parts
+  return '.'.join(parts[:-1] if parts[-1] == '__init__' else parts)
+
+
+def imports_of(path: Path) -> set[str]:
+  """Every jfsr module ``path`` imports, at the top or inside functions."""
+  found = set()
+  for node in ast.walk(ast.parse(path.read_text())):
+    if isinstance(node, ast.Import):
+      found |= {a.name for a in node.names if a.name.startswith('jfsr')}
+    elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith('jfsr'):
+      for alias in node.names:  # `from jfsr import models` names a module, not a package member
+        full = f'{node.module}.{alias.name}'
+        is_module = (PACKAGE.parent / (full.replace('.', '/') + '.py')).exists() or \
+            (PACKAGE.parent / full.replace('.', '/')).is_dir()
+        found.add(full if is_module else node.module)
+  return found
+
+
+def test_no_module_imports_from_a_higher_layer():
+  upward = []
+  for path in sorted(PACKAGE.rglob('*.py')):
+    name = module_name(path)
+    for imported in sorted(imports_of(path)):
+      if layer_of(imported) > layer_of(name):
+        upward.append(f'{name} ({LAYERS[layer_of(name)][0]}) imports {imported} '
+                      f'({LAYERS[layer_of(imported)][0]})')
+  assert not upward, '\n'.join(upward)
+
+
+def test_the_layer_check_sees_an_upward_import(tmp_path):
+  """The walker finds imports inside functions and maps them to their layer."""
+  source = tmp_path / 'x.py'
+  source.write_text('def f():\n  from jfsr.restoration import Restorer\n  from jfsr import models\n')
+  assert imports_of(source) == {'jfsr.restoration', 'jfsr.models'}
+  assert layer_of('jfsr.restoration.restorer') > layer_of('jfsr.checkpointing')
+  assert layer_of('jfsr.pretrained.__main__') > layer_of('jfsr.inference') > \
+      layer_of('jfsr.pretrained.generators')

@@ -269,7 +269,8 @@ def _main(argv) -> None:
     print(markdown_table(history))
 
 
-if __name__ == '__main__':
+def run() -> None:
+  """The ``jfsr-curves`` command (also ``python -m jfsr.curves``)."""
   from absl import flags as absl_flags
   absl_flags.DEFINE_string('workdir', None, 'a training run\'s --workdir')
   absl_flags.DEFINE_string('out', None, 'the PNG to write (default: WORKDIR/curves.png)')
@@ -278,3 +279,7 @@ if __name__ == '__main__':
                            '(one run evaluated on several sets of faces) instead')
   from jfsr import cli
   cli.run(_main, __name__)
+
+
+if __name__ == '__main__':
+  run()

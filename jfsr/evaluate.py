@@ -319,12 +319,13 @@ def _main(argv) -> None:
 CONFIG_OVERRIDES: list[str] = []  # --config.FIELD=VALUE arguments, taken out before parsing
 
 
-if __name__ == '__main__':
+def run() -> None:
+  """The ``jfsr-evaluate`` command (also ``python -m jfsr.evaluate``)."""
   import sys
   from absl import flags as absl_flags
   from jfsr import cli, host_memory
   host_memory.restart_with_fast_allocator()
-  sys.argv, CONFIG_OVERRIDES[:] = cli.split_config_overrides(sys.argv)
+  sys.argv[:], CONFIG_OVERRIDES[:] = cli.split_config_overrides(sys.argv)
   absl_flags.DEFINE_string('workdir', None, 'a training run\'s --workdir (holding checkpoints/); '
                            'with --model, where the evaluation is written', required=True)
   absl_flags.DEFINE_string('model', None, 'evaluate a shipped model (NAME, python -m '
@@ -335,3 +336,7 @@ if __name__ == '__main__':
   absl_flags.DEFINE_multi_string('set', [], 'older spelling of --config.FIELD=VALUE: changes '
                                  'to the saved config, e.g. --config.data.root=/data/CelebAMask-HQ')
   cli.run(_main, __name__)
+
+
+if __name__ == '__main__':
+  run()

@@ -164,7 +164,8 @@ def _main(argv) -> None:
   print(f'wrote {f.output}: {counts}')
 
 
-if __name__ == '__main__':
+def run() -> None:
+  """The ``jfsr-export`` command (also ``python -m jfsr.export``)."""
   from absl import flags as absl_flags
   absl_flags.DEFINE_string('checkpoint', None, 'a training --workdir (its latest checkpoint) or '
                            'one of its checkpoints/<step> folders')
@@ -176,3 +177,7 @@ if __name__ == '__main__':
                          'holds {"generator": ..., "global_d": ..., "local_d": ...}')
   from jfsr import cli
   cli.run(_main, __name__)
+
+
+if __name__ == '__main__':
+  run()

@@ -58,7 +58,8 @@ class MarginWatch:
             f'step {step}: the {name} discriminator no longer tells real faces from the '
             f'generator\'s (mean score real {summary[f"score_{name}_real"]:.2f}, fake '
             f'{summary[f"score_{name}_fake"]:.2f}); until it recovers the generator trains '
-            'without its adversarial pull, and the metrics will move with that')
+            'without its adversarial pull, and the metrics may move with that. GANs do this '
+            'now and then, early in a run most of all; the curves\' last panel shows it')
     return messages
 
 

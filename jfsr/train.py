@@ -261,7 +261,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
                    summary.get('d_loss', float('nan')), summary['images_per_sec'],
                    100 * summary['data_wait_share'], remaining_s // 3600, remaining_s % 3600 // 60)
       for message in margin_watch.update(step, summary):
-        logging.warning(message)
+        logging.info('GAN balance: %s', message)
       interval, interval_start, periodic_s, data_wait_s = [], now, 0.0, 0.0
 
     last = step == num_steps
@@ -301,4 +301,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   mngr.wait_until_finished()
   mngr.close()
   writer.flush()
+  if is_chief and stop.received is None:
+    logging.info('%s', finished_message(workdir, num_steps, evaluator is not None))
   return state
+
+
+def finished_message(workdir, num_steps: int, evaluated: bool) -> str:
+  """What a finished run leaves in its workdir, and the commands that use it."""
+  made = [f'checkpoints/{num_steps} (the generator, discriminators, optimizers, data position)',
+          'samples/ (LR | bicubic | blurred | output | target grids)',
+          'TensorBoard events']
+  if evaluated:
+    made += [f'eval/{num_steps}/ (metrics against bicubic)', 'curves.png']
+  return (f'done: {num_steps} steps in {workdir}: ' + ', '.join(made) + '. Next:\n'
+          f'  python -m jfsr.evaluate --workdir {workdir}        # score it against bicubic\n'
+          f'  python -m jfsr.restore --checkpoint {workdir} --input PHOTO --output OUT\n'
+          f'  tensorboard --logdir {workdir}')

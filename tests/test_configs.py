@@ -94,3 +94,24 @@ def test_config_overrides_are_split_from_other_flags():
   kept, overrides = cli.split_config_overrides(argv)
   assert kept == ['prog', '--workdir', 'w', '--steps=1,2']
   assert overrides == ['data.root=/d', 'eval.num_images=5']
+
+
+def test_every_console_script_answers_help():
+  """Each script of pyproject.toml resolves to a callable that prints its own help and exits 0
+  (run through the entry point, as an installed script runs)."""
+  import os
+  import re
+  import subprocess
+  import sys
+  from pathlib import Path
+  text = (Path(__file__).resolve().parent.parent / 'pyproject.toml').read_text()
+  scripts = dict(re.findall(r'^(jfsr-[\w-]+) = "([\w.:]+)"', text, re.M))
+  assert {'jfsr-train', 'jfsr-restore', 'jfsr-evaluate', 'jfsr-export'} <= set(scripts)
+  for name, target in scripts.items():
+    module, function = target.split(':')
+    code = (f'import sys; sys.argv = [{name!r}, "--help"]; from {module} import {function}; '
+            f'sys.exit({function}())')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, 'JFSR_ALLOCATOR': 'system'})
+    assert result.returncode == 0, (name, result.stderr[-2000:])
+    assert len(result.stdout.splitlines()) > 3 and '--' in result.stdout, (name, result.stdout)

@@ -1,5 +1,5 @@
-"""The config variants: each loads and passes the config checks, and the late-phase and
-more-faces variants resume their parent's runs with nothing changed but what they name."""
+"""The config variants and recipes: each loads and passes the config checks, and the CPU
+recipes' branches resume their parent's runs with nothing changed but what they name."""
 
 import pytest
 
@@ -25,6 +25,15 @@ def _variants() -> tuple[str, ...]:
   return module.VARIANTS
 
 
+RECIPES = config_loading.CONFIG_DIR / 'experiments' / 'cpu_x16.py'
+
+
+def _recipe(name: str):
+  """A recipe of configs/experiments/cpu_x16.py by its variant name (``cpu_x16_ema``)."""
+  return config_loading.load_config(name.removeprefix('cpu_x16').removeprefix('_') or 'base',
+                                    RECIPES)
+
+
 @pytest.mark.parametrize('variant', _variants())
 def test_every_variant_loads_names_itself_and_validates(variant):
   config = config_loading.load_config(variant)
@@ -32,11 +41,19 @@ def test_every_variant_loads_names_itself_and_validates(variant):
   config_loading.validate(config)
 
 
+@pytest.mark.parametrize('recipe', ['base', 'ema', 'late', 'more', 'localgan', 'continue',
+                                    'frames'])
+def test_every_cpu_recipe_loads_and_validates(recipe):
+  config = config_loading.load_config(recipe, RECIPES)
+  assert config.variant == ('cpu_x16' if recipe == 'base' else f'cpu_x16_{recipe}')
+  config_loading.validate(config)
+
+
 def _branch_of_ema(variant: str) -> tuple[dict, dict, set[str]]:
   """``(cpu_x16_ema's config, variant's config, the flat keys where they differ)``, after
   checking that the variant resumes a ``cpu_x16_ema`` workdir (same state signature)."""
-  ema = config_loading.load_config('cpu_x16_ema').to_dict()
-  branch = config_loading.load_config(variant).to_dict()
+  ema = _recipe('cpu_x16_ema').to_dict()
+  branch = _recipe(variant).to_dict()
   assert config_loading.state_signature(branch) == config_loading.state_signature(ema)
   return ema, branch, {key for key, value in _flat(branch).items() if _flat(ema)[key] != value}
 
@@ -70,8 +87,8 @@ def test_the_continue_variant_is_the_local_gan_as_a_fresh_run_from_the_shipped_m
   generator from ``cpu-x16`` and no global D (the command line that trained the shipped
   model's continuation gave those two as overrides)."""
   from jfsr.pretrained import generators
-  localgan = _flat(config_loading.load_config('cpu_x16_localgan').to_dict())
-  continued = _flat(config_loading.load_config('cpu_x16_continue').to_dict())
+  localgan = _flat(_recipe('cpu_x16_localgan').to_dict())
+  continued = _flat(_recipe('cpu_x16_continue').to_dict())
   assert {k for k in localgan if localgan[k] != continued[k]} == {
       'variant', 'model.use_global_d', 'model.generator_init'}
   assert continued['loss.lambda_global_adv'] == 0 and continued['model.use_local_d']
@@ -115,3 +132,11 @@ def test_every_console_script_answers_help():
                             timeout=120, env={**os.environ, 'JFSR_ALLOCATOR': 'system'})
     assert result.returncode == 0, (name, result.stderr[-2000:])
     assert len(result.stdout.splitlines()) > 3 and '--' in result.stdout, (name, result.stdout)
+
+
+def test_the_frames_recipe_is_continue_with_frame_mode_and_the_extra_faces():
+  continued = _flat(_recipe('cpu_x16_continue').to_dict())
+  frames = _flat(_recipe('cpu_x16_frames').to_dict())
+  assert {k for k in continued if continued[k] != frames[k]} == {
+      'variant', 'data.frame_share', 'data.extra_weight', 'data.extra_first_index'}
+  assert frames['data.frame_share'] == 0.5 and frames['data.extra_first_index'] == 100

@@ -19,7 +19,8 @@ LAYERS = (
                       'jfsr.curves', 'jfsr.bench')),
     ('commands', ('jfsr.main', 'jfsr.restore', 'jfsr.pretrained.__main__',
                   'jfsr.data.contact_sheet', 'jfsr.faces.measure_template',
-                  'jfsr.restoration.cli', 'jfsr.restoration.benchmark')),
+                  'jfsr.restoration.cli', 'jfsr.restoration.benchmark',
+                  'jfsr.restoration.temporal')),
 )
 
 

@@ -88,28 +88,42 @@ def make_scene(truth: np.ndarray, lr_size: int, factor: int, bucket: tuple[int, 
                rng: np.random.Generator) -> Scene:
   """``truth`` (hr x hr) rotated, scaled and shifted into a frame three faces wide, blurred,
   and shrunk ``factor`` times."""
-  from jfsr.data.degrade import resize_bicubic
-  from jfsr.faces import alignment
   hr = truth.shape[0]
   side = 3 * hr
   rotation = float(rng.uniform(*bucket) * rng.choice([-1, 1]))
   scale = float(rng.uniform(SIZE_BUCKETS[0][0], SIZE_BUCKETS[-1][1]))
-  a = scale * np.cos(np.radians(rotation))
-  b = scale * np.sin(np.radians(rotation))
   centre = side / 2 + rng.uniform(-0.12, 0.12, 2) * side
+  background = textured_background(rng, side)
+  return render_scene(truth, background, face_placement(hr, scale, rotation, centre),
+                      rng.uniform(2, 12), rng.uniform(0, 180), lr_size, factor)
+
+
+def face_placement(hr: int, scale: float, rotation: float, centre) -> np.ndarray:
+  """The 2x3 map of a ``hr`` face, turned by ``rotation`` degrees and scaled, centred on
+  ``centre`` (pixel-edge coordinates of the large frame)."""
+  a, b = scale * np.cos(np.radians(rotation)), scale * np.sin(np.radians(rotation))
   linear = np.array([[a, -b], [b, a]])
-  face_to_big = np.concatenate([linear, (centre - linear @ [hr / 2, hr / 2])[:, None]], axis=1)
-  big = textured_background(rng, side)
+  return np.concatenate([linear, (np.asarray(centre) - linear @ [hr / 2, hr / 2])[:, None]], axis=1)
+
+
+def render_scene(truth: np.ndarray, background: np.ndarray, face_to_big: np.ndarray,
+                 blur_length: float, blur_angle: float, lr_size: int, factor: int) -> Scene:
+  """``truth`` placed over ``background`` by ``face_to_big``, the frame blurred by a linear
+  motion and shrunk ``factor`` times to 8 bits."""
+  from jfsr.data.degrade import resize_bicubic
+  from jfsr.faces import alignment
+  hr, side = truth.shape[0], background.shape[0]
   face = alignment.warp(truth, face_to_big, side, border='constant')
   inside = alignment.warp(np.full((hr, hr), 255, np.uint8), face_to_big, side,
                           border='constant')[..., None] / 255.0
-  big = (big * (1 - inside) + face * inside).astype(np.float32)
-  big = line_blur(big, rng.uniform(2, 12), rng.uniform(0, 180))
+  big = (background * (1 - inside) + face * inside).astype(np.float32)
+  big = line_blur(big, blur_length, blur_angle)
   small = resize_bicubic(big, side // factor)
   frame = np.clip(np.round(small), 0, 255).astype(np.uint8)
-  to_small = np.array([[1 / factor, 0, 0.5 / factor - 0.5], [0, 1 / factor, 0.5 / factor - 0.5]])
-  return Scene(frame, truth, alignment.compose(to_small, face_to_big), rotation,
-               scale * hr / factor / lr_size)
+  face_to_frame = alignment.compose(alignment.pixel_scale(1 / factor), face_to_big)
+  a, b = face_to_big[0, 0], face_to_big[1, 0]
+  return Scene(frame, truth, face_to_frame, float(np.degrees(np.arctan2(b, a))),
+               float(np.hypot(a, b)) * hr / factor / lr_size)
 
 
 def back_onto_truth(restored: np.ndarray, scene: Scene, factor: int) -> np.ndarray:

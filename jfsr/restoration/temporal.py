@@ -1,0 +1,141 @@
+r"""Does restored video flicker? Frame-to-frame change of a moving face, against bicubic's.
+
+    python -m jfsr.restoration.temporal --model NAME --folder FACES --first 0 \
+        [--faces 6] [--frames 24] [--json out.json]
+
+Each held-out face becomes a clip: placed over a fixed textured background, it drifts
+(0.25 to 0.5 small-frame pixels a frame), turns slowly (0.3 to 0.8 degrees a frame) and
+grows a little, every frame blurred by the same linear motion and shrunk by the model's
+factor to 8 bits, so that the face is 13 to 19 pixels across. Each clip is restored the
+way ``jfsr.restore`` restores a video (detection on every frame, landmarks smoothed over
+frames with the given ``--smoothing`` weights) and, for comparison, enlarged by bicubic.
+
+Every output frame is mapped back through the known motion onto the face's own
+coordinates, where a perfect restoration would not change at all; the *flicker* is the
+mean absolute change between consecutive frames there (middle 3/4 of the face, 0-255
+scale). Its ratio to bicubic's says how much the restoration adds: bicubic's own change
+comes only from the sampling grid moving under the face.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+from absl import flags, logging
+
+from jfsr.restoration import benchmark
+
+FLAGS = flags.FLAGS
+
+
+def moving_clip(truth: np.ndarray, lr_size: int, factor: int, frames: int,
+                rng: np.random.Generator) -> list[benchmark.Scene]:
+  """``truth`` drifting, turning and growing slowly through ``frames`` frames."""
+  hr = truth.shape[0]
+  side = 3 * hr
+  background = benchmark.textured_background(rng, side)
+  start = side / 2 + rng.uniform(-0.1, 0.1, 2) * side
+  direction = rng.normal(size=2)
+  velocity = direction / np.linalg.norm(direction) * rng.uniform(0.25, 0.5) * factor
+  turn = rng.uniform(0.3, 0.8) * rng.choice([-1, 1])
+  roll, scale = rng.uniform(-10, 10), rng.uniform(0.8, 1.1)
+  blur_length, blur_angle = rng.uniform(2, 8), rng.uniform(0, 180)
+  return [benchmark.render_scene(
+      truth, background, benchmark.face_placement(hr, scale * (1 + 0.003 * t), roll + turn * t,
+                                                  start + velocity * t),
+      blur_length, blur_angle, lr_size, factor) for t in range(frames)]
+
+
+def flicker(outputs: list[np.ndarray], clip: list[benchmark.Scene], factor: int) -> float:
+  """Mean absolute change between consecutive output frames, on the face's own pixels."""
+  hr = clip[0].truth.shape[0]
+  border = hr // 8
+  faces = [benchmark.back_onto_truth(o, s, factor)[border:hr - border, border:hr - border]
+           .astype(np.float64) for o, s in zip(outputs, clip)]
+  return float(np.mean([np.abs(b - a).mean() for a, b in zip(faces, faces[1:])]))
+
+
+def run(model: str | None, checkpoint: str | None, root: str | None, folder: str | None,
+        first: int, count: int, frames: int, smoothings: list[float], seed: int = 0) -> dict:
+  from jfsr import inference
+  from jfsr.faces.detection import Detector
+  from jfsr.faces.tracking import LandmarkSmoother
+  from jfsr.restoration.restorer import Restorer, enlarge
+  config, variables, step = inference.load_generator(checkpoint=checkpoint, model=model)
+  lr, factor = config.data.lr_size, config.data.hr_size // config.data.lr_size
+  restorer = Restorer(config, variables, step, detector=Detector('auto', max(6, lr // 2)))
+  faces = benchmark.held_out_faces(config, root, folder, first, count)
+  rng = np.random.default_rng(seed)
+  rows = {'bicubic': [], **{f'restored, smoothing {s}': [] for s in smoothings},
+          'restored, true landmarks': []}
+  found_share = []
+  for index in range(min(count, len(faces))):
+    clip = moving_clip(faces[index]['hr'], lr, factor, frames, rng)
+    small = [s.frame for s in clip]
+    rows['bicubic'].append(flicker([enlarge(f, factor) for f in small], clip, factor))
+    detected = restorer.detector.detect(small)
+    found_share.append(np.mean([benchmark.hit(f, s, clip[0].truth.shape[0])
+                                for f, s in zip(detected, clip)]))
+    for smoothing in smoothings:
+      smoother = LandmarkSmoother(smoothing)
+      found = [smoother.update(faces_t) for faces_t in detected]
+      images = [r.image for r in restorer.restore_frames(small, found, upscale=factor,
+                                                         force=True)]
+      rows[f'restored, smoothing {smoothing}'].append(flicker(images, clip, factor))
+    truth_faces = [[benchmark.true_face(s, clip[0].truth.shape[0])] for s in clip]
+    images = [r.image for r in restorer.restore_frames(small, truth_faces, upscale=factor,
+                                                       force=True)]
+    rows['restored, true landmarks'].append(flicker(images, clip, factor))
+    logging.info('clip %d: %s', index, {k: round(v[-1], 2) for k, v in rows.items()})
+  bicubic = np.array(rows['bicubic'])
+  return {'model': model or str(checkpoint), 'step': step, 'clips': len(bicubic),
+          'frames': frames, 'face found in frames': float(np.mean(found_share)),
+          'flicker': {k: float(np.mean(v)) for k, v in rows.items()},
+          'ratio to bicubic': {k: float(np.mean(np.array(v) / bicubic)) for k, v in rows.items()}}
+
+
+def markdown(result: dict) -> str:
+  lines = [f"{result['clips']} clips of {result['frames']} frames, model {result['model']} "
+           f"(step {result['step']}); faces found in {result['face found in frames']:.0%} of "
+           'frames', '', '| output | flicker (mean change per frame, 0-255) | ratio to bicubic |',
+           '|---|---|---|']
+  for name, value in result['flicker'].items():
+    lines.append(f"| {name} | {value:.2f} | {result['ratio to bicubic'][name]:.2f} |")
+  return '\n'.join(lines)
+
+
+def main(argv) -> None:
+  del argv
+  from jfsr import compile_cache
+  from jfsr.errors import JfsrError
+  from jfsr.pretrained.cache import MissingWeightsError
+  compile_cache.enable()
+  try:
+    result = run(FLAGS.model, FLAGS.checkpoint, FLAGS.root, FLAGS.folder, FLAGS.first,
+                 FLAGS.faces, FLAGS.frames, [float(s) for s in FLAGS.smoothing], FLAGS.seed)
+  except (JfsrError, MissingWeightsError, FileNotFoundError) as error:
+    sys.exit(f'error: {error}')
+  if FLAGS.json:
+    with open(FLAGS.json, 'w') as f:
+      json.dump(result, f, indent=2)
+  print(markdown(result))
+
+
+if __name__ == '__main__':
+  from jfsr import cli, host_memory
+  host_memory.restart_with_fast_allocator()
+  flags.DEFINE_string('model', None, 'a shipped model NAME or packed .npz')
+  flags.DEFINE_string('checkpoint', None, 'instead of --model: a training run\'s workdir or '
+                      'one of its checkpoints/STEP')
+  flags.DEFINE_string('root', None, 'CelebAMask-HQ root: the model\'s test split gives the faces')
+  flags.DEFINE_string('folder', None, 'instead of --root: a folder of aligned faces')
+  flags.DEFINE_integer('first', 0, '--folder: the first image used (name order)')
+  flags.DEFINE_integer('faces', 6, 'how many clips (one face each)')
+  flags.DEFINE_integer('frames', 24, 'frames per clip')
+  flags.DEFINE_list('smoothing', ['0', '0.6'], 'landmark smoothing weights to compare '
+                    '(jfsr.restore --smoothing; 0.6 is its default)')
+  flags.DEFINE_integer('seed', 0, 'for the motion, backgrounds and blurs')
+  flags.DEFINE_string('json', None, 'also write the results here')
+  cli.run(main, __name__)

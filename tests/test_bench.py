@@ -28,8 +28,10 @@ def test_bench_emits_json_records(tmp_path):
   assert list(tmp_path.glob('plugins/profile/*/*.xplane.pb')), 'no profiler trace written'
 
 
-def test_trace_summary_classes():
-  from jfsr.trace_summary import kernel_class
+def test_trace_summary_classes(monkeypatch):
+  from pathlib import Path
+  monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / 'tools'))
+  from trace_summary import kernel_class
   assert kernel_class('sm90_xmma_fprop_implicit_gemm_bf16bf16_bf16f32') == 'convolution/matmul'
   assert kernel_class('ncclDevKernel_AllReduce_Sum_f32_RING_LL') == 'collective'
   assert kernel_class('input_reduce_select_fusion_3') == 'fusion/other'

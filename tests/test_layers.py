@@ -9,7 +9,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / 'jfsr'
 LAYERS = (
     ('foundation', ('jfsr', 'jfsr.errors', 'jfsr.cli', 'jfsr.config_defaults',
                     'jfsr.config_loading', 'jfsr.grids', 'jfsr.host_memory', 'jfsr.distributed',
-                    'jfsr.gan_balance', 'jfsr.losses', 'jfsr.trace_summary')),
+                    'jfsr.gan_balance', 'jfsr.losses')),
     ('networks and their weights', ('jfsr.models', 'jfsr.pretrained', 'jfsr.compile_cache')),
     ('data, faces, metrics', ('jfsr.data', 'jfsr.faces', 'jfsr.metrics')),
     ('training state and checkpoints', ('jfsr.train_state', 'jfsr.train_step',
@@ -18,7 +18,7 @@ LAYERS = (
     ('applications', ('jfsr.train', 'jfsr.evaluate', 'jfsr.restoration', 'jfsr.export',
                       'jfsr.curves', 'jfsr.bench')),
     ('commands', ('jfsr.main', 'jfsr.restore', 'jfsr.pretrained.__main__',
-                  'jfsr.data.contact_sheet', 'jfsr.faces.measure_template',
+                  'jfsr.data.contact_sheet',
                   'jfsr.restoration.cli', 'jfsr.restoration.benchmark',
                   'jfsr.restoration.temporal')),
 )

@@ -2,6 +2,7 @@
 face with its shipped model (nothing read from the repository's configs/ or tests/)."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,8 +18,15 @@ REPO = Path(__file__).resolve().parent.parent
 def test_a_wheel_installed_elsewhere_restores_with_its_shipped_model(tmp_path):
   wheels, site, work = tmp_path / 'wheels', tmp_path / 'site', tmp_path / 'elsewhere'
   work.mkdir()
+  # Built from a copy of what the wheel is made of, so that no build/ folder is left in the
+  # checkout (nor a stale one read from it).
+  source = tmp_path / 'source'
+  shutil.copytree(REPO / 'jfsr', source / 'jfsr',
+                  ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+  for name in ('pyproject.toml', 'README.md'):
+    shutil.copy(REPO / name, source / name)
   subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation',
-                  '-q', '-w', str(wheels), str(REPO)], check=True, capture_output=True,
+                  '-q', '-w', str(wheels), str(source)], check=True, capture_output=True,
                  timeout=600, cwd=tmp_path)
   (wheel,) = wheels.glob('jfsr-*.whl')
   subprocess.run([sys.executable, '-m', 'pip', 'install', '--no-deps', '-q', '--target',

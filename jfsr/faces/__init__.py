@@ -7,7 +7,7 @@
 * :mod:`jfsr.faces.alignment`: similarity transforms onto measured templates, and warps;
 * :mod:`jfsr.faces.blend`: a restored face warped back under a soft elliptical mask;
 * :mod:`jfsr.faces.tracking`: landmarks smoothed along a video;
-* :mod:`jfsr.faces.measure_template`: the command that measured the templates.
+* ``tools/measure_template.py``: the command that measured the templates.
 
 The Haar functions are re-exported here (``faces.detect``, ``faces.crop``).
 """

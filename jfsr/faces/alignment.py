@@ -8,8 +8,8 @@ eye, right eye, nose, left and right mouth corner. A similarity transform
 
 Templates are *measured*, not copied: ``FACENET_TEMPLATE`` holds where MTCNN puts
 the five landmarks inside its own box, in a 160x160 crop of that box (what FaceNet
-saw in training: box crops, no rotation), as the median over the CelebA-HQ
-development faces (``python -m jfsr.faces.measure_template``). Aligning to it keeps
+saw in training: box crops, no rotation), as the median over 1,000
+CelebA-HQ faces (``python tools/measure_template.py``). Aligning to it keeps
 FaceNet's framing and removes a face's roll.
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-# python -m jfsr.faces.measure_template --root data/CelebAMask-HQ-mini --size 256
+# python tools/measure_template.py --root data/CelebAMask-HQ-mini --size 256
 # (1,000 CelebA-HQ faces resized to 256², 999 detected; median of each coordinate).
 FACENET_TEMPLATE = np.array([
     [42.14, 63.26], [118.23, 63.23], [79.39, 97.20], [45.84, 120.71], [114.07, 120.60],

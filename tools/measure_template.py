@@ -1,6 +1,6 @@
 r"""Measures the five-landmark templates from aligned faces (CelebA-HQ): where MTCNN puts them.
 
-    python -m jfsr.faces.measure_template --root data/CelebAMask-HQ-mini --size 256
+    python tools/measure_template.py --root data/CelebAMask-HQ-mini --size 256
 
 Each image (``ROOT/CelebA-HQ-img/*.jpg``, or any folder of images) is resized to
 ``--size`` and run through MTCNN (facenet-pytorch's weights: ``python -m

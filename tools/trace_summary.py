@@ -1,4 +1,4 @@
-r"""Where a profiled step spends its device time: ``python -m jfsr.trace_summary TRACE.xplane.pb``.
+r"""Where a profiled step spends its device time: ``python tools/trace_summary.py TRACE.xplane.pb``.
 
 Reads a trace that ``jax.profiler`` wrote (``python -m jfsr.bench --profile_dir
 DIR`` leaves it under ``DIR/plugins/profile/<run>/``) and prints, for the busiest

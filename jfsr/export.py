@@ -119,15 +119,36 @@ def torch_state_dicts(config, variables: dict, step: int, with_discriminators: b
   return out
 
 
+def check_output(output: Path, sources: list[str], overwrite: bool) -> None:
+  """Refuses an ``output`` that is one of the ``sources`` (a packed model, a checkpoint's
+  files; links resolved) and, without ``overwrite``, any file already there."""
+  from jfsr.errors import JfsrError
+  target = output.resolve()
+  for source in sources:
+    source = Path(source).expanduser().resolve()
+    if target == source or source in target.parents:
+      raise JfsrError(f'--output {output} would be written over the model it exports '
+                      f'({source}); choose another file')
+  if (output.exists() or output.is_symlink()) and not overwrite:
+    raise JfsrError(f'--output {output} already exists; pass --overwrite to replace it')
+  if output.is_dir():
+    raise JfsrError(f'--output {output} is a folder; give a file name (.pth)')
+
+
 def export_checkpoint(checkpoint: str | None, output: str, with_discriminators: bool = False,
-                      model: str | None = None) -> dict:
+                      model: str | None = None, overwrite: bool = False) -> dict:
   """Writes the checkpoint's (or the shipped ``model``'s) networks to ``output``; returns what
-  was written, by network."""
+  was written, by network. An existing ``output`` is replaced only with ``overwrite``, and the
+  file appears whole or not at all."""
+  import os
   import jax
   from jfsr import checkpointing, inference
   from jfsr.errors import JfsrError, WorkdirError
   from jfsr.pretrained import torch_state_dict
 
+  output = Path(output).expanduser()
+  check_output(output, [s for s in (checkpoint, model) if s and Path(s).expanduser().exists()],
+               overwrite)
   if with_discriminators and model:
     raise JfsrError('a shipped model holds the generator only; --discriminators needs a '
                     '--checkpoint')
@@ -142,9 +163,18 @@ def export_checkpoint(checkpoint: str | None, output: str, with_discriminators: 
     raise WorkdirError(f'{checkpoint or model}: the noise ("w/N") generator adds noise between '
                        'layers, which a state dict cannot carry; export a model without it')
   state_dicts = torch_state_dicts(config, variables, step, with_discriminators)
-  Path(output).parent.mkdir(parents=True, exist_ok=True)
-  torch_state_dict.save_state_dict(state_dicts if with_discriminators
-                                   else state_dicts['generator'], output)
+  output.parent.mkdir(parents=True, exist_ok=True)
+  # Written under its own name in a private folder beside it (the archive's inner folder is
+  # named after the file), then renamed into place.
+  private = output.parent / f'.{output.name}.{os.getpid()}.partial'
+  private.mkdir()
+  try:
+    torch_state_dict.save_state_dict(state_dicts if with_discriminators
+                                     else state_dicts['generator'], private / output.name)
+    os.replace(private / output.name, output)
+  finally:
+    (private / output.name).unlink(missing_ok=True)
+    private.rmdir()
   return state_dicts
 
 
@@ -155,8 +185,8 @@ def _main(argv) -> None:
   del argv
   f = flags.FLAGS
   try:
-    written = export_checkpoint(f.checkpoint, f.output, f.discriminators, f.model)
-  except (JfsrError, ValueError, FileNotFoundError) as error:
+    written = export_checkpoint(f.checkpoint, f.output, f.discriminators, f.model, f.overwrite)
+  except (JfsrError, ValueError, OSError) as error:
     logging.error('%s', error)
     sys.exit(f'error: {error}')
   counts = ', '.join(f'{name} {sum(v.size for v in sd.values()):,} values in {len(sd)} tensors'
@@ -173,6 +203,7 @@ def run() -> None:
                            'or a packed .npz file, instead of --checkpoint')
   absl_flags.DEFINE_enum('to', 'torch', ['torch'], 'the format to write')
   absl_flags.DEFINE_string('output', None, 'the file to write (.pth)', required=True)
+  absl_flags.DEFINE_bool('overwrite', False, 'replace --output if it exists')
   absl_flags.DEFINE_bool('discriminators', False, 'also write both discriminators: the file then '
                          'holds {"generator": ..., "global_d": ..., "local_d": ...}')
   from jfsr import cli

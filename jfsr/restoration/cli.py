@@ -26,6 +26,7 @@ inputs are never overwritten (the output folder must differ from the input's).
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -61,6 +62,7 @@ flags.DEFINE_bool('compare', False, 'write model input | bicubic | restored side
 flags.DEFINE_enum('device', 'auto', ['auto', 'cpu', 'gpu', 'tpu'], 'where the networks run')
 flags.DEFINE_enum('format', 'png', ['png', 'jpg'], 'image output format')
 flags.DEFINE_integer('quality', 95, 'JPEG quality', lower_bound=1, upper_bound=100)
+flags.DEFINE_bool('overwrite', False, 'replace results already in --output (never an input)')
 
 
 class Summary:
@@ -103,13 +105,63 @@ def check_output(input_path: Path, output: Path) -> None:
   if output.resolve() == in_dir:
     raise ValueError(f'--output {output} is the input folder; choose another folder so no '
                      'input is overwritten')
+  if output.exists() and not output.is_dir():
+    raise ValueError(f'--output {output} is a file; give a folder for the results')
+
+
+def plan_outputs(files: list[Path], output: Path, suffix: str, overwrite: bool
+                 ) -> dict[Path, Path]:
+  """Each input's result path in ``output``, decided before any work: ``NAME.SUFFIX``, or
+  ``NAME_EXT.SUFFIX`` for inputs that share a name (``a.jpg`` and ``a.png`` give ``a_jpg`` and
+  ``a_png``), so that no result replaces another. Refuses a result that would land on an
+  input (symlinks resolved) and, without ``overwrite``, one that would replace a file (or a
+  link) already there."""
+  stems: dict[str, int] = {}
+  for path in files:
+    stems[path.stem] = stems.get(path.stem, 0) + 1
+  planned = {path: output / (f'{path.stem}_{path.suffix.lstrip(".")}' if stems[path.stem] > 1
+                             else path.stem) for path in files}
+  planned = {path: target.with_name(target.name + suffix) for path, target in planned.items()}
+  inputs = {path.resolve() for path in files}
+  for path, target in planned.items():
+    if target.resolve() in inputs:
+      raise ValueError(f'the result of {path} would be written over an input ({target}); '
+                       'choose an --output folder that holds no input')
+    if (target.exists() or target.is_symlink()) and not overwrite:
+      raise ValueError(f'{target} already exists; pass --overwrite to replace the results in '
+                       f'{output}, or choose another --output')
+  return planned
+
+
+def check_writable(output: Path) -> None:
+  """Creates ``output`` and writes a file there, before any heavy work."""
+  try:
+    output.mkdir(parents=True, exist_ok=True)
+    probe = output / f'.jfsr-write-test-{os.getpid()}'
+    probe.write_bytes(b'')
+    probe.unlink()
+  except OSError as error:
+    raise ValueError(f'cannot write results to --output {output}: {error.strerror or error}') \
+        from None
+
+
+def write_atomically(path: Path, write) -> None:
+  """``write(temporary_path)``, then the file renamed onto ``path``: a failure leaves no
+  half-written result, and a link at ``path`` is replaced, never followed."""
+  temporary = path.with_name(f'.{path.name}.{os.getpid()}.partial{path.suffix}')
+  try:
+    write(temporary)
+    os.replace(temporary, path)
+  finally:
+    temporary.unlink(missing_ok=True)
 
 
 def save_image(image: np.ndarray, path: Path) -> None:
   if FLAGS.format == 'jpg':
-    Image.fromarray(image).save(path.with_suffix('.jpg'), quality=FLAGS.quality)
+    write_atomically(path, lambda p: Image.fromarray(image).save(p, format='JPEG',
+                                                                 quality=FLAGS.quality))
   else:
-    Image.fromarray(image).save(path.with_suffix('.png'))
+    write_atomically(path, lambda p: Image.fromarray(image).save(p, format='PNG'))
 
 
 def read_images(files: list[Path], summary: Summary, progress) -> list[tuple[Path, np.ndarray]]:
@@ -137,7 +189,8 @@ def restore_aligned(restorer, frame: np.ndarray) -> np.ndarray:
   return np.concatenate([seen, restored], axis=1)
 
 
-def restore_images(restorer, files: list[Path], output: Path, summary: Summary) -> None:
+def restore_images(restorer, files: list[Path], targets: dict[Path, Path],
+                   summary: Summary) -> None:
   """Images in groups of ``--batch_size``, so their faces share generator batches."""
   from jfsr.restoration.restorer import FrameResult
   from jfsr.restoration.video import Progress
@@ -159,7 +212,7 @@ def restore_images(restorer, files: list[Path], output: Path, summary: Summary) 
         summary.add(result)
         logging.info('%s: %s', path.name, describe(result))
       save_image(result.compare if result.compare is not None else result.image,
-                 output / path.stem)
+                 targets[path])
     progress.update(len(group))
   progress.close()
 
@@ -172,13 +225,12 @@ def describe(result) -> str:
   return f'{", ".join(parts)}; x{result.scale}'
 
 
-def restore_video(restorer, path: Path, output: Path, summary: Summary) -> None:
+def restore_video(restorer, path: Path, final: Path, summary: Summary) -> None:
   from jfsr.faces.tracking import LandmarkSmoother
   from jfsr.restoration import video
   from jfsr.restoration.restorer import choose_upscale
   capture, fps, count = video.open_video(path)
-  final = (output / path.stem).with_suffix('.mp4')
-  writer = video.VideoWriter(final.with_suffix('.video-only.mp4'), fps)
+  writer = video.VideoWriter(final.with_name(f'.{final.stem}.{os.getpid()}.video-only.mp4'), fps)
   smoother = LandmarkSmoother(FLAGS.smoothing)
   progress = video.Progress(count, 'frames')
   scale = FLAGS.upscale
@@ -196,6 +248,10 @@ def restore_video(restorer, path: Path, output: Path, summary: Summary) -> None:
         writer.write(result.compare if result.compare is not None else result.image)
         summary.add(result)
       progress.update(len(frames))
+  except BaseException:
+    writer.close()
+    writer.path.unlink(missing_ok=True)  # no half-written video left behind
+    raise
   finally:
     progress.close()
     writer.close()
@@ -230,6 +286,9 @@ def main(argv) -> None:
     input_path, output = Path(FLAGS.input).expanduser(), Path(FLAGS.output).expanduser()
     files, kind = list_inputs(input_path)
     check_output(input_path, output)
+    suffix = '.mp4' if kind == 'video' else f'.{FLAGS.format}'
+    targets = plan_outputs(files, output, suffix, FLAGS.overwrite)
+    check_writable(output)
     device = pick_device(FLAGS.device)
     config, variables, step = inference.load_generator(FLAGS.checkpoint, FLAGS.model, device)
     detector = None if FLAGS.aligned else Detector(
@@ -238,15 +297,19 @@ def main(argv) -> None:
     logging.info('%s step %d: %d² -> %d² faces%s', FLAGS.model or 'checkpoint', restorer.step,
                  restorer.lr_size, restorer.hr_size,
                  '' if FLAGS.aligned else f', found by {restorer.detector.kind}')
-    output.mkdir(parents=True, exist_ok=True)
     if kind == 'video':
-      restore_video(restorer, files[0], output, summary)
+      restore_video(restorer, files[0], targets[files[0]], summary)
     else:
-      restore_images(restorer, files, output, summary)
+      restore_images(restorer, files, targets, summary)
   except (JfsrError, ValueError, FileNotFoundError, MissingWeightsError) as error:
     logging.error('%s', error)
     sys.exit(f'error: {error}')
+  except OSError as error:  # the disk filled up, the folder went away, ...
+    sys.exit(f'error: writing the results failed ({error.strerror or error}); before that, '
+             f'{summary.line()}')
   print(summary.line())
+  if not summary.processed:
+    sys.exit(f'error: nothing in --input {input_path} could be restored')
 
 
 def run() -> None:

@@ -72,13 +72,18 @@ def add_audio(video_only: Path, source: Path, output: Path) -> str:
   if ffmpeg is None:
     video_only.replace(output)
     return 'without audio: ffmpeg is not installed here (it copies the input\'s audio track)'
+  # Muxed into a temporary file renamed onto ``output``: a failure leaves no half-written
+  # video, and a link at ``output`` is replaced, never written through.
+  muxed = video_only.with_name(video_only.name + '.muxed.mp4')
   command = [ffmpeg, '-nostdin', '-y', '-loglevel', 'error', '-i', str(video_only),
              '-i', str(source), '-map', '0:v:0', '-map', '1:a:0?', '-c:v', 'copy',
-             '-c:a', 'aac', '-shortest', str(output)]
+             '-c:a', 'aac', '-shortest', str(muxed)]
   done = subprocess.run(command, capture_output=True, text=True)
   if done.returncode != 0:
+    muxed.unlink(missing_ok=True)
     video_only.replace(output)
     return f'without audio: ffmpeg failed ({done.stderr.strip()[-300:]})'
+  muxed.replace(output)
   video_only.unlink()
   return 'with the input\'s audio (if it had any), muxed by ffmpeg'
 

@@ -1,0 +1,170 @@
+"""Nothing a user has is lost: ``jfsr.restore`` and ``jfsr.export`` against colliding,
+linked and existing outputs. Each case checks the exit code, that the error is one line
+with no traceback, that every input's bytes are unchanged, and that every file that was in
+the output folder before is unchanged (unless ``--overwrite`` was given for it)."""
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from jfsr.data.synthetic import draw_face
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def digest(path: Path) -> str:
+  return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def snapshot(*folders: Path) -> dict[Path, str]:
+  """Every file under ``folders`` (links not followed) -> its bytes' hash, or the link's
+  target."""
+  found = {}
+  for folder in folders:
+    for path in sorted(folder.rglob('*')) if folder.is_dir() else [folder]:
+      if path.is_symlink():
+        found[path] = 'link -> ' + os.readlink(path)
+      elif path.is_file():
+        found[path] = digest(path)
+  return found
+
+
+def command(module: str, *args) -> subprocess.CompletedProcess:
+  return subprocess.run([sys.executable, '-m', module, *map(str, args)], cwd=REPO,
+                        capture_output=True, text=True, timeout=600,
+                        env={**os.environ, 'JFSR_ALLOCATOR': 'system'})
+
+
+def assert_refused(result: subprocess.CompletedProcess, words: str) -> None:
+  assert result.returncode != 0, result.stdout[-2000:]
+  assert 'Traceback' not in result.stderr, result.stderr[-3000:]
+  errors = [line for line in result.stderr.splitlines() if line.startswith('error:')]
+  assert len(errors) == 1 and words in errors[0], result.stderr[-3000:]
+
+
+def face_png(path: Path, index: int = 0) -> Path:
+  Image.fromarray(draw_face(index, 48)[0]).save(path)
+  return path
+
+
+@pytest.fixture
+def folders(tmp_path):
+  inputs, output = tmp_path / 'in', tmp_path / 'out'
+  inputs.mkdir()
+  output.mkdir()
+  return inputs, output
+
+
+def test_inputs_that_share_a_name_get_results_that_do_not(folders):
+  inputs, output = folders
+  face_png(inputs / 'a.png', 0)
+  Image.fromarray(draw_face(1, 48)[0]).save(inputs / 'a.jpg', quality=95)
+  before = snapshot(inputs)
+  result = command('jfsr.restore', '--model', 'cpu-x16', '--aligned', '--input', inputs,
+                   '--output', output)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert sorted(p.name for p in output.iterdir()) == ['a_jpg.png', 'a_png.png']
+  assert digest(output / 'a_jpg.png') != digest(output / 'a_png.png')
+  assert snapshot(inputs) == before
+
+
+def test_an_existing_result_is_kept_unless_overwrite(folders):
+  inputs, output = folders
+  face_png(inputs / 'a.png')
+  (output / 'a.png').write_bytes(b'a file of the user')
+  before = snapshot(inputs, output)
+  result = command('jfsr.restore', '--model', 'cpu-x16', '--aligned', '--input', inputs,
+                   '--output', output)
+  assert_refused(result, '--overwrite')
+  assert snapshot(inputs, output) == before
+  result = command('jfsr.restore', '--model', 'cpu-x16', '--aligned', '--input', inputs,
+                   '--output', output, '--overwrite')
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert Image.open(output / 'a.png').size == (128, 128)
+  assert not [p for p in output.iterdir() if p.name.startswith('.')]  # no temporary left
+
+
+def test_a_link_in_the_output_folder_is_never_written_through(folders, tmp_path):
+  inputs, output = folders
+  face_png(inputs / 'a.png')
+  elsewhere = tmp_path / 'precious.png'
+  elsewhere.write_bytes(b'not to be touched')
+  (output / 'a.png').symlink_to(elsewhere)
+  before = snapshot(inputs, output, elsewhere)
+  assert_refused(command('jfsr.restore', '--model', 'cpu-x16', '--aligned', '--input', inputs,
+                         '--output', output), 'already exists')
+  assert snapshot(inputs, output, elsewhere) == before
+  # With --overwrite the link itself is replaced by the result; its target stays as it was.
+  result = command('jfsr.restore', '--model', 'cpu-x16', '--aligned', '--input', inputs,
+                   '--output', output, '--overwrite')
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert not (output / 'a.png').is_symlink() and digest(elsewhere) == before[elsewhere]
+
+
+def test_an_input_linked_from_the_output_folder_is_not_overwritten(folders):
+  inputs, output = folders
+  real = face_png(output / 'a.png')
+  (inputs / 'a.png').symlink_to(real)
+  before = snapshot(inputs, output)
+  assert_refused(command('jfsr.restore', '--model', 'cpu-x16', '--aligned', '--input', inputs,
+                         '--output', output, '--overwrite'), 'over an input')
+  assert snapshot(inputs, output) == before
+
+
+@pytest.mark.parametrize('case', ['output is a file', 'output is the input folder',
+                                  'nothing readable', 'empty folder'])
+def test_refusals_and_empty_runs_end_in_one_line(folders, case):
+  inputs, output = folders
+  face_png(inputs / 'a.png')
+  args = ['--input', inputs, '--output', output]
+  expected = {'output is a file': 'is a file', 'output is the input folder': 'input folder',
+              'nothing readable': 'nothing in --input', 'empty folder': 'nothing in --input'}
+  if case == 'output is a file':
+    args[-1] = inputs / 'a.png'
+  elif case == 'output is the input folder':
+    args[-1] = inputs
+  elif case == 'nothing readable':
+    (inputs / 'a.png').write_text('not an image')
+  else:
+    (inputs / 'a.png').unlink()
+  before = snapshot(inputs, output)
+  assert_refused(command('jfsr.restore', '--model', 'cpu-x16', '--aligned', *args),
+                 expected[case])
+  assert snapshot(inputs, output) == before
+
+
+def test_an_unwritable_output_is_refused_before_any_work(folders):
+  if os.geteuid() == 0:
+    pytest.skip('root writes into read-only folders: the check cannot be shown as root')
+  inputs, output = folders
+  face_png(inputs / 'a.png')
+  output.chmod(0o500)
+  try:
+    assert_refused(command('jfsr.restore', '--model', 'cpu-x16', '--aligned', '--input',
+                           inputs, '--output', output / 'sub'), 'cannot write')
+  finally:
+    output.chmod(0o700)
+
+
+def test_export_never_replaces_its_model_or_an_existing_file(tmp_path):
+  from jfsr.pretrained import generators
+  model = tmp_path / 'model.npz'
+  model.write_bytes((generators.MODELS_DIR / generators.SHIPPED['cpu-x16'].filename).read_bytes())
+  before = snapshot(model)
+  assert_refused(command('jfsr.export', '--model', model, '--output', model), 'over the model')
+  assert snapshot(model) == before
+  existing = tmp_path / 'g.pth'
+  existing.write_bytes(b'the user\'s file')
+  assert_refused(command('jfsr.export', '--model', model, '--output', existing), '--overwrite')
+  assert existing.read_bytes() == b'the user\'s file'
+  result = command('jfsr.export', '--model', model, '--output', existing, '--overwrite')
+  assert result.returncode == 0, result.stderr[-3000:]
+  import zipfile
+  with zipfile.ZipFile(existing) as archive:  # a whole torch archive, named after the file
+    assert 'g/data.pkl' in archive.namelist()
+  assert sorted(p.name for p in tmp_path.iterdir()) == ['g.pth', 'model.npz']

@@ -374,3 +374,22 @@ def test_progress_rate_starts_after_the_first_batch():
   last = stream.getvalue().split('\r')[-1]
   assert last.startswith('5/10 frames, ') and 'frames/s, ETA ' in last
   progress.close()
+
+
+def test_the_output_size_bound_lowers_the_scale_and_skips_larger_inputs(tmp_path):
+  from jfsr.restoration.restorer import FrameTooLargeError, bounded_scale
+  assert bounded_scale(8, (240, 320, 3), 64_000_000) == 8
+  assert bounded_scale(8, (240, 320, 3), 1_000_000) == 3  # 720x960 = 0.69 MP; x4 is 1.23 MP
+  assert bounded_scale(8, (3000, 4000, 3), 64_000_000) == 2
+  with pytest.raises(FrameTooLargeError, match='144 MP'):
+    bounded_scale(1, (12000, 12000, 3), 64_000_000)
+  inputs, output = tmp_path / 'in', tmp_path / 'out'
+  inputs.mkdir()
+  Image.fromarray(framed_face()).save(inputs / 'small.png')
+  Image.fromarray(np.zeros((1100, 1000, 3), np.uint8)).save(inputs / 'large.png')
+  result = run_restore('--model', 'cpu-x16', '--input', inputs, '--output', output,
+                       '--upscale', '8', '--max_output_mp', '1', '--detector', 'haar')
+  assert 'small.png: enlarged x3 instead of x8' in result.stderr
+  assert 'skipped' in result.stderr and 'large.png' in result.stderr
+  assert Image.open(output / 'small.png').size == (960, 720)
+  assert 'skipped 1' in result.stdout and not (output / 'large.png').exists()

@@ -63,6 +63,9 @@ flags.DEFINE_enum('device', 'auto', ['auto', 'cpu', 'gpu', 'tpu'], 'where the ne
 flags.DEFINE_enum('format', 'png', ['png', 'jpg'], 'image output format')
 flags.DEFINE_integer('quality', 95, 'JPEG quality', lower_bound=1, upper_bound=100)
 flags.DEFINE_bool('overwrite', False, 'replace results already in --output (never an input)')
+flags.DEFINE_float('max_output_mp', 64.0, 'largest output in megapixels: a frame is enlarged '
+                   'less where the chosen --upscale would exceed it (said per image), and an '
+                   'input already above it is skipped', lower_bound=0.01)
 
 
 class Summary:
@@ -170,11 +173,20 @@ def read_images(files: list[Path], summary: Summary, progress) -> list[tuple[Pat
   readable = []
   for path in files:
     try:
-      readable.append((path, read_rgb(path)))
+      image = read_rgb(path)
     except Exception as error:  # PIL raises many types for bad files
       logging.warning('skipped %s: not a readable image (%s)', path, error)
       summary.skipped += 1
       progress.update(1)
+      continue
+    height, width = image.shape[:2]
+    if height * width > FLAGS.max_output_mp * 1e6:
+      logging.warning('skipped %s: %dx%d (%.0f MP) is above --max_output_mp %g', path, width,
+                      height, height * width / 1e6, FLAGS.max_output_mp)
+      summary.skipped += 1
+      progress.update(1)
+      continue
+    readable.append((path, image))
   return readable
 
 
@@ -211,6 +223,9 @@ def restore_images(restorer, files: list[Path], targets: dict[Path, Path],
       else:
         summary.add(result)
         logging.info('%s: %s', path.name, describe(result))
+        if result.scale_wanted:
+          logging.warning('%s: enlarged x%d instead of x%d, to stay within --max_output_mp %g',
+                          path.name, result.scale, result.scale_wanted, FLAGS.max_output_mp)
       save_image(result.compare if result.compare is not None else result.image,
                  targets[path])
     progress.update(len(group))
@@ -228,20 +243,23 @@ def describe(result) -> str:
 def restore_video(restorer, path: Path, final: Path, summary: Summary) -> None:
   from jfsr.faces.tracking import LandmarkSmoother
   from jfsr.restoration import video
-  from jfsr.restoration.restorer import choose_upscale
+  from jfsr.restoration.restorer import bounded_scale, choose_upscale
   capture, fps, count = video.open_video(path)
   writer = video.VideoWriter(final.with_name(f'.{final.stem}.{os.getpid()}.video-only.mp4'), fps)
   smoother = LandmarkSmoother(FLAGS.smoothing)
   progress = video.Progress(count, 'frames')
-  scale = FLAGS.upscale
+  scale = None
   try:
     for frames in video.frame_chunks(capture, FLAGS.frames_per_chunk):
       found = [smoother.update(faces) for faces in restorer.detector.detect(frames)]
       if scale is None:  # the first chunk's faces set the whole video's scale
         sides = [p.side for faces in found for face in faces
                  for p in [restorer.plan(face, FLAGS.force)] if p.restored]
-        scale = choose_upscale(sides, restorer.hr_size, restorer.factor)
-        logging.info('%s: frames enlarged x%d', path.name, scale)
+        wanted = FLAGS.upscale or choose_upscale(sides, restorer.hr_size, restorer.factor)
+        scale = bounded_scale(wanted, frames[0].shape, restorer.max_output_pixels)
+        logging.info('%s: frames enlarged x%d%s', path.name, scale,
+                     f' (not x{wanted}: --max_output_mp {FLAGS.max_output_mp:g})'
+                     if scale < wanted else '')
       results = restorer.restore_frames(frames, found, upscale=scale, force=FLAGS.force,
                                         compare=FLAGS.compare)
       for result in results:
@@ -293,7 +311,8 @@ def main(argv) -> None:
     config, variables, step = inference.load_generator(FLAGS.checkpoint, FLAGS.model, device)
     detector = None if FLAGS.aligned else Detector(
         FLAGS.detector, FLAGS.min_face or max(8, config.data.lr_size // 2), FLAGS.threshold)
-    restorer = Restorer(config, variables, step, device, FLAGS.batch_size, detector)
+    restorer = Restorer(config, variables, step, device, FLAGS.batch_size, detector,
+                        max_output_pixels=int(FLAGS.max_output_mp * 1e6))
     logging.info('%s step %d: %d² -> %d² faces%s', FLAGS.model or 'checkpoint', restorer.step,
                  restorer.lr_size, restorer.hr_size,
                  '' if FLAGS.aligned else f', found by {restorer.detector.kind}')

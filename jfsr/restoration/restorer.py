@@ -37,6 +37,21 @@ from jfsr.faces.alignment import pixel_scale
 from jfsr.faces.detection import Detector, FoundFace
 
 MAX_SHRINK = 1.5  # largest face, as its aligned crop's side over the model's input side
+MAX_OUTPUT_PIXELS = 64_000_000  # the largest output frame, unless the caller says otherwise
+
+
+class FrameTooLargeError(ValueError):
+  """A frame that even unenlarged is above the output-size bound."""
+
+
+def bounded_scale(scale: int, shape: tuple[int, ...], max_pixels: int) -> int:
+  """``scale`` lowered until the enlarged frame holds at most ``max_pixels`` (at least 1);
+  a frame above the bound at 1 is refused (:class:`FrameTooLargeError`)."""
+  pixels = shape[0] * shape[1]
+  if pixels > max_pixels:
+    raise FrameTooLargeError(f'{shape[1]}x{shape[0]} ({pixels / 1e6:.0f} MP) is above the '
+                             f'output bound of {max_pixels / 1e6:.0f} MP')
+  return max(1, min(scale, int(np.sqrt(max_pixels / pixels))))
 
 
 def as_rgb(image) -> np.ndarray:
@@ -79,6 +94,7 @@ class FrameResult:
   scale: int
   faces: list[FaceResult]
   compare: np.ndarray | None = None
+  scale_wanted: int | None = None  # the scale asked or chosen, where the output bound lowered it
 
 
 class Restorer:
@@ -86,11 +102,12 @@ class Restorer:
 
   def __init__(self, config: ml_collections.ConfigDict, variables: dict, step: int | None = None,
                device: jax.Device | None = None, batch_size: int = 16,
-               detector: Detector | None = None):
+               detector: Detector | None = None, max_output_pixels: int = MAX_OUTPUT_PIXELS):
     self.config = config
     self.step = step  # the checkpoint's, when loaded from one
     self.device = device or jax.devices()[0]
     self.batch_size = batch_size
+    self.max_output_pixels = max_output_pixels
     self._detector = detector
     self.variables = jax.device_put(variables, self.device)
     sample = inference.make_sampler(config)
@@ -196,8 +213,11 @@ class Restorer:
     results = []
     for frame, frame_plans in zip(frames, plans):
       sides = [p.side for p in frame_plans if p.restored]
-      scale = upscale or choose_upscale(sides, self.hr_size, self.factor)
-      results.append(self.paste_faces(frame, frame_plans, scale, compare))
+      wanted = upscale or choose_upscale(sides, self.hr_size, self.factor)
+      scale = bounded_scale(wanted, frame.shape, self.max_output_pixels)
+      result = self.paste_faces(frame, frame_plans, scale, compare)
+      result.scale_wanted = wanted if scale < wanted else None
+      results.append(result)
     return results
 
   def prepare(self, frames: Sequence[np.ndarray], found: Sequence[Sequence[FoundFace]],

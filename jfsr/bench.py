@@ -374,8 +374,6 @@ def table(records: list[dict]) -> str:
 
 def main(argv):
   del argv
-  from jfsr import compile_cache
-  compile_cache.enable()  # later measurements of the same step reuse its compilation
   config = FLAGS.config
   if FLAGS.batch:
     config.train.batch_size = FLAGS.batch
@@ -403,6 +401,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  host_memory.restart_with_fast_allocator()
   from jfsr import cli
-  cli.run(main, __name__)
+  cli.run(main, __name__, accelerated=True)

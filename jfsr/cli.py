@@ -1,4 +1,6 @@
-"""What every jfsr command shares: help that reads well, one-line flag errors, quiet libraries.
+"""What every jfsr command shares: help that reads well, one-line flag and input errors,
+quiet libraries, and (for commands that run networks) the fast host allocator and the
+persistent compilation cache.
 
 absl's ``--help`` prints the docstring and flags of ``__main__``; for an installed
 console script (``jfsr-train``) that is the generated wrapper, so the help was a
@@ -94,12 +96,30 @@ def quiet_libraries() -> None:
   logging.get_absl_handler().addFilter(_OwnRecordsOnly())
 
 
-def run(main: Callable[[list[str]], None], module_name: str) -> None:
-  """``app.run(main)`` with jfsr's help, flag errors and quiet libraries."""
+def run(main: Callable[[list[str]], None], module_name: str, accelerated: bool = False) -> None:
+  """``app.run(main)`` with jfsr's help, flag errors and quiet libraries; an error a user can
+  fix (:class:`jfsr.errors.JfsrError`, weights not fetched) ends the command with one line.
+
+  ``accelerated``: for commands that run networks, first restart with the fast host
+  allocator where the networks run on the CPU (:mod:`jfsr.host_memory`), and keep compiled
+  programs in the persistent compilation cache (:mod:`jfsr.compile_cache`).
+  """
+  from jfsr.errors import JfsrError
+  from jfsr.pretrained.cache import MissingWeightsError
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')  # TensorFlow's C++ INFO lines
+  if accelerated:
+    from jfsr import host_memory
+    host_memory.restart_with_fast_allocator()
 
   def quiet_main(argv: list[str]) -> None:
     quiet_libraries()
-    main(argv)
+    if accelerated:
+      from jfsr import compile_cache
+      compile_cache.enable()
+    try:
+      main(argv)
+    except (JfsrError, MissingWeightsError) as error:
+      logging.error('%s', error)
+      sys.exit(f'error: {error}')
 
   app.run(quiet_main, flags_parser=flags_parser(module_name))

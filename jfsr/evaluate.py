@@ -47,14 +47,13 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import orbax.checkpoint as ocp
 from absl import logging
 from etils import epath
 from PIL import Image
 
 from jfsr import checkpointing, grids, inference, models, train_step
 from jfsr.data import pipeline
-from jfsr.errors import ConfigError, WorkdirError
+from jfsr.errors import ConfigError
 from jfsr.metrics import fidelity, identity
 
 METHODS = ('bicubic', 'model')
@@ -293,12 +292,10 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> 
 def _main(argv) -> None:
   import sys
   from absl import flags
-  from jfsr import compile_cache
   from jfsr.errors import JfsrError
 
   del argv
   f = flags.FLAGS
-  compile_cache.enable()
   try:
     steps = [int(s) for s in f.steps] if f.steps else None
     if f.model:
@@ -323,8 +320,7 @@ def run() -> None:
   """The ``jfsr-evaluate`` command (also ``python -m jfsr.evaluate``)."""
   import sys
   from absl import flags as absl_flags
-  from jfsr import cli, host_memory
-  host_memory.restart_with_fast_allocator()
+  from jfsr import cli
   sys.argv[:], CONFIG_OVERRIDES[:] = cli.split_config_overrides(sys.argv)
   absl_flags.DEFINE_string('workdir', None, 'a training run\'s --workdir (holding checkpoints/); '
                            'with --model, where the evaluation is written', required=True)
@@ -335,7 +331,7 @@ def run() -> None:
                            'instead of under --workdir, e.g. when evaluating other faces')
   absl_flags.DEFINE_multi_string('set', [], 'older spelling of --config.FIELD=VALUE: changes '
                                  'to the saved config, e.g. --config.data.root=/data/CelebAMask-HQ')
-  cli.run(_main, __name__)
+  cli.run(_main, __name__, accelerated=True)
 
 
 if __name__ == '__main__':

@@ -11,14 +11,11 @@ Multi-process runs start one such command per host, all with the same config
 
 from __future__ import annotations
 
-import sys
-
-from absl import app, flags, logging
+from absl import app, flags
 from ml_collections import config_flags
 
-from jfsr import cli, host_memory
+from jfsr import cli
 from jfsr.errors import JfsrError
-from jfsr.pretrained.cache import MissingWeightsError
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', None, 'config file, optionally with :VARIANT',
@@ -40,19 +37,14 @@ flags.mark_flags_as_required(['config', 'workdir'])
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
-  from jfsr import compile_cache, distributed, train  # Heavy imports once the flags are good.
-  compile_cache.enable()
-  try:
-    distributed.initialize(FLAGS.distributed, FLAGS.coordinator_address, FLAGS.num_processes,
-                           FLAGS.process_id)
-    if FLAGS.mode == 'eval':
-      from jfsr import evaluate
-      evaluate.evaluate_checkpoints(FLAGS.config, FLAGS.workdir, parse_steps(FLAGS.eval_steps))
-    else:
-      train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
-  except (JfsrError, MissingWeightsError) as error:
-    logging.error('%s', error)
-    sys.exit(f'error: {error}')
+  from jfsr import distributed, train  # Heavy imports once the flags are good.
+  distributed.initialize(FLAGS.distributed, FLAGS.coordinator_address, FLAGS.num_processes,
+                         FLAGS.process_id)
+  if FLAGS.mode == 'eval':
+    from jfsr import evaluate
+    evaluate.evaluate_checkpoints(FLAGS.config, FLAGS.workdir, parse_steps(FLAGS.eval_steps))
+  else:
+    train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
 
 
 def parse_steps(values: list[str]) -> list[int]:
@@ -64,8 +56,7 @@ def parse_steps(values: list[str]) -> list[int]:
 
 
 def run() -> None:
-  host_memory.restart_with_fast_allocator()
-  cli.run(main, __name__)
+  cli.run(main, __name__, accelerated=True)
 
 
 if __name__ == '__main__':

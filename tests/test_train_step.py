@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jfsr import config_loading, models, train_step
+from jfsr import config_loading, train_step
 from jfsr.data import pipeline
 from jfsr.train_state import create_train_state
 from jfsr.pretrained import vgg_weights

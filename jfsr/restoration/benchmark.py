@@ -324,10 +324,8 @@ def markdown(result: dict) -> str:
 
 def main(argv) -> None:
   del argv
-  from jfsr import compile_cache
   from jfsr.errors import JfsrError
   from jfsr.pretrained.cache import MissingWeightsError
-  compile_cache.enable()
   try:
     result = run(FLAGS.model, FLAGS.root, FLAGS.faces, FLAGS.seed, FLAGS.checkpoint,
                  FLAGS.folder, FLAGS.first)
@@ -340,8 +338,7 @@ def main(argv) -> None:
 
 
 if __name__ == '__main__':
-  from jfsr import cli, host_memory
-  host_memory.restart_with_fast_allocator()
+  from jfsr import cli
   flags.DEFINE_string('model', None, 'a shipped model NAME or packed .npz')
   flags.DEFINE_string('checkpoint', None, 'instead of --model: a training run\'s workdir or '
                       'one of its checkpoints/STEP')
@@ -352,4 +349,4 @@ if __name__ == '__main__':
   flags.DEFINE_integer('faces', 60, 'how many held-out faces (spread over the rotation buckets)')
   flags.DEFINE_integer('seed', 0, 'for the transforms, backgrounds and blurs')
   flags.DEFINE_string('json', None, 'also write the results here')
-  cli.run(main, __name__)
+  cli.run(main, __name__, accelerated=True)

@@ -293,12 +293,11 @@ def pick_device(name: str):
 def main(argv) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
-  from jfsr import compile_cache, inference
+  from jfsr import inference
   from jfsr.errors import JfsrError
   from jfsr.faces.detection import Detector
   from jfsr.pretrained.cache import MissingWeightsError
   from jfsr.restoration.restorer import Restorer
-  compile_cache.enable()
   summary = Summary()
   try:
     input_path, output = Path(FLAGS.input).expanduser(), Path(FLAGS.output).expanduser()
@@ -332,7 +331,6 @@ def main(argv) -> None:
 
 
 def run() -> None:
-  from jfsr import cli, host_memory
-  host_memory.restart_with_fast_allocator()
+  from jfsr import cli
   flags.mark_flags_as_required(['input', 'output'])
-  cli.run(main, __name__)
+  cli.run(main, __name__, accelerated=True)

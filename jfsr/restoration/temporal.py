@@ -108,10 +108,8 @@ def markdown(result: dict) -> str:
 
 def main(argv) -> None:
   del argv
-  from jfsr import compile_cache
   from jfsr.errors import JfsrError
   from jfsr.pretrained.cache import MissingWeightsError
-  compile_cache.enable()
   try:
     result = run(FLAGS.model, FLAGS.checkpoint, FLAGS.root, FLAGS.folder, FLAGS.first,
                  FLAGS.faces, FLAGS.frames, [float(s) for s in FLAGS.smoothing], FLAGS.seed)
@@ -124,8 +122,7 @@ def main(argv) -> None:
 
 
 if __name__ == '__main__':
-  from jfsr import cli, host_memory
-  host_memory.restart_with_fast_allocator()
+  from jfsr import cli
   flags.DEFINE_string('model', None, 'a shipped model NAME or packed .npz')
   flags.DEFINE_string('checkpoint', None, 'instead of --model: a training run\'s workdir or '
                       'one of its checkpoints/STEP')
@@ -138,4 +135,4 @@ if __name__ == '__main__':
                     '(jfsr.restore --smoothing; 0.6 is its default)')
   flags.DEFINE_integer('seed', 0, 'for the motion, backgrounds and blurs')
   flags.DEFINE_string('json', None, 'also write the results here')
-  cli.run(main, __name__)
+  cli.run(main, __name__, accelerated=True)

@@ -9,6 +9,26 @@ take these defaults, which keep the behaviour of the version that saved it.
 
 import ml_collections
 
+# Every field that takes one of a few values, and those values: jfsr.config_loading.validate
+# checks them all from here.
+CHOICES = {
+    'data.source': ('celebamask_hq', 'folder', 'tfds', 'synthetic'),
+    'data.on_bad_record': ('skip', 'raise'),
+    'data.blur_setting': ('strong', 'mild'),
+    'data.blur_region': ('feathered', 'zero_flow', 'whole'),
+    'data.frames.blur_region': ('whole', 'feathered', 'zero_flow'),
+    'model.convt_impl': ('auto', 'gemm', 'phase', 'dilated'),
+    'model.init': ('pytorch', 'pix2pix'),
+    'perceptual.network': ('vgg19', 'vgg16'),
+    'perceptual.taps': ('relu', 'pool'),
+    'perceptual.input': ('raw', 'imagenet'),
+    'perceptual.weights': ('pretrained', 'random'),
+    'optimizer.name': ('adam', 'sgd'),
+    'train.compute_dtype': ('auto', 'float32', 'bfloat16'),
+    'eval.face_detector': ('mtcnn', 'haar'),
+    'eval.identity_distance': ('euclidean', 'l1'),
+}
+
 
 def base_config() -> ml_collections.ConfigDict:
   """32² -> 256², batch 64, lambda1 = 100, lambda2 = 10, Adam(2e-4, 0.5, 0.999), the global

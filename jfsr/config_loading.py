@@ -9,6 +9,7 @@ from pathlib import Path
 import jax.numpy as jnp
 import ml_collections
 
+from jfsr import config_defaults
 from jfsr.errors import ConfigError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / 'configs'
@@ -45,7 +46,6 @@ def config_from_dict(saved: dict) -> ml_collections.ConfigDict:
   return config
 
 
-COMPUTE_DTYPES = ('auto', 'float32', 'bfloat16')
 
 
 def compute_dtype(config: ml_collections.ConfigDict, backend: str) -> jnp.dtype:
@@ -72,14 +72,18 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1, training: 
   faces can be evaluated whole as the test split (``data.num_train=0``).
   """
   d, m, t, p = config.data, config.model, config.train, config.perceptual
+  for field, allowed in config_defaults.CHOICES.items():
+    value = config
+    for part in field.split('.'):
+      value = value[part]
+    _check(value in allowed, f'{field}={value!r}: must be one of '
+           + ', '.join(repr(v) for v in allowed))
   _check(d.hr_size >= 32 and _is_power_of_two(d.hr_size),
          f'data.hr_size={d.hr_size}: must be a power of two, at least 32')
   _check(d.lr_size > 0 and d.hr_size % d.lr_size == 0 and _is_power_of_two(d.hr_size // d.lr_size)
          and d.hr_size // d.lr_size >= 2,
          f'data.lr_size={d.lr_size}: data.hr_size / data.lr_size must be a power of two >= 2')
   _check(0 <= d.sharp_fraction <= 1, f'data.sharp_fraction={d.sharp_fraction}: must be in [0, 1]')
-  _check(d.blur_setting in ('strong', 'mild'),
-         f"data.blur_setting={d.blur_setting!r}: must be 'strong' or 'mild'")
   _check(d.num_train >= 0, f'data.num_train={d.num_train}: must be >= 0')
   _check(not training or d.num_train >= t.batch_size,
          f'data.num_train={d.num_train} is smaller than one batch (train.batch_size={t.batch_size}); '
@@ -94,8 +98,6 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1, training: 
   _check(d.num_test >= 1, f'data.num_test={d.num_test}: at least one test face is needed for '
          'the sample grids')
   _check(d.first_index >= 0, f'data.first_index={d.first_index}: must be >= 0')
-  _check(d.blur_region in ('feathered', 'zero_flow', 'whole'),
-         f"data.blur_region={d.blur_region!r}: 'feathered', 'zero_flow' or 'whole'")
   f = d.frames
   _check(0 <= d.frame_share <= 1, f'data.frame_share={d.frame_share}: must be in [0, 1]')
   _check(0 <= f.max_roll <= 180, f'data.frames.max_roll={f.max_roll}: degrees in [0, 180]')
@@ -103,41 +105,23 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1, training: 
          f'data.frames.min_scale={f.min_scale}, max_scale={f.max_scale}: need 0 < min <= max')
   _check(f.max_shift >= 0 and f.margin >= 0,
          f'data.frames.max_shift={f.max_shift}, margin={f.margin}: must be >= 0')
-  _check(f.blur_region in ('feathered', 'zero_flow', 'whole'),
-         f"data.frames.blur_region={f.blur_region!r}: 'feathered', 'zero_flow' or 'whole'")
   errors = {k: f[k] for k in ('roll_error', 'scale_error', 'shift_error', 'point_error')}
   _check(all(math.isfinite(v) and v >= 0 for v in errors.values()),
          'landmark errors must be finite and >= 0, got '
          + ', '.join(f'data.frames.{k}={v}' for k, v in errors.items()))
-  _check(d.on_bad_record in ('skip', 'raise'),
-         f"data.on_bad_record={d.on_bad_record!r}: must be 'skip' or 'raise'")
-  _check(d.source in ('celebamask_hq', 'folder', 'tfds', 'synthetic'),
-         f"data.source={d.source!r}: 'celebamask_hq', 'folder', 'tfds' or 'synthetic'")
   _check(m.ngf > 0 and m.upsampler_features > 0 and m.d_features > 0,
          'model widths (ngf, upsampler_features, d_features) must be positive')
   _check(m.d_layers >= 1, f'model.d_layers={m.d_layers}: must be >= 1')
-  _check(m.convt_impl in ('auto', 'gemm', 'phase', 'dilated'),
-         f"model.convt_impl={m.convt_impl!r}: must be 'auto', 'gemm', 'phase' or 'dilated'")
   _check(0 <= m.dropout_rate < 1, f'model.dropout_rate={m.dropout_rate}: must be in [0, 1)')
   _check(m.noise_std >= 0, f'model.noise_std={m.noise_std}: must be >= 0')
-  _check(m.init in ('pytorch', 'pix2pix'), f"model.init={m.init!r}: must be 'pytorch' or 'pix2pix'")
   d_out = d.hr_size / 2 ** m.d_layers - 1 - 1
   _check(d_out >= 1, f'model.d_layers={m.d_layers} is too deep for {d.hr_size}² images')
-  _check(p.network in ('vgg16', 'vgg19'), f"perceptual.network={p.network!r}: 'vgg16' or 'vgg19'")
-  _check(p.taps in ('relu', 'pool'), f"perceptual.taps={p.taps!r}: must be 'relu' or 'pool'")
-  _check(p.input in ('raw', 'imagenet'), f"perceptual.input={p.input!r}: must be 'raw' or 'imagenet'")
-  _check(p.weights in ('pretrained', 'random'),
-         f"perceptual.weights={p.weights!r}: must be 'pretrained' or 'random'")
   _check(p.weights == 'random' or p.width_divisor == 1,
          'perceptual.width_divisor must be 1 with pretrained weights')
-  _check(config.optimizer.name in ('adam', 'sgd'),
-         f"optimizer.name={config.optimizer.name!r}: must be 'adam' or 'sgd'")
   _check(config.optimizer.learning_rate > 0, 'optimizer.learning_rate must be positive')
   _check(t.batch_size > 0 and t.batch_size % num_devices == 0,
          f'train.batch_size={t.batch_size} must be a positive multiple of the {num_devices} '
          'devices in use')
-  _check(t.compute_dtype in COMPUTE_DTYPES,
-         f"train.compute_dtype={t.compute_dtype!r}: must be one of {', '.join(COMPUTE_DTYPES)}")
   _check(t.num_steps > 0 or t.num_epochs > 0, 'set train.num_steps or train.num_epochs')
   _check(0 <= t.ema_decay < 1, f'train.ema_decay={t.ema_decay}: must be in [0, 1) (0 = no average)')
   for field in ('log_every_steps', 'image_every_steps', 'checkpoint_every_steps',
@@ -154,10 +138,6 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1, training: 
   _check(e.grid_images >= 0, f'eval.grid_images={e.grid_images}: must be >= 0')
   _check(0 <= 2 * e.crop_border < d.hr_size - 10,
          f'eval.crop_border={e.crop_border}: leaves no 11x11 SSIM window')
-  _check(e.face_detector in ('mtcnn', 'haar'),
-         f"eval.face_detector={e.face_detector!r}: must be 'mtcnn' or 'haar'")
-  _check(e.identity_distance in ('euclidean', 'l1'),
-         f"eval.identity_distance={e.identity_distance!r}: must be 'euclidean' or 'l1'")
   _check(config.loss.local_d_start_epoch >= 0, 'loss.local_d_start_epoch must be >= 0')
   weights = {name: config.loss[name]
              for name in ('lambda_l1', 'lambda_perceptual', 'lambda_global_adv')}

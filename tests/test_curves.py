@@ -14,6 +14,18 @@ def _write(workdir, step, model, bicubic, **extra):
       {'step': step, 'methods': {'model': model, 'bicubic': bicubic}, **extra}))
 
 
+def _keep_figures(monkeypatch) -> list:
+  """The figures curves draws, kept open instead of written and closed."""
+  figures = []
+  monkeypatch.setattr(curves, '_save', lambda figure, out: figures.append(figure) or out)
+  return figures
+
+
+def _line(axis, label):
+  (line,) = [l for l in axis.get_lines() if l.get_label() == label]
+  return line
+
+
 def test_markdown_table_lists_each_step_and_the_latest_bicubic(tmp_path):
   # Steps written out of order, and a metric (fid) that only the later evaluation has.
   _write(tmp_path, 500, {'psnr': 21.004, 'ssim': 0.5}, {'psnr': 20.0, 'ssim': 0.49})
@@ -32,7 +44,7 @@ def test_markdown_table_lists_each_step_and_the_latest_bicubic(tmp_path):
   ])
 
 
-def test_steps_that_scored_the_moving_average_are_marked(tmp_path):
+def test_steps_that_scored_the_moving_average_are_marked(tmp_path, monkeypatch):
   # An older evaluation has no 'generator' field: the trained generator.
   _write(tmp_path, 250, {'psnr': 19.0}, {'psnr': 20.0})
   _write(tmp_path, 500, {'psnr': 21.0}, {'psnr': 20.0}, generator='trained')
@@ -40,10 +52,19 @@ def test_steps_that_scored_the_moving_average_are_marked(tmp_path):
   assert curves.markdown_table(curves.read_history(tmp_path)).splitlines()[2:4] == [
       '| generator | trained | trained | average |  |',
       '| PSNR | 19.00 | 21.00 | 22.00 | 20.00 |']
-  assert curves.draw(tmp_path).exists()
+  figures = _keep_figures(monkeypatch)
+  curves.draw(tmp_path)
+  (axis,) = figures[0].axes  # one metric: one panel (no discriminator events here)
+  model = _line(axis, 'model, standard')
+  assert list(model.get_xdata()) == [250, 500, 750] and list(model.get_ydata()) == [19, 21, 22]
+  assert list(_line(axis, 'bicubic, standard').get_ydata()) == [20, 20]
+  markers = [l for l in axis.get_lines() if l.get_marker() == 'o']
+  hollow = [l for l in markers if l.get_markerfacecolor() == 'none']
+  assert [list(l.get_xdata()) for l in hollow] == [[750]]  # the average, open
+  assert sorted(x for l in markers for x in l.get_xdata()) == [250, 500, 750]
 
 
-def test_a_run_resumed_as_another_variant_says_where(tmp_path):
+def test_a_run_resumed_as_another_variant_says_where(tmp_path, monkeypatch):
   _write(tmp_path, 250, {'psnr': 19.0}, {'psnr': 20.0}, variant='cpu_x16')
   _write(tmp_path, 500, {'psnr': 21.0}, {'psnr': 20.0}, variant='cpu_x16')
   _write(tmp_path, 750, {'psnr': 22.0}, {'psnr': 20.0}, variant='cpu_x16_late')
@@ -51,7 +72,12 @@ def test_a_run_resumed_as_another_variant_says_where(tmp_path):
   assert curves.variant_changes(history) == [(750, 'cpu_x16_late')]
   assert curves.markdown_table(history).splitlines()[2] == \
       '| variant | cpu_x16 | cpu_x16 | cpu_x16_late |  |'
-  assert curves.draw(tmp_path).exists()
+  figures = _keep_figures(monkeypatch)
+  curves.draw(tmp_path)
+  (axis,) = figures[0].axes
+  vertical = [l for l in axis.get_lines() if list(l.get_xdata()) == [750, 750]]
+  assert len(vertical) == 1 and vertical[0].get_color() == 'grey'
+  assert [t.get_text().strip() for t in axis.texts] == ['cpu_x16_late']
   # One variant throughout: no such row.
   (tmp_path / 'eval' / '750' / 'metrics.json').unlink()
   (tmp_path / 'eval' / '750').rmdir()

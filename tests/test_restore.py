@@ -245,7 +245,8 @@ def test_benchmark_counts_a_face_found_by_landmark_distance_and_measures_its_err
   assert alignment.similarity_transform(true, true)[0, 0] == pytest.approx(1)
 
 
-def test_cli_on_a_folder_counts_and_never_makes_faces_worse(checkpoint, tmp_path):
+def test_cli_on_a_folder_counts_leaves_large_faces_untouched_and_matches_the_api(checkpoint,
+                                                                               tmp_path):
   from jfsr.faces.detection import Detector
   from jfsr.restoration import Restorer
   inputs, output = tmp_path / 'in', tmp_path / 'out'

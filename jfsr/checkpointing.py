@@ -15,7 +15,11 @@ from etils import epath
 from jax.sharding import NamedSharding
 
 from jfsr import config_loading, models
-from jfsr.errors import WorkdirError
+from jfsr.errors import JfsrError, WorkdirError
+
+
+class CheckpointSaveError(JfsrError):
+  """A checkpoint could not be written (disk full, folder gone, ...)."""
 
 
 def manager(workdir: str | epath.Path, max_to_keep: int | None,
@@ -27,6 +31,31 @@ def manager(workdir: str | epath.Path, max_to_keep: int | None,
               'config': ocp.JsonCheckpointHandler()}
   return ocp.CheckpointManager(epath.Path(workdir) / 'checkpoints', options=options,
                                item_handlers=handlers)
+
+
+def remove_unfinished(workdir: str | epath.Path) -> list[epath.Path]:
+  """Removes the temporary folders of checkpoint saves that never finished (a run killed
+  while saving) from ``workdir/checkpoints``; returns them."""
+  folder = epath.Path(workdir) / 'checkpoints'
+  stale = sorted(folder.glob('*.orbax-checkpoint-tmp*')) if folder.is_dir() else []
+  for path in stale:
+    path.rmtree() if path.is_dir() else path.unlink()
+  return stale
+
+
+def check_saved(mngr: ocp.CheckpointManager, step: int | None, wait: bool = False) -> None:
+  """Raises :class:`CheckpointSaveError` (one line) if a save running in the background
+  failed; ``wait`` first waits for the running save to finish."""
+  try:
+    if wait:
+      mngr.wait_until_finished()
+    mngr.check_for_errors()
+  except Exception as error:  # orbax and TensorStore raise many kinds
+    reason = getattr(error, 'strerror', None) or ' '.join(str(error).split())[:300]
+    raise CheckpointSaveError(
+        f'saving the checkpoint of step {step} in {mngr.directory} failed ({reason}); '
+        'training stopped. The checkpoints saved before it are kept: make room (or mend the '
+        'folder) and run the same command to resume from the latest of them') from None
 
 
 def save(mngr: ocp.CheckpointManager, step: int, state, data_iterator,

@@ -111,8 +111,10 @@ def start_generator_from(name_or_path: str, state: TrainState, sharding) -> Trai
 
 
 class StopRequest:
-  """SIGTERM (``launch/``'s stop, a cloud's preemption notice, ``kill``) as a request to save
-  and stop after the current step, instead of dying with the steps since the last checkpoint.
+  """SIGTERM (``launch/``'s stop, a cloud's preemption notice, ``kill``) and SIGINT (Ctrl-C)
+  as a request to save and stop after the current step, instead of dying with the steps
+  since the last checkpoint. A second SIGINT stops at once (KeyboardInterrupt), for when
+  the save itself is not wanted.
 
   ``agreed(step)`` is true on every process once any process has received it, so that all
   of them save the same step and stop together. With several processes that takes a
@@ -125,11 +127,21 @@ class StopRequest:
 
   def __init__(self):
     self.received: int | None = None
-    self._previous = signal.signal(signal.SIGTERM, self._handle)
+    self._previous = {signum: signal.signal(signum, self._handle)
+                      for signum in (signal.SIGTERM, signal.SIGINT)}
 
   def _handle(self, signum, frame) -> None:
     del frame
+    if signum == signal.SIGINT and self.received == signal.SIGINT:
+      raise KeyboardInterrupt
+    if self.received is None and signum == signal.SIGINT:
+      logging.warning('Ctrl-C: saving a checkpoint at the end of this step, then stopping; '
+                      'Ctrl-C again stops at once without it')
     self.received = signum
+
+  @property
+  def name(self) -> str:
+    return signal.Signals(self.received).name if self.received else ''
 
   def agreed(self, step: int) -> bool:
     flag = self.received is not None
@@ -141,7 +153,8 @@ class StopRequest:
     return flag
 
   def restore(self) -> None:
-    signal.signal(signal.SIGTERM, self._previous)
+    for signum, handler in self._previous.items():
+      signal.signal(signum, handler)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
@@ -150,6 +163,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   config_loading.validate(config, jax.device_count())
   distributed.check_same_config(config)
   workdir = prepare_workdir(workdir)
+  for stale in checkpointing.remove_unfinished(workdir):
+    logging.warning('removed %s: an unfinished checkpoint save of a run that was stopped', stale)
   mngr = checkpointing.manager(workdir, config.train.max_checkpoints_to_keep)
   latest = mngr.latest_step()
   saved_config = None
@@ -260,6 +275,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
                    'waiting for data), ETA %dh%02dm', step, num_steps, summary['g_loss'],
                    summary.get('d_loss', float('nan')), summary['images_per_sec'],
                    100 * summary['data_wait_share'], remaining_s // 3600, remaining_s % 3600 // 60)
+      checkpointing.check_saved(mngr, mngr.latest_step())  # a save failed in the background?
       for message in margin_watch.update(step, summary):
         logging.info('GAN balance: %s', message)
       interval, interval_start, periodic_s, data_wait_s = [], now, 0.0, 0.0
@@ -290,17 +306,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
       if pending is not None:
         drain(pending)
         pending = None
+      checkpointing.check_saved(mngr, mngr.latest_step())  # the previous save, in the background
       checkpointing.save(mngr, step, state, train_iter, config)
     periodic_s += time.perf_counter() - periodic_start
     if stopping:
-      logging.warning('SIGTERM received: saved the checkpoint of step %d in %s and stopped; the '
-                      'same command resumes from it', step, workdir)
+      checkpointing.check_saved(mngr, step, wait=True)
+      logging.warning('%s received: saved the checkpoint of step %d in %s and stopped; the '
+                      'same command resumes from it', stop.name, step, workdir)
       break
 
   stop.restore()
-  mngr.wait_until_finished()
+  checkpointing.check_saved(mngr, mngr.latest_step(), wait=True)
   mngr.close()
   writer.flush()
+  if stop.received == signal.SIGINT:
+    raise SystemExit(130)  # as a shell reports a command that Ctrl-C stopped
   if is_chief and stop.received is None:
     logging.info('%s', finished_message(workdir, num_steps, evaluator is not None))
   return state

@@ -45,6 +45,45 @@ def test_sigterm_saves_the_current_step_and_leaves_no_worker(tmp_path):
   assert saved >= 3 and int(saved_state(tmp_path / 'stopped', saved)['step']) == saved
 
 
+def test_ctrl_c_saves_like_sigterm_and_exits_130(tmp_path):
+  """SIGINT saves the step it came in and exits with 130, in one warning line and no
+  traceback; the next start removes an unfinished save's temporary folder, saying so."""
+  process, workers, _ = _start_with_a_worker(tmp_path / 'stopped')
+  process.send_signal(signal.SIGINT)
+  rest = process.stderr.read()
+  process.wait(timeout=300)
+  assert process.returncode == 130, rest[-3000:]
+  assert 'Traceback' not in rest and 'KeyboardInterrupt' not in rest, rest[-3000:]
+  assert all_gone(workers), 'a data worker outlived the trainer'
+  (message,) = [l for l in rest.splitlines() if 'SIGINT received: saved the checkpoint' in l]
+  saved = int(message.split('checkpoint of step ')[1].split()[0])
+  assert saved >= 3 and int(saved_state(tmp_path / 'stopped', saved)['step']) == saved
+  stale = tmp_path / 'stopped' / 'checkpoints' / f'{saved + 1}.orbax-checkpoint-tmp-1234'
+  stale.mkdir()
+  (stale / 'half-written').write_bytes(b'x')
+  result = run_main(tmp_path / 'stopped', f'--config.train.num_steps={saved + 1}')
+  assert f'removed {stale}' in result.stderr and not stale.exists()
+  assert f'resumed from the checkpoint of step {saved}' in result.stderr
+
+
+def test_a_failed_checkpoint_save_is_one_line_naming_the_step():
+  from jfsr import checkpointing
+
+  class FullDisk:
+    directory = '/runs/x/checkpoints'
+
+    def wait_until_finished(self):
+      pass
+
+    def check_for_errors(self):
+      raise OSError(28, 'No space left on device')
+  with pytest.raises(checkpointing.CheckpointSaveError) as caught:
+    checkpointing.check_saved(FullDisk(), 250, wait=True)
+  message = str(caught.value)
+  assert 'step 250' in message and 'No space left on device' in message
+  assert 'resume' in message and '\n' not in message
+
+
 @pytest.mark.parametrize('arguments, message', [
     (['--config', 'configs/celebahq.py:nosuch'], "unknown variant 'nosuch'"),
     (['--config.train.batch_size=abc'], 'batch_size'),

@@ -146,6 +146,43 @@ def test_cache_downloads_verifies_and_reuses(file_server, tmp_path, monkeypatch)
   assert cache.locate('tiny') == path
 
 
+def test_a_damaged_cached_file_is_caught_where_it_is_used(file_server, tmp_path, monkeypatch):
+  """A cached file changed after its download (truncated, or one byte flipped) fails its
+  check when used, naming the command that fetches it again; `list` says DAMAGED; `fetch`
+  replaces it. An unchanged file is hashed once: later checks read only its stat."""
+  url, payload = file_server
+  monkeypatch.setenv('JFSR_CACHE', str(tmp_path / 'cache'))
+  digest = hashlib.sha256(payload).hexdigest()
+  monkeypatch.setitem(cache.ARTIFACTS, 'tiny', cache.Artifact('tiny.bin', digest, url=url,
+                                                               description='a test file'))
+  path = cache.fetch('tiny')
+  cache.locate('tiny')
+  hashed = []
+  monkeypatch.setattr(cache, 'sha256_of', lambda p: hashed.append(p) or digest)
+  cache.locate('tiny')
+  assert hashed == []  # unchanged since its last check
+  monkeypatch.undo()
+  monkeypatch.setenv('JFSR_CACHE', str(tmp_path / 'cache'))
+  monkeypatch.setitem(cache.ARTIFACTS, 'tiny', cache.Artifact('tiny.bin', digest, url=url,
+                                                               description='a test file'))
+  for damage in (lambda b: b[:100], lambda b: b[:7] + bytes([b[7] ^ 1]) + b[8:]):
+    path.write_bytes(damage(payload))
+    with pytest.raises(cache.CorruptWeightsError,
+                       match='python -m jfsr.pretrained fetch tiny --force'):
+      cache.locate('tiny')
+    assert isinstance(pytest.raises(cache.MissingWeightsError, cache.locate, 'tiny').value,
+                      cache.CorruptWeightsError)
+  from jfsr.pretrained import __main__ as pretrained_main
+  import contextlib
+  import io
+  listing = io.StringIO()
+  with contextlib.redirect_stdout(listing):
+    pretrained_main.main(['list'])
+  assert any(line.startswith('tiny') and 'DAMAGED' in line for line in listing.getvalue().splitlines())
+  assert cache.fetch('tiny').read_bytes() == payload  # fetched again, without --force
+  assert cache.locate('tiny') == path
+
+
 def test_cache_rejects_a_wrong_checksum_and_keeps_nothing(file_server, tmp_path, monkeypatch):
   url, _ = file_server
   monkeypatch.setenv('JFSR_CACHE', str(tmp_path / 'cache'))

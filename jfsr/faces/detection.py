@@ -95,9 +95,9 @@ class Detector:
       except MissingWeightsError as error:
         if kind == 'mtcnn':
           raise
-        logging.warning('MTCNN weights are not cached (%s); finding faces with the Haar '
-                        'cascade instead, whose landmarks are guessed from its boxes. '
-                        '`python -m jfsr.pretrained fetch mtcnn` gives real landmarks.',
+        logging.warning('MTCNN weights are missing or damaged (%s); finding faces with the '
+                        'Haar cascade instead, whose landmarks are guessed from its boxes. '
+                        '`python -m jfsr.pretrained fetch mtcnn --force` gives real landmarks.',
                         str(error).splitlines()[0])
     self.kind = 'mtcnn' if self._mtcnn else 'haar'
     self.upsample = max(1.0, SMALLEST[self.kind] / min_face)

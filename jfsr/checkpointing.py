@@ -3,6 +3,7 @@ reading a run's checkpoints back (which steps it holds, its config, its networks
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from pathlib import Path
 
@@ -20,6 +21,65 @@ from jfsr.errors import JfsrError, WorkdirError
 
 class CheckpointSaveError(JfsrError):
   """A checkpoint could not be written (disk full, folder gone, ...)."""
+
+
+class BrokenCheckpointError(WorkdirError):
+  """A checkpoint on disk cannot be read: a file of it is truncated, zeroed or missing."""
+  exit_at_once = True
+
+  def __init__(self, message: str, step: int):
+    super().__init__(message)
+    self.step = step
+
+
+def _without_closed_loop_noise(hook):
+  """``hook`` (``sys.unraisablehook``) silent about 'Event loop is closed': when a checkpoint
+  read fails, TensorStore's callbacks still try to reach orbax's finished event loop, and
+  each would print that traceback."""
+  def quiet(unraisable):
+    value = unraisable.exc_value
+    if isinstance(value, RuntimeError) and 'Event loop is closed' in str(value):
+      return
+    hook(unraisable)
+  return quiet
+
+
+@contextlib.contextmanager
+def reading(mngr: ocp.CheckpointManager, step: int, part: str):
+  """Turns any failure to read ``part`` of checkpoint ``step`` into one
+  :class:`BrokenCheckpointError` line (TensorStore's and orbax's errors run to many)."""
+  import sys
+  previous = sys.unraisablehook
+  sys.unraisablehook = _without_closed_loop_noise(previous)
+  try:
+    yield
+    sys.unraisablehook = previous  # after a failure the noise outlives the read: kept quiet
+  except JfsrError:
+    raise
+  except Exception as error:  # orbax, TensorStore, JSON and OS errors alike
+    reason = ' '.join(str(error).split())
+    reason = reason if len(reason) < 160 else reason[:157] + '...'
+    older = sorted(s for s in mngr.all_steps() if s < step)[-3:]
+    hint = (f'older checkpoints: {", ".join(map(str, older))} (training with the same '
+            '--workdir sets this one aside and resumes from the newest that reads)' if older
+            else 'there is no older checkpoint')
+    raise BrokenCheckpointError(f'the checkpoint of step {step} in {mngr.directory} cannot be '
+                                f'read: its {part} is damaged or missing ({reason}); {hint}',
+                                step) from None
+
+
+def set_aside(mngr: ocp.CheckpointManager, step: int) -> epath.Path:
+  """Renames checkpoint ``step`` to ``STEP.broken`` (kept, never deleted; no longer a step
+  of the run) and returns the new path."""
+  source = epath.Path(mngr.directory) / str(step)
+  target = source.parent / f'{step}.broken'
+  index = 1
+  while target.exists():
+    index += 1
+    target = source.parent / f'{step}.broken{index}'
+  source.rename(target)
+  mngr.reload()
+  return target
 
 
 def manager(workdir: str | epath.Path, max_to_keep: int | None,
@@ -68,7 +128,11 @@ def save(mngr: ocp.CheckpointManager, step: int, state, data_iterator,
 
 def saved_config_dict(mngr: ocp.CheckpointManager, step: int) -> dict:
   """The config saved with checkpoint ``step``, as the JSON dict it was written as."""
-  return mngr.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))['config']
+  with reading(mngr, step, 'config'):
+    saved = mngr.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))['config']
+    if not isinstance(saved, dict):
+      raise ValueError('not a config record')
+    return saved
 
 
 def check_compatible(mngr: ocp.CheckpointManager, step: int,
@@ -103,22 +167,25 @@ def restore(mngr: ocp.CheckpointManager, step: int, abstract_state, data_iterato
   target = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding),
                         abstract_state)
   # A state saved before a field existed lacks it: restore the fields it has, by name.
-  on_disk = mngr.item_metadata(step)['state']
+  with reading(mngr, step, 'state'):
+    on_disk = mngr.item_metadata(step)['state']
   fields = {f.name: getattr(target, f.name) for f in dataclasses.fields(target)}
   absent = {name for name in fields if name not in on_disk}
   if any(fields[name] is not None for name in absent):
     raise WorkdirError(f'the checkpoint of step {step} in {mngr.directory} has no '
                        f'{", ".join(sorted(absent))}, which this run needs')
   present = {name: value for name, value in fields.items() if name not in absent}
-  restored = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.PyTreeRestore(
-      item=present, restore_args=ocp.checkpoint_utils.construct_restore_args(present))))['state']
+  with reading(mngr, step, 'state'):
+    restored = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.PyTreeRestore(
+        item=present, restore_args=ocp.checkpoint_utils.construct_restore_args(present))))['state']
   state = target.replace(**restored)
   try:
     mngr.restore(step, args=ocp.args.Composite(
         data=grain.checkpoint.CheckpointRestore(data_iterator)))
-  except (KeyError, ValueError, TypeError) as error:
-    logging.warning('the saved data-iterator state does not fit this run (%r, likely another '
-                    'data.num_workers); repositioning the data by step instead', error)
+  except Exception as error:  # another worker count's state, or a damaged file
+    logging.warning('the saved data-iterator state does not fit this run or cannot be read '
+                    '(%s; another data.num_workers, or a damaged file); repositioning the data '
+                    'by step instead', ' '.join(str(error).split())[:200])
     return state, False
   return state, True
 
@@ -179,8 +246,9 @@ def restore_networks(config: ml_collections.ConfigDict, workdir, step: int, shar
   restore_args = jax.tree.map(
       lambda s: ocp.ArrayRestoreArgs(sharding=sharding, global_shape=s.shape, dtype=s.dtype),
       target)
-  restored = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.PyTreeRestore(
-      item=target, restore_args=restore_args, partial_restore=True)))
+  with reading(mngr, step, 'state'):
+    restored = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.PyTreeRestore(
+        item=target, restore_args=restore_args, partial_restore=True)))
   return {name: restored['state'][stored_as[name]] for name in stored_as}
 
 

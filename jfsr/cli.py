@@ -96,6 +96,17 @@ def quiet_libraries() -> None:
   logging.get_absl_handler().addFilter(_OwnRecordsOnly())
 
 
+def fail(error: Exception) -> None:
+  """Ends the command with ``error`` as one line (``error: ...`` on stderr, status 1)."""
+  logging.error('%s', error)
+  if getattr(error, 'exit_at_once', False):
+    sys.stdout.flush()
+    sys.stderr.write(f'error: {error}\n')
+    sys.stderr.flush()
+    os._exit(1)
+  sys.exit(f'error: {error}')
+
+
 def run(main: Callable[[list[str]], None], module_name: str, accelerated: bool = False) -> None:
   """``app.run(main)`` with jfsr's help, flag errors and quiet libraries; an error a user can
   fix (:class:`jfsr.errors.JfsrError`, weights not fetched) ends the command with one line.
@@ -119,7 +130,6 @@ def run(main: Callable[[list[str]], None], module_name: str, accelerated: bool =
     try:
       main(argv)
     except (JfsrError, MissingWeightsError) as error:
-      logging.error('%s', error)
-      sys.exit(f'error: {error}')
+      fail(error)
 
   app.run(quiet_main, flags_parser=flags_parser(module_name))

@@ -2,7 +2,13 @@
 
 
 class JfsrError(Exception):
-  """Base class: something the user can fix; the message says how."""
+  """Base class: something the user can fix; the message says how.
+
+  ``exit_at_once``: the command ends without Python's shutdown, whose clean-up of libraries
+  still working in the background (a failed checkpoint read leaves orbax's threads behind)
+  would print tracebacks under the one line.
+  """
+  exit_at_once = False
 
 
 class ConfigError(JfsrError, ValueError):

@@ -51,7 +51,7 @@ from absl import logging
 from etils import epath
 from PIL import Image
 
-from jfsr import checkpointing, grids, inference, models, train_step
+from jfsr import checkpointing, cli, grids, inference, models, train_step
 from jfsr.data import pipeline
 from jfsr.errors import ConfigError
 from jfsr.metrics import fidelity, identity
@@ -290,7 +290,6 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> 
 
 
 def _main(argv) -> None:
-  import sys
   from absl import flags
   from jfsr.errors import JfsrError
 
@@ -309,8 +308,7 @@ def _main(argv) -> None:
     apply_overrides(config, CONFIG_OVERRIDES + f.set)
     evaluate_checkpoints(config, f.workdir, steps, f.model, f.out)
   except (JfsrError, ValueError, FileNotFoundError) as error:  # incl. MissingWeightsError
-    logging.error('%s', error)
-    sys.exit(f'error: {error}')
+    cli.fail(error)
 
 
 CONFIG_OVERRIDES: list[str] = []  # --config.FIELD=VALUE arguments, taken out before parsing
@@ -320,7 +318,6 @@ def run() -> None:
   """The ``jfsr-evaluate`` command (also ``python -m jfsr.evaluate``)."""
   import sys
   from absl import flags as absl_flags
-  from jfsr import cli
   sys.argv[:], CONFIG_OVERRIDES[:] = cli.split_config_overrides(sys.argv)
   absl_flags.DEFINE_string('workdir', None, 'a training run\'s --workdir (holding checkpoints/); '
                            'with --model, where the evaluation is written', required=True)

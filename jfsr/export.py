@@ -27,10 +27,11 @@ counting from the step the local discriminator joined.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
+
+from jfsr import cli
 
 Arrays = dict[str, np.ndarray]
 
@@ -179,7 +180,7 @@ def export_checkpoint(checkpoint: str | None, output: str, with_discriminators: 
 
 
 def _main(argv) -> None:
-  from absl import flags, logging
+  from absl import flags
   from jfsr.errors import JfsrError
 
   del argv
@@ -187,8 +188,7 @@ def _main(argv) -> None:
   try:
     written = export_checkpoint(f.checkpoint, f.output, f.discriminators, f.model, f.overwrite)
   except (JfsrError, ValueError, OSError) as error:
-    logging.error('%s', error)
-    sys.exit(f'error: {error}')
+    cli.fail(error)
   counts = ', '.join(f'{name} {sum(v.size for v in sd.values()):,} values in {len(sd)} tensors'
                      for name, sd in written.items())
   print(f'wrote {f.output}: {counts}')
@@ -206,7 +206,6 @@ def run() -> None:
   absl_flags.DEFINE_bool('overwrite', False, 'replace --output if it exists')
   absl_flags.DEFINE_bool('discriminators', False, 'also write both discriminators: the file then '
                          'holds {"generator": ..., "global_d": ..., "local_d": ...}')
-  from jfsr import cli
   cli.run(_main, __name__)
 
 

@@ -55,5 +55,6 @@ def load_generator(checkpoint: str | Path | None = None, model: str | None = Non
   config = checkpointing.saved_config(workdir, step)
   if not average:
     config.train.ema_decay = 0.0
-  variables = checkpointing.restore_generator(config, workdir, step, jax.sharding.SingleDeviceSharding(device))
+  variables = checkpointing.restore_generator(config, workdir, step,
+                                              jax.sharding.SingleDeviceSharding(device))
   return config, variables, step

@@ -157,6 +157,24 @@ class StopRequest:
       signal.signal(signum, handler)
 
 
+def set_aside_broken(mngr, error) -> None:
+  """Moves a checkpoint that cannot be read aside (kept), saying so."""
+  kept = checkpointing.set_aside(mngr, error.step)
+  logging.warning('%s. It is kept as %s', error, kept)
+
+
+def readable_latest(mngr, config: ml_collections.ConfigDict, workdir
+                    ) -> tuple[int | None, dict | None]:
+  """``(step, saved config)`` of the newest checkpoint whose config reads and fits this run
+  (older ones when newer ones are broken, which are set aside), or ``(None, None)``."""
+  while (latest := mngr.latest_step()) is not None:
+    try:
+      return latest, checkpointing.check_compatible(mngr, latest, config, workdir)
+    except checkpointing.BrokenCheckpointError as error:
+      set_aside_broken(mngr, error)
+  return None, None
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
   """Trains the model of ``config``, writing checkpoints and logs under ``workdir``."""
   # --- Setup: refusals first, before anything is written or heavy is loaded --
@@ -166,10 +184,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   for stale in checkpointing.remove_unfinished(workdir):
     logging.warning('removed %s: an unfinished checkpoint save of a run that was stopped', stale)
   mngr = checkpointing.manager(workdir, config.train.max_checkpoints_to_keep)
-  latest = mngr.latest_step()
-  saved_config = None
-  if latest is not None:
-    saved_config = checkpointing.check_compatible(mngr, latest, config, workdir)
+  latest, saved_config = readable_latest(mngr, config, workdir)
   # Imported once the run goes ahead: clu's writers pull in TensorFlow (~4 s).
   from clu import periodic_actions
 
@@ -203,11 +218,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     logging.info('starting from %s in %s', config.model.generator_init or 'scratch', workdir)
   else:
     # Restored as saved, with or without an average; then this config's choice.
-    saved_average = checkpointing.keeps_average(saved_config)
-    abstract_state = (jax.eval_shape(fresh_average, abstract_state) if saved_average
-                      else abstract_state.replace(generator_ema=None))
-    state, iterator_restored = checkpointing.restore(mngr, latest, abstract_state, train_iter,
-                                                     replicated)
+    while True:
+      saved_average = checkpointing.keeps_average(saved_config)
+      restoring = (jax.eval_shape(fresh_average, abstract_state) if saved_average
+                   else abstract_state.replace(generator_ema=None))
+      try:
+        state, iterator_restored = checkpointing.restore(mngr, latest, restoring, train_iter,
+                                                         replicated)
+        break
+      except checkpointing.BrokenCheckpointError as error:
+        set_aside_broken(mngr, error)
+        latest, saved_config = readable_latest(mngr, config, workdir)
+        if latest is None:
+          raise WorkdirError(f'no checkpoint in {workdir} can be read ({error}); move '
+                             'checkpoints/ aside to start afresh') from None
     if config.train.ema_decay > 0 and not saved_average:
       state = fresh_average(state)
       logging.info('the generator\'s moving average (train.ema_decay=%g) starts at the restored '

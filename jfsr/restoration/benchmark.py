@@ -42,10 +42,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 
 import numpy as np
 from absl import flags, logging
+
+from jfsr import cli
 
 FLAGS = flags.FLAGS
 ROTATION_BUCKETS = ((0, 10), (10, 20), (20, 30))
@@ -330,7 +331,7 @@ def main(argv) -> None:
     result = run(FLAGS.model, FLAGS.root, FLAGS.faces, FLAGS.seed, FLAGS.checkpoint,
                  FLAGS.folder, FLAGS.first)
   except (JfsrError, MissingWeightsError, FileNotFoundError) as error:
-    sys.exit(f'error: {error}')
+    cli.fail(error)
   if FLAGS.json:
     with open(FLAGS.json, 'w') as f:
       json.dump(result, f, indent=2)
@@ -338,7 +339,6 @@ def main(argv) -> None:
 
 
 if __name__ == '__main__':
-  from jfsr import cli
   flags.DEFINE_string('model', None, 'a shipped model NAME or packed .npz')
   flags.DEFINE_string('checkpoint', None, 'instead of --model: a training run\'s workdir or '
                       'one of its checkpoints/STEP')

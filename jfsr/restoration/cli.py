@@ -34,6 +34,8 @@ import numpy as np
 from absl import app, flags, logging
 from PIL import Image
 
+from jfsr import cli
+
 IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff'}
 VIDEO_SUFFIXES = {'.mp4', '.avi', '.mov', '.mkv', '.webm'}
 
@@ -320,8 +322,7 @@ def main(argv) -> None:
     else:
       restore_images(restorer, files, targets, summary)
   except (JfsrError, ValueError, FileNotFoundError, MissingWeightsError) as error:
-    logging.error('%s', error)
-    sys.exit(f'error: {error}')
+    cli.fail(error)
   except OSError as error:  # the disk filled up, the folder went away, ...
     sys.exit(f'error: writing the results failed ({error.strerror or error}); before that, '
              f'{summary.line()}')
@@ -331,6 +332,5 @@ def main(argv) -> None:
 
 
 def run() -> None:
-  from jfsr import cli
   flags.mark_flags_as_required(['input', 'output'])
   cli.run(main, __name__, accelerated=True)

@@ -20,10 +20,11 @@ comes only from the sampling grid moving under the face.
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 from absl import flags, logging
+
+from jfsr import cli
 
 from jfsr.restoration import benchmark
 
@@ -114,7 +115,7 @@ def main(argv) -> None:
     result = run(FLAGS.model, FLAGS.checkpoint, FLAGS.root, FLAGS.folder, FLAGS.first,
                  FLAGS.faces, FLAGS.frames, [float(s) for s in FLAGS.smoothing], FLAGS.seed)
   except (JfsrError, MissingWeightsError, FileNotFoundError) as error:
-    sys.exit(f'error: {error}')
+    cli.fail(error)
   if FLAGS.json:
     with open(FLAGS.json, 'w') as f:
       json.dump(result, f, indent=2)
@@ -122,7 +123,6 @@ def main(argv) -> None:
 
 
 if __name__ == '__main__':
-  from jfsr import cli
   flags.DEFINE_string('model', None, 'a shipped model NAME or packed .npz')
   flags.DEFINE_string('checkpoint', None, 'instead of --model: a training run\'s workdir or '
                       'one of its checkpoints/STEP')

@@ -56,6 +56,18 @@ def split_config_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
   return kept, overrides
 
 
+def argv_value(argv: list[str], name: str) -> str:
+  """The value given to ``--name`` on a command line (``--name=V`` or ``--name V``; the
+  last one, which is the one that counts)."""
+  value = ''
+  for index, arg in enumerate(argv):
+    if arg.startswith(f'--{name}='):
+      value = arg.split('=', 1)[1]
+    elif arg == f'--{name}' and index + 1 < len(argv):
+      value = argv[index + 1]
+  return value
+
+
 def flags_parser(module_name: str) -> Callable[[list[str]], list[str]]:
   """A ``flags_parser`` for ``app.run``: help to stdout with status 0, bad flags and
   config overrides as one line each."""
@@ -68,7 +80,14 @@ def flags_parser(module_name: str) -> Callable[[list[str]], list[str]]:
       sys.stdout.write(FLAGS.get_help())
       sys.exit(0)
     try:
-      return FLAGS(argv)
+      rest = FLAGS(argv)
+      if 'config' in FLAGS and FLAGS['config'].present:
+        FLAGS['config'].value.keys  # a file that failed to load raises on first use
+      return rest
+    except (OSError, ImportError, SyntaxError) as error:  # the --config file itself
+      reason = (f'{error.msg}, line {error.lineno}' if isinstance(error, SyntaxError)
+                else str(error).splitlines()[-1].strip() or type(error).__name__)
+      sys.exit(f'error: --config {argv_value(argv, "config")}: cannot be loaded ({reason})')
     except flags.Error as error:
       lines = [line.strip() for line in str(error).splitlines() if line.strip()]
       if any(line.startswith('Traceback') for line in lines):

@@ -122,6 +122,8 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1, training: 
   _check(t.batch_size > 0 and t.batch_size % num_devices == 0,
          f'train.batch_size={t.batch_size} must be a positive multiple of the {num_devices} '
          'devices in use')
+  _check(t.num_steps == -1 or t.num_steps > 0,
+         f'train.num_steps={t.num_steps}: a positive count, or -1 to count train.num_epochs')
   _check(t.num_steps > 0 or t.num_epochs > 0, 'set train.num_steps or train.num_epochs')
   _check(0 <= t.ema_decay < 1, f'train.ema_decay={t.ema_decay}: must be in [0, 1) (0 = no average)')
   for field in ('log_every_steps', 'image_every_steps', 'checkpoint_every_steps',

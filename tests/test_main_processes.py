@@ -91,12 +91,17 @@ def test_a_failed_checkpoint_save_is_one_line_naming_the_step():
     (['--mode', 'eval', '--eval_steps=two'], 'give checkpoint steps as integers'),
     (['--mode', 'eval'], 'holds no checkpoint'),
     (['--config.eval.num_images=9'], 'eval.num_images=9 is more than the test split holds'),
+    (['--config', 'configs/nosuch.py'], 'configs/nosuch.py: cannot be loaded'),
+    (['--config.train.num_steps=-5'], 'train.num_steps=-5: a positive count, or -1'),
+    (['--config.data.frame_share=2'], 'data.frame_share=2'),
+    (['--config.perceptual.taps=max'], "perceptual.taps='max': must be one of 'relu', 'pool'"),
 ])
 def test_bad_input_gets_a_one_line_error(tmp_path, arguments, message):
   result = run_main(tmp_path / 'run', *arguments, check=False)
   assert result.returncode != 0
   assert message in result.stderr
   assert 'Traceback' not in result.stderr
+  assert len([l for l in result.stderr.splitlines() if l.startswith('error:')]) == 1
 
 
 def test_missing_workdir_parent_is_refused(tmp_path):

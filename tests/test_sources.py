@@ -66,6 +66,28 @@ def test_corrupt_record_is_skipped_and_counted_or_raised(tmp_path):
     strict[1]
 
 
+def test_a_decompression_bomb_is_a_bad_record_too(tmp_path, monkeypatch):
+  """An image past PIL's pixel limit (twice MAX_IMAGE_PIXELS raises) is skipped and counted
+  like a corrupt file, not a crash of the loader."""
+  root = write_celebamask_layout(tmp_path / 'celeba', 3)
+  monkeypatch.setattr(Image, 'MAX_IMAGE_PIXELS', 1000)  # the drawn 64x64 faces: 4,096 pixels
+  Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(root / 'CelebA-HQ-img' / '1.jpg')
+  monkeypatch.setattr(Image, 'MAX_IMAGE_PIXELS', 2040)  # 4,096 > 2 x 2,040: a bomb
+  source = sources.CelebAMaskHQ(root, range(3), 32, PARTS)
+  with warnings.catch_warnings():
+    warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+    with pytest.raises(sources.DataError, match='consecutive unreadable'):
+      source[0]  # every record is a bomb at this limit
+  monkeypatch.setattr(Image, 'MAX_IMAGE_PIXELS', 10_000)
+  (root / 'CelebA-HQ-img' / '1.jpg').write_bytes(
+      (root / 'CelebA-HQ-img' / '0.jpg').read_bytes())
+  big = Image.fromarray(np.zeros((200, 200, 3), np.uint8))  # 40,000 > 2 x 10,000
+  big.save(root / 'CelebA-HQ-img' / '1.jpg')
+  source = sources.CelebAMaskHQ(root, range(3), 32, PARTS)
+  np.testing.assert_array_equal(source[1]['hr'], source[2]['hr'])
+  assert source.skipped == 1
+
+
 @pytest.mark.parametrize('mode', ['L', 'RGBA', 'CMYK', 'I;16', 'P'])
 def test_odd_colour_modes_are_converted(tmp_path, mode):
   image, _ = synthetic.draw_face(0, 32)

@@ -51,7 +51,8 @@ class _SkippingSource:
       key = self._keys[(int(position) + attempt) % len(self._keys)]
       try:
         return self._load(key)
-      except (OSError, ValueError, SyntaxError) as error:  # PIL raises all three on bad files
+      # PIL raises all of these on bad files; a decompression bomb is a bad record too.
+      except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
         if self.on_bad_record == 'raise':
           raise DataError(f'cannot read {self._describe(key)}: {error}') from None
         self.skipped += 1

@@ -131,3 +131,29 @@ def test_refinement_moves_rough_landmarks_onto_the_true_ones():
   for (_, truth), guess, points in zip(faces, rough, refined):
     assert np.abs(guess - truth).max() > 5  # far enough off to need fixing
     np.testing.assert_allclose(points, truth, atol=0.35)
+
+
+def test_a_large_frame_is_detected_in_tiles_finding_what_the_whole_frame_finds(monkeypatch):
+  """Above the pixel bound, detection runs on overlapping tiles (and a shrunk copy for large
+  faces): the same faces as whole-frame detection, each once, though some straddle tiles."""
+  from jfsr.data.synthetic import draw_face
+  from jfsr.faces import detection
+  rng = np.random.default_rng(0)
+  frame = rng.integers(80, 120, (900, 1300, 3)).astype(np.uint8)
+  centres = []
+  for index, (top, left) in enumerate([(40, 40), (300, 520), (610, 1100), (420, 280)]):
+    face = draw_face(index, 72)[0]
+    frame[top:top + 72, left:left + 72] = face
+    centres.append((left + 36, top + 36))
+  detector = detection.Detector('haar', min_face=24)
+  monkeypatch.setattr(detection, 'MAX_DETECTION_PIXELS', 400_000)  # tiles of 632 px
+  assert frame.shape[0] * frame.shape[1] * detector.upsample ** 2 > 400_000
+  tiled = detector.detect([frame])[0]
+  whole = detector.detect_whole([frame])[0]
+
+  def found(faces):
+    return sorted(min(range(len(centres)), key=lambda i: np.hypot(*(np.asarray(
+        [(f.box[0] + f.box[2]) / 2, (f.box[1] + f.box[3]) / 2]) - centres[i])))
+        for f in faces)
+  assert len(found(whole)) >= 3 and len(set(found(whole))) == len(found(whole))
+  assert found(tiled) == found(whole)  # each face once: the tiles' duplicates merged

@@ -35,6 +35,12 @@ from jfsr.faces.refine import refine_landmarks
 SMALLEST = {'mtcnn': 28, 'haar': 24}
 MTCNN_THRESHOLDS = (0.5, 0.6, 0.6)
 
+# A frame whose upscaled copy would hold more pixels than this is detected in tiles that
+# overlap by TILE_OVERLAP frame pixels (faces up to that size are found whole in some
+# tile; larger ones on a shrunk copy of the frame), which bounds detection's memory.
+MAX_DETECTION_PIXELS = 6_000_000
+TILE_OVERLAP = 96
+
 
 @dataclasses.dataclass(frozen=True)
 class FoundFace:
@@ -103,9 +109,44 @@ class Detector:
     self.upsample = max(1.0, SMALLEST[self.kind] / min_face)
 
   def detect(self, frames: list[np.ndarray]) -> list[list[FoundFace]]:
-    """The faces of each frame, largest first."""
-    scaled = [upscale(frame, self.upsample) for frame in frames]
-    smallest = max(12, math.floor(self.min_face * self.upsample))
+    """The faces of each frame, largest first. A frame whose upscaled copy would exceed
+    :data:`MAX_DETECTION_PIXELS` is detected in tiles (:meth:`detect_tiled`)."""
+    large = [index for index, frame in enumerate(frames)
+             if frame.shape[0] * frame.shape[1] * self.upsample ** 2 > MAX_DETECTION_PIXELS]
+    if large:
+      small = [index for index in range(len(frames)) if index not in large]
+      found = dict(zip(small, self.detect_whole([frames[i] for i in small])))
+      found.update({i: self.detect_tiled(frames[i]) for i in large})
+      return [found[i] for i in range(len(frames))]
+    return self.detect_whole(frames)
+
+  def detect_tiled(self, frame: np.ndarray) -> list[FoundFace]:
+    """A large frame's faces, in bounded memory: its small faces in overlapping tiles (each
+    upscaled as :meth:`detect_whole` upscales a frame), its large ones on a copy shrunk
+    to :data:`MAX_DETECTION_PIXELS`; duplicates (the overlaps, and faces both passes
+    found) merged, the higher score kept."""
+    height, width = frame.shape[:2]
+    side = max(2 * TILE_OVERLAP, int(math.sqrt(MAX_DETECTION_PIXELS) / self.upsample))
+    step = side - TILE_OVERLAP
+    found = []
+    for top in range(0, max(height - TILE_OVERLAP, 1), step):
+      for left in range(0, max(width - TILE_OVERLAP, 1), step):
+        tile = frame[top:top + side, left:left + side]
+        found += [_moved(face, left, top, 1.0) for face in self.detect_whole([tile])[0]]
+    shrink = math.sqrt(MAX_DETECTION_PIXELS / (height * width))
+    smaller = upscale(frame, shrink)
+    coarse = self.detect_whole([smaller], upsample=1.0,
+                               min_face=max(SMALLEST[self.kind], math.ceil(TILE_OVERLAP * shrink)))
+    found += [_moved(face, 0, 0, 1.0, frame, smaller) for face in coarse[0]]
+    return _merge(found)
+
+  def detect_whole(self, frames: list[np.ndarray], upsample: float | None = None,
+                   min_face: int | None = None) -> list[list[FoundFace]]:
+    """The faces of each frame, each frame detected whole on a copy upscaled ``upsample``
+    times (default: the detector's) for faces from ``min_face`` (the detector's) up."""
+    upsample = self.upsample if upsample is None else upsample
+    scaled = [upscale(frame, upsample) for frame in frames]
+    smallest = max(12, math.floor((min_face or self.min_face) * upsample))
     if self._mtcnn is None:
       found = [haar_faces(image, smallest, self.threshold) for image in scaled]
     else:
@@ -131,6 +172,38 @@ def upscale(frame: np.ndarray, factor: float) -> np.ndarray:
   import cv2
   h, w = frame.shape[:2]
   return cv2.resize(frame, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_CUBIC)
+
+
+def _moved(face: FoundFace, left: float, top: float, scale: float,
+           frame: np.ndarray | None = None, image: np.ndarray | None = None) -> FoundFace:
+  """A face found in a tile at (``left``, ``top``) of a frame, or (with ``frame`` and
+  ``image``) in a resized copy of it, in the frame's pixels."""
+  if frame is not None:
+    face = _unscale(face, frame, image)
+    scale = 1.0
+  box = np.asarray(face.box).reshape(2, 2) * scale + [left, top]
+  points = face.landmarks * scale + [left, top]
+  return FoundFace(tuple(map(float, box.ravel())), face.score, points, face.detector)
+
+
+def _merge(faces: list[FoundFace], overlap: float = 0.4) -> list[FoundFace]:
+  """Faces found more than once (boxes overlapping by more than ``overlap`` of the smaller
+  one) kept once, the highest score; largest first."""
+  kept: list[FoundFace] = []
+  for face in sorted(faces, key=lambda f: -f.score):
+    (x1, y1, x2, y2) = face.box
+    area = max(x2 - x1, 0) * max(y2 - y1, 0)
+    duplicate = False
+    for other in kept:
+      (a1, b1, a2, b2) = other.box
+      inter = max(0.0, min(x2, a2) - max(x1, a1)) * max(0.0, min(y2, b2) - max(y1, b1))
+      smaller = min(area, max(a2 - a1, 0) * max(b2 - b1, 0)) or 1.0
+      if inter / smaller > overlap:
+        duplicate = True
+        break
+    if not duplicate:
+      kept.append(face)
+  return sorted(kept, key=lambda f: -(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
 
 
 def _unscale(face: FoundFace, frame: np.ndarray, image: np.ndarray) -> FoundFace:

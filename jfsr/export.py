@@ -1,8 +1,10 @@
-r"""Exports a jfsr model as a PyTorch state dict under the authors' module names.
+r"""Exports a jfsr model: a PyTorch state dict under the authors' module names, or the
+generator as a StableHLO program that runs without jfsr (:mod:`jfsr.stablehlo`).
 
     python -m jfsr.export --checkpoint WORKDIR[/checkpoints/STEP] --to torch --output g.pth
     python -m jfsr.export --checkpoint WORKDIR --to torch --output nets.pth --discriminators
     python -m jfsr.export --model NAME --to torch --output g.pth      # a shipped model
+    python -m jfsr.export --model NAME --to stablehlo --output g.stablehlo
 
 The generator's keys are those of the ``Generator`` class in the authors'
 ``FaceSRnDeblur_train`` notebook: ``upscale8.{0,2,5,8,11}.weight`` (the upsampling
@@ -32,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from jfsr import cli
+from jfsr.stablehlo import PLATFORMS
 
 Arrays = dict[str, np.ndarray]
 
@@ -136,12 +139,42 @@ def check_output(output: Path, sources: list[str], overwrite: bool) -> None:
     raise JfsrError(f'--output {output} is a folder; give a file name (.pth)')
 
 
+def write_atomically(output: Path, write) -> None:
+  """``write(path)`` into a private folder beside ``output`` under ``output``'s own name (a
+  torch archive names its inner folder after the file), then renamed into place: the file
+  appears whole or not at all."""
+  import os
+  output.parent.mkdir(parents=True, exist_ok=True)
+  private = output.parent / f'.{output.name}.{os.getpid()}.partial'
+  private.mkdir()
+  try:
+    write(private / output.name)
+    os.replace(private / output.name, output)
+  finally:
+    (private / output.name).unlink(missing_ok=True)
+    private.rmdir()
+
+
+def export_stablehlo(checkpoint: str | None, output: str, model: str | None = None,
+                     overwrite: bool = False) -> int:
+  """Writes the generator of a checkpoint or shipped model as a StableHLO program; returns
+  its size in bytes."""
+  import jax
+  from jfsr import inference, stablehlo
+  output = Path(output).expanduser()
+  check_output(output, [s for s in (checkpoint, model) if s and Path(s).expanduser().exists()],
+               overwrite)
+  config, variables, _ = inference.load_generator(checkpoint, model, jax.devices('cpu')[0])
+  data = stablehlo.serialize(config, variables)
+  write_atomically(output, lambda path: path.write_bytes(data))
+  return len(data)
+
+
 def export_checkpoint(checkpoint: str | None, output: str, with_discriminators: bool = False,
                       model: str | None = None, overwrite: bool = False) -> dict:
   """Writes the checkpoint's (or the shipped ``model``'s) networks to ``output``; returns what
   was written, by network. An existing ``output`` is replaced only with ``overwrite``, and the
   file appears whole or not at all."""
-  import os
   import jax
   from jfsr import checkpointing, inference
   from jfsr.errors import JfsrError, WorkdirError
@@ -164,18 +197,8 @@ def export_checkpoint(checkpoint: str | None, output: str, with_discriminators: 
     raise WorkdirError(f'{checkpoint or model}: the noise ("w/N") generator adds noise between '
                        'layers, which a state dict cannot carry; export a model without it')
   state_dicts = torch_state_dicts(config, variables, step, with_discriminators)
-  output.parent.mkdir(parents=True, exist_ok=True)
-  # Written under its own name in a private folder beside it (the archive's inner folder is
-  # named after the file), then renamed into place.
-  private = output.parent / f'.{output.name}.{os.getpid()}.partial'
-  private.mkdir()
-  try:
-    torch_state_dict.save_state_dict(state_dicts if with_discriminators
-                                     else state_dicts['generator'], private / output.name)
-    os.replace(private / output.name, output)
-  finally:
-    (private / output.name).unlink(missing_ok=True)
-    private.rmdir()
+  write_atomically(output, lambda path: torch_state_dict.save_state_dict(
+      state_dicts if with_discriminators else state_dicts['generator'], path))
   return state_dicts
 
 
@@ -186,6 +209,14 @@ def _main(argv) -> None:
   del argv
   f = flags.FLAGS
   try:
+    if f.to == 'stablehlo':
+      if f.discriminators:
+        raise JfsrError('--to stablehlo writes the generator alone; drop --discriminators')
+      size = export_stablehlo(f.checkpoint, f.output, f.model, f.overwrite)
+      print(f'wrote {f.output}: the generator as StableHLO for {", ".join(PLATFORMS)} '
+            f'({size / 1e6:.1f} MB); input float32 (batch, lr, lr, 3) in [-1, 1], output '
+            'float32 (batch, hr, hr, 3) in [-1, 1]')
+      return
     written = export_checkpoint(f.checkpoint, f.output, f.discriminators, f.model, f.overwrite)
   except (JfsrError, ValueError, OSError) as error:
     cli.fail(error)
@@ -201,8 +232,9 @@ def run() -> None:
                            'one of its checkpoints/<step> folders')
   absl_flags.DEFINE_string('model', None, 'a shipped model (NAME, python -m jfsr.pretrained list) '
                            'or a packed .npz file, instead of --checkpoint')
-  absl_flags.DEFINE_enum('to', 'torch', ['torch'], 'the format to write')
-  absl_flags.DEFINE_string('output', None, 'the file to write (.pth)', required=True)
+  absl_flags.DEFINE_enum('to', 'torch', ['torch', 'stablehlo'], 'the format to write: a '
+                         'PyTorch state dict, or the generator as a jax.export program')
+  absl_flags.DEFINE_string('output', None, 'the file to write (.pth, .stablehlo)', required=True)
   absl_flags.DEFINE_bool('overwrite', False, 'replace --output if it exists')
   absl_flags.DEFINE_bool('discriminators', False, 'also write both discriminators: the file then '
                          'holds {"generator": ..., "global_d": ..., "local_d": ...}')

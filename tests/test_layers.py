@@ -17,6 +17,7 @@ LAYERS = (
                                         'jfsr.checkpointing')),
     ('inference', ('jfsr.inference',)),
     ('applications', ('jfsr.train', 'jfsr.evaluate', 'jfsr.restoration', 'jfsr.export',
+                      'jfsr.stablehlo',
                       'jfsr.curves', 'jfsr.bench')),
     ('commands', ('jfsr.main', 'jfsr.restore', 'jfsr.pretrained.__main__',
                   'jfsr.data.contact_sheet',

@@ -168,3 +168,4 @@ def test_export_never_replaces_its_model_or_an_existing_file(tmp_path):
   with zipfile.ZipFile(existing) as archive:  # a whole torch archive, named after the file
     assert 'g/data.pkl' in archive.namelist()
   assert sorted(p.name for p in tmp_path.iterdir()) == ['g.pth', 'model.npz']
+

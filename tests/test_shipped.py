@@ -29,18 +29,21 @@ def test_the_shipped_model_restores_a_fixed_input_as_recorded(monkeypatch):
   monkeypatch.setattr(urllib.request, 'urlopen', no_network)
   monkeypatch.setattr(subprocess, 'run', no_network)
   restorer = Restorer.from_pretrained('cpu-x16')
-  assert (restorer.lr_size, restorer.hr_size, restorer.step) == (16, 128, 1500)
-  # It carried on the model shipped before it (step 6250 of the authors' recipe).
-  _, _, meta = generators.load('cpu-x16')
-  assert meta['started_from']['sha256'].startswith('6c6f4233') and meta['steps_in_all'] == 7750
+  assert (restorer.lr_size, restorer.hr_size, restorer.step) == (16, 128, 750)
+  # It carried on the model shipped before it (7,750 steps: the authors' recipe, then the
+  # local-GAN stage), with frame-mode training.
+  config, _, meta = generators.load('cpu-x16')
+  assert meta['started_from']['sha256'].startswith('44ccbb38') and meta['steps_in_all'] == 8500
+  assert meta['started_from']['steps_in_all'] == 7750 and config.data.frame_share == 0.5
+  assert 'manifest' in meta and 'arrays_sha256' in meta
   y, x = np.mgrid[:16, :16]
   crop = np.stack([y * 16, x * 16, (y + x) * 8], -1).astype(np.uint8)
   np.testing.assert_array_equal(generators.golden_input(16), crop)
   out = restorer.restore_crops([crop])[0]
   assert out.shape == (128, 128, 3)
-  np.testing.assert_allclose(out.reshape(-1, 3).mean(0), [123.832, 116.725, 124.039], atol=0.3)
-  assert np.abs(out[64, 64].astype(int) - [135, 137, 142]).max() <= 2
-  assert np.abs(out[16, 96].astype(int) - [44, 167, 87]).max() <= 2
+  np.testing.assert_allclose(out.reshape(-1, 3).mean(0), [123.911, 118.361, 124.266], atol=0.3)
+  assert np.abs(out[64, 64].astype(int) - [122, 123, 129]).max() <= 2
+  assert np.abs(out[16, 96].astype(int) - [38, 184, 86]).max() <= 2
 
 
 # Five landmarks of the face in scikit-image's ``astronaut`` photo (NASA, public domain), as

@@ -40,15 +40,16 @@ class ShippedModel:
 
 
 SHIPPED: dict[str, ShippedModel] = {
-    # python -m jfsr.pretrained pack --checkpoint runs/continue/checkpoints/1500
-    # --name cpu-x16: a cpu_x16_continue run from the previous cpu-x16 (SHA-256 6c6f4233...,
-    # step 6250 of cpu_x16/cpu_x16_ema), recorded in its meta as started_from. docs/training.md
-    # ("Shipped models") has its table and curves.
+    # python -m jfsr.pretrained pack --checkpoint runs/frames/checkpoints/750 --name cpu-x16:
+    # configs/experiments/cpu_x16.py:frames from the previous cpu-x16 (SHA-256 44ccbb38...,
+    # itself 1,500 steps of :continue from 6,250 of :base/:ema), recorded in its meta as
+    # started_from. docs/training.md ("Shipped models") has its tables and curves.
     'cpu-x16': ShippedModel(
-        'cpu-x16.npz', '44ccbb386a156bd449292fa1464c97826230eb984fa922fc267bee7a37b8349e',
-        "authors' recipe at 16->128, widths/4, 6,250 steps of 16 on 900 CelebAMask-HQ-mini faces, "
-        "then 1,500 with the local discriminator only (cpu_x16_continue); the generator's moving "
-        'average: PSNR +1.52 dB over bicubic, SSIM +0.074, FID 0.40x, identity closer'),
+        'cpu-x16.npz', '0611d1e97ede879cf94e93bd037f187cc23c6c3cfead374aaa0655403ffcecab',
+        "16->128 faces, widths/4: the authors' recipe (6,250 steps), 1,500 with the local "
+        'discriminator only, 750 with half the examples made as photos give them (faces '
+        "rolled, blurred and shrunk in frames); the generator's moving average. Aligned "
+        'test faces: PSNR +1.49 dB over bicubic, SSIM +0.076, FID 0.39x'),
 }
 
 

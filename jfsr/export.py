@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from jfsr import cli
+from jfsr.files import write_atomically
 from jfsr.stablehlo import PLATFORMS
 
 Arrays = dict[str, np.ndarray]
@@ -137,22 +138,6 @@ def check_output(output: Path, sources: list[str], overwrite: bool) -> None:
     raise JfsrError(f'--output {output} already exists; pass --overwrite to replace it')
   if output.is_dir():
     raise JfsrError(f'--output {output} is a folder; give a file name (.pth)')
-
-
-def write_atomically(output: Path, write) -> None:
-  """``write(path)`` into a private folder beside ``output`` under ``output``'s own name (a
-  torch archive names its inner folder after the file), then renamed into place: the file
-  appears whole or not at all."""
-  import os
-  output.parent.mkdir(parents=True, exist_ok=True)
-  private = output.parent / f'.{output.name}.{os.getpid()}.partial'
-  private.mkdir()
-  try:
-    write(private / output.name)
-    os.replace(private / output.name, output)
-  finally:
-    (private / output.name).unlink(missing_ok=True)
-    private.rmdir()
 
 
 def export_stablehlo(checkpoint: str | None, output: str, model: str | None = None,

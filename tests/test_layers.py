@@ -8,7 +8,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / 'jfsr'
 # Lowest first. A module belongs to the layer of its longest matching prefix.
 LAYERS = (
     ('foundation', ('jfsr', 'jfsr.errors', 'jfsr.cli', 'jfsr.config_defaults',
-                    'jfsr.compile_cache', 'jfsr.pretrained.cache',
+                    'jfsr.compile_cache', 'jfsr.pretrained.cache', 'jfsr.files',
                     'jfsr.config_loading', 'jfsr.grids', 'jfsr.host_memory', 'jfsr.distributed',
                     'jfsr.gan_balance', 'jfsr.losses')),
     ('networks and their weights', ('jfsr.models', 'jfsr.pretrained')),

@@ -132,12 +132,12 @@ class Detector:
     for top in range(0, max(height - TILE_OVERLAP, 1), step):
       for left in range(0, max(width - TILE_OVERLAP, 1), step):
         tile = frame[top:top + side, left:left + side]
-        found += [_moved(face, left, top, 1.0) for face in self.detect_whole([tile])[0]]
+        found += [_shifted(face, left, top) for face in self.detect_whole([tile])[0]]
     shrink = math.sqrt(MAX_DETECTION_PIXELS / (height * width))
     smaller = upscale(frame, shrink)
     coarse = self.detect_whole([smaller], upsample=1.0,
                                min_face=max(SMALLEST[self.kind], math.ceil(TILE_OVERLAP * shrink)))
-    found += [_moved(face, 0, 0, 1.0, frame, smaller) for face in coarse[0]]
+    found += [_unscale(face, frame, smaller) for face in coarse[0]]
     return _merge(found)
 
   def detect_whole(self, frames: list[np.ndarray], upsample: float | None = None,
@@ -174,16 +174,11 @@ def upscale(frame: np.ndarray, factor: float) -> np.ndarray:
   return cv2.resize(frame, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_CUBIC)
 
 
-def _moved(face: FoundFace, left: float, top: float, scale: float,
-           frame: np.ndarray | None = None, image: np.ndarray | None = None) -> FoundFace:
-  """A face found in a tile at (``left``, ``top``) of a frame, or (with ``frame`` and
-  ``image``) in a resized copy of it, in the frame's pixels."""
-  if frame is not None:
-    face = _unscale(face, frame, image)
-    scale = 1.0
-  box = np.asarray(face.box).reshape(2, 2) * scale + [left, top]
-  points = face.landmarks * scale + [left, top]
-  return FoundFace(tuple(map(float, box.ravel())), face.score, points, face.detector)
+def _shifted(face: FoundFace, left: float, top: float) -> FoundFace:
+  """A face found in the tile at (``left``, ``top``) of a frame, in the frame's pixels."""
+  box = np.asarray(face.box).reshape(2, 2) + [left, top]
+  return FoundFace(tuple(map(float, box.ravel())), face.score, face.landmarks + [left, top],
+                   face.detector)
 
 
 def _merge(faces: list[FoundFace], overlap: float = 0.4) -> list[FoundFace]:

@@ -323,22 +323,9 @@ def markdown(result: dict) -> str:
   return '\n'.join(lines)
 
 
-def main(argv) -> None:
-  del argv
-  from jfsr.errors import JfsrError
-  from jfsr.pretrained.cache import MissingWeightsError
-  try:
-    result = run(FLAGS.model, FLAGS.root, FLAGS.faces, FLAGS.seed, FLAGS.checkpoint,
-                 FLAGS.folder, FLAGS.first)
-  except (JfsrError, MissingWeightsError, FileNotFoundError) as error:
-    cli.fail(error)
-  if FLAGS.json:
-    with open(FLAGS.json, 'w') as f:
-      json.dump(result, f, indent=2)
-  print(markdown(result))
-
-
-if __name__ == '__main__':
+def define_flags(faces: int, faces_help: str) -> None:
+  """The flags this command and :mod:`jfsr.restoration.temporal` share: the model, where the
+  held-out faces come from, how many, the seed, and a JSON copy of the results."""
   flags.DEFINE_string('model', None, 'a shipped model NAME or packed .npz')
   flags.DEFINE_string('checkpoint', None, 'instead of --model: a training run\'s workdir or '
                       'one of its checkpoints/STEP')
@@ -346,7 +333,29 @@ if __name__ == '__main__':
                       'gives the faces')
   flags.DEFINE_string('folder', None, 'instead of --root: a folder of aligned faces')
   flags.DEFINE_integer('first', 0, '--folder: the first image used (name order)')
-  flags.DEFINE_integer('faces', 60, 'how many held-out faces (spread over the rotation buckets)')
-  flags.DEFINE_integer('seed', 0, 'for the transforms, backgrounds and blurs')
+  flags.DEFINE_integer('faces', faces, faces_help)
+  flags.DEFINE_integer('seed', 0, 'for the placements, backgrounds and blurs')
   flags.DEFINE_string('json', None, 'also write the results here')
+
+
+def report(measure, markdown_of) -> None:
+  """Runs ``measure()`` (a missing file is one line), writes ``--json`` and prints the table."""
+  try:
+    result = measure()
+  except FileNotFoundError as error:
+    cli.fail(error)
+  if FLAGS.json:
+    with open(FLAGS.json, 'w') as f:
+      json.dump(result, f, indent=2)
+  print(markdown_of(result))
+
+
+def main(argv) -> None:
+  del argv
+  report(lambda: run(FLAGS.model, FLAGS.root, FLAGS.faces, FLAGS.seed, FLAGS.checkpoint,
+                     FLAGS.folder, FLAGS.first), markdown)
+
+
+if __name__ == '__main__':
+  define_flags(60, 'how many held-out faces (spread over the rotation buckets)')
   cli.run(main, __name__, accelerated=True)

@@ -35,6 +35,7 @@ from absl import app, flags, logging
 from PIL import Image
 
 from jfsr import cli
+from jfsr.files import write_atomically
 
 IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff'}
 VIDEO_SUFFIXES = {'.mp4', '.avi', '.mov', '.mkv', '.webm'}
@@ -148,17 +149,6 @@ def check_writable(output: Path) -> None:
   except OSError as error:
     raise ValueError(f'cannot write results to --output {output}: {error.strerror or error}') \
         from None
-
-
-def write_atomically(path: Path, write) -> None:
-  """``write(temporary_path)``, then the file renamed onto ``path``: a failure leaves no
-  half-written result, and a link at ``path`` is replaced, never followed."""
-  temporary = path.with_name(f'.{path.name}.{os.getpid()}.partial{path.suffix}')
-  try:
-    write(temporary)
-    os.replace(temporary, path)
-  finally:
-    temporary.unlink(missing_ok=True)
 
 
 def save_image(image: np.ndarray, path: Path) -> None:

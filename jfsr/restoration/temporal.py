@@ -19,7 +19,6 @@ comes only from the sampling grid moving under the face.
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 from absl import flags, logging
@@ -109,30 +108,15 @@ def markdown(result: dict) -> str:
 
 def main(argv) -> None:
   del argv
-  from jfsr.errors import JfsrError
-  from jfsr.pretrained.cache import MissingWeightsError
-  try:
-    result = run(FLAGS.model, FLAGS.checkpoint, FLAGS.root, FLAGS.folder, FLAGS.first,
-                 FLAGS.faces, FLAGS.frames, [float(s) for s in FLAGS.smoothing], FLAGS.seed)
-  except (JfsrError, MissingWeightsError, FileNotFoundError) as error:
-    cli.fail(error)
-  if FLAGS.json:
-    with open(FLAGS.json, 'w') as f:
-      json.dump(result, f, indent=2)
-  print(markdown(result))
+  benchmark.report(lambda: run(
+      FLAGS.model, FLAGS.checkpoint, FLAGS.root, FLAGS.folder, FLAGS.first, FLAGS.faces,
+      FLAGS.frames, [float(s) for s in FLAGS.smoothing], FLAGS.seed), markdown)
 
 
 if __name__ == '__main__':
-  flags.DEFINE_string('model', None, 'a shipped model NAME or packed .npz')
-  flags.DEFINE_string('checkpoint', None, 'instead of --model: a training run\'s workdir or '
-                      'one of its checkpoints/STEP')
-  flags.DEFINE_string('root', None, 'CelebAMask-HQ root: the model\'s test split gives the faces')
-  flags.DEFINE_string('folder', None, 'instead of --root: a folder of aligned faces')
-  flags.DEFINE_integer('first', 0, '--folder: the first image used (name order)')
-  flags.DEFINE_integer('faces', 6, 'how many clips (one face each)')
+  benchmark.define_flags(6, 'how many clips (one face each)')
+  flags.adopt_module_key_flags(benchmark)  # listed in this command's --help
   flags.DEFINE_integer('frames', 24, 'frames per clip')
   flags.DEFINE_list('smoothing', ['0', '0.6'], 'landmark smoothing weights to compare '
                     '(jfsr.restore --smoothing; 0.6 is its default)')
-  flags.DEFINE_integer('seed', 0, 'for the motion, backgrounds and blurs')
-  flags.DEFINE_string('json', None, 'also write the results here')
   cli.run(main, __name__, accelerated=True)

@@ -1,10 +1,12 @@
 r"""Exports a jfsr model: a PyTorch state dict under the authors' module names, or the
-generator as a StableHLO program that runs without jfsr (:mod:`jfsr.stablehlo`).
+generator as a StableHLO program that runs without jfsr (:mod:`jfsr.stablehlo`) or as an
+ONNX graph (:mod:`jfsr.onnx_export`).
 
     python -m jfsr.export --checkpoint WORKDIR[/checkpoints/STEP] --to torch --output g.pth
     python -m jfsr.export --checkpoint WORKDIR --to torch --output nets.pth --discriminators
     python -m jfsr.export --model NAME --to torch --output g.pth      # a shipped model
     python -m jfsr.export --model NAME --to stablehlo --output g.stablehlo
+    python -m jfsr.export --model NAME --to onnx --output g.onnx
 
 The generator's keys are those of the ``Generator`` class in the authors'
 ``FaceSRnDeblur_train`` notebook: ``upscale8.{0,2,5,8,11}.weight`` (the upsampling
@@ -140,17 +142,22 @@ def check_output(output: Path, sources: list[str], overwrite: bool) -> None:
     raise JfsrError(f'--output {output} is a folder; give a file name (.pth)')
 
 
-def export_stablehlo(checkpoint: str | None, output: str, model: str | None = None,
+def export_generator(to: str, checkpoint: str | None, output: str, model: str | None = None,
                      overwrite: bool = False) -> int:
-  """Writes the generator of a checkpoint or shipped model as a StableHLO program; returns
-  its size in bytes."""
+  """Writes the generator of a checkpoint or shipped model as a StableHLO program
+  (``to='stablehlo'``) or an ONNX graph (``'onnx'``); returns the file's size in bytes."""
   import jax
-  from jfsr import inference, stablehlo
+  from jfsr import inference
   output = Path(output).expanduser()
   check_output(output, [s for s in (checkpoint, model) if s and Path(s).expanduser().exists()],
                overwrite)
-  config, variables, _ = inference.load_generator(checkpoint, model, jax.devices('cpu')[0])
-  data = stablehlo.serialize(config, variables)
+  config, variables, step = inference.load_generator(checkpoint, model, jax.devices('cpu')[0])
+  if to == 'onnx':
+    from jfsr import onnx_export
+    data = onnx_export.serialize(config, jax.device_get(variables), step)
+  else:
+    from jfsr import stablehlo
+    data = stablehlo.serialize(config, variables)
   write_atomically(output, lambda path: path.write_bytes(data))
   return len(data)
 
@@ -194,13 +201,15 @@ def _main(argv) -> None:
   del argv
   f = flags.FLAGS
   try:
-    if f.to == 'stablehlo':
+    if f.to != 'torch':
       if f.discriminators:
-        raise JfsrError('--to stablehlo writes the generator alone; drop --discriminators')
-      size = export_stablehlo(f.checkpoint, f.output, f.model, f.overwrite)
-      print(f'wrote {f.output}: the generator as StableHLO for {", ".join(PLATFORMS)} '
-            f'({size / 1e6:.1f} MB); input float32 (batch, lr, lr, 3) in [-1, 1], output '
-            'float32 (batch, hr, hr, 3) in [-1, 1]')
+        raise JfsrError(f'--to {f.to} writes the generator alone; drop --discriminators')
+      size = export_generator(f.to, f.checkpoint, f.output, f.model, f.overwrite)
+      what = ('an ONNX graph (opset 17)' if f.to == 'onnx'
+              else f'StableHLO for {", ".join(PLATFORMS)}')
+      print(f'wrote {f.output}: the generator as {what} ({size / 1e6:.1f} MB); input float32 '
+            '(batch, lr, lr, 3) NHWC in [-1, 1], output float32 (batch, hr, hr, 3) NHWC in '
+            '[-1, 1]')
       return
     written = export_checkpoint(f.checkpoint, f.output, f.discriminators, f.model, f.overwrite)
   except (JfsrError, ValueError, OSError) as error:
@@ -217,9 +226,11 @@ def run() -> None:
                            'one of its checkpoints/<step> folders')
   absl_flags.DEFINE_string('model', None, 'a shipped model (NAME, python -m jfsr.pretrained list) '
                            'or a packed .npz file, instead of --checkpoint')
-  absl_flags.DEFINE_enum('to', 'torch', ['torch', 'stablehlo'], 'the format to write: a '
-                         'PyTorch state dict, or the generator as a jax.export program')
-  absl_flags.DEFINE_string('output', None, 'the file to write (.pth, .stablehlo)', required=True)
+  absl_flags.DEFINE_enum('to', 'torch', ['torch', 'stablehlo', 'onnx'], 'the format to write: '
+                         'a PyTorch state dict, or the generator as a jax.export program or an '
+                         'ONNX graph')
+  absl_flags.DEFINE_string('output', None, 'the file to write (.pth, .stablehlo, .onnx)',
+                           required=True)
   absl_flags.DEFINE_bool('overwrite', False, 'replace --output if it exists')
   absl_flags.DEFINE_bool('discriminators', False, 'also write both discriminators: the file then '
                          'holds {"generator": ..., "global_d": ..., "local_d": ...}')

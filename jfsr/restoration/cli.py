@@ -2,6 +2,7 @@ r"""Restore small faces in photos, folders and videos with a shipped model or a 
 
   python -m jfsr.restore --model NAME --input PATH --output DIR
   python -m jfsr.restore --checkpoint WORKDIR_OR_STEP_DIR --input PATH --output DIR
+  python -m jfsr.restore --onnx g.onnx --input PATH --output DIR   # generator in onnxruntime
 
 PATH is an image, a folder of images, or a video (.mp4, .avi, .mov, .mkv, .webm).
 Each face is found with its five landmarks (MTCNN; the Haar cascade where the
@@ -45,6 +46,8 @@ flags.DEFINE_string('model', None, 'a shipped model by NAME (python -m jfsr.pret
                     'packed .npz file')
 flags.DEFINE_string('checkpoint', None, 'instead of --model: a training --workdir, or one of its '
                     'checkpoints/<step>')
+flags.DEFINE_string('onnx', None, 'instead of --model: a `jfsr.export --to onnx` file, whose '
+                    'generator then runs in onnxruntime (detection and alignment as ever)')
 flags.DEFINE_string('input', None, 'an image, a folder of images, or a video')
 flags.DEFINE_string('output', None, 'folder for the results (created; not the input folder)')
 flags.DEFINE_bool('aligned', False, 'inputs are aligned face crops: restore each whole')
@@ -299,12 +302,21 @@ def main(argv) -> None:
     targets = plan_outputs(files, output, suffix, FLAGS.overwrite)
     check_writable(output)
     device = pick_device(FLAGS.device)
-    config, variables, step = inference.load_generator(FLAGS.checkpoint, FLAGS.model, device)
+    generator = None
+    if FLAGS.onnx:
+      if FLAGS.model or FLAGS.checkpoint:
+        raise JfsrError('give one of --model, --checkpoint and --onnx')
+      from jfsr.restoration.onnx_generator import OnnxGenerator
+      generator = OnnxGenerator(FLAGS.onnx)
+      config, variables, step = generator.config, None, generator.step
+    else:
+      config, variables, step = inference.load_generator(FLAGS.checkpoint, FLAGS.model, device)
     detector = None if FLAGS.aligned else Detector(
         FLAGS.detector, FLAGS.min_face or max(8, config.data.lr_size // 2), FLAGS.threshold)
     restorer = Restorer(config, variables, step, device, FLAGS.batch_size, detector,
-                        max_output_pixels=int(FLAGS.max_output_mp * 1e6))
-    logging.info('%s step %d: %d² -> %d² faces%s', FLAGS.model or 'checkpoint', restorer.step,
+                        max_output_pixels=int(FLAGS.max_output_mp * 1e6), generate=generator)
+    logging.info('%s step %d: %d² -> %d² faces%s',
+                 FLAGS.model or FLAGS.onnx or FLAGS.checkpoint, restorer.step,
                  restorer.lr_size, restorer.hr_size,
                  '' if FLAGS.aligned else f', found by {restorer.detector.kind}')
     if kind == 'video':

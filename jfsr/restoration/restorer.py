@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import jax
 import ml_collections
@@ -100,21 +100,30 @@ class FrameResult:
 class Restorer:
   """A generator with its variables on one device, and the pre/post-processing around it."""
 
-  def __init__(self, config: ml_collections.ConfigDict, variables: dict, step: int | None = None,
-               device: jax.Device | None = None, batch_size: int = 16,
-               detector: Detector | None = None, max_output_pixels: int = MAX_OUTPUT_PIXELS):
+  def __init__(self, config: ml_collections.ConfigDict, variables: dict | None,
+               step: int | None = None, device: jax.Device | None = None, batch_size: int = 16,
+               detector: Detector | None = None, max_output_pixels: int = MAX_OUTPUT_PIXELS,
+               generate: Callable[[np.ndarray], np.ndarray] | None = None):
+    """``generate`` (float32 model inputs -> uint8 outputs, a fixed batch of ``batch_size``)
+    replaces the JAX generator, whose ``variables`` are then not needed (``from_onnx``)."""
     self.config = config
     self.step = step  # the checkpoint's, when loaded from one
     self.device = device or jax.devices()[0]
     self.batch_size = batch_size
     self.max_output_pixels = max_output_pixels
     self._detector = detector
-    self.variables = jax.device_put(variables, self.device)
+    self._generate = generate or self._jax_generator(config, variables)
+
+  def _jax_generator(self, config: ml_collections.ConfigDict, variables: dict
+                     ) -> Callable[[np.ndarray], np.ndarray]:
+    on_device = jax.device_put(variables, self.device)
     sample = inference.make_sampler(config)
 
+    @jax.jit
     def restore(variables, lr):
       return grids.to_uint8(sample(variables, lr)['out_sharp'])  # on the device: a quarter of the bytes back
-    self._apply = jax.jit(restore)
+    return lambda lr: np.asarray(jax.device_get(restore(on_device,
+                                                        jax.device_put(lr, self.device))))
 
   @classmethod
   def from_checkpoint(cls, path: str | Path, device: jax.Device | None = None,
@@ -131,6 +140,14 @@ class Restorer:
     ``.npz`` file; nothing is downloaded, and its SHA-256 is checked."""
     config, variables, step = inference.load_generator(model=name, device=device)
     return cls(config, variables, step, device, **options)
+
+  @classmethod
+  def from_onnx(cls, path: str | Path, threads: int | None = None, **options) -> 'Restorer':
+    """The generator of a ``jfsr.export --to onnx`` file, run by onnxruntime instead of JAX
+    (detection and alignment stay the same)."""
+    from jfsr.restoration.onnx_generator import OnnxGenerator
+    generator = OnnxGenerator(path, threads)
+    return cls(generator.config, None, generator.step, generate=generator, **options)
 
   @property
   def lr_size(self) -> int:
@@ -163,8 +180,7 @@ class Restorer:
     for start in range(0, len(arrays), self.batch_size):
       chunk = arrays[start:start + self.batch_size]
       padded = np.concatenate([chunk, np.repeat(chunk[-1:], self.batch_size - len(chunk), 0)])
-      result = self._apply(self.variables, jax.device_put(padded, self.device))
-      outputs.append(np.asarray(jax.device_get(result))[:len(chunk)])
+      outputs.append(self._generate(padded)[:len(chunk)])
     return np.concatenate(outputs)
 
   def _as_model_array(self, lr_uint8: np.ndarray) -> np.ndarray:

@@ -1,0 +1,50 @@
+"""A ``jfsr.export --to onnx`` file run by onnxruntime, as the ``Restorer``'s generator.
+
+The ONNX file carries the model's config in its metadata, so it is all that restoring
+needs besides the face detector. The noise ("w/N") generator's noise inputs are fed
+zeros (its mean), so such a model restores a little differently from the JAX path, which
+draws fixed noise.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from jfsr import config_loading, grids
+from jfsr.errors import JfsrError
+
+
+class OnnxGenerator:
+  """``(n, lr, lr, C)`` float32 in [-1, 1] -> ``(n, hr, hr, 3)`` uint8, in onnxruntime."""
+
+  def __init__(self, path: str | Path, threads: int | None = None):
+    try:
+      import onnxruntime
+    except ImportError:
+      raise JfsrError('--onnx needs onnxruntime: pip install onnxruntime') from None
+    import onnx
+    from google.protobuf.message import DecodeError
+    from jfsr.onnx_export import read_metadata
+    path = Path(path).expanduser()
+    if not path.is_file():
+      raise JfsrError(f'--onnx {path}: no such file')
+    try:
+      model = onnx.load(str(path))
+    except (DecodeError, ValueError, OSError) as error:
+      raise JfsrError(f'--onnx {path}: not a readable ONNX file ({error})') from None
+    saved, self.step = read_metadata(model)
+    self.config = config_loading.config_from_dict(saved)
+    options = onnxruntime.SessionOptions()
+    if threads:
+      options.intra_op_num_threads = threads
+    self.session = onnxruntime.InferenceSession(model.SerializeToString(), options,
+                                                providers=['CPUExecutionProvider'])
+    self._noise_inputs = [i for i in self.session.get_inputs() if i.name != 'lr']
+
+  def __call__(self, lr: np.ndarray) -> np.ndarray:
+    feed = {'lr': np.asarray(lr, np.float32)}
+    for noise in self._noise_inputs:
+      feed[noise.name] = np.zeros([len(lr), *noise.shape[1:]], np.float32)
+    return grids.to_uint8(self.session.run(['sharp'], feed)[0])

@@ -14,6 +14,10 @@ Prints one JSON object per measurement, then a short table:
 * ``video``: 640x480 frames with 1 and 4 small faces restored ``--video_chunk`` at a
   time, stage by stage (detection, alignment, generator, paste-back): frames/s, ms per
   face, and what the stages around the generator cost relative to it;
+* ``onnx``: the eval-mode generator exported to ONNX (:mod:`jfsr.onnx_export`) in
+  onnxruntime against the same network jitted in JAX, timed in alternation on the same
+  batch (each of ``--infer_batches``): images/s of each, their ratio, the largest output
+  difference, and the ONNX file's size;
 * ``blur``: the exact motion blur (docs/design.md, "Motion blur") alone, images/s at the config's
   HR size with 1 and 2 worker processes (each blurring its own faces);
 * ``loader``: the grain pipeline's images/s for each of ``--loader_workers``
@@ -220,6 +224,39 @@ def bench_generator(config, batch: int, repeats: int) -> dict:
                **spread(times), 'images_per_s': batch / statistics.median(times)})
 
 
+def bench_onnx(config, batch: int, repeats: int) -> dict:
+  """onnxruntime vs jitted JAX, float32, the same untrained generator and input, paired."""
+  import onnxruntime
+  from jfsr import inference, models, onnx_export
+  variables = jax.device_get(jax.jit(lambda k: models.init_variables(config, k)['generator'])(
+      jax.random.key(0)))
+  variables = {'params': variables['params'], 'batch_stats': variables['batch_stats']}
+  data = onnx_export.serialize(config, variables)
+  session = onnxruntime.InferenceSession(data, providers=['CPUExecutionProvider'])
+  size, channels = config.data.lr_size, models.input_channels(config)
+  lr = np.random.default_rng(0).uniform(-1, 1, (batch, size, size, channels)).astype(np.float32)
+  sample = inference.make_sampler(config)
+  apply = jax.jit(lambda v, x: sample(v, x)['out_sharp'])
+  on_device = jax.device_put(variables)
+  run_jax = lambda: np.asarray(apply(on_device, lr))
+  run_onnx = lambda: session.run(['sharp'], {'lr': lr})[0]
+  difference = float(np.abs(run_jax() - run_onnx()).max())  # also the warm-up of each
+  jax_times, onnx_times = [], []
+  for _ in range(repeats):
+    for fn, times in ((run_jax, jax_times), (run_onnx, onnx_times)):
+      start = time.perf_counter()
+      fn()
+      times.append(time.perf_counter() - start)
+  jax_rate = batch / statistics.median(jax_times)
+  onnx_rate = batch / statistics.median(onnx_times)
+  return emit({'what': 'onnx', 'variant': config.variant, 'batch': batch,
+               'lr_size': size, 'hr_size': config.data.hr_size, 'onnx_mb': len(data) / 1e6,
+               'onnxruntime': onnxruntime.__version__, **spread(onnx_times),
+               'images_per_s': onnx_rate, 'jax_median_s': statistics.median(jax_times),
+               'jax_images_per_s': jax_rate, 'onnx_over_jax': onnx_rate / jax_rate,
+               'max_abs_difference': difference})
+
+
 def _untrained_restorer(config, batch: int, detector=None):
   from jfsr import models
   from jfsr.restoration import Restorer
@@ -363,6 +400,8 @@ def table(records: list[dict]) -> str:
   for r in records:
     setting = (f"{r['batch']} images" if r['what'] == 'blur' else
                f"{r['batch']} frames, {r['faces']} faces each" if r['what'] == 'video' else
+               f"batch {r['batch']}, {r['lr_size']}² in; JAX {r['jax_images_per_s']:.2f} "
+               f"images/s, ONNX x{r['onnx_over_jax']:.2f}" if r['what'] == 'onnx' else
                f"batch {r['batch']}") + (
         f", {r['workers']} workers" if 'workers' in r else '')
     gflops = lambda v: f'{v / 1e9:.1f}' if v else '-'
@@ -391,6 +430,9 @@ def main(argv):
   if 'video' in FLAGS.what:
     for faces in (1, 4):
       records.append(bench_video(config, faces, FLAGS.video_chunk, FLAGS.repeats))
+  if 'onnx' in FLAGS.what:
+    for batch in FLAGS.infer_batches:
+      records.append(bench_onnx(config, int(batch), FLAGS.repeats))
   if 'blur' in FLAGS.what:
     for workers in (1, 2):
       records.append(bench_blur(config, workers, FLAGS.blur_images))

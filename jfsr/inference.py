@@ -34,6 +34,16 @@ def make_sampler(config: ml_collections.ConfigDict) -> Callable:
   return sample
 
 
+def pick_device(name: str) -> jax.Device:
+  """The first device of a kind ('cpu', 'gpu', 'tpu'), or JAX's default for 'auto'."""
+  if name == 'auto':
+    return jax.devices()[0]
+  try:
+    return jax.devices(name)[0]
+  except RuntimeError as error:
+    raise JfsrError(f'--device {name}: no such device here ({error})') from None
+
+
 def load_generator(checkpoint: str | Path | None = None, model: str | None = None,
                    device: jax.Device | None = None, average: bool = True
                    ) -> tuple[ml_collections.ConfigDict, dict, int]:

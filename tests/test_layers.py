@@ -17,12 +17,12 @@ LAYERS = (
                                         'jfsr.checkpointing')),
     ('inference', ('jfsr.inference',)),
     ('applications', ('jfsr.train', 'jfsr.evaluate', 'jfsr.restoration', 'jfsr.export',
-                      'jfsr.stablehlo',
+                      'jfsr.stablehlo', 'jfsr.onnx_export', 'jfsr.demo.server',
                       'jfsr.curves', 'jfsr.bench')),
     ('commands', ('jfsr.main', 'jfsr.restore', 'jfsr.pretrained.__main__',
                   'jfsr.data.contact_sheet',
                   'jfsr.restoration.cli', 'jfsr.restoration.benchmark',
-                  'jfsr.restoration.temporal')),
+                  'jfsr.restoration.temporal', 'jfsr.demo.__main__')),
 )
 
 

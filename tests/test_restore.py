@@ -360,7 +360,7 @@ def test_cli_refuses_to_write_into_the_input_folder_and_needs_a_model(checkpoint
                        tmp_path / 'o', check=False)
   assert result.returncode != 0 and 'holds no checkpoint' in result.stderr
   result = run_restore('--input', tmp_path, '--output', tmp_path / 'o', check=False)
-  assert result.returncode != 0 and 'exactly one of --checkpoint' in result.stderr
+  assert result.returncode != 0 and 'give exactly one of --model' in result.stderr
   assert 'Traceback' not in result.stderr
 
 

@@ -37,6 +37,7 @@ from PIL import Image
 
 from jfsr import cli
 from jfsr.files import write_atomically
+from jfsr.restoration.summary import Summary, describe
 
 IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff'}
 VIDEO_SUFFIXES = {'.mp4', '.avi', '.mov', '.mkv', '.webm'}
@@ -72,30 +73,6 @@ flags.DEFINE_bool('overwrite', False, 'replace results already in --output (neve
 flags.DEFINE_float('max_output_mp', 64.0, 'largest output in megapixels: a frame is enlarged '
                    'less where the chosen --upscale would exceed it (said per image), and an '
                    'input already above it is skipped', lower_bound=0.01)
-
-
-class Summary:
-  """Counts for the last line: files, frames, and what happened to each face."""
-
-  def __init__(self):
-    self.processed = self.skipped = self.faceless = self.restored = self.left = 0
-
-  def add(self, result) -> None:
-    """One processed image or frame (a ``FrameResult``)."""
-    self.processed += 1
-    self.faceless += not result.faces
-    self.restored += sum(f.restored for f in result.faces)
-    self.left += sum(not f.restored for f in result.faces)
-
-  def add_aligned(self) -> None:
-    """One ``--aligned`` crop: the whole image is the face, always restored."""
-    self.processed += 1
-    self.restored += 1
-
-  def line(self) -> str:
-    return (f'processed {self.processed}, skipped {self.skipped} (unreadable), '
-            f'without a face {self.faceless}; faces restored {self.restored}, left as they were '
-            f'{self.left} (too large to gain; --force restores them)')
 
 
 def list_inputs(path: Path) -> tuple[list[Path], str]:
@@ -227,62 +204,14 @@ def restore_images(restorer, files: list[Path], targets: dict[Path, Path],
   progress.close()
 
 
-def describe(result) -> str:
-  if not result.faces:
-    return f'no face found; x{result.scale}'
-  parts = [f'{"restored" if f.restored else "left as it was"} ({f.side:.0f} px)'
-           for f in result.faces]
-  return f'{", ".join(parts)}; x{result.scale}'
-
-
 def restore_video(restorer, path: Path, final: Path, summary: Summary) -> None:
-  from jfsr.faces.tracking import LandmarkSmoother
   from jfsr.restoration import video
-  from jfsr.restoration.restorer import bounded_scale, choose_upscale
-  capture, fps, count = video.open_video(path)
-  writer = video.VideoWriter(final.with_name(f'.{final.stem}.{os.getpid()}.video-only.mp4'), fps)
-  smoother = LandmarkSmoother(FLAGS.smoothing)
-  progress = video.Progress(count, 'frames')
-  scale = None
-  try:
-    for frames in video.frame_chunks(capture, FLAGS.frames_per_chunk):
-      found = [smoother.update(faces) for faces in restorer.detector.detect(frames)]
-      if scale is None:  # the first chunk's faces set the whole video's scale
-        sides = [p.side for faces in found for face in faces
-                 for p in [restorer.plan(face, FLAGS.force)] if p.restored]
-        wanted = FLAGS.upscale or choose_upscale(sides, restorer.hr_size, restorer.factor)
-        scale = bounded_scale(wanted, frames[0].shape, restorer.max_output_pixels)
-        logging.info('%s: frames enlarged x%d%s', path.name, scale,
-                     f' (not x{wanted}: --max_output_mp {FLAGS.max_output_mp:g})'
-                     if scale < wanted else '')
-      results = restorer.restore_frames(frames, found, upscale=scale, force=FLAGS.force,
-                                        compare=FLAGS.compare)
-      for result in results:
-        writer.write(result.compare if result.compare is not None else result.image)
-        summary.add(result)
-      progress.update(len(frames))
-  except BaseException:
-    writer.close()
-    writer.path.unlink(missing_ok=True)  # no half-written video left behind
-    raise
-  finally:
-    progress.close()
-    writer.close()
-    capture.release()
-  how = video.add_audio(writer.path, path, final)
-  logging.info('wrote %s (%.2f frames/s) %s', final, fps, how)
-  if how.startswith('without audio'):
-    print(f'note: {final.name} was written {how}')
-
-
-def pick_device(name: str):
-  import jax
-  if name == 'auto':
-    return jax.devices()[0]
-  try:
-    return jax.devices(name)[0]
-  except RuntimeError as error:
-    raise ValueError(f'--device {name}: no such device here ({error})') from None
+  wrote = video.restore_video(
+      restorer, path, final, summary, smoothing=FLAGS.smoothing,
+      frames_per_chunk=FLAGS.frames_per_chunk, upscale=FLAGS.upscale, force=FLAGS.force,
+      compare=FLAGS.compare)
+  if wrote.audio.startswith('without audio'):
+    print(f'note: {final.name} was written {wrote.audio}')
 
 
 def main(argv) -> None:
@@ -290,7 +219,6 @@ def main(argv) -> None:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
   from jfsr import inference
   from jfsr.errors import JfsrError
-  from jfsr.faces.detection import Detector
   from jfsr.pretrained.cache import MissingWeightsError
   from jfsr.restoration.restorer import Restorer
   summary = Summary()
@@ -301,20 +229,11 @@ def main(argv) -> None:
     suffix = '.mp4' if kind == 'video' else f'.{FLAGS.format}'
     targets = plan_outputs(files, output, suffix, FLAGS.overwrite)
     check_writable(output)
-    device = pick_device(FLAGS.device)
-    generator = None
-    if FLAGS.onnx:
-      if FLAGS.model or FLAGS.checkpoint:
-        raise JfsrError('give one of --model, --checkpoint and --onnx')
-      from jfsr.restoration.onnx_generator import OnnxGenerator
-      generator = OnnxGenerator(FLAGS.onnx)
-      config, variables, step = generator.config, None, generator.step
-    else:
-      config, variables, step = inference.load_generator(FLAGS.checkpoint, FLAGS.model, device)
-    detector = None if FLAGS.aligned else Detector(
-        FLAGS.detector, FLAGS.min_face or max(8, config.data.lr_size // 2), FLAGS.threshold)
-    restorer = Restorer(config, variables, step, device, FLAGS.batch_size, detector,
-                        max_output_pixels=int(FLAGS.max_output_mp * 1e6), generate=generator)
+    restorer = Restorer.load(FLAGS.model, FLAGS.checkpoint, FLAGS.onnx,
+                             device=inference.pick_device(FLAGS.device), batch_size=FLAGS.batch_size,
+                             max_output_pixels=int(FLAGS.max_output_mp * 1e6))
+    if not FLAGS.aligned:
+      restorer.use_detector(FLAGS.detector, FLAGS.min_face, FLAGS.threshold)
     logging.info('%s step %d: %d² -> %d² faces%s',
                  FLAGS.model or FLAGS.onnx or FLAGS.checkpoint, restorer.step,
                  restorer.lr_size, restorer.hr_size,

@@ -149,6 +149,27 @@ class Restorer:
     generator = OnnxGenerator(path, threads)
     return cls(generator.config, None, generator.step, generate=generator, **options)
 
+  @classmethod
+  def load(cls, model: str | None = None, checkpoint: str | Path | None = None,
+           onnx: str | Path | None = None, **options) -> 'Restorer':
+    """From exactly one of a shipped ``model``, a training run's ``checkpoint`` and an
+    exported ``onnx`` file (what ``jfsr.restore`` and ``jfsr.demo`` take)."""
+    from jfsr.errors import JfsrError
+    if sum(bool(source) for source in (model, checkpoint, onnx)) != 1:
+      raise JfsrError('give exactly one of --model (a shipped model: python -m jfsr.pretrained '
+                      'list), --checkpoint (a training run) and --onnx (an exported generator)')
+    if onnx:
+      return cls.from_onnx(onnx, **options)
+    if model:
+      return cls.from_pretrained(model, **options)
+    return cls.from_checkpoint(checkpoint, **options)
+
+  def use_detector(self, kind: str = 'auto', min_face: int | None = None,
+                   threshold: float = 0.0) -> None:
+    """Finds faces with ``kind`` ('auto', 'mtcnn', 'haar'), down to ``min_face`` pixels
+    (default: half the model's input side, at least 8)."""
+    self._detector = Detector(kind, min_face or max(8, self.lr_size // 2), threshold)
+
   @property
   def lr_size(self) -> int:
     return self.config.data.lr_size
@@ -165,7 +186,7 @@ class Restorer:
   def detector(self) -> Detector:
     """The face detector (MTCNN where cached, else Haar), made on first use."""
     if self._detector is None:
-      self._detector = Detector('auto', min_face=max(8, self.lr_size // 2))
+      self.use_detector()
     return self._detector
 
   # --- The generator ----------------------------------------------------------------

@@ -1,8 +1,11 @@
 """Video in and out: OpenCV frames in chunks, a writer at the same frame rate, the input's audio
-copied back with ``ffmpeg`` where the system has it, and a progress line."""
+copied back with ``ffmpeg`` where the system has it, a progress line, and a whole video
+restored (:func:`restore_video`)."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import shutil
 import subprocess
 import sys
@@ -11,6 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+from absl import logging
 
 
 class VideoError(ValueError):
@@ -118,3 +122,59 @@ class Progress:
 
   def close(self) -> None:
     self.stream.write('\n')
+
+
+@dataclasses.dataclass
+class RestoredVideo:
+  """What :func:`restore_video` wrote: the frames' scale, the first frame's result (a
+  preview), and how the audio went (for the log)."""
+  scale: int
+  first: object  # the first frame's FrameResult
+  audio: str
+
+
+def restore_video(restorer, path: Path, output: Path, summary, *, smoothing: float = 0.6,
+                  frames_per_chunk: int = 16, upscale: int | None = None, force: bool = False,
+                  compare: bool = False) -> RestoredVideo:
+  """Restores every frame of the video at ``path`` into ``output`` (an .mp4 with the input's
+  audio where ffmpeg is there), counting frames and faces into ``summary``. Landmarks are
+  smoothed per face over time; the first chunk's faces set the scale of every frame. The
+  file appears whole or not at all."""
+  from jfsr.faces.tracking import LandmarkSmoother
+  from jfsr.restoration.restorer import bounded_scale, choose_upscale
+  capture, fps, count = open_video(path)
+  writer = VideoWriter(output.with_name(f'.{output.stem}.{os.getpid()}.video-only.mp4'), fps)
+  smoother = LandmarkSmoother(smoothing)
+  progress = Progress(count, 'frames')
+  scale = first = None
+  try:
+    for frames in frame_chunks(capture, frames_per_chunk):
+      found = [smoother.update(faces) for faces in restorer.detector.detect(frames)]
+      if scale is None:  # the first chunk's faces set the whole video's scale
+        sides = [p.side for faces in found for face in faces
+                 for p in [restorer.plan(face, force)] if p.restored]
+        wanted = upscale or choose_upscale(sides, restorer.hr_size, restorer.factor)
+        scale = bounded_scale(wanted, frames[0].shape, restorer.max_output_pixels)
+        logging.info('%s: frames enlarged x%d%s', path.name, scale,
+                     f' (not x{wanted}: above the output size bound)' if scale < wanted else '')
+      results = restorer.restore_frames(frames, found, upscale=scale, force=force,
+                                        compare=compare)
+      first = first or results[0]
+      for result in results:
+        writer.write(result.compare if result.compare is not None else result.image)
+        summary.add(result)
+      progress.update(len(frames))
+  except BaseException:
+    writer.close()
+    writer.path.unlink(missing_ok=True)  # no half-written video left behind
+    raise
+  finally:
+    progress.close()
+    writer.close()
+    capture.release()
+  if first is None:
+    writer.path.unlink(missing_ok=True)
+    raise VideoError(f'{path}: no frame could be read')
+  audio = add_audio(writer.path, path, output)
+  logging.info('wrote %s (%.2f frames/s) %s', output, fps, audio)
+  return RestoredVideo(scale, first, audio)

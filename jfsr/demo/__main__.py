@@ -1,0 +1,78 @@
+r"""Serves a page to restore faces in a photo or a short video with a jfsr model.
+
+    python -m jfsr.demo                        # the shipped cpu-x16, http://127.0.0.1:7860
+    python -m jfsr.demo --model NAME --port 8000
+    python -m jfsr.demo --onnx g.onnx          # the generator in onnxruntime
+
+Drop a file on the page: it shows the input, what the model saw, bicubic and the restored
+result side by side, says which faces were restored and which left as they were, and offers
+the result for download. The model is loaded once; one file is restored at a time (others
+wait their turn while the page stays responsive). The server binds to this computer only
+(127.0.0.1) unless ``--host`` says otherwise: it has no authentication.
+"""
+
+from __future__ import annotations
+
+from absl import flags, logging
+
+from jfsr import cli
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string('model', None, 'a shipped model by NAME or a packed .npz (default: cpu-x16 '
+                    'when neither --checkpoint nor --onnx is given)')
+flags.DEFINE_string('checkpoint', None, 'instead of --model: a training run or one checkpoint')
+flags.DEFINE_string('onnx', None, 'instead of --model: a `jfsr.export --to onnx` file')
+flags.DEFINE_string('host', '127.0.0.1', 'address to listen on (0.0.0.0: every interface, '
+                    'reachable from other computers)')
+flags.DEFINE_integer('port', 7860, 'port to listen on (0: a free one, printed)', lower_bound=0,
+                     upper_bound=65535)
+flags.DEFINE_enum('detector', 'auto', ['auto', 'mtcnn', 'haar'], 'face detector, as '
+                  'jfsr.restore\'s --detector')
+flags.DEFINE_float('max_upload_mb', 20.0, 'largest file accepted, in MB', lower_bound=0.001)
+flags.DEFINE_float('max_output_mp', 16.0, 'largest restored image, in megapixels',
+                   lower_bound=0.01)
+flags.DEFINE_integer('max_video_frames', 300, 'longest video accepted, in frames', lower_bound=1)
+flags.DEFINE_enum('device', 'auto', ['auto', 'cpu', 'gpu', 'tpu'], 'where the networks run')
+
+
+def main(argv) -> None:
+  from absl import app
+  from jfsr.demo.server import DemoApp, make_server
+  from jfsr.errors import JfsrError
+  from jfsr.pretrained.cache import MissingWeightsError
+  from jfsr.inference import pick_device
+  from jfsr.restoration.restorer import Restorer
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  model = FLAGS.model or (None if FLAGS.checkpoint or FLAGS.onnx else 'cpu-x16')
+  try:
+    restorer = Restorer.load(model, FLAGS.checkpoint, FLAGS.onnx,
+                             device=pick_device(FLAGS.device),
+                             max_output_pixels=int(FLAGS.max_output_mp * 1e6))
+    restorer.use_detector(FLAGS.detector)
+    restorer.detector  # noqa: B018 (made now, so a missing detector fails before serving)
+    demo = DemoApp(restorer, model or FLAGS.onnx or str(FLAGS.checkpoint),
+                   max_upload_bytes=int(FLAGS.max_upload_mb * 1e6),
+                   max_video_frames=FLAGS.max_video_frames)
+    server = make_server(demo, FLAGS.host, FLAGS.port)
+  except (JfsrError, ValueError, MissingWeightsError, OSError) as error:
+    cli.fail(error)
+  host, port = server.server_address[:2]
+  logging.info('faces found by %s; model %s', restorer.detector.kind, demo.model_name)
+  print(f'jfsr demo: http://{host}:{port}/ (Ctrl-C stops it)', flush=True)
+  try:
+    server.serve_forever()
+  except KeyboardInterrupt:
+    print('stopped')
+  finally:
+    server.server_close()
+    demo.close()
+
+
+def run() -> None:
+  """The ``jfsr-demo`` command (also ``python -m jfsr.demo``)."""
+  cli.run(main, __name__, accelerated=True)
+
+
+if __name__ == '__main__':
+  run()

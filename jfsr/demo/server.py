@@ -1,0 +1,240 @@
+"""The web demo's server: one page, one ``Restorer``, one restoration at a time.
+
+Built on the standard library's threaded HTTP server, so the demo adds no dependency and
+its page makes no request beyond this server (nothing is fetched from the internet).
+
+Routes:
+  ``GET /``                  the page (``page.html``)
+  ``GET /info``              the model and the limits, as JSON
+  ``POST /restore``          the file as the request body (its name in ``X-Filename``,
+                             ``?force=1`` to restore large faces too); answers JSON
+  ``GET /download/TOKEN``    a restored video
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import http.server
+import io
+import json
+import secrets
+import shutil
+import tempfile
+import threading
+import urllib.parse
+from pathlib import Path
+
+import numpy as np
+from absl import logging
+from PIL import Image, UnidentifiedImageError
+
+from jfsr.restoration.restorer import FrameTooLargeError, Restorer
+from jfsr.restoration.summary import Summary, describe
+
+PAGE = Path(__file__).with_name('page.html')
+VIDEO_SUFFIXES = ('.mp4', '.avi', '.mov', '.mkv', '.webm')
+KEPT_VIDEOS = 4  # restored videos kept for download; older ones are deleted
+DRAINED_BYTES = 1 << 30  # an oversized upload's body is read and dropped up to this size
+
+
+class UploadError(ValueError):
+  """An upload the demo refuses; its message is shown on the page."""
+
+
+def png_data_url(image: np.ndarray) -> str:
+  buffer = io.BytesIO()
+  Image.fromarray(image).save(buffer, format='PNG')
+  return 'data:image/png;base64,' + base64.b64encode(buffer.getvalue()).decode('ascii')
+
+
+@dataclasses.dataclass
+class DemoApp:
+  """The loaded model and the demo's limits; :meth:`restore` answers one upload."""
+  restorer: Restorer
+  model_name: str
+  max_upload_bytes: int = 20_000_000
+  max_video_frames: int = 300
+
+  def __post_init__(self):
+    self._lock = threading.Lock()  # one restoration at a time; the page stays served
+    self._videos = Path(tempfile.mkdtemp(prefix='jfsr-demo-'))
+    self._tokens: list[str] = []
+
+  def info(self) -> dict:
+    r = self.restorer
+    return {'model': self.model_name, 'step': r.step, 'lr_size': r.lr_size,
+            'hr_size': r.hr_size, 'max_upload_mb': self.max_upload_bytes / 1e6,
+            'max_video_frames': self.max_video_frames}
+
+  def restore(self, name: str, data: bytes, force: bool = False) -> dict:
+    """The answer to one upload: the panels as PNG data URLs, what happened to each face,
+    and where to download the result. Raises :class:`UploadError` for what it refuses."""
+    if not data:
+      raise UploadError('the file is empty')
+    if len(data) > self.max_upload_bytes:
+      raise UploadError(f'the file is {len(data) / 1e6:.1f} MB; the limit is '
+                        f'{self.max_upload_bytes / 1e6:.0f} MB')
+    with self._lock:
+      if Path(name).suffix.lower() in VIDEO_SUFFIXES:
+        return self._restore_video(name, data, force)
+      return self._restore_image(name, data, force)
+
+  def _restore_image(self, name: str, data: bytes, force: bool) -> dict:
+    from jfsr.data.images import read_rgb
+    try:
+      frame = read_rgb(io.BytesIO(data))
+    except UnidentifiedImageError:
+      raise UploadError(f'{name} is not an image (nor a video: {", ".join(VIDEO_SUFFIXES)}) '
+                        'this demo can read') from None
+    except Exception as error:  # PIL raises many kinds for a damaged or hostile file
+      raise UploadError(f'{name} cannot be read as an image ({error})') from None
+    height, width = frame.shape[:2]
+    if height * width > self.restorer.max_output_pixels:
+      raise UploadError(f'{width}x{height} is above the demo\'s output bound of '
+                        f'{self.restorer.max_output_pixels / 1e6:.0f} MP')
+    try:
+      result, = self.restorer.restore_frames([frame], force=force, compare=True)
+    except FrameTooLargeError as error:
+      raise UploadError(str(error)) from None
+    summary = Summary()
+    summary.add(result)
+    stem = Path(name).stem or 'restored'
+    return self._answer(result, summary, kind='image', download=png_data_url(result.image),
+                        download_name=f'{stem}_restored.png')
+
+  def _restore_video(self, name: str, data: bytes, force: bool) -> dict:
+    from jfsr.restoration import video
+    token = secrets.token_hex(8)
+    folder = self._videos / token
+    folder.mkdir()
+    source = folder / f'input{Path(name).suffix.lower()}'
+    source.write_bytes(data)
+    try:
+      capture, _, count = video.open_video(source)
+      capture.release()
+      if count > self.max_video_frames:
+        raise UploadError(f'{name} has {count} frames; the demo takes videos of up to '
+                          f'{self.max_video_frames} (the command line takes any length)')
+      summary = Summary()
+      restored = video.restore_video(self.restorer, source, folder / 'restored.mp4', summary,
+                                     force=force, compare=False)
+    except video.VideoError as error:
+      shutil.rmtree(folder, ignore_errors=True)
+      raise UploadError(str(error).replace(str(source), name)) from None
+    except BaseException:
+      shutil.rmtree(folder, ignore_errors=True)
+      raise
+    source.unlink()
+    self._keep(token)
+    return self._answer(restored.first, summary, kind='video', download=f'/download/{token}',
+                        download_name=f'{Path(name).stem or "restored"}_restored.mp4')
+
+  def _keep(self, token: str) -> None:
+    self._tokens.append(token)
+    while len(self._tokens) > KEPT_VIDEOS:
+      shutil.rmtree(self._videos / self._tokens.pop(0), ignore_errors=True)
+
+  def video_file(self, token: str) -> Path | None:
+    path = self._videos / token / 'restored.mp4'
+    return path if token in self._tokens and path.is_file() else None
+
+  def _answer(self, result, summary: Summary, kind: str, download: str,
+              download_name: str) -> dict:
+    panels = {'restored': png_data_url(result.image)}
+    if result.compare is not None:
+      seen, bicubic, _ = np.split(result.compare, 3, axis=1)
+      panels.update(model_input=png_data_url(seen), bicubic=png_data_url(bicubic))
+    return {'kind': kind, 'scale': result.scale, 'faces': describe(result),
+            'summary': summary.line().replace('--force restores them',
+                                              'tick "restore large faces too"'), 'left': summary.left, 'restored_faces': summary.restored,
+            'panels': panels, 'download': download, 'download_name': download_name}
+
+  def close(self) -> None:
+    shutil.rmtree(self._videos, ignore_errors=True)
+
+
+def make_handler(app: DemoApp) -> type[http.server.BaseHTTPRequestHandler]:
+  """A request handler class bound to ``app``."""
+
+  class Handler(http.server.BaseHTTPRequestHandler):
+    server_version = 'jfsr-demo'
+
+    def _send(self, status: int, body: bytes, content_type: str, headers: dict | None = None):
+      self.send_response(status)
+      self.send_header('Content-Type', content_type)
+      self.send_header('Content-Length', str(len(body)))
+      self.send_header('Cache-Control', 'no-store')
+      for key, value in (headers or {}).items():
+        self.send_header(key, value)
+      self.end_headers()
+      self.wfile.write(body)
+
+    def _json(self, status: int, value: dict) -> None:
+      self._send(status, json.dumps(value).encode(), 'application/json')
+
+    def do_GET(self):  # noqa: N802 (the standard library's name)
+      path = urllib.parse.urlparse(self.path).path
+      if path == '/':
+        self._send(200, PAGE.read_bytes(), 'text/html; charset=utf-8')
+      elif path == '/info':
+        self._json(200, app.info())
+      elif path.startswith('/download/'):
+        video = app.video_file(path.rsplit('/', 1)[-1])
+        if video is None:
+          self._json(404, {'error': 'no such result (only the last few videos are kept)'})
+        else:
+          self._send(200, video.read_bytes(), 'video/mp4',
+                     {'Content-Disposition': 'attachment; filename="restored.mp4"'})
+      else:
+        self._json(404, {'error': f'no page at {path}'})
+
+    def _drop_body(self, length: int) -> None:
+      while length > 0:
+        chunk = self.rfile.read(min(1 << 20, length))
+        if not chunk:  # the client stopped sending
+          return
+        length -= len(chunk)
+
+    def do_POST(self):  # noqa: N802
+      url = urllib.parse.urlparse(self.path)
+      if url.path != '/restore':
+        self._json(404, {'error': f'no action at {url.path}'})
+        return
+      try:
+        length = int(self.headers.get('Content-Length') or 0)
+      except ValueError:
+        length = -1
+      if length < 0:
+        self._json(400, {'error': 'the upload has no valid length'})
+        return
+      if length > app.max_upload_bytes:
+        if length <= DRAINED_BYTES:  # else the browser sees a reset, not this message
+          self._drop_body(length)
+        self.close_connection = True
+        self._json(413, {'error': f'the file is {length / 1e6:.1f} MB; the limit is '
+                                  f'{app.max_upload_bytes / 1e6:.0f} MB'})
+        return
+      data = self.rfile.read(length)
+      name = urllib.parse.unquote(self.headers.get('X-Filename') or 'upload')
+      force = urllib.parse.parse_qs(url.query).get('force') == ['1']
+      try:
+        self._json(200, app.restore(Path(name).name, data, force))
+      except UploadError as error:
+        self._json(400, {'error': str(error)})
+      except Exception as error:  # the page says what failed; the server goes on
+        logging.exception('restoring %s failed', name)
+        self._json(500, {'error': f'restoring {name} failed: {error}'})
+
+    def log_message(self, format, *args):  # noqa: A002 (the standard library's signature)
+      logging.info('%s %s', self.address_string(), format % args)
+
+  return Handler
+
+
+def make_server(app: DemoApp, host: str = '127.0.0.1', port: int = 7860
+                ) -> http.server.ThreadingHTTPServer:
+  """The demo's HTTP server, bound (port 0: a free one) but not yet serving."""
+  server = http.server.ThreadingHTTPServer((host, port), make_handler(app))
+  server.daemon_threads = True
+  return server

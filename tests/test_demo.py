@@ -1,0 +1,158 @@
+"""The web demo (``python -m jfsr.demo``): its HTTP answers, and the page driven in headless
+Chromium, showing the same pixels as ``jfsr.restore``."""
+
+import base64
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM, CHROMEDRIVER = shutil.which('chromium'), shutil.which('chromedriver')
+
+
+def astronaut(path: Path, side: int = 64) -> Path:
+  """scikit-image's astronaut (public domain) shrunk so that her face is ~19 px: restored."""
+  from skimage import data
+  Image.fromarray(data.astronaut()).resize((side, side), Image.Resampling.BICUBIC).save(path)
+  return path
+
+
+def from_data_url(url: str) -> np.ndarray:
+  assert url.startswith('data:image/png;base64,'), url[:40]
+  return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(',', 1)[1]))))
+
+
+@pytest.fixture(scope='module')
+def demo(tmp_path_factory):
+  """A demo server on a free port (Haar detection, so the CLI compared with finds the same
+  faces on any machine); yields its URL."""
+  log = tmp_path_factory.mktemp('demo') / 'server.log'
+  with open(log, 'w') as stderr:
+    process = subprocess.Popen(
+        [sys.executable, '-m', 'jfsr.demo', '--port', '0', '--detector', 'haar',
+         '--max_upload_mb', '1'], cwd=REPO, stdout=subprocess.PIPE, stderr=stderr, text=True)
+  try:
+    line = process.stdout.readline()
+    assert line.startswith('jfsr demo: http://127.0.0.1:'), (line, log.read_text()[-3000:])
+    yield line.split()[2]
+  finally:
+    process.terminate()
+    process.wait(timeout=60)
+
+
+def cli_restore(photo: Path, output: Path) -> np.ndarray:
+  result = subprocess.run([sys.executable, '-m', 'jfsr.restore', '--model', 'cpu-x16',
+                           '--detector', 'haar', '--input', str(photo), '--output', str(output)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  return np.asarray(Image.open(output / f'{photo.stem}.png'))
+
+
+def post(url: str, data: bytes, name: str) -> tuple[int, dict]:
+  request = urllib.request.Request(url + 'restore', data=data, method='POST',
+                                   headers={'X-Filename': name})
+  try:
+    with urllib.request.urlopen(request, timeout=600) as response:
+      return response.status, json.loads(response.read())
+  except urllib.error.HTTPError as error:
+    return error.code, json.loads(error.read())
+
+
+def test_server_answers_like_the_cli_and_refuses_bad_uploads_in_words(demo, tmp_path):
+  """Without a browser: the restored image equals the CLI's, the panels and the per-face
+  words are there, and non-images, empty and oversized files get a message and a 4xx."""
+  with urllib.request.urlopen(demo + 'info', timeout=60) as response:
+    info = json.loads(response.read())
+  assert info['model'] == 'cpu-x16' and (info['lr_size'], info['hr_size']) == (16, 128)
+  photo = astronaut(tmp_path / 'astronaut.png')
+  status, answer = post(demo, photo.read_bytes(), 'astronaut.png')
+  assert status == 200, answer
+  expected = cli_restore(photo, tmp_path / 'cli')
+  np.testing.assert_array_equal(from_data_url(answer['panels']['restored']), expected)
+  assert from_data_url(answer['panels']['bicubic']).shape == expected.shape
+  assert answer['faces'].startswith('restored (') and answer['restored_faces'] == 1
+  assert answer['download_name'] == 'astronaut_restored.png'
+  # A short video: restored whole, offered for download, its first frame shown.
+  import cv2
+  clip = tmp_path / 'clip.mp4'
+  writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*'mp4v'), 10, (96, 64))
+  frame = np.full((64, 96, 3), 90, np.uint8)
+  for shift in range(6):
+    moved = frame.copy()
+    moved[:, 10 + shift:74 + shift] = np.asarray(Image.open(photo))
+    writer.write(cv2.cvtColor(moved, cv2.COLOR_RGB2BGR))
+  writer.release()
+  status, answer = post(demo, clip.read_bytes(), 'clip.mp4')
+  assert status == 200, answer
+  assert answer['kind'] == 'video' and 'processed 6' in answer['summary']
+  with urllib.request.urlopen(demo + answer['download'].lstrip('/'), timeout=60) as response:
+    (tmp_path / 'restored.mp4').write_bytes(response.read())
+  capture = cv2.VideoCapture(str(tmp_path / 'restored.mp4'))
+  assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 6
+  assert int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)) == 96 * answer['scale']
+  capture.release()
+  status, answer = post(demo, b'not an image', 'notes.png')
+  assert status == 400 and 'notes.png is not an image' in answer['error']
+  status, answer = post(demo, b'', 'empty.png')
+  assert status == 400 and 'empty' in answer['error']
+  status, answer = post(demo, bytes(1_500_000), 'big.png')
+  assert status == 413 and 'the limit is 1 MB' in answer['error']
+
+
+@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                    reason='no system Chromium with its chromedriver (Debian: apt-get install '
+                    'chromium chromium-driver); the browser test cannot run')
+def test_page_in_headless_chromium_shows_the_clis_pixels_and_errors(demo, tmp_path):
+  """Upload a face through the page's file input, wait for the result, and read the image
+  the page shows: the same pixels as ``jfsr.restore``. A text file named .png shows its
+  error on the page."""
+  webdriver = pytest.importorskip('selenium.webdriver', reason='selenium is not installed')
+  from selenium.webdriver.common.by import By
+  from selenium.webdriver.support.ui import WebDriverWait
+  options = webdriver.ChromeOptions()
+  options.binary_location = CHROMIUM
+  for argument in ('--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+                   '--no-first-run', '--disable-background-networking',
+                   '--disable-component-update', '--disable-sync', '--window-size=1280,1000',
+                   f'--user-data-dir={tmp_path / "profile"}'):
+    options.add_argument(argument)
+  driver = webdriver.Chrome(options=options,
+                            service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+  try:
+    started = time.monotonic()
+    driver.get(demo)
+    WebDriverWait(driver, 60).until(
+        lambda d: 'cpu-x16' in d.find_element(By.ID, 'model').text)
+    photo = astronaut(tmp_path / 'astronaut.png')
+    driver.find_element(By.ID, 'file').send_keys(str(photo))
+    WebDriverWait(driver, 300).until(
+        lambda d: d.find_element(By.ID, 'status').text == 'done'
+        or d.find_element(By.ID, 'error').is_displayed())
+    assert not driver.find_element(By.ID, 'error').is_displayed(), \
+        driver.find_element(By.ID, 'error').text
+    assert driver.find_element(By.ID, 'restored').is_displayed()
+    shown = from_data_url(driver.find_element(By.ID, 'restored').get_attribute('src'))
+    assert 'faces restored 1' in driver.find_element(By.ID, 'summary').text
+    assert driver.find_element(By.ID, 'download').get_attribute('download') == \
+        'astronaut_restored.png'
+    bad = tmp_path / 'notes.png'
+    bad.write_text('this is text, not a picture')
+    driver.find_element(By.ID, 'file').send_keys(str(bad))
+    WebDriverWait(driver, 120).until(lambda d: d.find_element(By.ID, 'error').is_displayed())
+    assert 'notes.png is not an image' in driver.find_element(By.ID, 'error').text
+    assert not driver.find_element(By.ID, 'result').is_displayed()
+    print(f'browser part: {time.monotonic() - started:.1f} s')
+  finally:
+    driver.quit()
+  np.testing.assert_array_equal(shown, cli_restore(photo, tmp_path / 'cli'))

@@ -87,15 +87,15 @@ def flags_parser(module_name: str) -> Callable[[list[str]], list[str]]:
     except (OSError, ImportError, SyntaxError) as error:  # the --config file itself
       reason = (f'{error.msg}, line {error.lineno}' if isinstance(error, SyntaxError)
                 else str(error).splitlines()[-1].strip() or type(error).__name__)
-      sys.exit(f'error: --config {argv_value(argv, "config")}: cannot be loaded ({reason})')
+      usage_error(f'--config {argv_value(argv, "config")}: cannot be loaded ({reason})')
     except flags.Error as error:
       lines = [line.strip() for line in str(error).splitlines() if line.strip()]
       if any(line.startswith('Traceback') for line in lines):
         lines = [lines[0], lines[-1]]  # where it happened, and the exception's own message
-      sys.exit(f'error: {" ".join(lines)}\nPass --help to list the flags.')
+      usage_error(f'{" ".join(lines)} (--help lists the flags)')
     except (AttributeError, KeyError) as error:  # ml_collections: a field that is not there
-      sys.exit(f'error: the config has no field {config_field_error(error)} '
-               '(see configs/celebahq.py for the fields)')
+      usage_error(f'the config has no field {config_field_error(error)} '
+                  '(see configs/celebahq.py for the fields)')
 
   return parse
 
@@ -115,15 +115,21 @@ def quiet_libraries() -> None:
   logging.get_absl_handler().addFilter(_OwnRecordsOnly())
 
 
-def fail(error: Exception) -> None:
-  """Ends the command with ``error`` as one line (``error: ...`` on stderr, status 1)."""
-  logging.error('%s', error)
+def fail(error: Exception | str, status: int | None = None) -> None:
+  """Ends the command with ``error`` as one line, ``error: ...`` on stderr, and its exit
+  status (``status``, else the error's: 2 for a :class:`jfsr.errors.UsageError`, else 1)."""
+  status = status or getattr(error, 'exit_status', 1)
+  sys.stdout.flush()
+  sys.stderr.write(f'error: {error}\n')
+  sys.stderr.flush()
   if getattr(error, 'exit_at_once', False):
-    sys.stdout.flush()
-    sys.stderr.write(f'error: {error}\n')
-    sys.stderr.flush()
-    os._exit(1)
-  sys.exit(f'error: {error}')
+    os._exit(status)
+  sys.exit(status)
+
+
+def usage_error(message: str) -> None:
+  """Ends the command: the command line is wrong (one line, status 2)."""
+  fail(message, 2)
 
 
 def run(main: Callable[[list[str]], None], module_name: str, accelerated: bool = False) -> None:

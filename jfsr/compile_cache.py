@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
-
-import jax
+import sys
 
 from jfsr.pretrained.cache import cache_dir
 
@@ -14,9 +14,20 @@ MAX_BYTES = 1 << 30  # least recently used entries go past this (a CPU train ste
 def enable() -> None:
   """Keeps compiled steps across runs (a restart skips most of the compile) in
   ``$JFSR_CACHE/xla``, at most :data:`MAX_BYTES` of them, unless the user already chose a
-  cache with ``JAX_COMPILATION_CACHE_DIR`` (whose size is then the user's to bound)."""
+  cache with ``JAX_COMPILATION_CACHE_DIR`` (whose size is then the user's to bound).
+
+  Before JAX is imported this only sets the environment JAX reads its settings from, so a
+  command that stops at a wrong flag or path never pays for importing JAX."""
+  folder = cache_dir() / 'xla'
+  if 'jax' not in sys.modules:
+    if not os.environ.get('JAX_COMPILATION_CACHE_DIR'):
+      os.environ['JAX_COMPILATION_CACHE_DIR'] = str(folder)
+      if 'JAX_COMPILATION_CACHE_MAX_SIZE' not in os.environ:
+        os.environ['JAX_COMPILATION_CACHE_MAX_SIZE'] = str(MAX_BYTES)
+        stamp_unstamped_entries(folder)
+    return
+  import jax
   if not jax.config.jax_compilation_cache_dir:
-    folder = cache_dir() / 'xla'
     jax.config.update('jax_compilation_cache_dir', str(folder))
     if jax.config.jax_compilation_cache_max_size == -1:
       jax.config.update('jax_compilation_cache_max_size', MAX_BYTES)

@@ -28,11 +28,10 @@ stays flat on held-out ones is a run that has begun to learn its faces rather th
 from __future__ import annotations
 
 import json
-import sys
 
 from etils import epath
 
-from jfsr import gan_balance
+from jfsr import cli, gan_balance
 
 PANELS = (
     ('PSNR (dB)', (('psnr', 'standard'), ('paper_psnr', "paper's protocol"))),
@@ -239,13 +238,13 @@ def _main_gains(sets_text: str, out: str | None, table: bool) -> None:
   try:
     sets = parse_sets(sets_text)
   except ValueError as error:
-    sys.exit(f'error: {error}')
+    cli.usage_error(str(error))
   if not out:
-    sys.exit('error: --gains needs --out FILE')
+    cli.usage_error('--gains needs --out FILE')
   histories = {label: read_history(path) for label, path in sets.items()}
   empty = [f'{label}={sets[label]}' for label, history in histories.items() if not history]
   if empty:
-    sys.exit(f'error: no evaluations (eval/<step>/metrics.json) in {", ".join(empty)}')
+    cli.fail(f'no evaluations (eval/<step>/metrics.json) in {", ".join(empty)}')
   print(f'wrote {draw_gains(histories, out)} ({", ".join(sets)})')
   if table:
     print(gains_table(histories))
@@ -258,10 +257,10 @@ def _main(argv) -> None:
     _main_gains(flags.FLAGS.gains, flags.FLAGS.out, flags.FLAGS.table)
     return
   if not flags.FLAGS.workdir:
-    sys.exit('error: give --workdir DIR (or --gains LABEL=DIR,...)')
+    cli.usage_error('give --workdir DIR (or --gains LABEL=DIR,...)')
   path = draw(flags.FLAGS.workdir, flags.FLAGS.out)
   if path is None:
-    sys.exit(f'error: {flags.FLAGS.workdir} has no evaluations (eval/<step>/metrics.json); '
+    cli.fail(f'{flags.FLAGS.workdir} has no evaluations (eval/<step>/metrics.json); '
              'run python -m jfsr.evaluate --workdir DIR --steps ... first')
   history = read_history(flags.FLAGS.workdir)
   print(f'wrote {path} ({len(history)} evaluated steps)')
@@ -277,7 +276,6 @@ def run() -> None:
   absl_flags.DEFINE_bool('table', False, 'also print the evaluations as a Markdown table')
   absl_flags.DEFINE_string('gains', None, 'LABEL=DIR,...: draw each set\'s gain over bicubic '
                            '(one run evaluated on several sets of faces) instead')
-  from jfsr import cli
   cli.run(_main, __name__)
 
 

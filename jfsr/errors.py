@@ -1,4 +1,10 @@
-"""Errors that the command line reports as one line, without a traceback."""
+"""Errors that the command line reports as one line, without a traceback.
+
+Exit statuses: 2 when the command line itself must change (:class:`UsageError`: a flag, an
+option, a config value, a path that is not there), 1 when the command ran and failed
+(:class:`JfsrError`: unreadable data, a broken checkpoint, a full disk), 130 when
+interrupted.
+"""
 
 
 class JfsrError(Exception):
@@ -9,9 +15,15 @@ class JfsrError(Exception):
   would print tracebacks under the one line.
   """
   exit_at_once = False
+  exit_status = 1
 
 
-class ConfigError(JfsrError, ValueError):
+class UsageError(JfsrError):
+  """The command line asks for something that cannot be done as written; exit status 2."""
+  exit_status = 2
+
+
+class ConfigError(UsageError, ValueError):
   """A config value is out of range or inconsistent with another."""
 
 

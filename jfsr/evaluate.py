@@ -53,7 +53,7 @@ from PIL import Image
 
 from jfsr import checkpointing, cli, grids, inference, models, train_step
 from jfsr.data import pipeline
-from jfsr.errors import ConfigError, WorkdirError
+from jfsr.errors import ConfigError, UsageError
 from jfsr.metrics import fidelity, identity
 
 METHODS = ('bicubic', 'model')
@@ -242,7 +242,7 @@ def evaluate_checkpoints(config: ml_collections.ConfigDict, workdir: str,
   workdir = epath.Path(workdir)
   out = epath.Path(out) if out else workdir
   if out.exists() and not out.is_dir():
-    raise WorkdirError(f'--out {out} is a file; give a folder for the evaluation')
+    raise UsageError(f'--out {out} is a file; give a folder for the evaluation')
   sharding = train_step.replicated(train_step.make_mesh())
   if model:
     from jfsr.pretrained import generators

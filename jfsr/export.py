@@ -37,7 +37,6 @@ import numpy as np
 
 from jfsr import cli
 from jfsr.files import write_atomically
-from jfsr.stablehlo import PLATFORMS
 
 Arrays = dict[str, np.ndarray]
 
@@ -129,17 +128,17 @@ def torch_state_dicts(config, variables: dict, step: int, with_discriminators: b
 def check_output(output: Path, sources: list[str], overwrite: bool) -> None:
   """Refuses an ``output`` that is one of the ``sources`` (a packed model, a checkpoint's
   files; links resolved) and, without ``overwrite``, any file already there."""
-  from jfsr.errors import JfsrError
+  from jfsr.errors import UsageError
   target = output.resolve()
   for source in sources:
     source = Path(source).expanduser().resolve()
     if target == source or source in target.parents:
-      raise JfsrError(f'--output {output} would be written over the model it exports '
+      raise UsageError(f'--output {output} would be written over the model it exports '
                       f'({source}); choose another file')
   if (output.exists() or output.is_symlink()) and not overwrite:
-    raise JfsrError(f'--output {output} already exists; pass --overwrite to replace it')
+    raise UsageError(f'--output {output} already exists; pass --overwrite to replace it')
   if output.is_dir():
-    raise JfsrError(f'--output {output} is a folder; give a file name (.pth)')
+    raise UsageError(f'--output {output} is a folder; give a file name')
 
 
 def export_generator(to: str, checkpoint: str | None, output: str, model: str | None = None,
@@ -169,14 +168,14 @@ def export_checkpoint(checkpoint: str | None, output: str, with_discriminators: 
   file appears whole or not at all."""
   import jax
   from jfsr import checkpointing, inference
-  from jfsr.errors import JfsrError, WorkdirError
+  from jfsr.errors import UsageError, WorkdirError
   from jfsr.pretrained import torch_state_dict
 
   output = Path(output).expanduser()
   check_output(output, [s for s in (checkpoint, model) if s and Path(s).expanduser().exists()],
                overwrite)
   if with_discriminators and model:
-    raise JfsrError('a shipped model holds the generator only; --discriminators needs a '
+    raise UsageError('a shipped model holds the generator only; --discriminators needs a '
                     '--checkpoint')
   cpu = jax.devices('cpu')[0]
   config, generator, step = inference.load_generator(checkpoint, model, cpu)
@@ -196,15 +195,16 @@ def export_checkpoint(checkpoint: str | None, output: str, with_discriminators: 
 
 def _main(argv) -> None:
   from absl import flags
-  from jfsr.errors import JfsrError
+  from jfsr.errors import JfsrError, UsageError
 
   del argv
   f = flags.FLAGS
   try:
     if f.to != 'torch':
       if f.discriminators:
-        raise JfsrError(f'--to {f.to} writes the generator alone; drop --discriminators')
+        raise UsageError(f'--to {f.to} writes the generator alone; drop --discriminators')
       size = export_generator(f.to, f.checkpoint, f.output, f.model, f.overwrite)
+      from jfsr.stablehlo import PLATFORMS
       what = ('an ONNX graph (opset 17)' if f.to == 'onnx'
               else f'StableHLO for {", ".join(PLATFORMS)}')
       print(f'wrote {f.output}: the generator as {what} ({size / 1e6:.1f} MB); input float32 '

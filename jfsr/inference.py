@@ -16,7 +16,7 @@ import jax
 import ml_collections
 
 from jfsr import checkpointing, models
-from jfsr.errors import JfsrError
+from jfsr.errors import UsageError
 from jfsr.pretrained import generators
 
 FIXED_NOISE = 0  # the noise key of evaluation and restoration: one input, one output
@@ -41,7 +41,7 @@ def pick_device(name: str) -> jax.Device:
   try:
     return jax.devices(name)[0]
   except RuntimeError as error:
-    raise JfsrError(f'--device {name}: no such device here ({error})') from None
+    raise UsageError(f'--device {name}: no such device here ({error})') from None
 
 
 def load_generator(checkpoint: str | Path | None = None, model: str | None = None,
@@ -54,7 +54,7 @@ def load_generator(checkpoint: str | Path | None = None, model: str | None = Non
   A run's generator is its moving average where it kept one, unless ``average`` is False
   (the returned config then says ``train.ema_decay = 0``)."""
   if bool(checkpoint) == bool(model):
-    raise JfsrError('give exactly one of --checkpoint (a training run) and --model (a shipped '
+    raise UsageError('give exactly one of --checkpoint (a training run) and --model (a shipped '
                     'model: python -m jfsr.pretrained list)')
   device = device or jax.devices()[0]
   if model:

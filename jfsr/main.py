@@ -11,11 +11,11 @@ Multi-process runs start one such command per host, all with the same config
 
 from __future__ import annotations
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
 from jfsr import cli
-from jfsr.errors import JfsrError
+from jfsr.errors import UsageError
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', None, 'config file, optionally with :VARIANT',
@@ -36,7 +36,7 @@ flags.mark_flags_as_required(['config', 'workdir'])
 
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+    cli.usage_error(f'unexpected arguments: {" ".join(argv[1:])}')
   from jfsr import distributed, train  # Heavy imports once the flags are good.
   distributed.initialize(FLAGS.distributed, FLAGS.coordinator_address, FLAGS.num_processes,
                          FLAGS.process_id)
@@ -51,7 +51,7 @@ def parse_steps(values: list[str]) -> list[int]:
   try:
     return [int(v) for v in values]
   except ValueError:
-    raise JfsrError(f'--eval_steps={",".join(values)}: give checkpoint steps as integers, '
+    raise UsageError(f'--eval_steps={",".join(values)}: give checkpoint steps as integers, '
                     'e.g. --eval_steps=2000,4000') from None
 
 

@@ -6,6 +6,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+# Enabled once JAX is imported (a library caller) and, as the commands do, before (through
+# the environment JAX reads its settings from).
 PROBE = '''
 import json, jax, jax.numpy as jnp
 from jfsr import compile_cache
@@ -16,30 +20,42 @@ print(json.dumps([jax.config.jax_compilation_cache_dir, jax.config.jax_compilati
 '''
 
 
-def _run_probe(env_overrides) -> subprocess.CompletedProcess:
+PROBE_BEFORE_JAX = PROBE.replace('import json, jax, jax.numpy as jnp\nfrom jfsr import compile_cache\n'
+                                 'compile_cache.enable()\n',
+                                 'from jfsr import compile_cache\ncompile_cache.enable()\n'
+                                 'import json, jax, jax.numpy as jnp\n')
+assert PROBE_BEFORE_JAX != PROBE
+
+
+@pytest.fixture(params=[PROBE, PROBE_BEFORE_JAX], ids=['after-jax-import', 'before-jax-import'])
+def probe_script(request):
+  return request.param
+
+
+def _run_probe(env_overrides, script=PROBE) -> subprocess.CompletedProcess:
   env = {k: v for k, v in os.environ.items() if not k.startswith('JAX_COMPILATION_CACHE')}
   env.update(env_overrides, JAX_PLATFORMS='cpu')
-  result = subprocess.run([sys.executable, '-c', PROBE], env=env, capture_output=True,
+  result = subprocess.run([sys.executable, '-c', script], env=env, capture_output=True,
                           text=True, timeout=120)
   assert result.returncode == 0, result.stderr[-2000:]
   return result
 
 
-def _probe(env_overrides):
+def _probe(env_overrides, script=PROBE):
   """``[cache folder, max size]`` as a fresh process that enabled the cache sees them."""
-  return json.loads(_run_probe(env_overrides).stdout.strip().splitlines()[-1])
+  return json.loads(_run_probe(env_overrides, script).stdout.strip().splitlines()[-1])
 
 
-def test_the_cache_lives_in_the_project_folder_bounded_and_is_written(tmp_path):
+def test_the_cache_lives_in_the_project_folder_bounded_and_is_written(tmp_path, probe_script):
   from jfsr.compile_cache import MAX_BYTES
-  folder, max_size = _probe({'JFSR_CACHE': str(tmp_path)})
+  folder, max_size = _probe({'JFSR_CACHE': str(tmp_path)}, probe_script)
   assert (folder, max_size) == (str(tmp_path / 'xla'), MAX_BYTES)
   assert any(p.name.startswith('jit_') for p in (tmp_path / 'xla').iterdir())
 
 
-def test_a_cache_folder_the_user_chose_keeps_the_users_size_policy(tmp_path):
+def test_a_cache_folder_the_user_chose_keeps_the_users_size_policy(tmp_path, probe_script):
   folder, max_size = _probe({'JFSR_CACHE': str(tmp_path / 'ours'),
-                             'JAX_COMPILATION_CACHE_DIR': str(tmp_path / 'theirs')})
+                             'JAX_COMPILATION_CACHE_DIR': str(tmp_path / 'theirs')}, probe_script)
   assert (folder, max_size) == (str(tmp_path / 'theirs'), -1)
   assert not (tmp_path / 'ours').exists()
 

@@ -4,7 +4,6 @@ Chromium, showing the same pixels as ``jfsr.restore``."""
 import base64
 import io
 import json
-import os
 import shutil
 import subprocess
 import sys

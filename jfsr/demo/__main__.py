@@ -36,14 +36,13 @@ flags.DEFINE_enum('device', 'auto', ['auto', 'cpu', 'gpu', 'tpu'], 'where the ne
 
 
 def main(argv) -> None:
-  from absl import app
   from jfsr.demo.server import DemoApp, make_server
   from jfsr.errors import JfsrError
   from jfsr.pretrained.cache import MissingWeightsError
   from jfsr.inference import pick_device
   from jfsr.restoration.restorer import Restorer
   if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+    cli.usage_error(f'unexpected arguments: {" ".join(argv[1:])}')
   model = FLAGS.model or (None if FLAGS.checkpoint or FLAGS.onnx else 'cpu-x16')
   try:
     restorer = Restorer.load(model, FLAGS.checkpoint, FLAGS.onnx,

@@ -7,6 +7,13 @@
 Face detection, landmarks, warps and blending live below, in :mod:`jfsr.faces`.
 """
 
-from jfsr.restoration.restorer import FaceResult, FrameResult, Restorer
-
 __all__ = ['FaceResult', 'FrameResult', 'Restorer']
+
+
+def __getattr__(name: str):
+  # Imported on first use, so that the command line answers --help and flag errors without
+  # loading JAX.
+  if name in __all__:
+    from jfsr.restoration import restorer
+    return getattr(restorer, name)
+  raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -187,9 +187,9 @@ def held_out_faces(config, root: str | None, folder: str | None, first: int, cou
   """The faces to place: the test split of ``root`` (a CelebAMask-HQ layout, the model's
   own split), or images ``first``.. of a plain ``folder`` (name order)."""
   from jfsr.data import pipeline, sources
-  from jfsr.errors import JfsrError
+  from jfsr.errors import UsageError
   if bool(root) == bool(folder):
-    raise JfsrError('give exactly one of --root (a CelebAMask-HQ layout: the model\'s test '
+    raise UsageError('give exactly one of --root (a CelebAMask-HQ layout: the model\'s test '
                     'split) and --folder (a folder of aligned faces)')
   if folder:
     return sources.FaceFolder(folder, config.data.hr_size, first, count, 'skip')

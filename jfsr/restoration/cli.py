@@ -32,10 +32,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from absl import app, flags, logging
+from absl import flags, logging
 from PIL import Image
 
 from jfsr import cli
+from jfsr.errors import UsageError
 from jfsr.files import write_atomically
 from jfsr.restoration.summary import Summary, describe
 
@@ -78,7 +79,7 @@ flags.DEFINE_float('max_output_mp', 64.0, 'largest output in megapixels: a frame
 def list_inputs(path: Path) -> tuple[list[Path], str]:
   """``(files, kind)`` with kind 'images' or 'video'; folders are read one level deep."""
   if not path.exists():
-    raise FileNotFoundError(f'--input {path} does not exist')
+    raise UsageError(f'--input {path} does not exist')
   if path.is_dir():
     return sorted(p for p in path.iterdir() if p.is_file()), 'images'
   if path.suffix.lower() in VIDEO_SUFFIXES:
@@ -89,10 +90,10 @@ def list_inputs(path: Path) -> tuple[list[Path], str]:
 def check_output(input_path: Path, output: Path) -> None:
   in_dir = input_path.resolve() if input_path.is_dir() else input_path.resolve().parent
   if output.resolve() == in_dir:
-    raise ValueError(f'--output {output} is the input folder; choose another folder so no '
+    raise UsageError(f'--output {output} is the input folder; choose another folder so no '
                      'input is overwritten')
   if output.exists() and not output.is_dir():
-    raise ValueError(f'--output {output} is a file; give a folder for the results')
+    raise UsageError(f'--output {output} is a file; give a folder for the results')
 
 
 def plan_outputs(files: list[Path], output: Path, suffix: str, overwrite: bool
@@ -111,10 +112,10 @@ def plan_outputs(files: list[Path], output: Path, suffix: str, overwrite: bool
   inputs = {path.resolve() for path in files}
   for path, target in planned.items():
     if target.resolve() in inputs:
-      raise ValueError(f'the result of {path} would be written over an input ({target}); '
+      raise UsageError(f'the result of {path} would be written over an input ({target}); '
                        'choose an --output folder that holds no input')
     if (target.exists() or target.is_symlink()) and not overwrite:
-      raise ValueError(f'{target} already exists; pass --overwrite to replace the results in '
+      raise UsageError(f'{target} already exists; pass --overwrite to replace the results in '
                        f'{output}, or choose another --output')
   return planned
 
@@ -216,19 +217,20 @@ def restore_video(restorer, path: Path, final: Path, summary: Summary) -> None:
 
 def main(argv) -> None:
   if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
-  from jfsr import inference
+    cli.usage_error(f'unexpected arguments: {" ".join(argv[1:])}')
   from jfsr.errors import JfsrError
   from jfsr.pretrained.cache import MissingWeightsError
-  from jfsr.restoration.restorer import Restorer
   summary = Summary()
   try:
+    # What the command line asks for is checked before JAX and the model are loaded.
     input_path, output = Path(FLAGS.input).expanduser(), Path(FLAGS.output).expanduser()
     files, kind = list_inputs(input_path)
     check_output(input_path, output)
     suffix = '.mp4' if kind == 'video' else f'.{FLAGS.format}'
     targets = plan_outputs(files, output, suffix, FLAGS.overwrite)
     check_writable(output)
+    from jfsr import inference
+    from jfsr.restoration.restorer import Restorer
     restorer = Restorer.load(FLAGS.model, FLAGS.checkpoint, FLAGS.onnx,
                              device=inference.pick_device(FLAGS.device), batch_size=FLAGS.batch_size,
                              max_output_pixels=int(FLAGS.max_output_mp * 1e6))

@@ -154,9 +154,9 @@ class Restorer:
            onnx: str | Path | None = None, **options) -> 'Restorer':
     """From exactly one of a shipped ``model``, a training run's ``checkpoint`` and an
     exported ``onnx`` file (what ``jfsr.restore`` and ``jfsr.demo`` take)."""
-    from jfsr.errors import JfsrError
+    from jfsr.errors import UsageError
     if sum(bool(source) for source in (model, checkpoint, onnx)) != 1:
-      raise JfsrError('give exactly one of --model (a shipped model: python -m jfsr.pretrained '
+      raise UsageError('give exactly one of --model (a shipped model: python -m jfsr.pretrained '
                       'list), --checkpoint (a training run) and --onnx (an exported generator)')
     if onnx:
       return cls.from_onnx(onnx, **options)

@@ -255,18 +255,21 @@ def evaluate_checkpoints(config: ml_collections.ConfigDict, workdir: str,
                for step in steps}
     generator = {step: 'average' if checkpointing.reads_average(config, workdir, step) else 'trained'
                  for step in steps}
-  out.mkdir(parents=True, exist_ok=True)
-  writer = tensorboard_writer(out)
   evaluator = Evaluator(config, sharding)
   all_results = {}
+  writer = None  # made once a checkpoint has loaded: a broken one leaves nothing behind
   for step, load in sources.items():
     start = time.perf_counter()
-    results, grid = evaluator.run(load())
+    variables = load()
+    if writer is None:
+      out.mkdir(parents=True, exist_ok=True)
+      writer = tensorboard_writer(out)
+    results, grid = evaluator.run(variables)
     report(writer, out, step, results, grid, config, generator[step])
     logging.info('evaluated step %d in %.1f s -> %s', step, time.perf_counter() - start,
                  out / 'eval' / str(step))
     all_results[step] = results
-  writer.flush()
+  writer.flush()  # there is at least one step, so a writer
   return all_results
 
 

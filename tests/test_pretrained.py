@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import packed_models
 from jfsr.models.vgg import VGG
 from jfsr.pretrained import cache, facenet_weights, vgg_weights
 from jfsr.pretrained.torch_state_dict import load_state_dict, load_torchscript_attributes
@@ -369,69 +370,10 @@ def test_mtcnn_area_resize_is_adaptive_average_pooling():
 
 # --- packed generators given by path ------------------------------------------
 
-def _shipped_arrays():
-  """The shipped model's arrays and record, as ``pack`` wrote them."""
-  import io as _io
-  import json
-  from jfsr.pretrained import generators
-  data = (generators.MODELS_DIR / generators.SHIPPED['cpu-x16'].filename).read_bytes()
-  with np.load(_io.BytesIO(data), allow_pickle=False) as archive:
-    arrays = {k: archive[k] for k in archive.files}
-  meta = json.loads(arrays.pop('meta').tobytes().decode())
-  return data, arrays, meta
-
-
-def _write_npz(path, arrays, meta):
-  import json
-  np.savez_compressed(path, **arrays,
-                      meta=np.frombuffer(json.dumps(meta).encode(), np.uint8))
-  return path
-
-
-def _huge_member(path, arrays, meta, name):
-  """A file whose member ``name`` declares 2**31 float32 values but holds 16 bytes."""
-  import io as _io
-  import zipfile
-  _write_npz(path, {k: v for k, v in arrays.items() if k != name}, meta)
-  header = _io.BytesIO()
-  np.lib.format.write_array_header_1_0(
-      header, {'descr': '<f4', 'fortran_order': False, 'shape': (2 ** 31,)})
-  with zipfile.ZipFile(path, 'a') as archive:
-    archive.writestr(f'{name}.npy', np.lib.format.magic(1, 0) + header.getvalue() + b'\0' * 16)
-  return path
-
-
-@pytest.mark.parametrize('case', ['a flipped byte', 'truncated', 'a 2**31-value array',
-                                  'a missing parameter', 'a wrong shape', 'no config',
-                                  'NaN parameters', 'a config of 3-pixel inputs',
-                                  'text named .npz'])
+@pytest.mark.parametrize('case', packed_models.CASES)
 def test_a_bad_packed_model_is_one_line_before_any_allocation(case, tmp_path, monkeypatch):
   from jfsr.pretrained import generators
-  data, arrays, meta = _shipped_arrays()
-  path = tmp_path / 'model.npz'
-  name = 'params/sharp_dec1/kernel' if 'params/sharp_dec1/kernel' in arrays else sorted(
-      k for k in arrays if k.startswith('params/'))[0]
-  if case == 'a flipped byte':
-    damaged = bytearray(data)
-    damaged[len(damaged) // 2] ^= 0xFF
-    path.write_bytes(bytes(damaged))
-  elif case == 'truncated':
-    path.write_bytes(data[:len(data) // 3])
-  elif case == 'a 2**31-value array':
-    _huge_member(path, arrays, meta, name)
-  elif case == 'a missing parameter':
-    _write_npz(path, {k: v for k, v in arrays.items() if k != name}, meta)
-  elif case == 'a wrong shape':
-    _write_npz(path, {**arrays, name: arrays[name][..., :1]}, meta)
-  elif case == 'no config':
-    _write_npz(path, arrays, {k: v for k, v in meta.items() if k != 'config'})
-  elif case == 'NaN parameters':
-    _write_npz(path, {**arrays, name: np.full_like(arrays[name], np.nan)}, meta)
-  elif case == 'a config of 3-pixel inputs':
-    config = dict(meta['config'], data=dict(meta['config']['data'], lr_size=3))
-    _write_npz(path, arrays, dict(meta, config=config))
-  else:
-    path.write_text('not a model')
+  path = packed_models.damaged(tmp_path / 'model.npz', case)
   allocated = []
   real_load = np.load
   monkeypatch.setattr(np, 'load', lambda f, *a, **k: allocated.append(f) or real_load(f, *a, **k))

@@ -42,8 +42,15 @@ def _pack(args) -> int:
   return 0
 
 
+class _OneLineParser(argparse.ArgumentParser):
+  """Usage mistakes end in one ``error:`` line and status 2, as the other commands'."""
+
+  def error(self, message: str):
+    self.exit(2, f'error: {self.prog}: {message} (--help lists the choices)\n')
+
+
 def main(argv: list[str] | None = None) -> int:
-  parser = argparse.ArgumentParser(prog='python -m jfsr.pretrained', description=__doc__)
+  parser = _OneLineParser(prog='python -m jfsr.pretrained', description=__doc__)
   sub = parser.add_subparsers(dest='command', required=True)
   fetch = sub.add_parser('fetch', help='download, verify and cache weight files')
   fetch.add_argument('names', nargs='+', choices=sorted(cache.ARTIFACTS))
@@ -83,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
       print(f'{name}: {cache.fetch(name, force=args.force)}')
     except (OSError, RuntimeError, cache.ChecksumError) as error:
-      print(f'{name}: failed: {error}', file=sys.stderr)
+      print(f'error: fetching {name} failed: {error}', file=sys.stderr)
       return 1
   return 0
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jfsr.errors import JfsrError
+from jfsr.errors import JfsrError, UsageError
 
 MODELS_DIR = Path(__file__).resolve().parent / 'models'
 
@@ -61,7 +61,11 @@ def golden_input(lr_size: int) -> np.ndarray:
 
 
 class UnknownModelError(JfsrError, ValueError):
-  """No shipped model of that name, or a file that is not a packed generator."""
+  """A file that is not a packed generator, or damaged."""
+
+
+class NoSuchModelError(UnknownModelError, UsageError):
+  """No shipped model of that name, nor a packed file at that path (exit status 2)."""
 
 
 def _flatten(tree: dict, prefix: str = '') -> dict[str, np.ndarray]:
@@ -222,7 +226,7 @@ def resolve(name_or_path: str) -> tuple[Path, str | None]:
   if path.suffix == '.npz' and path.is_file():
     return path, None
   names = ', '.join(SHIPPED) or 'none yet'
-  raise UnknownModelError(f'no shipped model {name_or_path!r} (shipped: {names}; '
+  raise NoSuchModelError(f'no shipped model {name_or_path!r} (shipped: {names}; '
                           '`python -m jfsr.pretrained list`), nor a packed .npz file by that path')
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from jfsr import config_loading, grids
-from jfsr.errors import JfsrError
+from jfsr.errors import JfsrError, UsageError
 
 
 class OnnxGenerator:
@@ -29,7 +29,7 @@ class OnnxGenerator:
     from jfsr.onnx_export import read_metadata
     path = Path(path).expanduser()
     if not path.is_file():
-      raise JfsrError(f'--onnx {path}: no such file')
+      raise UsageError(f'--onnx {path}: no such file')
     try:
       model = onnx.load(str(path))
     except (DecodeError, ValueError, OSError) as error:

@@ -184,7 +184,8 @@ def test_landmark_smoothing_reduces_jitter_and_follows_real_moves():
       box = (*(points.min(0) - 5), *(points.max(0) + 5))
       faces.append(FoundFace(box, 1.0, noisy, 'test'))
       raw[name].append(noisy)
-    for name, face in zip(truth, smoother.update(faces)):
+    smooth_faces = smoother.update(faces)
+    for name, face in zip(truth, smooth_faces):
       smooth[name].append(face.landmarks)
   for name in truth:
     jitter_raw = np.diff(np.stack(raw[name][20:]), axis=0).std()
@@ -194,9 +195,41 @@ def test_landmark_smoothing_reduces_jitter_and_follows_real_moves():
     assert error < 0.8 * np.abs(np.stack(raw[name][20:]) - truth[name]).mean()
   # A jump of several face widths is followed at once, not averaged.
   moved = truth['a'] + 80
+  tracks = {face.track for face in smooth_faces}
   (face,) = smoother.update([FoundFace((*(moved.min(0) - 5), *(moved.max(0) + 5)), 1.0, moved,
                                        'test')])
   np.testing.assert_array_equal(face.landmarks, moved)
+  assert len(tracks) == 2 and face.track not in tracks  # a jump starts a new track
+
+
+def test_output_smoothing_averages_each_track_over_time_and_restarts_with_it():
+  """Per track, the output is (1 - w) * new + w * the average so far (checked against that
+  recursion written out); a new track, a face left as it was and an untracked face start
+  afresh or pass through."""
+  from jfsr.faces.detection import FoundFace
+  from jfsr.faces.tracking import OutputSmoother
+  rng = np.random.default_rng(0)
+  face = lambda track: FoundFace((0, 0, 1, 1), 1.0, np.zeros((5, 2)), 'test', track)
+  smoother, weight = OutputSmoother(0.7), 0.7
+  still = rng.integers(60, 200, (8, 8, 3)).astype(np.float64)
+  expected, outputs, noisy = None, [], []
+  for _ in range(30):
+    frame = np.clip(still + rng.normal(0, 20, still.shape), 0, 255).astype(np.uint8)
+    noisy.append(frame)
+    (out, other) = smoother.update([face(3), face(None)], [frame, frame])
+    expected = frame.astype(np.float64) if expected is None else (
+        weight * expected + (1 - weight) * frame)
+    np.testing.assert_allclose(out, np.rint(expected), atol=1)
+    np.testing.assert_array_equal(other, frame)
+    outputs.append(out.astype(np.float64))
+  change = lambda frames: np.mean([np.abs(b - a).mean() for a, b in zip(frames, frames[1:])])
+  assert change(outputs[5:]) < 0.5 * change([f.astype(np.float64) for f in noisy[5:]])
+  fresh = rng.integers(0, 255, (8, 8, 3)).astype(np.uint8)
+  (out,) = smoother.update([face(4)], [fresh])  # a new track: no past
+  np.testing.assert_array_equal(out, fresh)
+  assert smoother.update([face(4)], [None]) == [None]
+  (out,) = smoother.update([face(4)], [fresh])  # its average was dropped with the gap
+  np.testing.assert_array_equal(out, fresh)
 
 
 def test_benchmark_scenes_map_back_onto_their_ground_truth():
@@ -264,7 +297,7 @@ def test_cli_on_a_folder_counts_leaves_large_faces_untouched_and_matches_the_api
   common = ['--checkpoint', checkpoint, '--input', inputs, '--detector', 'haar']
   # Defaults: the drawn faces are far larger than the model's 4-pixel input: left as they were.
   result = run_restore(*common, '--output', output)
-  assert ('processed 4, skipped 1 (unreadable), without a face 2; faces restored 0, left as '
+  assert ('processed 4, skipped 1 (unreadable or too large), without a face 2; faces restored 0, left as '
           'they were 2') in result.stdout
   assert 'notes.txt' in result.stderr
   assert sorted(p.name for p in output.iterdir()) == ['alpha.png', 'face.png', 'grey.png',
@@ -322,8 +355,8 @@ def test_cli_on_a_video(checkpoint, tmp_path):
   writer.release()
   result = run_restore('--checkpoint', checkpoint, '--input', path, '--output', tmp_path / 'o',
                        '--upscale', 2, '--frames_per_chunk', 2, '--detector', 'haar', '--force',
-                       env_path='/nonexistent')
-  assert ('processed 5, skipped 0 (unreadable), without a face 1; faces restored 4'
+                       '--output_smoothing', 0.5, env_path='/nonexistent')
+  assert ('processed 5, skipped 0 (unreadable or too large), without a face 1; faces restored 4'
           in result.stdout)
   assert 'without audio: ffmpeg is not installed here' in result.stdout
   assert sorted(p.name for p in (tmp_path / 'o').iterdir()) == ['clip.mp4']

@@ -45,11 +45,14 @@ TILE_OVERLAP = 96
 @dataclasses.dataclass(frozen=True)
 class FoundFace:
   """A face in a frame: ``box`` (x1, y1, x2, y2) pixels, the detector's score, five
-  ``landmarks`` (5, 2), and which detector found it ('mtcnn' or 'haar')."""
+  ``landmarks`` (5, 2), which detector found it ('mtcnn' or 'haar'), and in a video the
+  ``track`` it continues (:class:`jfsr.faces.tracking.LandmarkSmoother`; a new number when
+  a face appears or jumps)."""
   box: tuple[float, float, float, float]
   score: float
   landmarks: np.ndarray
   detector: str
+  track: int | None = None
 
   @property
   def width(self) -> float:

@@ -8,11 +8,17 @@ standard deviation s leaves frame-to-frame jitter of about
 s * sqrt(2 (1 - smoothing) / (1 + smoothing)) instead of s * sqrt(2). When a face
 moves by more than ``reset_fraction`` of its box width in one frame, the average
 restarts there, so a real move is followed at once instead of trailing behind.
+
+:class:`OutputSmoother` does the same for the restored faces themselves: each track's
+output, in the template's coordinates (where the face stands still however it moves in
+the frame), is averaged over time, so that what the generator invents frame by frame does
+not flicker.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import numpy as np
 
@@ -33,6 +39,7 @@ def iou(a: tuple, b: tuple) -> float:
 class _Track:
   box: tuple
   landmarks: np.ndarray
+  number: int
 
 
 class LandmarkSmoother:
@@ -43,6 +50,7 @@ class LandmarkSmoother:
       raise ValueError(f'smoothing {smoothing}: give a value in [0, 1)')
     self.smoothing, self.min_iou, self.reset_fraction = smoothing, min_iou, reset_fraction
     self._tracks: list[_Track] = []
+    self._numbers = itertools.count()
 
   def update(self, faces: list[FoundFace]) -> list[FoundFace]:
     pairs = sorted(((iou(t.box, f.box), ti, fi) for ti, t in enumerate(self._tracks)
@@ -57,13 +65,43 @@ class LandmarkSmoother:
         used.add(ti)
     tracks, smoothed = [], []
     for fi, face in enumerate(faces):
-      points = face.landmarks
+      points, number = face.landmarks, None
       if fi in matched:
-        previous = self._tracks[matched[fi]].landmarks
-        moved = np.abs(points - previous).mean()
+        previous = self._tracks[matched[fi]]
+        moved = np.abs(points - previous.landmarks).mean()
         if moved <= self.reset_fraction * face.width:
-          points = self.smoothing * previous + (1.0 - self.smoothing) * points
-      tracks.append(_Track(face.box, points))
-      smoothed.append(dataclasses.replace(face, landmarks=points))
+          points = self.smoothing * previous.landmarks + (1.0 - self.smoothing) * points
+          number = previous.number
+      number = next(self._numbers) if number is None else number
+      tracks.append(_Track(face.box, points, number))
+      smoothed.append(dataclasses.replace(face, landmarks=points, track=number))
     self._tracks = tracks
+    return smoothed
+
+
+class OutputSmoother:
+  """An exponential moving average of each track's restored face (``weight`` on the past):
+  call :meth:`update` with each frame's faces and their outputs, in order."""
+
+  def __init__(self, weight: float = 0.5):
+    if not 0.0 <= weight < 1.0:
+      raise ValueError(f'output smoothing {weight}: give a value in [0, 1)')
+    self.weight = weight
+    self._average: dict[int, np.ndarray] = {}
+
+  def update(self, faces: list[FoundFace], outputs: list[np.ndarray | None]
+             ) -> list[np.ndarray | None]:
+    """``outputs`` (uint8, template coordinates; None for a face left as it was) averaged
+    with the same tracks' earlier outputs; a face without a track is returned as it is."""
+    average, smoothed = {}, []
+    for face, output in zip(faces, outputs):
+      if output is None or face.track is None:
+        smoothed.append(output)
+        continue
+      current = output.astype(np.float32)
+      if face.track in self._average:
+        current = self.weight * self._average[face.track] + (1.0 - self.weight) * current
+      average[face.track] = current
+      smoothed.append(np.clip(np.rint(current), 0, 255).astype(np.uint8))
+    self._average = average  # tracks not seen in this frame are dropped
     return smoothed

@@ -63,6 +63,9 @@ flags.DEFINE_integer('min_face', None, 'smallest face to find, detector box side
 flags.DEFINE_float('threshold', 0.0, 'Haar only: minimum cascade level weight')
 flags.DEFINE_float('smoothing', 0.6, 'video: weight of the previous frame\'s landmarks, 0 to <1',
                    lower_bound=0.0, upper_bound=0.99)
+flags.DEFINE_float('output_smoothing', 0.5, 'video: weight of each face\'s earlier restored '
+                   'outputs in its output (an average over time in the face\'s own '
+                   'coordinates, against flicker), 0 to <1', lower_bound=0.0, upper_bound=0.99)
 flags.DEFINE_integer('batch_size', 16, 'faces restored per generator call', lower_bound=1)
 flags.DEFINE_integer('frames_per_chunk', 16, 'video frames detected and restored together',
                      lower_bound=1)
@@ -141,21 +144,23 @@ def save_image(image: np.ndarray, path: Path) -> None:
 
 
 def read_images(files: list[Path], summary: Summary, progress) -> list[tuple[Path, np.ndarray]]:
-  """The readable ones among ``files``; the others are skipped, named and counted."""
+  """The readable ones among ``files``; the others are skipped, named and counted. An image
+  above ``--max_output_mp`` is skipped from its header, before it is decoded."""
   from jfsr.data.images import read_rgb
   readable = []
   for path in files:
     try:
+      with Image.open(path) as header:  # reads the size, not the pixels
+        width, height = header.size
+      if height * width > FLAGS.max_output_mp * 1e6:
+        logging.warning('skipped %s: %dx%d (%.0f MP) is above --max_output_mp %g', path, width,
+                        height, height * width / 1e6, FLAGS.max_output_mp)
+        summary.skipped += 1
+        progress.update(1)
+        continue
       image = read_rgb(path)
     except Exception as error:  # PIL raises many types for bad files
       logging.warning('skipped %s: not a readable image (%s)', path, error)
-      summary.skipped += 1
-      progress.update(1)
-      continue
-    height, width = image.shape[:2]
-    if height * width > FLAGS.max_output_mp * 1e6:
-      logging.warning('skipped %s: %dx%d (%.0f MP) is above --max_output_mp %g', path, width,
-                      height, height * width / 1e6, FLAGS.max_output_mp)
       summary.skipped += 1
       progress.update(1)
       continue
@@ -209,6 +214,7 @@ def restore_video(restorer, path: Path, final: Path, summary: Summary) -> None:
   from jfsr.restoration import video
   wrote = video.restore_video(
       restorer, path, final, summary, smoothing=FLAGS.smoothing,
+      output_smoothing=FLAGS.output_smoothing,
       frames_per_chunk=FLAGS.frames_per_chunk, upscale=FLAGS.upscale, force=FLAGS.force,
       compare=FLAGS.compare)
   if wrote.audio.startswith('without audio'):

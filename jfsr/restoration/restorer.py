@@ -35,6 +35,7 @@ from jfsr import grids, inference
 from jfsr.faces import alignment, blend
 from jfsr.faces.alignment import pixel_scale
 from jfsr.faces.detection import Detector, FoundFace
+from jfsr.faces.tracking import OutputSmoother
 
 MAX_SHRINK = 1.5  # largest face, as its aligned crop's side over the model's input side
 MAX_OUTPUT_PIXELS = 64_000_000  # the largest output frame, unless the caller says otherwise
@@ -230,8 +231,8 @@ class Restorer:
 
   def restore_frames(self, frames: Sequence, found: Sequence[Sequence[FoundFace]] | None = None,
                      upscale: int | None = None, force: bool = False,
-                     max_shrink: float = MAX_SHRINK, compare: bool = False
-                     ) -> list[FrameResult]:
+                     max_shrink: float = MAX_SHRINK, compare: bool = False,
+                     smoother: OutputSmoother | None = None) -> list[FrameResult]:
     """Restores the faces of each frame (all of them in shared generator batches).
 
     Args:
@@ -239,6 +240,7 @@ class Restorer:
       upscale: the frames' enlargement; by default each frame's own (:func:`choose_upscale`).
       force: restore large faces too.
       compare: also build ``FrameResult.compare``.
+      smoother: consecutive video frames: average each tracked face's outputs over time.
     """
     frames = [as_rgb(f) for f in frames]
     found = self.detector.detect(frames) if found is None else found
@@ -247,6 +249,11 @@ class Restorer:
     outputs = self.restore_inputs(np.stack([p.model_input for p in todo]) if todo else [])
     for p, output in zip(todo, outputs):
       p.output = output
+    if smoother is not None:
+      for faces, frame_plans in zip(found, plans):
+        smoothed = smoother.update(list(faces), [p.output for p in frame_plans])
+        for p, output in zip(frame_plans, smoothed):
+          p.output = output
     results = []
     for frame, frame_plans in zip(frames, plans):
       sides = [p.side for p in frame_plans if p.restored]

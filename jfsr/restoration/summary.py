@@ -22,7 +22,7 @@ class Summary:
     self.restored += 1
 
   def line(self) -> str:
-    return (f'processed {self.processed}, skipped {self.skipped} (unreadable), '
+    return (f'processed {self.processed}, skipped {self.skipped} (unreadable or too large), '
             f'without a face {self.faceless}; faces restored {self.restored}, left as they were '
             f'{self.left} (too large to gain; --force restores them)')
 

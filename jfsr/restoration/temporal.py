@@ -14,7 +14,10 @@ Every output frame is mapped back through the known motion onto the face's own
 coordinates, where a perfect restoration would not change at all; the *flicker* is the
 mean absolute change between consecutive frames there (middle 3/4 of the face, 0-255
 scale). Its ratio to bicubic's says how much the restoration adds: bicubic's own change
-comes only from the sampling grid moving under the face.
+comes only from the sampling grid moving under the face. ``--output_smoothing`` weights
+add rows where each face's restored outputs are also averaged over time
+(:class:`jfsr.faces.tracking.OutputSmoother`); every row also gives the mean PSNR of the
+face against the truth on the same pixels, so that less flicker bought with blur shows.
 """
 
 from __future__ import annotations
@@ -48,61 +51,72 @@ def moving_clip(truth: np.ndarray, lr_size: int, factor: int, frames: int,
       blur_length, blur_angle, lr_size, factor) for t in range(frames)]
 
 
-def flicker(outputs: list[np.ndarray], clip: list[benchmark.Scene], factor: int) -> float:
-  """Mean absolute change between consecutive output frames, on the face's own pixels."""
+def flicker_and_psnr(outputs: list[np.ndarray], clip: list[benchmark.Scene], factor: int
+                     ) -> tuple[float, float]:
+  """Mean absolute change between consecutive output frames, on the face's own pixels, and
+  the mean PSNR of those pixels against the truth."""
   hr = clip[0].truth.shape[0]
-  border = hr // 8
-  faces = [benchmark.back_onto_truth(o, s, factor)[border:hr - border, border:hr - border]
-           .astype(np.float64) for o, s in zip(outputs, clip)]
-  return float(np.mean([np.abs(b - a).mean() for a, b in zip(faces, faces[1:])]))
+  middle = slice(hr // 8, hr - hr // 8)
+  faces = [benchmark.back_onto_truth(o, s, factor)[middle, middle].astype(np.float64)
+           for o, s in zip(outputs, clip)]
+  truth = clip[0].truth[middle, middle].astype(np.float64)
+  psnr = np.mean([10 * np.log10(255.0 ** 2 / max(np.mean((f - truth) ** 2), 1e-10))
+                  for f in faces])
+  return float(np.mean([np.abs(b - a).mean() for a, b in zip(faces, faces[1:])])), float(psnr)
 
 
 def run(model: str | None, checkpoint: str | None, root: str | None, folder: str | None,
-        first: int, count: int, frames: int, smoothings: list[float], seed: int = 0) -> dict:
+        first: int, count: int, frames: int, smoothings: list[float],
+        output_smoothings: list[float] = (), seed: int = 0) -> dict:
   from jfsr import inference
   from jfsr.faces.detection import Detector
-  from jfsr.faces.tracking import LandmarkSmoother
+  from jfsr.faces.tracking import LandmarkSmoother, OutputSmoother
   from jfsr.restoration.restorer import Restorer, enlarge
   config, variables, step = inference.load_generator(checkpoint=checkpoint, model=model)
   lr, factor = config.data.lr_size, config.data.hr_size // config.data.lr_size
   restorer = Restorer(config, variables, step, detector=Detector('auto', max(6, lr // 2)))
   faces = benchmark.held_out_faces(config, root, folder, first, count)
   rng = np.random.default_rng(seed)
-  rows = {'bicubic': [], **{f'restored, smoothing {s}': [] for s in smoothings},
-          'restored, true landmarks': []}
+  settings = [(s, 0.0) for s in smoothings] + [(smoothings[-1], w) for w in output_smoothings]
+  name = lambda s, w: f'restored, smoothing {s}' + (f', outputs {w}' if w else '')
+  rows = {'bicubic': [], **{name(s, w): [] for s, w in settings}, 'restored, true landmarks': []}
   found_share = []
   for index in range(min(count, len(faces))):
     clip = moving_clip(faces[index]['hr'], lr, factor, frames, rng)
     small = [s.frame for s in clip]
-    rows['bicubic'].append(flicker([enlarge(f, factor) for f in small], clip, factor))
+    rows['bicubic'].append(flicker_and_psnr([enlarge(f, factor) for f in small], clip, factor))
     detected = restorer.detector.detect(small)
     found_share.append(np.mean([benchmark.hit(f, s, clip[0].truth.shape[0])
                                 for f, s in zip(detected, clip)]))
-    for smoothing in smoothings:
+    for smoothing, weight in settings:
       smoother = LandmarkSmoother(smoothing)
       found = [smoother.update(faces_t) for faces_t in detected]
-      images = [r.image for r in restorer.restore_frames(small, found, upscale=factor,
-                                                         force=True)]
-      rows[f'restored, smoothing {smoothing}'].append(flicker(images, clip, factor))
+      images = [r.image for r in restorer.restore_frames(
+          small, found, upscale=factor, force=True,
+          smoother=OutputSmoother(weight) if weight else None)]
+      rows[name(smoothing, weight)].append(flicker_and_psnr(images, clip, factor))
     truth_faces = [[benchmark.true_face(s, clip[0].truth.shape[0])] for s in clip]
     images = [r.image for r in restorer.restore_frames(small, truth_faces, upscale=factor,
                                                        force=True)]
-    rows['restored, true landmarks'].append(flicker(images, clip, factor))
-    logging.info('clip %d: %s', index, {k: round(v[-1], 2) for k, v in rows.items()})
-  bicubic = np.array(rows['bicubic'])
+    rows['restored, true landmarks'].append(flicker_and_psnr(images, clip, factor))
+    logging.info('clip %d: %s', index, {k: round(v[-1][0], 2) for k, v in rows.items()})
+  bicubic = np.array([f for f, _ in rows['bicubic']])
   return {'model': model or str(checkpoint), 'step': step, 'clips': len(bicubic),
           'frames': frames, 'face found in frames': float(np.mean(found_share)),
-          'flicker': {k: float(np.mean(v)) for k, v in rows.items()},
-          'ratio to bicubic': {k: float(np.mean(np.array(v) / bicubic)) for k, v in rows.items()}}
+          'flicker': {k: float(np.mean([f for f, _ in v])) for k, v in rows.items()},
+          'ratio to bicubic': {k: float(np.mean(np.array([f for f, _ in v]) / bicubic))
+                               for k, v in rows.items()},
+          'psnr': {k: float(np.mean([p for _, p in v])) for k, v in rows.items()}}
 
 
 def markdown(result: dict) -> str:
   lines = [f"{result['clips']} clips of {result['frames']} frames, model {result['model']} "
            f"(step {result['step']}); faces found in {result['face found in frames']:.0%} of "
-           'frames', '', '| output | flicker (mean change per frame, 0-255) | ratio to bicubic |',
-           '|---|---|---|']
+           'frames', '', '| output | flicker (mean change per frame, 0-255) | ratio to bicubic | PSNR (dB) |',
+           '|---|---|---|---|']
   for name, value in result['flicker'].items():
-    lines.append(f"| {name} | {value:.2f} | {result['ratio to bicubic'][name]:.2f} |")
+    lines.append(f"| {name} | {value:.2f} | {result['ratio to bicubic'][name]:.2f} | "
+                 f"{result['psnr'][name]:.2f} |")
   return '\n'.join(lines)
 
 
@@ -110,7 +124,8 @@ def main(argv) -> None:
   del argv
   benchmark.report(lambda: run(
       FLAGS.model, FLAGS.checkpoint, FLAGS.root, FLAGS.folder, FLAGS.first, FLAGS.faces,
-      FLAGS.frames, [float(s) for s in FLAGS.smoothing], FLAGS.seed), markdown)
+      FLAGS.frames, [float(s) for s in FLAGS.smoothing],
+      [float(w) for w in FLAGS.output_smoothing], FLAGS.seed), markdown)
 
 
 if __name__ == '__main__':
@@ -119,4 +134,6 @@ if __name__ == '__main__':
   flags.DEFINE_integer('frames', 24, 'frames per clip')
   flags.DEFINE_list('smoothing', ['0', '0.6'], 'landmark smoothing weights to compare '
                     '(jfsr.restore --smoothing; 0.6 is its default)')
+  flags.DEFINE_list('output_smoothing', [], 'also these jfsr.restore --output_smoothing '
+                    'weights, each with the last --smoothing')
   cli.run(main, __name__, accelerated=True)

@@ -134,17 +134,20 @@ class RestoredVideo:
 
 
 def restore_video(restorer, path: Path, output: Path, summary, *, smoothing: float = 0.6,
-                  frames_per_chunk: int = 16, upscale: int | None = None, force: bool = False,
+                  output_smoothing: float = 0.5, frames_per_chunk: int = 16,
+                  upscale: int | None = None, force: bool = False,
                   compare: bool = False) -> RestoredVideo:
   """Restores every frame of the video at ``path`` into ``output`` (an .mp4 with the input's
   audio where ffmpeg is there), counting frames and faces into ``summary``. Landmarks are
-  smoothed per face over time; the first chunk's faces set the scale of every frame. The
-  file appears whole or not at all."""
-  from jfsr.faces.tracking import LandmarkSmoother
+  smoothed per face over time (``smoothing``), and so are the restored faces
+  (``output_smoothing``, 0 for none); the first chunk's faces set the scale of every frame.
+  The file appears whole or not at all."""
+  from jfsr.faces.tracking import LandmarkSmoother, OutputSmoother
   from jfsr.restoration.restorer import bounded_scale, choose_upscale
   capture, fps, count = open_video(path)
   writer = VideoWriter(output.with_name(f'.{output.stem}.{os.getpid()}.video-only.mp4'), fps)
   smoother = LandmarkSmoother(smoothing)
+  outputs = OutputSmoother(output_smoothing) if output_smoothing else None
   progress = Progress(count, 'frames')
   scale = first = None
   try:
@@ -158,7 +161,7 @@ def restore_video(restorer, path: Path, output: Path, summary, *, smoothing: flo
         logging.info('%s: frames enlarged x%d%s', path.name, scale,
                      f' (not x{wanted}: above the output size bound)' if scale < wanted else '')
       results = restorer.restore_frames(frames, found, upscale=scale, force=force,
-                                        compare=compare)
+                                        compare=compare, smoother=outputs)
       first = first or results[0]
       for result in results:
         writer.write(result.compare if result.compare is not None else result.image)

@@ -38,8 +38,9 @@ def session(path_or_bytes):
 
 
 def jfsr_output(config, variables, lr):
+  import jax
   from jfsr import inference
-  return np.asarray(inference.make_sampler(config)(variables, lr)['out_sharp'])
+  return np.asarray(jax.jit(inference.make_sampler(config))(variables, lr)['out_sharp'])
 
 
 def test_exported_shipped_model_passes_the_checker_and_matches_jfsr(tmp_path):
@@ -73,9 +74,9 @@ def _random_variables(config, seed=0):
   import jax
   from jfsr import models
   size, channels = config.data.lr_size, 1 if config.data.grayscale_input else 3
-  variables = models.build_generator(config).init(
-      {'params': jax.random.key(seed), 'noise': jax.random.key(1)},
-      np.zeros((1, size, size, channels), np.float32), train=False)
+  variables = jax.device_get(jax.jit(lambda key: models.build_generator(config).init(
+      {'params': key, 'noise': jax.random.key(1)},
+      np.zeros((1, size, size, channels), np.float32), train=False))(jax.random.key(seed)))
   rng = np.random.default_rng(seed)
   stats = jax.tree.map_with_path(
       lambda path, v: (rng.uniform(0.5, 2.0, v.shape) if path[-1].key == 'var'

@@ -157,24 +157,19 @@ def generator_graph(config: ml_collections.ConfigDict, variables: dict,
     skips.append(h)
     sizes.append(size)
 
-  b = skips[3]
-  for i, skip_level in enumerate((3, 2, 1)):
-    name = f'blur_dec{i + 1}'
-    b = g.conv_transpose(g.op('Relu', [b]), params[name], name)
-    b = g.batch_norm(b, params[f'{name}_bn'], stats[f'{name}_bn'], f'{name}_bn')
-    b = noise(b, name, sizes[skip_level - 1], widths[skip_level - 1])
-    if skip_level > 1:
-      b = g.concat([b, skips[skip_level - 1]])
-  blur_features = b
+  def up_block(x: str, name: str, level: int) -> str:
+    """ReLU, transposed convolution, BatchNorm, noise; then the skip of ``level`` (if any)."""
+    x = g.conv_transpose(g.op('Relu', [x]), params[name], name)
+    x = g.batch_norm(x, params[f'{name}_bn'], stats[f'{name}_bn'], f'{name}_bn')
+    x = noise(x, name, sizes[level - 1], widths[level - 1])
+    return g.concat([x, skips[level - 1]]) if level > 1 else x
 
+  blur_features = skips[3]  # the blur decoder starts at the fourth level
+  for i, level in enumerate((3, 2, 1)):
+    blur_features = up_block(blur_features, f'blur_dec{i + 1}', level)
   s = skips[-1]
   for i, level in enumerate(range(num_levels - 1, 0, -1)):
-    name = f'sharp_dec{i + 1}'
-    s = g.conv_transpose(g.op('Relu', [s]), params[name], name)
-    s = g.batch_norm(s, params[f'{name}_bn'], stats[f'{name}_bn'], f'{name}_bn')
-    s = noise(s, name, sizes[level - 1], widths[level - 1])
-    if level > 1:
-      s = g.concat([s, skips[level - 1]])
+    s = up_block(s, f'sharp_dec{i + 1}', level)
   s = g.concat([g.op('Add', [s, blur_features]), skips[0]])
   sharp = g.op('Tanh', [g.conv_transpose(g.op('Relu', [s]), params['sharp_out'], 'sharp_out')])
   g.nodes.append(helper.make_node('Transpose', [sharp], ['sharp'], perm=[0, 2, 3, 1]))

@@ -143,28 +143,39 @@ def save_image(image: np.ndarray, path: Path) -> None:
     write_atomically(path, lambda p: Image.fromarray(image).save(p, format='PNG'))
 
 
-def read_images(files: list[Path], summary: Summary, progress) -> list[tuple[Path, np.ndarray]]:
-  """The readable ones among ``files``; the others are skipped, named and counted. An image
-  above ``--max_output_mp`` is skipped from its header, before it is decoded."""
-  from jfsr.data.images import read_rgb
-  readable = []
+def probe_images(files: list[Path], summary: Summary) -> list[Path]:
+  """The files whose header reads as an image within ``--max_output_mp``; the others are
+  skipped, named and counted, before any model is loaded or any pixel decoded."""
+  usable = []
   for path in files:
     try:
       with Image.open(path) as header:  # reads the size, not the pixels
         width, height = header.size
-      if height * width > FLAGS.max_output_mp * 1e6:
-        logging.warning('skipped %s: %dx%d (%.0f MP) is above --max_output_mp %g', path, width,
-                        height, height * width / 1e6, FLAGS.max_output_mp)
-        summary.skipped += 1
-        progress.update(1)
-        continue
-      image = read_rgb(path)
+    except Exception as error:  # PIL raises many types for what is not an image
+      logging.warning('skipped %s: not a readable image (%s)', path, error)
+      summary.skipped += 1
+      continue
+    if height * width > FLAGS.max_output_mp * 1e6:
+      logging.warning('skipped %s: %dx%d (%.0f MP) is above --max_output_mp %g', path, width,
+                      height, height * width / 1e6, FLAGS.max_output_mp)
+      summary.skipped += 1
+      continue
+    usable.append(path)
+  return usable
+
+
+def read_images(files: list[Path], summary: Summary, progress) -> list[tuple[Path, np.ndarray]]:
+  """The decodable ones among ``files``; the others (a truncated file, say) are skipped,
+  named and counted."""
+  from jfsr.data.images import read_rgb
+  readable = []
+  for path in files:
+    try:
+      readable.append((path, read_rgb(path)))
     except Exception as error:  # PIL raises many types for bad files
       logging.warning('skipped %s: not a readable image (%s)', path, error)
       summary.skipped += 1
       progress.update(1)
-      continue
-    readable.append((path, image))
   return readable
 
 
@@ -235,10 +246,16 @@ def main(argv) -> None:
     suffix = '.mp4' if kind == 'video' else f'.{FLAGS.format}'
     targets = plan_outputs(files, output, suffix, FLAGS.overwrite)
     check_writable(output)
+    if kind == 'images':
+      files = probe_images(files, summary)
+      if not files:
+        print(summary.line())
+        cli.fail(f'nothing in --input {input_path} could be restored')
     from jfsr import inference
     from jfsr.restoration.restorer import Restorer
     restorer = Restorer.load(FLAGS.model, FLAGS.checkpoint, FLAGS.onnx,
-                             device=inference.pick_device(FLAGS.device), batch_size=FLAGS.batch_size,
+                             device=inference.pick_device(FLAGS.device),
+                             batch_size=FLAGS.batch_size,
                              max_output_pixels=int(FLAGS.max_output_mp * 1e6))
     if not FLAGS.aligned:
       restorer.use_detector(FLAGS.detector, FLAGS.min_face, FLAGS.threshold)
@@ -257,7 +274,7 @@ def main(argv) -> None:
              f'{summary.line()}')
   print(summary.line())
   if not summary.processed:
-    sys.exit(f'error: nothing in --input {input_path} could be restored')
+    cli.fail(f'nothing in --input {input_path} could be restored')
 
 
 def run() -> None:

@@ -82,6 +82,13 @@ def test_server_answers_like_the_cli_and_refuses_bad_uploads_in_words(demo, tmp_
   assert from_data_url(answer['panels']['bicubic']).shape == expected.shape
   assert answer['faces'].startswith('restored (') and answer['restored_faces'] == 1
   assert answer['download_name'] == 'astronaut_restored.png'
+  # Two uploads at once: served one after the other, both answered in full.
+  from concurrent.futures import ThreadPoolExecutor
+  with ThreadPoolExecutor(2) as pool:
+    answers = list(pool.map(lambda _: post(demo, photo.read_bytes(), 'astronaut.png'), range(2)))
+  for status, both in answers:
+    assert status == 200
+    np.testing.assert_array_equal(from_data_url(both['panels']['restored']), expected)
   # A short video: restored whole, offered for download, its first frame shown.
   import cv2
   clip = tmp_path / 'clip.mp4'

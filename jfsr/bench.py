@@ -232,14 +232,14 @@ def bench_onnx(config, batch: int, repeats: int) -> dict:
       jax.random.key(0)))
   variables = {'params': variables['params'], 'batch_stats': variables['batch_stats']}
   data = onnx_export.serialize(config, variables)
-  session = onnxruntime.InferenceSession(data, providers=['CPUExecutionProvider'])
+  runtime = onnxruntime.InferenceSession(data, providers=['CPUExecutionProvider'])
   size, channels = config.data.lr_size, models.input_channels(config)
   lr = np.random.default_rng(0).uniform(-1, 1, (batch, size, size, channels)).astype(np.float32)
   sample = inference.make_sampler(config)
   apply = jax.jit(lambda v, x: sample(v, x)['out_sharp'])
   on_device = jax.device_put(variables)
   run_jax = lambda: np.asarray(apply(on_device, lr))
-  run_onnx = lambda: session.run(['sharp'], {'lr': lr})[0]
+  run_onnx = lambda: runtime.run(['sharp'], {'lr': lr})[0]
   difference = float(np.abs(run_jax() - run_onnx()).max())  # also the warm-up of each
   jax_times, onnx_times = [], []
   for _ in range(repeats):

@@ -11,7 +11,7 @@ import tempfile
 os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
                            ' --xla_force_host_platform_device_count=4').strip()
 os.environ.setdefault('JAX_DISABLE_MOST_OPTIMIZATIONS', '1')
-# One compilation cache for this session's processes (per xdist worker: each imports this
+# One compilation cache for this test run's processes (per xdist worker: each imports this
 # file), every compile kept: the end-to-end tests start ~40 trainers whose small jits
 # (orbax's per-shape slices on each first save, the step itself) then compile once. A fresh
 # folder, so no run depends on an earlier one.

@@ -32,7 +32,7 @@ runpy.run_module('jfsr.export', run_name='__main__')
 """
 
 
-def session(path_or_bytes):
+def onnx_runtime(path_or_bytes):
   data = path_or_bytes if isinstance(path_or_bytes, bytes) else Path(path_or_bytes).read_bytes()
   return onnxruntime.InferenceSession(data, providers=['CPUExecutionProvider'])
 
@@ -61,7 +61,7 @@ def test_exported_shipped_model_passes_the_checker_and_matches_jfsr(tmp_path):
   dims = model.graph.input[0].type.tensor_type.shape.dim
   assert [d.dim_param or d.dim_value for d in dims] == ['batch', 16, 16, 3]
   config, variables, _ = inference.load_generator(model='cpu-x16', device=jax.devices('cpu')[0])
-  runtime = session(output)
+  runtime = onnx_runtime(output)
   rng = np.random.default_rng(0)
   for n in (1, 5):
     lr = rng.uniform(-1, 1, (n, 16, 16, 3)).astype(np.float32)
@@ -91,7 +91,7 @@ def test_default_size_model_matches_jfsr():
   config = config_defaults.base_config()
   variables = _random_variables(config)
   lr = np.random.default_rng(1).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
-  ours = session(onnx_export.serialize(config, variables)).run(['sharp'], {'lr': lr})[0]
+  ours = onnx_runtime(onnx_export.serialize(config, variables)).run(['sharp'], {'lr': lr})[0]
   assert ours.shape == (2, 256, 256, 3)
   np.testing.assert_allclose(ours, jfsr_output(config, variables, lr), atol=1e-4)
 
@@ -107,7 +107,7 @@ def test_noise_is_an_input_and_grey_input_models_export(smoke_config, monkeypatc
   config.data.grayscale_input = True
   variables = _random_variables(config)
   model = onnx_export.generator_graph(config, variables)
-  runtime = session(model.SerializeToString())
+  runtime = onnx_runtime(model.SerializeToString())
   inputs = {i.name: i.shape for i in runtime.get_inputs()}
   assert inputs['lr'][1:] == [config.data.lr_size, config.data.lr_size, 1]
   num_levels = int(np.log2(config.data.hr_size))

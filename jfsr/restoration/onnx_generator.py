@@ -39,12 +39,12 @@ class OnnxGenerator:
     options = onnxruntime.SessionOptions()
     if threads:
       options.intra_op_num_threads = threads
-    self.session = onnxruntime.InferenceSession(model.SerializeToString(), options,
+    self.runtime = onnxruntime.InferenceSession(model.SerializeToString(), options,
                                                 providers=['CPUExecutionProvider'])
-    self._noise_inputs = [i for i in self.session.get_inputs() if i.name != 'lr']
+    self._noise_inputs = [i for i in self.runtime.get_inputs() if i.name != 'lr']
 
   def __call__(self, lr: np.ndarray) -> np.ndarray:
     feed = {'lr': np.asarray(lr, np.float32)}
     for noise in self._noise_inputs:
       feed[noise.name] = np.zeros([len(lr), *noise.shape[1:]], np.float32)
-    return grids.to_uint8(self.session.run(['sharp'], feed)[0])
+    return grids.to_uint8(self.runtime.run(['sharp'], feed)[0])

@@ -228,9 +228,7 @@ def bench_onnx(config, batch: int, repeats: int) -> dict:
   """onnxruntime vs jitted JAX, float32, the same untrained generator and input, paired."""
   import onnxruntime
   from jfsr import inference, models, onnx_export
-  variables = jax.device_get(jax.jit(lambda k: models.init_variables(config, k)['generator'])(
-      jax.random.key(0)))
-  variables = {'params': variables['params'], 'batch_stats': variables['batch_stats']}
+  variables = jax.device_get(_untrained_generator(config))
   data = onnx_export.serialize(config, variables)
   runtime = onnxruntime.InferenceSession(data, providers=['CPUExecutionProvider'])
   size, channels = config.data.lr_size, models.input_channels(config)
@@ -257,13 +255,17 @@ def bench_onnx(config, batch: int, repeats: int) -> dict:
                'max_abs_difference': difference})
 
 
-def _untrained_restorer(config, batch: int, detector=None):
+def _untrained_generator(config) -> dict:
+  """The config's generator as initialised (key 0): its parameters and BatchNorm statistics."""
   from jfsr import models
-  from jfsr.restoration import Restorer
   variables = jax.jit(lambda k: models.init_variables(config, k)['generator'])(
       jax.random.key(0))
-  return Restorer(config, {'params': variables['params'], 'batch_stats': variables['batch_stats']},
-                  batch_size=batch, detector=detector)
+  return {'params': variables['params'], 'batch_stats': variables['batch_stats']}
+
+
+def _untrained_restorer(config, batch: int, detector=None):
+  from jfsr.restoration import Restorer
+  return Restorer(config, _untrained_generator(config), batch_size=batch, detector=detector)
 
 
 def bench_restore(config, batch: int, repeats: int) -> dict:

@@ -192,9 +192,9 @@ def serialize(config: ml_collections.ConfigDict, variables: dict, step: int = 0)
   return generator_graph(config, variables, step).SerializeToString()
 
 
-def read_metadata(model: onnx.ModelProto) -> tuple[dict, int]:
-  """``(config as a dict, step)`` from a file this module wrote."""
-  props = {p.key: p.value for p in model.metadata_props}
+def read_metadata(props: dict[str, str]) -> tuple[dict, int]:
+  """``(config as a dict, step)`` from the metadata of a file this module wrote (as
+  onnxruntime's ``get_modelmeta().custom_metadata_map`` gives it)."""
   if 'jfsr.config' not in props:
     raise JfsrError('not an ONNX file written by jfsr.export (no jfsr.config in its metadata)')
   return json.loads(props['jfsr.config']), int(props.get('jfsr.step', 0))

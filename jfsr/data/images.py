@@ -24,6 +24,13 @@ def read_rgb(path: Path) -> np.ndarray:
     return np.asarray(image.convert('RGB'))
 
 
+def image_size(source) -> tuple[int, int]:
+  """``(width, height)`` of an image file (a path or a binary file) from its header, without
+  decoding its pixels: how an oversized image is refused before it takes memory."""
+  with Image.open(source) as header:
+    return header.size
+
+
 def read_binary_mask(path: Path) -> np.ndarray:
   """A part mask as bool (any non-zero pixel is inside)."""
   with Image.open(path) as image:

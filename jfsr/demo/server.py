@@ -81,18 +81,20 @@ class DemoApp:
       return self._restore_image(name, data, force)
 
   def _restore_image(self, name: str, data: bytes, force: bool) -> dict:
-    from jfsr.data.images import read_rgb
+    from jfsr.data.images import image_size, read_rgb
     try:
+      width, height = image_size(io.BytesIO(data))
+      if height * width > self.restorer.max_output_pixels:
+        raise UploadError(f'{width}x{height} is above the demo\'s output bound of '
+                          f'{self.restorer.max_output_pixels / 1e6:.0f} MP')
       frame = read_rgb(io.BytesIO(data))
     except UnidentifiedImageError:
       raise UploadError(f'{name} is not an image (nor a video: {", ".join(VIDEO_SUFFIXES)}) '
                         'this demo can read') from None
+    except UploadError:
+      raise
     except Exception as error:  # PIL raises many kinds for a damaged or hostile file
       raise UploadError(f'{name} cannot be read as an image ({error})') from None
-    height, width = frame.shape[:2]
-    if height * width > self.restorer.max_output_pixels:
-      raise UploadError(f'{width}x{height} is above the demo\'s output bound of '
-                        f'{self.restorer.max_output_pixels / 1e6:.0f} MP')
     try:
       result, = self.restorer.restore_frames([frame], force=force, compare=True)
     except FrameTooLargeError as error:

@@ -146,11 +146,11 @@ def save_image(image: np.ndarray, path: Path) -> None:
 def probe_images(files: list[Path], summary: Summary) -> list[Path]:
   """The files whose header reads as an image within ``--max_output_mp``; the others are
   skipped, named and counted, before any model is loaded or any pixel decoded."""
+  from jfsr.data.images import image_size
   usable = []
   for path in files:
     try:
-      with Image.open(path) as header:  # reads the size, not the pixels
-        width, height = header.size
+      width, height = image_size(path)
     except Exception as error:  # PIL raises many types for what is not an image
       logging.warning('skipped %s: not a readable image (%s)', path, error)
       summary.skipped += 1

@@ -24,23 +24,21 @@ class OnnxGenerator:
       import onnxruntime
     except ImportError:
       raise JfsrError('--onnx needs onnxruntime: pip install onnxruntime') from None
-    import onnx
-    from google.protobuf.message import DecodeError
     from jfsr.onnx_export import read_metadata
     path = Path(path).expanduser()
     if not path.is_file():
       raise UsageError(f'--onnx {path}: no such file')
-    try:
-      model = onnx.load(str(path))
-    except (DecodeError, ValueError, OSError) as error:
-      raise JfsrError(f'--onnx {path}: not a readable ONNX file ({error})') from None
-    saved, self.step = read_metadata(model)
-    self.config = config_loading.config_from_dict(saved)
     options = onnxruntime.SessionOptions()
     if threads:
       options.intra_op_num_threads = threads
-    self.runtime = onnxruntime.InferenceSession(model.SerializeToString(), options,
-                                                providers=['CPUExecutionProvider'])
+    try:  # onnxruntime parses the file once; its metadata holds the config
+      self.runtime = onnxruntime.InferenceSession(str(path), options,
+                                                  providers=['CPUExecutionProvider'])
+    except Exception as error:  # onnxruntime raises its own kinds for a bad file
+      reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+      raise JfsrError(f'--onnx {path}: not a readable ONNX file ({reason})') from None
+    saved, self.step = read_metadata(self.runtime.get_modelmeta().custom_metadata_map)
+    self.config = config_loading.config_from_dict(saved)
     self._noise_inputs = [i for i in self.runtime.get_inputs() if i.name != 'lr']
 
   def __call__(self, lr: np.ndarray) -> np.ndarray:

@@ -49,10 +49,12 @@ def gaussian_feather(mask: np.ndarray, sigma: float) -> np.ndarray:
   return ndimage.correlate1d(rows, taps, axis=1, mode='nearest')
 
 
-def resize_bicubic(image: np.ndarray, size: int) -> np.ndarray:
-  """Antialiased bicubic resize of an HxWxC float image (PIL ``BICUBIC`` semantics)."""
+def resize_bicubic(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
+  """Antialiased bicubic resize of an HxWxC float image (PIL ``BICUBIC`` semantics) to
+  ``size`` x ``size``, or to ``(width, height)``."""
+  size = (size, size) if isinstance(size, int) else tuple(size)
   channels = [Image.fromarray(image[..., c].astype(np.float32), mode='F')
-              .resize((size, size), Image.Resampling.BICUBIC) for c in range(image.shape[-1])]
+              .resize(size, Image.Resampling.BICUBIC) for c in range(image.shape[-1])]
   return np.stack([np.asarray(c, np.float64) for c in channels], axis=-1)
 
 

@@ -16,12 +16,19 @@ errors): the scenes make their own choices, and their landmarks come from the de
 Each frame is then restored (enlarged by the model's factor) these ways:
 
 * ``bicubic``: the frame enlarged, nothing restored;
+* ``bicubic, back-projected``: the whole enlarged frame made to agree with the frame
+  (:mod:`jfsr.restoration.back_projection`, no generator): how much of the restored
+  paths' gain back-projection alone would give;
 * ``box (Haar)``: the Haar cascade's box, cut as a square (no roll), the path
   ``jfsr.restore`` took before landmarks;
 * ``box (MTCNN)``: MTCNN's box, with the landmarks where they sit on average inside
   it (no roll, the box's scale): the same faces as the next row, cut without
   alignment, so that the two rows differ in alignment alone;
-* ``aligned (MTCNN)``: five MTCNN landmarks, similarity warp, soft paste (the default);
+* ``aligned (MTCNN), as generated``: five MTCNN landmarks, similarity warp, soft paste,
+  the generator's output as it is;
+* ``aligned (MTCNN)``: the same, restored under ``--alignments`` nudged alignments and
+  flip-averaged (``--flip_average``), and back-projected (``--back_projection`` rounds):
+  the default path of ``jfsr.restore``;
 * ``aligned (true landmarks)``: the same with the landmarks the transform put there,
   the ceiling that a perfect detector would reach.
 
@@ -51,7 +58,8 @@ from jfsr import cli
 FLAGS = flags.FLAGS
 ROTATION_BUCKETS = ((0, 10), (10, 20), (20, 30))
 SIZE_BUCKETS = ((0.75, 1.0), (1.0, 1.25), (1.25, 1.5))  # face side / model input side
-PATHS = ('bicubic', 'box (Haar)', 'box (MTCNN)', 'aligned (MTCNN)', 'aligned (true landmarks)')
+PATHS = ('bicubic', 'bicubic, back-projected', 'box (Haar)', 'box (MTCNN)',
+         'aligned (MTCNN), as generated', 'aligned (MTCNN)', 'aligned (true landmarks)')
 
 
 @dataclasses.dataclass
@@ -127,6 +135,19 @@ def render_scene(truth: np.ndarray, background: np.ndarray, face_to_big: np.ndar
                float(np.hypot(a, b)) * hr / factor / lr_size)
 
 
+def back_projected(enlarged: np.ndarray, frame: np.ndarray, scale: int, rounds: int
+                   ) -> np.ndarray:
+  """The whole of ``enlarged`` (``frame`` enlarged ``scale`` times) back-projected onto
+  ``frame``."""
+  from jfsr.faces.blend import Footprint
+  from jfsr.restoration.back_projection import back_project
+  out = enlarged.copy()
+  height, width = out.shape[:2]
+  everywhere = Footprint(0, 0, width, height, np.eye(2, 3), np.ones((height, width), np.float32))
+  back_project(out, frame, scale, everywhere, rounds)
+  return out
+
+
 def back_onto_truth(restored: np.ndarray, scene: Scene, factor: int) -> np.ndarray:
   """A restored frame (``factor`` times the small one) resampled onto the ground-truth face."""
   from jfsr.faces import alignment
@@ -198,18 +219,29 @@ def held_out_faces(config, root: str | None, folder: str | None, first: int, cou
 
 
 def run(model: str | None, root: str | None, count: int, seed: int = 0,
-        checkpoint: str | None = None, folder: str | None = None, first: int = 0) -> dict:
+        checkpoint: str | None = None, folder: str | None = None, first: int = 0,
+        rounds: int | None = None, flip_average: bool = True,
+        alignments: int | None = None) -> dict:
+  """The measure of the module docstring; ``rounds`` of back-projection, ``flip_average``
+  and ``alignments`` on the restored paths (defaults: ``jfsr.restore``'s)."""
   from jfsr import inference
   from jfsr.faces.detection import Detector
   from jfsr.metrics import fidelity, identity
   from jfsr.pretrained import facenet_weights
+  from jfsr.restoration import back_projection, ensemble
   from jfsr.restoration.restorer import Restorer, enlarge
 
   config, variables, step = inference.load_generator(checkpoint=checkpoint, model=model)
   lr, hr, factor = config.data.lr_size, config.data.hr_size, config.data.hr_size // config.data.lr_size
   min_face = max(6, lr // 2)
   detectors = {'haar': Detector('haar', min_face), 'mtcnn': Detector('mtcnn', min_face)}
-  restorers = {name: Restorer(config, variables, step, detector=d) for name, d in detectors.items()}
+  rounds = back_projection.ROUNDS if rounds is None else rounds
+  alignments = ensemble.ALIGNMENTS if alignments is None else alignments
+  restorers = {name: Restorer(config, variables, step, detector=d, back_projection_rounds=rounds,
+                              flip_average=flip_average, alignments=alignments)
+               for name, d in detectors.items()}
+  as_generated = Restorer(config, variables, step, back_projection_rounds=0, flip_average=False,
+                          alignments=1)
   source = held_out_faces(config, root, folder, first, count)
   rng = np.random.default_rng(seed)
   scenes = []
@@ -223,11 +255,15 @@ def run(model: str | None, root: str | None, count: int, seed: int = 0,
   found = {name: d.detect(frames) for name, d in detectors.items()}
   outputs = {
       'bicubic': [enlarge(f, factor) for f in frames],
+      'bicubic, back-projected': [back_projected(enlarge(f, factor), f, factor, rounds)
+                                  for f in frames],
       'box (Haar)': [r.image for r in restorers['haar'].restore_frames(
           frames, found['haar'], upscale=factor, force=True)],
       'box (MTCNN)': [r.image for r in restorers['mtcnn'].restore_frames(
           frames, [[box_only(f) for f in faces] for faces in found['mtcnn']], upscale=factor,
           force=True)],
+      'aligned (MTCNN), as generated': [r.image for r in as_generated.restore_frames(
+          frames, found['mtcnn'], upscale=factor, force=True)],
       'aligned (MTCNN)': [r.image for r in restorers['mtcnn'].restore_frames(
           frames, found['mtcnn'], upscale=factor, force=True)],
       'aligned (true landmarks)': [r.image for r in restorers['mtcnn'].restore_frames(
@@ -258,16 +294,15 @@ def run(model: str | None, root: str | None, count: int, seed: int = 0,
   false_detections = {name: np.array([len(f) - (m is not None) for f, m in zip(faces, matches[name])])
                       for name, faces in found.items()}
 
+  def scores(groups: dict[str, np.ndarray]) -> dict:
+    return {label: {path: {k: float(np.nanmean(v[chosen])) for k, v in values.items()}
+                    | {'faces': int(chosen.sum())} for path, values in per_face.items()}
+            for label, chosen in groups.items()}
+
   def by_rotation(among: np.ndarray) -> dict:
-    table = {}
-    for low, high in ROTATION_BUCKETS:
-      chosen = (rotations >= low) & (rotations < high) & among
-      table[f'{low}-{high} deg'] = {
-          path: {k: float(np.nanmean(v[chosen])) for k, v in values.items()}
-          | {'faces': int(chosen.sum())} for path, values in per_face.items()}
-    table['all'] = {path: {k: float(np.nanmean(v[among])) for k, v in values.items()}
-                    | {'faces': int(among.sum())} for path, values in per_face.items()}
-    return table
+    return scores({f'{low}-{high} deg': (rotations >= low) & (rotations < high) & among
+                   for low, high in ROTATION_BUCKETS} | {'all': among})
+
   def rates(chosen: np.ndarray) -> dict:
     return ({name: float(h[chosen].mean()) for name, h in hits.items()}
             | {f'{name} false/frame': float(false_detections[name][chosen].mean())
@@ -287,12 +322,17 @@ def run(model: str | None, root: str | None, count: int, seed: int = 0,
     chosen = (rotations >= low) & (rotations < high)
     detection['by rotation'][f'{low}-{high} deg'] = rates(chosen)
   return {'model': model or str(checkpoint), 'step': step, 'faces': len(scenes), 'lr_size': lr, 'hr_size': hr,
+          'back_projection_rounds': rounds, 'flip_average': flip_average,
+          'alignments': alignments,
           'identity_unusable': {p: int(np.isnan(v['id_distance']).sum())
                                 for p, v in per_face.items()},
           'scores': by_rotation(np.ones(len(scenes), bool)),
           # The faces both detectors found: the paths compared on the same faces, apart
           # from which faces each detector misses (a miss is left bicubic).
           'scores_found_by_both': by_rotation(hits['haar'] & hits['mtcnn']),
+          'scores_by_size': scores({f'{low * lr:.0f}-{high * lr:.0f} px':
+                                    (scales >= low) & (scales < high)
+                                    for low, high in SIZE_BUCKETS}),
           'detection': detection,
           # Root-mean-square errors of MTCNN's (refined) landmarks on the faces it found.
           'landmark_errors_mtcnn': landmarks}
@@ -300,14 +340,21 @@ def run(model: str | None, root: str | None, count: int, seed: int = 0,
 
 def markdown(result: dict) -> str:
   lines = [f"{result['faces']} held-out faces, model {result['model']} (step {result['step']}), "
-           f"{result['lr_size']}² -> {result['hr_size']}²; PSNR dB / SSIM / FaceNet distance "
-           '(lower is better)']
-  for title, key in (('all faces', 'scores'), ('faces both detectors found', 'scores_found_by_both')):
-    lines += ['', f'| rotation ({title}) | faces | ' + ' | '.join(PATHS) + ' |',
-              '|---|---|' + '---|' * len(PATHS)]
+           f"{result['lr_size']}² -> {result['hr_size']}², {result['alignments']} alignments"
+           f"{', flip-averaged' if result['flip_average'] else ''}, "
+           f"{result['back_projection_rounds']} rounds of back-projection; PSNR dB / SSIM / "
+           'FaceNet distance (lower is better)']
+  tables = (('rotation (all faces)', 'scores'),
+            ('rotation (faces both detectors found)', 'scores_found_by_both'),
+            ('face size (all faces)', 'scores_by_size'))
+  for title, key in tables:
+    lines += ['', f'| {title} | faces | ' + ' | '.join(PATHS) + ' | aligned (MTCNN) - bicubic |',
+              '|---|---|' + '---|' * (len(PATHS) + 1)]
     for bucket, by_path in result[key].items():
       cells = [f"{by_path[p]['psnr']:.2f} / {by_path[p]['ssim']:.3f} / "
                f"{by_path[p]['id_distance']:.3f}" for p in PATHS]
+      gain = {k: by_path['aligned (MTCNN)'][k] - by_path['bicubic'][k] for k in ('psnr', 'ssim')}
+      cells.append(f"{gain['psnr']:+.2f} dB / {gain['ssim']:+.3f}")
       lines.append(f"| {bucket} | {by_path[PATHS[0]]['faces']} | " + ' | '.join(cells) + ' |')
   lines += ['', '| detection rate (false detections per frame) | MTCNN | Haar | faces |',
             '|---|---|---|---|']
@@ -353,9 +400,17 @@ def report(measure, markdown_of) -> None:
 def main(argv) -> None:
   del argv
   report(lambda: run(FLAGS.model, FLAGS.root, FLAGS.faces, FLAGS.seed, FLAGS.checkpoint,
-                     FLAGS.folder, FLAGS.first), markdown)
+                     FLAGS.folder, FLAGS.first, FLAGS.back_projection, FLAGS.flip_average,
+                     FLAGS.alignments),
+         markdown)
 
 
 if __name__ == '__main__':
   define_flags(60, 'how many held-out faces (spread over the rotation buckets)')
+  flags.DEFINE_integer('back_projection', None, 'rounds of back-projection on the restored '
+                       'paths (default: jfsr.restore\'s)', lower_bound=0)
+  flags.DEFINE_bool('flip_average', True, 'average each restored face with its mirror image\'s')
+  flags.DEFINE_integer('alignments', None, 'restore each face under this many nudged '
+                       'alignments and average (default: jfsr.restore\'s)', lower_bound=1,
+                       upper_bound=9)
   cli.run(main, __name__, accelerated=True)

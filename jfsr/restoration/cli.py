@@ -7,8 +7,10 @@ r"""Restore small faces in photos, folders and videos with a shipped model or a 
 PATH is an image, a folder of images, or a video (.mp4, .avi, .mov, .mkv, .webm).
 Each face is found with its five landmarks (MTCNN; the Haar cascade where the
 MTCNN weights are not cached), warped onto the training faces' template straight
-at the model's input size, restored, and warped back into the enlarged frame
-under a soft elliptical mask; every pixel outside the mask is the enlarged frame's.
+at the model's input size, restored (under ``--alignments`` nudged alignments, each
+also mirrored, ``--flip_average``, and the outputs averaged), warped back into the enlarged frame under a soft elliptical mask,
+and made to agree with the frame it came from (``--back_projection`` rounds over the
+face's square); every pixel outside that square is the enlarged frame's.
 
 The model restores *small* faces (its input is 16 or 32 pixels across). Faces
 whose aligned crop is more than 1.5 times that are left as they were (``--force``
@@ -38,6 +40,7 @@ from PIL import Image
 from jfsr import cli
 from jfsr.errors import UsageError
 from jfsr.files import write_atomically
+from jfsr.restoration import back_projection, ensemble
 from jfsr.restoration.summary import Summary, describe
 
 IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff'}
@@ -66,6 +69,15 @@ flags.DEFINE_float('smoothing', 0.6, 'video: weight of the previous frame\'s lan
 flags.DEFINE_float('output_smoothing', 0.5, 'video: weight of each face\'s earlier restored '
                    'outputs in its output (an average over time in the face\'s own '
                    'coordinates, against flicker), 0 to <1', lower_bound=0.0, upper_bound=0.99)
+flags.DEFINE_integer('back_projection', back_projection.ROUNDS, 'rounds of back-projection '
+                     'per restored face: the enlarged face made to agree with the frame it '
+                     'came from (0: the generator\'s output as it is)', lower_bound=0)
+flags.DEFINE_bool('flip_average', True, 'restore each face and its mirror image and average '
+                  'the two (twice the generator\'s work)')
+flags.DEFINE_integer('alignments', ensemble.ALIGNMENTS, 'restore each face in a frame under '
+                     'this many alignments, nudged within its landmarks\' uncertainty, and '
+                     'average them (1: the landmarks\' alignment alone)', lower_bound=1,
+                     upper_bound=len(ensemble.NUDGES))
 flags.DEFINE_integer('batch_size', 16, 'faces restored per generator call', lower_bound=1)
 flags.DEFINE_integer('frames_per_chunk', 16, 'video frames detected and restored together',
                      lower_bound=1)
@@ -256,7 +268,9 @@ def main(argv) -> None:
     restorer = Restorer.load(FLAGS.model, FLAGS.checkpoint, FLAGS.onnx,
                              device=inference.pick_device(FLAGS.device),
                              batch_size=FLAGS.batch_size,
-                             max_output_pixels=int(FLAGS.max_output_mp * 1e6))
+                             max_output_pixels=int(FLAGS.max_output_mp * 1e6),
+                             back_projection_rounds=FLAGS.back_projection,
+                             flip_average=FLAGS.flip_average, alignments=FLAGS.alignments)
     if not FLAGS.aligned:
       restorer.use_detector(FLAGS.detector, FLAGS.min_face, FLAGS.threshold)
     logging.info('%s step %d: %d² -> %d² faces%s',

@@ -10,8 +10,11 @@
 Frames go the way the face-restoration tools go: each face's five landmarks
 (:mod:`jfsr.faces.detection`) give a similarity transform onto the template of
 the training faces, the face is warped once, straight to the model's input size,
-restored, and warped back into the upscaled frame under a soft elliptical mask
-(:mod:`jfsr.faces.blend`); pixels outside it are the upscaled frame's.
+restored (under a few nudged alignments, each also mirrored, and the outputs averaged:
+:mod:`jfsr.restoration.ensemble`), and warped back into the upscaled frame under a soft elliptical mask
+(:mod:`jfsr.faces.blend`), then made to agree with the frame it came from
+(:mod:`jfsr.restoration.back_projection`, over the face's square); pixels outside the
+square are the upscaled frame's.
 
 The model restores *small* faces: a face whose aligned crop is more than
 ``max_shrink`` times the model's input would lose detail on the way in, so it is
@@ -36,6 +39,7 @@ from jfsr.faces import alignment, blend
 from jfsr.faces.alignment import pixel_scale
 from jfsr.faces.detection import Detector, FoundFace
 from jfsr.faces.tracking import OutputSmoother
+from jfsr.restoration import back_projection, ensemble
 
 MAX_SHRINK = 1.5  # largest face, as its aligned crop's side over the model's input side
 MAX_OUTPUT_PIXELS = 64_000_000  # the largest output frame, unless the caller says otherwise
@@ -104,10 +108,25 @@ class Restorer:
   def __init__(self, config: ml_collections.ConfigDict, variables: dict | None,
                step: int | None = None, device: jax.Device | None = None, batch_size: int = 16,
                detector: Detector | None = None, max_output_pixels: int = MAX_OUTPUT_PIXELS,
-               generate: Callable[[np.ndarray], np.ndarray] | None = None):
+               generate: Callable[[np.ndarray], np.ndarray] | None = None,
+               back_projection_rounds: int = back_projection.ROUNDS, flip_average: bool = True,
+               alignments: int = ensemble.ALIGNMENTS):
     """``generate`` (float32 model inputs -> uint8 outputs, a fixed batch of ``batch_size``)
-    replaces the JAX generator, whose ``variables`` are then not needed (``from_onnx``)."""
+    replaces the JAX generator, whose ``variables`` are then not needed (``from_onnx``).
+    ``back_projection_rounds``: rounds of :mod:`jfsr.restoration.back_projection` for each
+    face pasted into an enlarged frame (0: the generator's output as it is).
+    ``flip_average``: each face is restored twice, as it is and mirrored, and the two
+    outputs (the second mirrored back) averaged: the faces the model trained on were
+    mirrored at random, so each is as good a guess, and their average misses by less.
+    ``alignments``: each face in a frame is restored under this many alignments, nudged
+    within the landmarks' uncertainty, and the outputs averaged (1: the landmarks'
+    alignment alone)."""
+    if not 1 <= alignments <= len(ensemble.NUDGES):
+      raise ValueError(f'alignments must be 1 to {len(ensemble.NUDGES)}, got {alignments}')
     self.config = config
+    self.back_projection_rounds = back_projection_rounds
+    self.flip_average = flip_average
+    self.alignments = alignments
     self.step = step  # the checkpoint's, when loaded from one
     self.device = device or jax.devices()[0]
     self.batch_size = batch_size
@@ -198,12 +217,18 @@ class Restorer:
     if not len(inputs):
       return np.zeros((0, self.hr_size, self.hr_size, 3), np.uint8)
     arrays = np.stack([self._as_model_array(x) for x in inputs])
+    if self.flip_average:
+      arrays = np.concatenate([arrays, arrays[:, :, ::-1]])
     outputs = []
     for start in range(0, len(arrays), self.batch_size):
       chunk = arrays[start:start + self.batch_size]
       padded = np.concatenate([chunk, np.repeat(chunk[-1:], self.batch_size - len(chunk), 0)])
       outputs.append(self._generate(padded)[:len(chunk)])
-    return np.concatenate(outputs)
+    outputs = np.concatenate(outputs)
+    if not self.flip_average:
+      return outputs
+    direct, mirrored = np.split(outputs.astype(np.uint16), 2)
+    return ((direct + mirrored[:, :, ::-1] + 1) // 2).astype(np.uint8)
 
   def _as_model_array(self, lr_uint8: np.ndarray) -> np.ndarray:
     if self.config.data.grayscale_input:
@@ -214,6 +239,22 @@ class Restorer:
     """A face crop resized to the model's input (antialiased bicubic), uint8."""
     image = Image.fromarray(as_rgb(crop))
     return np.asarray(image.resize((self.lr_size, self.lr_size), Image.Resampling.BICUBIC))
+
+  def restore_aligned(self, faces: Sequence[tuple[np.ndarray, FaceResult]]) -> np.ndarray:
+    """Each planned face of its frame restored under ``alignments`` nudged alignments
+    (:mod:`jfsr.restoration.ensemble`), averaged in the first one's coordinates."""
+    if not faces:
+      return np.zeros((0, self.hr_size, self.hr_size, 3), np.uint8)
+    maps = ensemble.nudges(self.lr_size, self.alignments)
+    inputs = [p.model_input if i == 0 else
+              alignment.model_input_crop(frame, alignment.compose(nudge, p.to_model),
+                                         self.lr_size)
+              for frame, p in faces for i, nudge in enumerate(maps)]
+    outputs = self.restore_inputs(np.stack(inputs))
+    if len(maps) == 1:
+      return outputs
+    outputs = outputs.reshape(len(faces), len(maps), *outputs.shape[1:])
+    return np.stack([ensemble.average_back(o, maps, self.factor) for o in outputs])
 
   def restore_crops(self, crops: Sequence) -> np.ndarray:
     """Face crops (any size, framed like the training faces) -> (n, S, S, 3) uint8."""
@@ -245,9 +286,9 @@ class Restorer:
     frames = [as_rgb(f) for f in frames]
     found = self.detector.detect(frames) if found is None else found
     plans = self.prepare(frames, found, force, max_shrink)
-    todo = [p for frame_plans in plans for p in frame_plans if p.restored]
-    outputs = self.restore_inputs(np.stack([p.model_input for p in todo]) if todo else [])
-    for p, output in zip(todo, outputs):
+    todo = [(frame, p) for frame, frame_plans in zip(frames, plans) for p in frame_plans
+            if p.restored]
+    for (_, p), output in zip(todo, self.restore_aligned(todo)):
       p.output = output
     if smoother is not None:
       for faces, frame_plans in zip(found, plans):
@@ -293,7 +334,11 @@ class Restorer:
       # frame(upscaled) -> frame -> model input -> model output
       frame_to_face = alignment.compose(to_output, alignment.compose(
           p.to_model, alignment.invert(pixel_scale(scale))))
-      blend.paste(out, p.output, frame_to_face)
+      if blend.paste(out, p.output, frame_to_face) is not None and self.back_projection_rounds:
+        square = blend.footprint(out.shape, self.hr_size, frame_to_face,
+                                 blend.square_mask(self.hr_size, back_projection.FEATHER))
+        back_projection.back_project(out, frame, scale, square,
+                                     self.back_projection_rounds)
       if compare:
         seen = np.asarray(Image.fromarray(p.model_input).resize(
             (self.hr_size, self.hr_size), Image.Resampling.NEAREST))

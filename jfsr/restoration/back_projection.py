@@ -1,0 +1,68 @@
+"""Back-projection: restored faces made to agree with the frame they came from.
+
+The generator sees a face through a 16- or 32-pixel window: a face larger than that is
+shrunk on the way in, every face is resampled onto the template, and whatever the
+generator paints at coarse scale (a shade of skin, where the jaw runs) is its guess. The
+frame itself says what the face looks like at the frame's resolution. Iterative
+back-projection (Irani and Peleg, 1991) enforces it: shrink the enlarged result the way
+frames are assumed to have been shrunk (antialiased bicubic, the training's
+degradation), take its difference from the frame, enlarge that difference (bicubic, as
+:func:`jfsr.restoration.restorer.enlarge` does) and add it over the face's square (the
+aligned crop's, with a soft edge: :func:`jfsr.faces.blend.square_mask`); a few rounds.
+Detail finer than the frame's pixels, which only the generator knows, stays; pixels
+outside the square are not touched.
+
+It runs per face on a box of the frame around it (the face plus a margin wider than both
+resampling kernels), so its cost and memory follow the face, not the frame.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from jfsr.faces.blend import Footprint
+
+# Rounds per face, and the weight's soft edge over the face's square (a fraction of its
+# half-side): chosen on held-out faces (docs/restoration.md). The command line's
+# defaults, so this module imports nothing heavy.
+ROUNDS = 3
+FEATHER = 0.1
+# Frame pixels around the face's box: past the support of the shrink (2 frame pixels at
+# any enlargement) and of the bicubic enlargement (2), so that the box's edges do not
+# change what happens under the mask.
+MARGIN = 4
+
+
+def shrink(image: np.ndarray, scale: int) -> np.ndarray:
+  """``image`` (float, H x W x C, sides multiples of ``scale``) ``scale`` times smaller,
+  antialiased bicubic."""
+  from jfsr.data.degrade import resize_bicubic
+  height, width = image.shape[:2]
+  return resize_bicubic(image, (width // scale, height // scale))
+
+
+def back_project(enlarged: np.ndarray, frame: np.ndarray, scale: int, spot: Footprint,
+                 iterations: int) -> None:
+  """Makes the face pasted at ``spot`` into ``enlarged`` (``frame`` enlarged ``scale``
+  times, uint8, changed in place) agree with ``frame`` after ``iterations`` rounds."""
+  if iterations <= 0 or scale <= 1:
+    return
+  import cv2
+  height, width = frame.shape[:2]
+  x0, y0 = max(0, spot.x0 // scale - MARGIN), max(0, spot.y0 // scale - MARGIN)
+  x1 = min(width, math.ceil(spot.x1 / scale) + MARGIN)
+  y1 = min(height, math.ceil(spot.y1 / scale) + MARGIN)
+  box = (slice(scale * y0, scale * y1), slice(scale * x0, scale * x1))
+  weight = np.zeros((scale * (y1 - y0), scale * (x1 - x0), 1), np.float32)
+  weight[spot.y0 - scale * y0:spot.y1 - scale * y0,
+         spot.x0 - scale * x0:spot.x1 - scale * x0, 0] = spot.alpha
+  observed = frame[y0:y1, x0:x1].astype(np.float32)
+  result = enlarged[box].astype(np.float32)
+  for _ in range(iterations):
+    difference = (observed - shrink(result, scale)).astype(np.float32)
+    result += weight * cv2.resize(difference, (result.shape[1], result.shape[0]),
+                                  interpolation=cv2.INTER_CUBIC)
+  enlarged[box] = np.where(weight > 0, np.clip(result + 0.5, 0, 255), enlarged[box]
+                           ).astype(np.uint8)

@@ -12,8 +12,10 @@ Prints one JSON object per measurement, then a short table:
 * ``restore``: ``jfsr.restoration.Restorer`` faces/s (resize in, generator, uint8
   out) for each of ``--restore_batches``;
 * ``video``: 640x480 frames with 1 and 4 small faces restored ``--video_chunk`` at a
-  time, stage by stage (detection, alignment, generator, paste-back): frames/s, ms per
-  face, and what the stages around the generator cost relative to it;
+  time, stage by stage (detection, alignment, generator, paste-back), with each face
+  averaged over ``jfsr.restore``'s nudged alignments and mirror images and with one
+  alignment alone: frames/s, ms per face, and what the stages around the generator cost
+  relative to it;
 * ``onnx``: the eval-mode generator exported to ONNX (:mod:`jfsr.onnx_export`) in
   onnxruntime against the same network jitted in JAX, timed in alternation on the same
   batch (each of ``--infer_batches``): images/s of each, their ratio, the largest output
@@ -263,9 +265,10 @@ def _untrained_generator(config) -> dict:
   return {'params': variables['params'], 'batch_stats': variables['batch_stats']}
 
 
-def _untrained_restorer(config, batch: int, detector=None):
+def _untrained_restorer(config, batch: int, detector=None, **options):
   from jfsr.restoration import Restorer
-  return Restorer(config, _untrained_generator(config), batch_size=batch, detector=detector)
+  return Restorer(config, _untrained_generator(config), batch_size=batch, detector=detector,
+                  **options)
 
 
 def bench_restore(config, batch: int, repeats: int) -> dict:
@@ -306,15 +309,19 @@ def video_frames(count: int, faces: int, face_px: int, seed: int = 0):
   return frames, found
 
 
-def bench_video(config, faces: int, chunk: int, repeats: int) -> dict:
+def bench_video(config, faces: int, chunk: int, repeats: int, alignments: int,
+                flip_average: bool) -> dict:
   """Restoring 640x480 video frames with ``faces`` small faces each, ``chunk`` frames at a
   time, stage by stage: detection (the MTCNN cascade where cached, else Haar, batched over
-  the chunk), alignment (similarity fit and the warp to the model's input), the generator,
-  and paste-back (enlarging the frame and blending each face under its mask). The restored
-  faces are the drawn ones (their landmarks known), whatever the detector finds."""
+  the chunk), alignment (similarity fit and the warp to the model's input), the generator
+  (each face under ``alignments`` nudged alignments, and mirrored with ``flip_average``),
+  and paste-back (enlarging the frame, blending each face under its mask and
+  back-projecting it). The restored faces are the drawn ones (their landmarks known),
+  whatever the detector finds."""
   from jfsr.faces.detection import Detector
   detector = Detector('auto', min_face=max(8, config.data.lr_size // 2))
-  restorer = _untrained_restorer(config, max(1, faces * chunk), detector)
+  restorer = _untrained_restorer(config, max(1, faces * chunk), detector,
+                                 alignments=alignments, flip_average=flip_average)
   frames, found = video_frames(chunk, faces, config.data.lr_size)
   scale = restorer.factor
 
@@ -327,8 +334,8 @@ def bench_video(config, faces: int, chunk: int, repeats: int) -> dict:
     plans = restorer.prepare(frames, found, force=True)
     times['align_s'] = time.perf_counter() - start
     start = time.perf_counter()
-    todo = [p for frame_plans in plans for p in frame_plans]
-    for p, output in zip(todo, restorer.restore_inputs(np.stack([p.model_input for p in todo]))):
+    todo = [(frame, p) for frame, frame_plans in zip(frames, plans) for p in frame_plans]
+    for (_, p), output in zip(todo, restorer.restore_aligned(todo)):
       p.output = output
     times['generator_s'] = time.perf_counter() - start
     start = time.perf_counter()
@@ -344,6 +351,7 @@ def bench_video(config, faces: int, chunk: int, repeats: int) -> dict:
   total = sum(median[k] for k in ('detect_s', 'align_s', 'generator_s', 'paste_s'))
   around = median['detect_s'] + median['align_s'] + median['paste_s']
   return emit({'what': 'video', 'variant': config.variant, 'batch': chunk, 'faces': faces,
+               'alignments': alignments, 'flip_average': flip_average,
                'detector': detector.kind, 'device_kind': jax.devices()[0].device_kind,
                'frame': '640x480', 'upscale': scale, **median, 'median_s': total,
                'images_per_s': chunk / total,
@@ -430,8 +438,11 @@ def main(argv):
     for batch in FLAGS.restore_batches:
       records.append(bench_restore(config, int(batch), FLAGS.repeats))
   if 'video' in FLAGS.what:
+    from jfsr.restoration import ensemble
     for faces in (1, 4):
-      records.append(bench_video(config, faces, FLAGS.video_chunk, FLAGS.repeats))
+      for alignments, flip_average in ((ensemble.ALIGNMENTS, True), (1, False)):
+        records.append(bench_video(config, faces, FLAGS.video_chunk, FLAGS.repeats,
+                                   alignments, flip_average))
   if 'onnx' in FLAGS.what:
     for batch in FLAGS.infer_batches:
       records.append(bench_onnx(config, int(batch), FLAGS.repeats))

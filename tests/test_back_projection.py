@@ -123,3 +123,27 @@ def test_restorer_back_projects_only_around_restored_faces():
             .mean() for r, image in results.items()}
   assert errors[3] < errors[0] / 3
 
+
+
+def test_video_frames_take_the_video_rounds():
+  """``restore_frames(video=True)`` back-projects ``video_back_projection_rounds`` times."""
+  from jfsr.config_defaults import base_config
+  from jfsr.restoration.benchmark import true_face, render_scene, face_placement
+  from jfsr.restoration.restorer import Restorer
+  config = base_config()
+  config.data.hr_size, config.data.lr_size = 64, 8
+  grey = lambda inputs: np.full((len(inputs), 64, 64, 3), 128, np.uint8)
+  truth = np.random.default_rng(5).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+  scene = render_scene(truth, np.full((256, 256, 3), 60, np.uint8),
+                       face_placement(64, 1.0, 5.0, (120, 130)), 3, 30, 8, 8)
+  found = [true_face(scene, 64)]
+
+  def restored(rounds, video_rounds, video):
+    restorer = Restorer(config, None, generate=grey, back_projection_rounds=rounds,
+                        video_back_projection_rounds=video_rounds)
+    return restorer.restore_frames([scene.frame], [found], upscale=8, force=True,
+                                   video=video)[0].image
+
+  np.testing.assert_array_equal(restored(3, 1, True), restored(1, 3, False))
+  np.testing.assert_array_equal(restored(3, 1, False), restored(1, 3, True))
+  assert (restored(3, 1, True) != restored(3, 1, False)).any()

@@ -24,10 +24,13 @@ import numpy as np
 
 from jfsr.faces.blend import Footprint
 
-# Rounds per face, and the weight's soft edge over the face's square (a fraction of its
-# half-side): chosen on held-out faces (docs/restoration.md). The command line's
+# Rounds per face in photos and in videos, and the weight's soft edge over the face's
+# square (a fraction of its half-side): chosen on held-out faces (docs/restoration.md).
+# Each round pulls the face closer to its frame's own pixels, which change from frame to
+# frame as a face moves over the pixel grid, so videos take fewer. The command line's
 # defaults, so this module imports nothing heavy.
 ROUNDS = 3
+VIDEO_ROUNDS = 1
 FEATHER = 0.1
 # Frame pixels around the face's box: past the support of the shrink (2 frame pixels at
 # any enlargement) and of the bicubic enlargement (2), so that the box's edges do not

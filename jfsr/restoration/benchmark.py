@@ -54,6 +54,7 @@ import numpy as np
 from absl import flags, logging
 
 from jfsr import cli
+from jfsr.restoration import back_projection, ensemble
 
 FLAGS = flags.FLAGS
 ROTATION_BUCKETS = ((0, 10), (10, 20), (20, 30))
@@ -220,25 +221,22 @@ def held_out_faces(config, root: str | None, folder: str | None, first: int, cou
 
 def run(model: str | None, root: str | None, count: int, seed: int = 0,
         checkpoint: str | None = None, folder: str | None = None, first: int = 0,
-        rounds: int | None = None, flip_average: bool = True,
-        alignments: int | None = None) -> dict:
-  """The measure of the module docstring; ``rounds`` of back-projection, ``flip_average``
-  and ``alignments`` on the restored paths (defaults: ``jfsr.restore``'s)."""
+        options: dict | None = None) -> dict:
+  """The measure of the module docstring; ``options`` (``Restorer`` keywords: see
+  :func:`restorer_options`) set the restored paths, ``jfsr.restore``'s defaults by
+  default."""
   from jfsr import inference
   from jfsr.faces.detection import Detector
   from jfsr.metrics import fidelity, identity
   from jfsr.pretrained import facenet_weights
-  from jfsr.restoration import back_projection, ensemble
   from jfsr.restoration.restorer import Restorer, enlarge
 
   config, variables, step = inference.load_generator(checkpoint=checkpoint, model=model)
   lr, hr, factor = config.data.lr_size, config.data.hr_size, config.data.hr_size // config.data.lr_size
   min_face = max(6, lr // 2)
   detectors = {'haar': Detector('haar', min_face), 'mtcnn': Detector('mtcnn', min_face)}
-  rounds = back_projection.ROUNDS if rounds is None else rounds
-  alignments = ensemble.ALIGNMENTS if alignments is None else alignments
-  restorers = {name: Restorer(config, variables, step, detector=d, back_projection_rounds=rounds,
-                              flip_average=flip_average, alignments=alignments)
+  options = DEFAULT_OPTIONS | (options or {})
+  restorers = {name: Restorer(config, variables, step, detector=d, **options)
                for name, d in detectors.items()}
   as_generated = Restorer(config, variables, step, back_projection_rounds=0, flip_average=False,
                           alignments=1)
@@ -255,8 +253,9 @@ def run(model: str | None, root: str | None, count: int, seed: int = 0,
   found = {name: d.detect(frames) for name, d in detectors.items()}
   outputs = {
       'bicubic': [enlarge(f, factor) for f in frames],
-      'bicubic, back-projected': [back_projected(enlarge(f, factor), f, factor, rounds)
-                                  for f in frames],
+      'bicubic, back-projected': [
+          back_projected(enlarge(f, factor), f, factor, options['back_projection_rounds'])
+          for f in frames],
       'box (Haar)': [r.image for r in restorers['haar'].restore_frames(
           frames, found['haar'], upscale=factor, force=True)],
       'box (MTCNN)': [r.image for r in restorers['mtcnn'].restore_frames(
@@ -322,8 +321,7 @@ def run(model: str | None, root: str | None, count: int, seed: int = 0,
     chosen = (rotations >= low) & (rotations < high)
     detection['by rotation'][f'{low}-{high} deg'] = rates(chosen)
   return {'model': model or str(checkpoint), 'step': step, 'faces': len(scenes), 'lr_size': lr, 'hr_size': hr,
-          'back_projection_rounds': rounds, 'flip_average': flip_average,
-          'alignments': alignments,
+          'restorer_options': options,
           'identity_unusable': {p: int(np.isnan(v['id_distance']).sum())
                                 for p, v in per_face.items()},
           'scores': by_rotation(np.ones(len(scenes), bool)),
@@ -340,10 +338,8 @@ def run(model: str | None, root: str | None, count: int, seed: int = 0,
 
 def markdown(result: dict) -> str:
   lines = [f"{result['faces']} held-out faces, model {result['model']} (step {result['step']}), "
-           f"{result['lr_size']}² -> {result['hr_size']}², {result['alignments']} alignments"
-           f"{', flip-averaged' if result['flip_average'] else ''}, "
-           f"{result['back_projection_rounds']} rounds of back-projection; PSNR dB / SSIM / "
-           'FaceNet distance (lower is better)']
+           f"{result['lr_size']}² -> {result['hr_size']}², {describe(result['restorer_options'])}; "
+           'PSNR dB / SSIM / FaceNet distance (lower is better)']
   tables = (('rotation (all faces)', 'scores'),
             ('rotation (faces both detectors found)', 'scores_found_by_both'),
             ('face size (all faces)', 'scores_by_size'))
@@ -370,9 +366,33 @@ def markdown(result: dict) -> str:
   return '\n'.join(lines)
 
 
+DEFAULT_OPTIONS = {'alignments': ensemble.ALIGNMENTS, 'flip_average': True,
+                   'back_projection_rounds': back_projection.ROUNDS,
+                   'video_back_projection_rounds': back_projection.VIDEO_ROUNDS}
+
+
+def describe(options: dict, video: bool = False) -> str:
+  """The restored paths' settings in words."""
+  rounds = options['video_back_projection_rounds' if video else 'back_projection_rounds']
+  return (f"{options['alignments']} alignments"
+          f"{', flip-averaged' if options['flip_average'] else ''}, "
+          f"{rounds} rounds of back-projection")
+
+
+def restorer_options() -> dict:
+  """``Restorer`` keywords from this command's ``--alignments``, ``--flip_average`` and
+  ``--back_projection`` (which sets photos' and videos' rounds alike)."""
+  options = {'alignments': FLAGS.alignments, 'flip_average': FLAGS.flip_average}
+  if FLAGS.back_projection is not None:
+    options.update(back_projection_rounds=FLAGS.back_projection,
+                   video_back_projection_rounds=FLAGS.back_projection)
+  return options
+
+
 def define_flags(faces: int, faces_help: str) -> None:
   """The flags this command and :mod:`jfsr.restoration.temporal` share: the model, where the
-  held-out faces come from, how many, the seed, and a JSON copy of the results."""
+  held-out faces come from, how many, the seed, how faces are restored (as
+  ``jfsr.restore``'s flags), and a JSON copy of the results."""
   flags.DEFINE_string('model', None, 'a shipped model NAME or packed .npz')
   flags.DEFINE_string('checkpoint', None, 'instead of --model: a training run\'s workdir or '
                       'one of its checkpoints/STEP')
@@ -383,6 +403,14 @@ def define_flags(faces: int, faces_help: str) -> None:
   flags.DEFINE_integer('faces', faces, faces_help)
   flags.DEFINE_integer('seed', 0, 'for the placements, backgrounds and blurs')
   flags.DEFINE_string('json', None, 'also write the results here')
+  flags.DEFINE_integer('alignments', DEFAULT_OPTIONS['alignments'], 'restore each face under '
+                       'this many nudged alignments and average (as jfsr.restore)',
+                       lower_bound=1, upper_bound=len(ensemble.NUDGES))
+  flags.DEFINE_bool('flip_average', DEFAULT_OPTIONS['flip_average'], 'average each restored '
+                    'face with its mirror image\'s (as jfsr.restore)')
+  flags.DEFINE_integer('back_projection', None, 'rounds of back-projection on the restored '
+                       'paths (as jfsr.restore: 3 for photos, 1 for videos by default)',
+                       lower_bound=0)
 
 
 def report(measure, markdown_of) -> None:
@@ -400,17 +428,9 @@ def report(measure, markdown_of) -> None:
 def main(argv) -> None:
   del argv
   report(lambda: run(FLAGS.model, FLAGS.root, FLAGS.faces, FLAGS.seed, FLAGS.checkpoint,
-                     FLAGS.folder, FLAGS.first, FLAGS.back_projection, FLAGS.flip_average,
-                     FLAGS.alignments),
-         markdown)
+                     FLAGS.folder, FLAGS.first, restorer_options()), markdown)
 
 
 if __name__ == '__main__':
   define_flags(60, 'how many held-out faces (spread over the rotation buckets)')
-  flags.DEFINE_integer('back_projection', None, 'rounds of back-projection on the restored '
-                       'paths (default: jfsr.restore\'s)', lower_bound=0)
-  flags.DEFINE_bool('flip_average', True, 'average each restored face with its mirror image\'s')
-  flags.DEFINE_integer('alignments', None, 'restore each face under this many nudged '
-                       'alignments and average (default: jfsr.restore\'s)', lower_bound=1,
-                       upper_bound=9)
   cli.run(main, __name__, accelerated=True)

@@ -67,14 +67,19 @@ def flicker_and_psnr(outputs: list[np.ndarray], clip: list[benchmark.Scene], fac
 
 def run(model: str | None, checkpoint: str | None, root: str | None, folder: str | None,
         first: int, count: int, frames: int, smoothings: list[float],
-        output_smoothings: list[float] = (), seed: int = 0) -> dict:
+        output_smoothings: list[float] = (), seed: int = 0, options: dict | None = None
+        ) -> dict:
+  """The measure of the module docstring; ``options``: ``Restorer`` keywords
+  (:func:`jfsr.restoration.benchmark.restorer_options`), ``jfsr.restore``'s by default."""
   from jfsr import inference
   from jfsr.faces.detection import Detector
   from jfsr.faces.tracking import LandmarkSmoother, OutputSmoother
   from jfsr.restoration.restorer import Restorer, enlarge
   config, variables, step = inference.load_generator(checkpoint=checkpoint, model=model)
   lr, factor = config.data.lr_size, config.data.hr_size // config.data.lr_size
-  restorer = Restorer(config, variables, step, detector=Detector('auto', max(6, lr // 2)))
+  options = benchmark.DEFAULT_OPTIONS | (options or {})
+  restorer = Restorer(config, variables, step, detector=Detector('auto', max(6, lr // 2)),
+                      **options)
   faces = benchmark.held_out_faces(config, root, folder, first, count)
   rng = np.random.default_rng(seed)
   settings = [(s, 0.0) for s in smoothings] + [(smoothings[-1], w) for w in output_smoothings]
@@ -93,15 +98,16 @@ def run(model: str | None, checkpoint: str | None, root: str | None, folder: str
       found = [smoother.update(faces_t) for faces_t in detected]
       images = [r.image for r in restorer.restore_frames(
           small, found, upscale=factor, force=True,
-          smoother=OutputSmoother(weight) if weight else None)]
+          smoother=OutputSmoother(weight) if weight else None, video=True)]
       rows[name(smoothing, weight)].append(flicker_and_psnr(images, clip, factor))
     truth_faces = [[benchmark.true_face(s, clip[0].truth.shape[0])] for s in clip]
     images = [r.image for r in restorer.restore_frames(small, truth_faces, upscale=factor,
-                                                       force=True)]
+                                                       force=True, video=True)]
     rows['restored, true landmarks'].append(flicker_and_psnr(images, clip, factor))
     logging.info('clip %d: %s', index, {k: round(v[-1][0], 2) for k, v in rows.items()})
   bicubic = np.array([f for f, _ in rows['bicubic']])
   return {'model': model or str(checkpoint), 'step': step, 'clips': len(bicubic),
+          'restorer_options': options,
           'frames': frames, 'face found in frames': float(np.mean(found_share)),
           'flicker': {k: float(np.mean([f for f, _ in v])) for k, v in rows.items()},
           'ratio to bicubic': {k: float(np.mean(np.array([f for f, _ in v]) / bicubic))
@@ -111,8 +117,8 @@ def run(model: str | None, checkpoint: str | None, root: str | None, folder: str
 
 def markdown(result: dict) -> str:
   lines = [f"{result['clips']} clips of {result['frames']} frames, model {result['model']} "
-           f"(step {result['step']}); faces found in {result['face found in frames']:.0%} of "
-           'frames', '', '| output | flicker (mean change per frame, 0-255) | ratio to bicubic | PSNR (dB) |',
+           f"(step {result['step']}), {benchmark.describe(result['restorer_options'], True)}; faces "
+           f"found in {result['face found in frames']:.0%} of frames", '', '| output | flicker (mean change per frame, 0-255) | ratio to bicubic | PSNR (dB) |',
            '|---|---|---|---|']
   for name, value in result['flicker'].items():
     lines.append(f"| {name} | {value:.2f} | {result['ratio to bicubic'][name]:.2f} | "
@@ -125,7 +131,8 @@ def main(argv) -> None:
   benchmark.report(lambda: run(
       FLAGS.model, FLAGS.checkpoint, FLAGS.root, FLAGS.folder, FLAGS.first, FLAGS.faces,
       FLAGS.frames, [float(s) for s in FLAGS.smoothing],
-      [float(w) for w in FLAGS.output_smoothing], FLAGS.seed), markdown)
+      [float(w) for w in FLAGS.output_smoothing], FLAGS.seed, benchmark.restorer_options()),
+      markdown)
 
 
 if __name__ == '__main__':

@@ -161,7 +161,7 @@ def restore_video(restorer, path: Path, output: Path, summary, *, smoothing: flo
         logging.info('%s: frames enlarged x%d%s', path.name, scale,
                      f' (not x{wanted}: above the output size bound)' if scale < wanted else '')
       results = restorer.restore_frames(frames, found, upscale=scale, force=force,
-                                        compare=compare, smoother=outputs)
+                                        compare=compare, smoother=outputs, video=True)
       first = first or results[0]
       for result in results:
         writer.write(result.compare if result.compare is not None else result.image)

@@ -22,7 +22,8 @@ def main() -> None:
   import jax
   from jfsr.pretrained import generators
   from jfsr.restoration import Restorer
-  restorer = Restorer.from_pretrained(args.model, device=jax.devices('cpu')[0])
+  restorer = Restorer.from_pretrained(args.model, device=jax.devices('cpu')[0],
+                                      flip_average=False)  # the generator's own output
   out = restorer.restore_crops([generators.golden_input(restorer.lr_size)])[0]
   side = restorer.hr_size
   centre, corner = out[side // 2, side // 2], out[side // 8, side * 3 // 4]

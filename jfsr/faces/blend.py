@@ -49,8 +49,8 @@ def square_mask(size: int, feather: float = 0.1) -> np.ndarray:
 
 @dataclasses.dataclass(frozen=True)
 class Footprint:
-  """Where a pasted face lands: the frame's box ``[y0:y1, x0:x1]`` around it, the face
-  resampled into that box, and the mask's weight there (0 outside the ellipse)."""
+  """Where a pasted face lands: the frame's box ``[y0:y1, x0:x1]`` around it, the map of
+  face pixels into that box, and the mask's weight there (0 outside the mask)."""
   x0: int
   y0: int
   x1: int

@@ -141,11 +141,10 @@ def back_projected(enlarged: np.ndarray, frame: np.ndarray, scale: int, rounds: 
   """The whole of ``enlarged`` (``frame`` enlarged ``scale`` times) back-projected onto
   ``frame``."""
   from jfsr.faces.blend import Footprint
-  from jfsr.restoration.back_projection import back_project
   out = enlarged.copy()
   height, width = out.shape[:2]
   everywhere = Footprint(0, 0, width, height, np.eye(2, 3), np.ones((height, width), np.float32))
-  back_project(out, frame, scale, everywhere, rounds)
+  back_projection.back_project(out, frame, scale, everywhere, rounds)
   return out
 
 
@@ -338,7 +337,8 @@ def run(model: str | None, root: str | None, count: int, seed: int = 0,
 
 def markdown(result: dict) -> str:
   lines = [f"{result['faces']} held-out faces, model {result['model']} (step {result['step']}), "
-           f"{result['lr_size']}² -> {result['hr_size']}², {describe(result['restorer_options'])}; "
+           f"{result['lr_size']}² -> {result['hr_size']}², "
+           f"{describe(result['restorer_options'])}; "
            'PSNR dB / SSIM / FaceNet distance (lower is better)']
   tables = (('rotation (all faces)', 'scores'),
             ('rotation (faces both detectors found)', 'scores_found_by_both'),

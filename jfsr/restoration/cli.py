@@ -8,9 +8,10 @@ PATH is an image, a folder of images, or a video (.mp4, .avi, .mov, .mkv, .webm)
 Each face is found with its five landmarks (MTCNN; the Haar cascade where the
 MTCNN weights are not cached), warped onto the training faces' template straight
 at the model's input size, restored (under ``--alignments`` nudged alignments, each
-also mirrored, ``--flip_average``, and the outputs averaged), warped back into the enlarged frame under a soft elliptical mask,
-and made to agree with the frame it came from (``--back_projection`` rounds over the
-face's square); every pixel outside that square is the enlarged frame's.
+also mirrored, ``--flip_average``, and the outputs averaged), warped back into the
+enlarged frame under a soft elliptical mask, and made to agree with the frame it came
+from (``--back_projection`` rounds over the face's square; fewer for videos); every
+pixel outside that square is the enlarged frame's.
 
 The model restores *small* faces (its input is 16 or 32 pixels across). Faces
 whose aligned crop is more than 1.5 times that are left as they were (``--force``

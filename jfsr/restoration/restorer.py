@@ -10,11 +10,11 @@
 Frames go the way the face-restoration tools go: each face's five landmarks
 (:mod:`jfsr.faces.detection`) give a similarity transform onto the template of
 the training faces, the face is warped once, straight to the model's input size,
-restored (under a few nudged alignments, each also mirrored, and the outputs averaged:
-:mod:`jfsr.restoration.ensemble`), and warped back into the upscaled frame under a soft elliptical mask
-(:mod:`jfsr.faces.blend`), then made to agree with the frame it came from
-(:mod:`jfsr.restoration.back_projection`, over the face's square); pixels outside the
-square are the upscaled frame's.
+restored (under a few nudged alignments, each also mirrored, and the outputs
+averaged: :mod:`jfsr.restoration.ensemble`), warped back into the upscaled frame
+under a soft elliptical mask (:mod:`jfsr.faces.blend`), and made to agree with the
+frame it came from (:mod:`jfsr.restoration.back_projection`, over the face's
+square); pixels outside the square are the upscaled frame's.
 
 The model restores *small* faces: a face whose aligned crop is more than
 ``max_shrink`` times the model's input would lose detail on the way in, so it is

@@ -86,3 +86,24 @@ def test_flip_average_is_the_mean_of_the_face_and_its_mirror_image_restored():
   assert np.abs(as_they_are - expected).max() > 20  # the two differ: the average is not either
   single = Restorer(config, None, batch_size=4, generate=generate, flip_average=False)
   np.testing.assert_array_equal(single.restore_inputs(faces), as_they_are)
+
+
+def test_faces_are_averaged_a_batch_at_a_time_with_the_same_result():
+  """More faces than ``batch_size``: each group of faces is restored on its own, and every
+  face comes out as it does alone."""
+  lr, hr = 8, 32
+  rng = np.random.default_rng(6)
+  frame = cv2.GaussianBlur(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8), (0, 0), 1.5)
+  restorer = Restorer(small_config(lr, hr), None, batch_size=2, generate=enlarging_generator(4),
+                      alignments=5)
+  plans = []
+  for x, y in [(2, 3), (10, 12), (20, 5), (25, 25), (5, 28)]:
+    to_model = np.array([[1.0, 0.0, -x], [0.0, 1.0, -y]])
+    plan = FaceResult(None, 8.0, True, to_model)
+    plan.model_input = alignment.model_input_crop(frame, to_model, lr)
+    plans.append((frame, plan))
+  together = restorer.restore_aligned(plans)
+  assert together.shape == (5, hr, hr, 3)
+  for face, alone in zip(plans, together):
+    np.testing.assert_array_equal(restorer.restore_aligned([face])[0], alone)
+  assert restorer.restore_aligned([]).shape == (0, hr, hr, 3)

@@ -246,19 +246,21 @@ class Restorer:
 
   def restore_aligned(self, faces: Sequence[tuple[np.ndarray, FaceResult]]) -> np.ndarray:
     """Each planned face of its frame restored under ``alignments`` nudged alignments
-    (:mod:`jfsr.restoration.ensemble`), averaged in the first one's coordinates."""
-    if not faces:
-      return np.zeros((0, self.hr_size, self.hr_size, 3), np.uint8)
+    (:mod:`jfsr.restoration.ensemble`), averaged in the first one's coordinates;
+    ``batch_size`` faces at a time, so that memory does not grow with the faces."""
     maps = ensemble.nudges(self.lr_size, self.alignments)
-    inputs = [p.model_input if i == 0 else
-              alignment.model_input_crop(frame, alignment.compose(nudge, p.to_model),
-                                         self.lr_size)
-              for frame, p in faces for i, nudge in enumerate(maps)]
-    outputs = self.restore_inputs(np.stack(inputs))
-    if len(maps) == 1:
-      return outputs
-    outputs = outputs.reshape(len(faces), len(maps), *outputs.shape[1:])
-    return np.stack([ensemble.average_back(o, maps, self.factor) for o in outputs])
+    restored = [np.zeros((0, self.hr_size, self.hr_size, 3), np.uint8)]
+    for start in range(0, len(faces), self.batch_size):
+      group = faces[start:start + self.batch_size]
+      inputs = [p.model_input if i == 0 else
+                alignment.model_input_crop(frame, alignment.compose(nudge, p.to_model),
+                                           self.lr_size)
+                for frame, p in group for i, nudge in enumerate(maps)]
+      outputs = self.restore_inputs(np.stack(inputs))
+      outputs = outputs.reshape(len(group), len(maps), *outputs.shape[1:])
+      restored.append(outputs[:, 0] if len(maps) == 1 else
+                      np.stack([ensemble.average_back(o, maps, self.factor) for o in outputs]))
+    return np.concatenate(restored)
 
   def restore_crops(self, crops: Sequence) -> np.ndarray:
     """Face crops (any size, framed like the training faces) -> (n, S, S, 3) uint8."""

@@ -8,7 +8,9 @@ Each held-out face becomes a clip: placed over a fixed textured background, it d
 grows a little, every frame blurred by the same linear motion and shrunk by the model's
 factor to 8 bits, so that the face is 13 to 19 pixels across. Each clip is restored the
 way ``jfsr.restore`` restores a video (detection on every frame, landmarks smoothed over
-frames with the given ``--smoothing`` weights) and, for comparison, enlarged by bicubic.
+frames with the given ``--smoothing`` weights; ``--alignments``, ``--flip_average`` and
+``--back_projection`` as ``jfsr.restore`` takes them, videos' defaults by default) and,
+for comparison, enlarged by bicubic.
 
 Every output frame is mapped back through the known motion onto the face's own
 coordinates, where a perfect restoration would not change at all; the *flicker* is the

@@ -147,3 +147,25 @@ def test_video_frames_take_the_video_rounds():
   np.testing.assert_array_equal(restored(3, 1, True), restored(1, 3, False))
   np.testing.assert_array_equal(restored(3, 1, False), restored(1, 3, True))
   assert (restored(3, 1, True) != restored(3, 1, False)).any()
+
+
+def test_a_face_across_the_frames_corner_is_restored_without_a_seam_elsewhere():
+  """Half the face's square lies outside the frame: the back-projection box is cut at the
+  frame's edges, and the rest of the frame stays the enlargement's."""
+  from jfsr.config_defaults import base_config
+  from jfsr.faces.detection import FoundFace
+  from jfsr.restoration.restorer import Restorer, enlarge
+  config = base_config()
+  config.data.hr_size, config.data.lr_size = 64, 8
+  grey = lambda inputs: np.full((len(inputs), 64, 64, 3), 128, np.uint8)
+  frame = np.random.default_rng(7).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+  # The template's landmarks for an 8-px face centred on the frame's top-left corner.
+  landmarks = alignment.template_points(8) - 4.0
+  face = FoundFace((-4, -4, 4, 4), 1.0, landmarks, 'given')
+  result = Restorer(config, None, generate=grey).restore_frame(frame, [face], upscale=8,
+                                                              force=True)
+  assert result.image.shape == (160, 240, 3) and result.faces[0].restored
+  bicubic = enlarge(frame, 8)
+  assert (result.image[:24, :24] != bicubic[:24, :24]).any()
+  np.testing.assert_array_equal(result.image[48:], bicubic[48:])
+  np.testing.assert_array_equal(result.image[:, 48:], bicubic[:, 48:])

@@ -18,10 +18,10 @@ def shrink_reference(image, scale):
       (width // scale, height // scale), Image.Resampling.BICUBIC)) for c in range(3)], -1)
 
 
-def whole_frame_reference(enlarged, frame, scale, weight, rounds):
+def whole_frame_reference(enlarged, frame, scale, weight, iterations):
   """Back-projection written out over the whole frame, weights everywhere (no boxes)."""
   result = enlarged.astype(np.float32)
-  for _ in range(rounds):
+  for _ in range(iterations):
     difference = frame.astype(np.float32) - shrink_reference(result, scale)
     up = cv2.resize(difference, (result.shape[1], result.shape[0]),
                     interpolation=cv2.INTER_CUBIC)
@@ -76,15 +76,15 @@ def test_outside_the_square_nothing_changes_and_inside_the_result_agrees_with_th
   assert before > 10 and after < 1.0  # the grey patch was far off; now it shrinks to the frame
 
 
-@pytest.mark.parametrize('rounds, scale', [(0, SCALE), (3, 1)])
-def test_no_rounds_or_no_enlargement_leaves_the_paste_alone(rounds, scale):
+@pytest.mark.parametrize('iterations, scale', [(0, SCALE), (3, 1)])
+def test_no_iterations_or_no_enlargement_leaves_the_paste_alone(iterations, scale):
   frame, enlarged, frame_to_face = scene()
   if scale == 1:
     enlarged = frame.copy()
     frame_to_face = alignment.compose(frame_to_face, alignment.pixel_scale(SCALE))
   square = blend.footprint(enlarged.shape, SIZE, frame_to_face, blend.square_mask(SIZE, 0.1))
   result = enlarged.copy()
-  back_projection.back_project(result, frame, scale, square, rounds)
+  back_projection.back_project(result, frame, scale, square, iterations)
   np.testing.assert_array_equal(result, enlarged)
 
 
@@ -110,23 +110,23 @@ def test_restorer_back_projects_only_around_restored_faces():
   background = np.full((256, 256, 3), 60, np.uint8)
   placed = render_scene(truth, background, face_placement(64, 1.0, 10.0, (128, 128)), 3, 30, 8, 8)
   results = {}
-  for rounds in (0, 3):
-    restorer = Restorer(config, None, generate=grey, back_projection_rounds=rounds)
-    results[rounds] = restorer.restore_frame(placed.frame, [true_face(placed, 64)],
+  for iterations in (0, 3):
+    restorer = Restorer(config, None, generate=grey, back_projection_iterations=iterations)
+    results[iterations] = restorer.restore_frame(placed.frame, [true_face(placed, 64)],
                                              upscale=8, force=True).image
   far = np.zeros(results[0].shape[:2], bool)
   far[:40], far[-40:], far[:, :40], far[:, -40:] = True, True, True, True
   bicubic = enlarge(placed.frame, 8)
-  for rounds in (0, 3):
-    np.testing.assert_array_equal(results[rounds][far], bicubic[far])
+  for iterations in (0, 3):
+    np.testing.assert_array_equal(results[iterations][far], bicubic[far])
   errors = {r: np.abs(shrink_reference(image.astype(np.float32), 8) - placed.frame)[12:20, 12:20]
             .mean() for r, image in results.items()}
   assert errors[3] < errors[0] / 3
 
 
 
-def test_video_frames_take_the_video_rounds():
-  """``restore_frames(video=True)`` back-projects ``video_back_projection_rounds`` times."""
+def test_video_frames_take_the_video_iterations():
+  """``restore_frames(video=True)`` back-projects ``video_back_projection_iterations`` times."""
   from jfsr.config_defaults import base_config
   from jfsr.restoration.benchmark import true_face, render_scene, face_placement
   from jfsr.restoration.restorer import Restorer
@@ -138,9 +138,9 @@ def test_video_frames_take_the_video_rounds():
                        face_placement(64, 1.0, 5.0, (120, 130)), 3, 30, 8, 8)
   found = [true_face(scene, 64)]
 
-  def restored(rounds, video_rounds, video):
-    restorer = Restorer(config, None, generate=grey, back_projection_rounds=rounds,
-                        video_back_projection_rounds=video_rounds)
+  def restored(iterations, video_iterations, video):
+    restorer = Restorer(config, None, generate=grey, back_projection_iterations=iterations,
+                        video_back_projection_iterations=video_iterations)
     return restorer.restore_frames([scene.frame], [found], upscale=8, force=True,
                                    video=video)[0].image
 

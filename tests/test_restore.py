@@ -318,7 +318,7 @@ def test_cli_on_a_folder_counts_leaves_large_faces_untouched_and_matches_the_api
               '--alignments', 1, '--noflip_average', '--back_projection', 0)
   single = np.asarray(Image.open(tmp_path / 'single' / 'face.png'))
   api = Restorer.from_checkpoint(checkpoint, detector=Detector('haar', 8), alignments=1,
-                                 flip_average=False, back_projection_rounds=0)
+                                 flip_average=False, back_projection_iterations=0)
   np.testing.assert_array_equal(single, api.restore_frame(frame, upscale=2, force=True).image)
   assert not np.array_equal(single, cli)
   assert {p.name: p.read_bytes() for p in inputs.iterdir()} == inputs_before

@@ -8,7 +8,7 @@ back-projection (Irani and Peleg, 1991) enforces it: shrink the enlarged result 
 frames are assumed to have been shrunk (antialiased bicubic, the training's
 degradation), take its difference from the frame, enlarge that difference (bicubic, as
 :func:`jfsr.restoration.restorer.enlarge` does) and add it over the face's square (the
-aligned crop's, with a soft edge: :func:`jfsr.faces.blend.square_mask`); a few rounds.
+aligned crop's, with a soft edge: :func:`jfsr.faces.blend.square_mask`); a few iterations.
 Detail finer than the frame's pixels, which only the generator knows, stays; pixels
 outside the square are not touched.
 
@@ -24,13 +24,13 @@ import numpy as np
 
 from jfsr.faces.blend import Footprint
 
-# Rounds per face in photos and in videos, and the weight's soft edge over the face's
+# Iterations per face in photos and in videos, and the weight's soft edge over the face's
 # square (a fraction of its half-side): chosen on held-out faces (docs/restoration.md).
-# Each round pulls the face closer to its frame's own pixels, which change from frame to
+# Each iteration pulls the face closer to its frame's own pixels, which change from frame to
 # frame as a face moves over the pixel grid, so videos take fewer. The command line's
 # defaults, so this module imports nothing heavy.
-ROUNDS = 3
-VIDEO_ROUNDS = 1
+ITERATIONS = 3
+VIDEO_ITERATIONS = 1
 FEATHER = 0.1
 # Frame pixels around the face's box: past the support of the shrink (2 frame pixels at
 # any enlargement) and of the bicubic enlargement (2), so that the box's edges do not
@@ -49,7 +49,8 @@ def shrink(image: np.ndarray, scale: int) -> np.ndarray:
 def back_project(enlarged: np.ndarray, frame: np.ndarray, scale: int, spot: Footprint,
                  iterations: int) -> None:
   """Makes the face pasted at ``spot`` into ``enlarged`` (``frame`` enlarged ``scale``
-  times, uint8, changed in place) agree with ``frame`` after ``iterations`` rounds."""
+  times, uint8, changed in place) agree with ``frame``, correcting it ``iterations``
+  times."""
   if iterations <= 0 or scale <= 1:
     return
   import cv2

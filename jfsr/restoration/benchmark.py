@@ -27,7 +27,7 @@ Each frame is then restored (enlarged by the model's factor) these ways:
 * ``aligned (MTCNN), as generated``: five MTCNN landmarks, similarity warp, soft paste,
   the generator's output as it is;
 * ``aligned (MTCNN)``: the same, restored under ``--alignments`` nudged alignments and
-  flip-averaged (``--flip_average``), and back-projected (``--back_projection`` rounds):
+  flip-averaged (``--flip_average``), and back-projected (``--back_projection`` iterations):
   the default path of ``jfsr.restore``;
 * ``aligned (true landmarks)``: the same with the landmarks the transform put there,
   the ceiling that a perfect detector would reach.
@@ -136,7 +136,7 @@ def render_scene(truth: np.ndarray, background: np.ndarray, face_to_big: np.ndar
                float(np.hypot(a, b)) * hr / factor / lr_size)
 
 
-def back_projected(enlarged: np.ndarray, frame: np.ndarray, scale: int, rounds: int
+def back_projected(enlarged: np.ndarray, frame: np.ndarray, scale: int, iterations: int
                    ) -> np.ndarray:
   """The whole of ``enlarged`` (``frame`` enlarged ``scale`` times) back-projected onto
   ``frame``."""
@@ -144,7 +144,7 @@ def back_projected(enlarged: np.ndarray, frame: np.ndarray, scale: int, rounds: 
   out = enlarged.copy()
   height, width = out.shape[:2]
   everywhere = Footprint(0, 0, width, height, np.eye(2, 3), np.ones((height, width), np.float32))
-  back_projection.back_project(out, frame, scale, everywhere, rounds)
+  back_projection.back_project(out, frame, scale, everywhere, iterations)
   return out
 
 
@@ -237,8 +237,8 @@ def run(model: str | None, root: str | None, count: int, seed: int = 0,
   options = DEFAULT_OPTIONS | (options or {})
   restorers = {name: Restorer(config, variables, step, detector=d, **options)
                for name, d in detectors.items()}
-  as_generated = Restorer(config, variables, step, back_projection_rounds=0, flip_average=False,
-                          alignments=1)
+  as_generated = Restorer(config, variables, step, back_projection_iterations=0,
+                          flip_average=False, alignments=1)
   source = held_out_faces(config, root, folder, first, count)
   rng = np.random.default_rng(seed)
   scenes = []
@@ -253,7 +253,7 @@ def run(model: str | None, root: str | None, count: int, seed: int = 0,
   outputs = {
       'bicubic': [enlarge(f, factor) for f in frames],
       'bicubic, back-projected': [
-          back_projected(enlarge(f, factor), f, factor, options['back_projection_rounds'])
+          back_projected(enlarge(f, factor), f, factor, options['back_projection_iterations'])
           for f in frames],
       'box (Haar)': [r.image for r in restorers['haar'].restore_frames(
           frames, found['haar'], upscale=factor, force=True)],
@@ -367,25 +367,26 @@ def markdown(result: dict) -> str:
 
 
 DEFAULT_OPTIONS = {'alignments': ensemble.ALIGNMENTS, 'flip_average': True,
-                   'back_projection_rounds': back_projection.ROUNDS,
-                   'video_back_projection_rounds': back_projection.VIDEO_ROUNDS}
+                   'back_projection_iterations': back_projection.ITERATIONS,
+                   'video_back_projection_iterations': back_projection.VIDEO_ITERATIONS}
 
 
 def describe(options: dict, video: bool = False) -> str:
   """The restored paths' settings in words."""
-  rounds = options['video_back_projection_rounds' if video else 'back_projection_rounds']
+  iterations = options['video_back_projection_iterations' if video
+                       else 'back_projection_iterations']
   return (f"{options['alignments']} alignments"
           f"{', flip-averaged' if options['flip_average'] else ''}, "
-          f"{rounds} rounds of back-projection")
+          f"{iterations} iterations of back-projection")
 
 
 def restorer_options() -> dict:
   """``Restorer`` keywords from this command's ``--alignments``, ``--flip_average`` and
-  ``--back_projection`` (which sets photos' and videos' rounds alike)."""
+  ``--back_projection`` (which sets photos' and videos' iterations alike)."""
   options = {'alignments': FLAGS.alignments, 'flip_average': FLAGS.flip_average}
   if FLAGS.back_projection is not None:
-    options.update(back_projection_rounds=FLAGS.back_projection,
-                   video_back_projection_rounds=FLAGS.back_projection)
+    options.update(back_projection_iterations=FLAGS.back_projection,
+                   video_back_projection_iterations=FLAGS.back_projection)
   return options
 
 
@@ -408,7 +409,7 @@ def define_flags(faces: int, faces_help: str) -> None:
                        lower_bound=1, upper_bound=len(ensemble.NUDGES))
   flags.DEFINE_bool('flip_average', DEFAULT_OPTIONS['flip_average'], 'average each restored '
                     'face with its mirror image\'s (as jfsr.restore)')
-  flags.DEFINE_integer('back_projection', None, 'rounds of back-projection on the restored '
+  flags.DEFINE_integer('back_projection', None, 'iterations of back-projection on the restored '
                        'paths (as jfsr.restore: 3 for photos, 1 for videos by default)',
                        lower_bound=0)
 

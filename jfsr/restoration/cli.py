@@ -10,7 +10,7 @@ MTCNN weights are not cached), warped onto the training faces' template straight
 at the model's input size, restored (under ``--alignments`` nudged alignments, each
 also mirrored, ``--flip_average``, and the outputs averaged), warped back into the
 enlarged frame under a soft elliptical mask, and made to agree with the frame it came
-from (``--back_projection`` rounds over the face's square; fewer for videos); every
+from (``--back_projection`` iterations over the face's square; fewer for videos); every
 pixel outside that square is the enlarged frame's.
 
 The model restores *small* faces (its input is 16 or 32 pixels across). Faces
@@ -70,11 +70,11 @@ flags.DEFINE_float('smoothing', 0.6, 'video: weight of the previous frame\'s lan
 flags.DEFINE_float('output_smoothing', 0.5, 'video: weight of each face\'s earlier restored '
                    'outputs in its output (an average over time in the face\'s own '
                    'coordinates, against flicker), 0 to <1', lower_bound=0.0, upper_bound=0.99)
-flags.DEFINE_integer('back_projection', None, 'rounds of back-projection per restored face: '
-                     'the enlarged face made to agree with the frame it came from (default: '
-                     f'{back_projection.ROUNDS} for photos, {back_projection.VIDEO_ROUNDS} for '
-                     'videos, whose frames flicker more with each round; 0: the generator\'s '
-                     'output as it is)', lower_bound=0)
+flags.DEFINE_integer('back_projection', None, 'iterations of back-projection per restored '
+                     'face: the enlarged face made to agree with the frame it came from '
+                     f'(default: {back_projection.ITERATIONS} for photos, '
+                     f'{back_projection.VIDEO_ITERATIONS} for videos, whose frames flicker more '
+                     'with each iteration; 0: the generator\'s output as it is)', lower_bound=0)
 flags.DEFINE_bool('flip_average', True, 'restore each face and its mirror image and average '
                   'the two (twice the generator\'s work)')
 flags.DEFINE_integer('alignments', ensemble.ALIGNMENTS, 'restore each face in a frame under '
@@ -268,14 +268,14 @@ def main(argv) -> None:
         cli.fail(f'nothing in --input {input_path} could be restored')
     from jfsr import inference
     from jfsr.restoration.restorer import Restorer
-    rounds = ({} if FLAGS.back_projection is None else
-              {'back_projection_rounds': FLAGS.back_projection,
-               'video_back_projection_rounds': FLAGS.back_projection})
+    iterations = ({} if FLAGS.back_projection is None else
+                  {'back_projection_iterations': FLAGS.back_projection,
+                   'video_back_projection_iterations': FLAGS.back_projection})
     restorer = Restorer.load(FLAGS.model, FLAGS.checkpoint, FLAGS.onnx,
                              device=inference.pick_device(FLAGS.device),
                              batch_size=FLAGS.batch_size,
                              max_output_pixels=int(FLAGS.max_output_mp * 1e6),
-                             **rounds,
+                             **iterations,
                              flip_average=FLAGS.flip_average, alignments=FLAGS.alignments)
     if not FLAGS.aligned:
       restorer.use_detector(FLAGS.detector, FLAGS.min_face, FLAGS.threshold)

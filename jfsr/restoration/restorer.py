@@ -109,15 +109,15 @@ class Restorer:
                step: int | None = None, device: jax.Device | None = None, batch_size: int = 16,
                detector: Detector | None = None, max_output_pixels: int = MAX_OUTPUT_PIXELS,
                generate: Callable[[np.ndarray], np.ndarray] | None = None,
-               back_projection_rounds: int = back_projection.ROUNDS,
-               video_back_projection_rounds: int = back_projection.VIDEO_ROUNDS,
+               back_projection_iterations: int = back_projection.ITERATIONS,
+               video_back_projection_iterations: int = back_projection.VIDEO_ITERATIONS,
                flip_average: bool = True, alignments: int = ensemble.ALIGNMENTS):
     """``generate`` (float32 model inputs -> uint8 outputs, a fixed batch of ``batch_size``)
     replaces the JAX generator, whose ``variables`` are then not needed (``from_onnx``).
-    ``back_projection_rounds``: rounds of :mod:`jfsr.restoration.back_projection` for each
-    face pasted into an enlarged frame (0: the generator's output as it is);
-    ``video_back_projection_rounds`` the same for consecutive video frames (fewer: each
-    round brings back some of the frame's own flicker).
+    ``back_projection_iterations``: iterations of :mod:`jfsr.restoration.back_projection`
+    for each face pasted into an enlarged frame (0: the generator's output as it is);
+    ``video_back_projection_iterations`` the same for consecutive video frames (fewer: each
+    iteration brings back some of the frame's own flicker).
     ``flip_average``: each face is restored twice, as it is and mirrored, and the two
     outputs (the second mirrored back) averaged: the faces the model trained on were
     mirrored at random, so each is as good a guess, and their average misses by less.
@@ -127,8 +127,8 @@ class Restorer:
     if not 1 <= alignments <= len(ensemble.NUDGES):
       raise ValueError(f'alignments must be 1 to {len(ensemble.NUDGES)}, got {alignments}')
     self.config = config
-    self.back_projection_rounds = back_projection_rounds
-    self.video_back_projection_rounds = video_back_projection_rounds
+    self.back_projection_iterations = back_projection_iterations
+    self.video_back_projection_iterations = video_back_projection_iterations
     self.flip_average = flip_average
     self.alignments = alignments
     self.step = step  # the checkpoint's, when loaded from one
@@ -289,7 +289,7 @@ class Restorer:
       force: restore large faces too.
       compare: also build ``FrameResult.compare``.
       smoother: consecutive video frames: average each tracked face's outputs over time.
-      video: the frames are a video's: ``video_back_projection_rounds`` rounds.
+      video: the frames are a video's: ``video_back_projection_iterations`` iterations.
     """
     frames = [as_rgb(f) for f in frames]
     found = self.detector.detect(frames) if found is None else found
@@ -308,8 +308,9 @@ class Restorer:
       sides = [p.side for p in frame_plans if p.restored]
       wanted = upscale or choose_upscale(sides, self.hr_size, self.factor)
       scale = bounded_scale(wanted, frame.shape, self.max_output_pixels)
-      rounds = self.video_back_projection_rounds if video else self.back_projection_rounds
-      result = self.paste_faces(frame, frame_plans, scale, compare, rounds)
+      iterations = (self.video_back_projection_iterations if video
+                    else self.back_projection_iterations)
+      result = self.paste_faces(frame, frame_plans, scale, compare, iterations)
       result.scale_wanted = wanted if scale < wanted else None
       results.append(result)
     return results
@@ -331,10 +332,10 @@ class Restorer:
     return self.restore_frames([frame], None if found is None else [found], **options)[0]
 
   def paste_faces(self, frame: np.ndarray, plans: list[FaceResult], scale: int,
-                  compare: bool = False, rounds: int | None = None) -> FrameResult:
+                  compare: bool = False, iterations: int | None = None) -> FrameResult:
     """The frame enlarged ``scale`` times with the restored faces of ``plans`` pasted in,
-    each back-projected ``rounds`` times (default: ``back_projection_rounds``)."""
-    rounds = self.back_projection_rounds if rounds is None else rounds
+    each back-projected ``iterations`` times (default: ``back_projection_iterations``)."""
+    iterations = self.back_projection_iterations if iterations is None else iterations
     base = enlarge(frame, scale)
     out = base.copy() if compare else base  # a 59 MB copy at x8 of 640x480: only if needed
     shown = base.copy() if compare else None
@@ -345,10 +346,10 @@ class Restorer:
       # frame(upscaled) -> frame -> model input -> model output
       frame_to_face = alignment.compose(to_output, alignment.compose(
           p.to_model, alignment.invert(pixel_scale(scale))))
-      if blend.paste(out, p.output, frame_to_face) is not None and rounds:
+      if blend.paste(out, p.output, frame_to_face) is not None and iterations:
         square = blend.footprint(out.shape, self.hr_size, frame_to_face,
                                  blend.square_mask(self.hr_size, back_projection.FEATHER))
-        back_projection.back_project(out, frame, scale, square, rounds)
+        back_projection.back_project(out, frame, scale, square, iterations)
       if compare:
         seen = np.asarray(Image.fromarray(p.model_input).resize(
             (self.hr_size, self.hr_size), Image.Resampling.NEAREST))

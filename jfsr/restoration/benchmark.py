@@ -234,9 +234,9 @@ def run(model: str | None, root: str | None, count: int, seed: int = 0,
   lr, hr, factor = config.data.lr_size, config.data.hr_size, config.data.hr_size // config.data.lr_size
   min_face = max(6, lr // 2)
   detectors = {'haar': Detector('haar', min_face), 'mtcnn': Detector('mtcnn', min_face)}
-  options = DEFAULT_OPTIONS | (options or {})
-  restorers = {name: Restorer(config, variables, step, detector=d, **options)
+  restorers = {name: Restorer(config, variables, step, detector=d, **(options or {}))
                for name, d in detectors.items()}
+  options = settings_of(restorers['mtcnn'])
   as_generated = Restorer(config, variables, step, back_projection_iterations=0,
                           flip_average=False, alignments=1)
   source = held_out_faces(config, root, folder, first, count)
@@ -366,9 +366,13 @@ def markdown(result: dict) -> str:
   return '\n'.join(lines)
 
 
-DEFAULT_OPTIONS = {'alignments': ensemble.ALIGNMENTS, 'flip_average': True,
-                   'back_projection_iterations': back_projection.ITERATIONS,
-                   'video_back_projection_iterations': back_projection.VIDEO_ITERATIONS}
+SETTINGS = ('alignments', 'flip_average', 'back_projection_iterations',
+            'video_back_projection_iterations')
+
+
+def settings_of(restorer) -> dict:
+  """How ``restorer`` restores faces (the :data:`SETTINGS` it holds), for the results."""
+  return {name: getattr(restorer, name) for name in SETTINGS}
 
 
 def describe(options: dict, video: bool = False) -> str:
@@ -404,11 +408,11 @@ def define_flags(faces: int, faces_help: str) -> None:
   flags.DEFINE_integer('faces', faces, faces_help)
   flags.DEFINE_integer('seed', 0, 'for the placements, backgrounds and blurs')
   flags.DEFINE_string('json', None, 'also write the results here')
-  flags.DEFINE_integer('alignments', DEFAULT_OPTIONS['alignments'], 'restore each face under '
+  flags.DEFINE_integer('alignments', ensemble.ALIGNMENTS, 'restore each face under '
                        'this many nudged alignments and average (as jfsr.restore)',
                        lower_bound=1, upper_bound=len(ensemble.NUDGES))
-  flags.DEFINE_bool('flip_average', DEFAULT_OPTIONS['flip_average'], 'average each restored '
-                    'face with its mirror image\'s (as jfsr.restore)')
+  flags.DEFINE_bool('flip_average', True, 'average each restored face with its mirror '
+                    'image\'s (as jfsr.restore)')
   flags.DEFINE_integer('back_projection', None, 'iterations of back-projection on the restored '
                        'paths (as jfsr.restore: 3 for photos, 1 for videos by default)',
                        lower_bound=0)

@@ -305,15 +305,21 @@ class Restorer:
           p.output = output
     results = []
     for frame, frame_plans in zip(frames, plans):
-      sides = [p.side for p in frame_plans if p.restored]
-      wanted = upscale or choose_upscale(sides, self.hr_size, self.factor)
-      scale = bounded_scale(wanted, frame.shape, self.max_output_pixels)
+      scale, wanted = self.output_scale([p for p in frame_plans if p.restored], frame.shape,
+                                        upscale)
       iterations = (self.video_back_projection_iterations if video
                     else self.back_projection_iterations)
       result = self.paste_faces(frame, frame_plans, scale, compare, iterations)
       result.scale_wanted = wanted if scale < wanted else None
       results.append(result)
     return results
+
+  def output_scale(self, restored: Sequence[FaceResult], shape: tuple[int, ...],
+                   upscale: int | None = None) -> tuple[int, int]:
+    """The enlargement of a frame of ``shape`` whose ``restored`` faces are these, and the
+    one wanted before the output bound (``upscale``, else :func:`choose_upscale`)."""
+    wanted = upscale or choose_upscale([p.side for p in restored], self.hr_size, self.factor)
+    return bounded_scale(wanted, shape, self.max_output_pixels), wanted
 
   def prepare(self, frames: Sequence[np.ndarray], found: Sequence[Sequence[FoundFace]],
               force: bool = False, max_shrink: float = MAX_SHRINK) -> list[list[FaceResult]]:

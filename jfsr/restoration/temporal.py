@@ -79,9 +79,8 @@ def run(model: str | None, checkpoint: str | None, root: str | None, folder: str
   from jfsr.restoration.restorer import Restorer, enlarge
   config, variables, step = inference.load_generator(checkpoint=checkpoint, model=model)
   lr, factor = config.data.lr_size, config.data.hr_size // config.data.lr_size
-  options = benchmark.DEFAULT_OPTIONS | (options or {})
   restorer = Restorer(config, variables, step, detector=Detector('auto', max(6, lr // 2)),
-                      **options)
+                      **(options or {}))
   faces = benchmark.held_out_faces(config, root, folder, first, count)
   rng = np.random.default_rng(seed)
   settings = [(s, 0.0) for s in smoothings] + [(smoothings[-1], w) for w in output_smoothings]
@@ -109,7 +108,7 @@ def run(model: str | None, checkpoint: str | None, root: str | None, folder: str
     logging.info('clip %d: %s', index, {k: round(v[-1][0], 2) for k, v in rows.items()})
   bicubic = np.array([f for f, _ in rows['bicubic']])
   return {'model': model or str(checkpoint), 'step': step, 'clips': len(bicubic),
-          'restorer_options': options,
+          'restorer_options': benchmark.settings_of(restorer),
           'frames': frames, 'face found in frames': float(np.mean(found_share)),
           'flicker': {k: float(np.mean([f for f, _ in v])) for k, v in rows.items()},
           'ratio to bicubic': {k: float(np.mean(np.array([f for f, _ in v]) / bicubic))

@@ -143,7 +143,6 @@ def restore_video(restorer, path: Path, output: Path, summary, *, smoothing: flo
   (``output_smoothing``, 0 for none); the first chunk's faces set the scale of every frame.
   The file appears whole or not at all."""
   from jfsr.faces.tracking import LandmarkSmoother, OutputSmoother
-  from jfsr.restoration.restorer import bounded_scale, choose_upscale
   capture, fps, count = open_video(path)
   writer = VideoWriter(output.with_name(f'.{output.stem}.{os.getpid()}.video-only.mp4'), fps)
   smoother = LandmarkSmoother(smoothing)
@@ -154,10 +153,9 @@ def restore_video(restorer, path: Path, output: Path, summary, *, smoothing: flo
     for frames in frame_chunks(capture, frames_per_chunk):
       found = [smoother.update(faces) for faces in restorer.detector.detect(frames)]
       if scale is None:  # the first chunk's faces set the whole video's scale
-        sides = [p.side for faces in found for face in faces
-                 for p in [restorer.plan(face, force)] if p.restored]
-        wanted = upscale or choose_upscale(sides, restorer.hr_size, restorer.factor)
-        scale = bounded_scale(wanted, frames[0].shape, restorer.max_output_pixels)
+        plans = [restorer.plan(face, force) for faces in found for face in faces]
+        scale, wanted = restorer.output_scale([p for p in plans if p.restored],
+                                              frames[0].shape, upscale)
         logging.info('%s: frames enlarged x%d%s', path.name, scale,
                      f' (not x{wanted}: above the output size bound)' if scale < wanted else '')
       results = restorer.restore_frames(frames, found, upscale=scale, force=force,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import signal
 import time
 from pathlib import Path
@@ -33,21 +34,26 @@ NUM_SAMPLE_IMAGES = 8
 
 
 def prepare_workdir(workdir: str) -> epath.Path:
-  """Creates ``workdir``: a local folder (whose parent must exist, so a typo does not
-  grow a tree) or a bucket path such as ``gs://bucket/run`` (multi-host runs share one)."""
+  """Creates ``workdir`` and any missing parents: a local folder or a bucket path such as
+  ``gs://bucket/run`` (multi-host runs share one). A local path that is a file, or that
+  runs through one, or a folder that cannot be written, is refused with one line."""
   if '://' in workdir:
     path = epath.Path(workdir)
     if jax.process_index() == 0:
       path.mkdir(parents=True, exist_ok=True)
     return path
-  path = epath.Path(Path(workdir).expanduser().absolute())
-  if not path.parent.is_dir():
-    raise WorkdirError(f'--workdir {workdir}: the parent directory {path.parent} does not exist; '
-                       'create it first or choose another --workdir')
-  if path.exists() and not path.is_dir():
-    raise WorkdirError(f'--workdir {workdir} exists and is not a directory')
-  path.mkdir(exist_ok=True)
-  return path
+  path = Path(workdir).expanduser().absolute()
+  blocking = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+  if blocking is not None:
+    where = '' if blocking == path else f' ({blocking} is a file)'
+    raise WorkdirError(f'--workdir {workdir} is not a directory{where}; choose another --workdir')
+  try:
+    path.mkdir(parents=True, exist_ok=True)
+  except OSError as error:
+    raise WorkdirError(f'--workdir {workdir} cannot be created: {error.strerror}') from None
+  if not os.access(path, os.W_OK | os.X_OK):
+    raise WorkdirError(f'--workdir {workdir} is not writable; choose another --workdir')
+  return epath.Path(path)
 
 
 def check_finite(step: int, metrics: dict[str, float]) -> None:

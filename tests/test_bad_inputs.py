@@ -323,10 +323,10 @@ def _(box):
   return train(box, '--mode', 'eval', '--eval_steps', 'last')
 
 
-@case('train: --workdir under a missing folder', 1, 'does not exist')
+@case('train: --workdir under a file', 1, 'is a file')
 def _(box):
   return 'jfsr.main', ['--config', 'configs/celebahq.py:smoke', '--workdir',
-                       box.root / 'missing' / 'run']
+                       box.write('notes', 'a file', box.root) / 'run']
 
 
 @case('train: --workdir that is a file', 1, 'not a directory')

@@ -87,6 +87,21 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.frames.scale_error = 0.06
   c.data.frames.shift_error = 0.02
   c.data.frames.point_error = 0.015
+  # The photo family (ours, jfsr.data.photo): this share of training examples, crop and frame
+  # mode alike, is degraded as photos degrade faces: Gong's flow scaled by U(blur_scale), a
+  # Gaussian defocus (sigma in LR pixels) with defocus_prob, a shrink kernel from kernels,
+  # Gaussian noise (of 255) with noise_prob, 8 bits, and a JPEG round trip with jpeg_prob at
+  # a quality from jpeg_quality (both ends included). 0 = the paper's degradation alone.
+  c.data.photo = ml_collections.ConfigDict()
+  c.data.photo.share = 0.0
+  c.data.photo.blur_scale = (0.0, 2.0)
+  c.data.photo.defocus_prob = 0.3
+  c.data.photo.defocus_sigma = (0.3, 1.2)
+  c.data.photo.kernels = ('bicubic', 'bilinear', 'area')
+  c.data.photo.noise_prob = 0.4
+  c.data.photo.noise_sigma = (1.0, 10.0)
+  c.data.photo.jpeg_prob = 0.7
+  c.data.photo.jpeg_quality = (30, 95)
   c.data.num_workers = 2
   c.data.prefetch_buffer = 2
 

@@ -109,6 +109,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1, training: 
   _check(all(math.isfinite(v) and v >= 0 for v in errors.values()),
          'landmark errors must be finite and >= 0, got '
          + ', '.join(f'data.frames.{k}={v}' for k, v in errors.items()))
+  _check_photo(d.photo)
   _check(m.ngf > 0 and m.upsampler_features > 0 and m.d_features > 0,
          'model widths (ngf, upsampler_features, d_features) must be positive')
   _check(m.d_layers >= 1, f'model.d_layers={m.d_layers}: must be >= 1')
@@ -146,6 +147,21 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1, training: 
   _check(all(math.isfinite(w) and w >= 0 for w in weights.values()),
          'loss weights must be finite and >= 0, got '
          + ', '.join(f'loss.{name}={w}' for name, w in weights.items()))
+
+
+def _check_photo(photo: ml_collections.ConfigDict) -> None:
+  """The photo family's share, probabilities, ranges and kernels (jfsr.data.photo)."""
+  from jfsr.data.photo import KERNELS
+  for name in ('share', 'defocus_prob', 'noise_prob', 'jpeg_prob'):
+    _check(0 <= photo[name] <= 1, f'data.photo.{name}={photo[name]}: must be in [0, 1]')
+  for name, low, high in (('blur_scale', 0, 10), ('defocus_sigma', 0, 10),
+                          ('noise_sigma', 0, 255), ('jpeg_quality', 1, 100)):
+    value = photo[name]
+    _check(len(value) == 2 and low <= value[0] <= value[1] <= high,
+           f'data.photo.{name}={value}: must be a (low, high) pair with '
+           f'{low} <= low <= high <= {high}')
+  _check(len(photo.kernels) > 0 and all(k in KERNELS for k in photo.kernels),
+         f'data.photo.kernels={photo.kernels}: choose from ' + ', '.join(KERNELS))
 
 
 def steps_per_epoch(config: ml_collections.ConfigDict) -> int:

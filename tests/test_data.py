@@ -187,9 +187,10 @@ def _take(iterator, n):
   return [next(iterator) for _ in range(n)]
 
 
-@pytest.mark.parametrize('frame_share', [0.0, 0.5])
-def test_pipeline_is_identical_with_and_without_workers(smoke_config, frame_share):
+@pytest.mark.parametrize('frame_share, photo_share', [(0.0, 0.0), (0.5, 0.0), (0.5, 0.7)])
+def test_pipeline_is_identical_with_and_without_workers(smoke_config, frame_share, photo_share):
   smoke_config.data.frame_share = frame_share
+  smoke_config.data.photo.share = photo_share
   smoke_config.data.num_workers = 0
   serial = _take(iter(pipeline.make_train_dataset(smoke_config)), 3)
   smoke_config.data.num_workers = 2
@@ -199,9 +200,10 @@ def test_pipeline_is_identical_with_and_without_workers(smoke_config, frame_shar
       np.testing.assert_array_equal(a[key], b[key])
 
 
-@pytest.mark.parametrize('frame_share', [0.0, 0.5])
-def test_pipeline_resumes_from_a_saved_iterator_state(smoke_config, frame_share):
+@pytest.mark.parametrize('frame_share, photo_share', [(0.0, 0.0), (0.5, 0.0), (0.5, 0.7)])
+def test_pipeline_resumes_from_a_saved_iterator_state(smoke_config, frame_share, photo_share):
   smoke_config.data.frame_share = frame_share
+  smoke_config.data.photo.share = photo_share
   smoke_config.data.num_workers = 0
   iterator = iter(pipeline.make_train_dataset(smoke_config))
   _take(iterator, 2)

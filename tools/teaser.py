@@ -42,6 +42,7 @@ def main() -> None:
 
   import skimage.data
   from jfsr.data import blur, degrade, pipeline
+  from jfsr.data import photo as photo_module
   from jfsr.faces import alignment
   from jfsr.restoration import Restorer
   from jfsr.restoration.restorer import enlarge
@@ -69,7 +70,7 @@ def main() -> None:
   rng = np.random.default_rng(args.photo_seed)
   u, v = blur.motion_flow(*photo.shape[:2], rng)
   blurred = blur.motion_blur(photo.astype(np.float64) / 255, u, v)
-  frame = np.round(np.clip(degrade.resize_bicubic(blurred, frame_side), 0, 1) * 255)
+  frame = np.round(np.clip(photo_module.resize(blurred, frame_side), 0, 1) * 255)
   frame = frame.astype(np.uint8)
   result = restorer.restore_frame(frame, upscale=factor, force=True)
   centre = face.landmarks.mean(0) * frame_side / photo.shape[0] * factor

@@ -18,13 +18,16 @@ with a quarter of the widths, on a 2-core CPU (docs/training.md tells how each w
             stage 2 of cpu-x16
   frames    continue with half of the examples made the frame way (data.frame_share 0.5)
             and the extra faces of more: carries cpu-x16 on for faces inside photos
+  photos    frames with half of the examples, crops and frames alike, degraded as photos
+            are (data.photo.share 0.5: blur lengths x 0-2, defocus, shrink kernels, noise,
+            JPEG 30-95): carries cpu-x16 on for photos as they come
 """
 
 import ml_collections
 
 from jfsr import config_defaults
 
-RECIPES = ('base', 'ema', 'late', 'more', 'localgan', 'continue', 'frames')
+RECIPES = ('base', 'ema', 'late', 'more', 'localgan', 'continue', 'frames', 'photos')
 
 
 def get_config(recipe: str = 'base') -> ml_collections.ConfigDict:
@@ -48,14 +51,16 @@ def get_config(recipe: str = 'base') -> ml_collections.ConfigDict:
     c.train.ema_decay = 0.998
   if recipe == 'late':
     c.optimizer.learning_rate = 5e-5
-  if recipe in ('more', 'frames'):
+  if recipe in ('more', 'frames', 'photos'):
     c.data.extra_weight = 0.24
     c.data.extra_first_index = 100
-  if recipe in ('localgan', 'continue', 'frames'):
+  if recipe in ('localgan', 'continue', 'frames', 'photos'):
     c.loss.lambda_global_adv = 0.0
-  if recipe in ('continue', 'frames'):
+  if recipe in ('continue', 'frames', 'photos'):
     c.model.use_global_d = False
     c.model.generator_init = 'cpu-x16'
-  if recipe == 'frames':
+  if recipe in ('frames', 'photos'):
     c.data.frame_share = 0.5
+  if recipe == 'photos':
+    c.data.photo.share = 0.5
   return c

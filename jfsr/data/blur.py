@@ -22,11 +22,13 @@ FLOW_SETTINGS = {
 
 
 def flow_from_draws(height: int, width: int, draws: np.ndarray,
-                    setting: Literal['strong', 'mild'] = 'strong') -> tuple[np.ndarray, np.ndarray]:
+                    setting: Literal['strong', 'mild'] = 'strong',
+                    scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
   """The motion flow for eight uniform draws in [-1, 1].
 
   ``draws`` are, in order, the epsilons of tx, ty, ax, ay, tz, theta, the centre
-  row and the centre column.
+  row and the centre column. ``scale`` multiplies the flow before its rounding to whole
+  pixels (the photo family's blur lengths; 1 is Gong's field exactly).
   """
   p = FLOW_SETTINGS[setting]
   e_tx, e_ty, e_ax, e_ay, e_tz, e_th, e_cr, e_cc = np.asarray(draws, np.float64)
@@ -52,15 +54,21 @@ def flow_from_draws(height: int, width: int, draws: np.ndarray,
   u = tx * (1 - ax / 2) + x * ax * tx / width - cos_alpha * s_rot + sin_alpha * s_zoom
   v = (ty * (1 - ay / 2) + (height + 1 - y) * ay * ty / height + sin_alpha * s_rot
        + cos_alpha * s_zoom)
-  return np.round(u).astype(np.int32), np.round(v).astype(np.int32)
+  return np.round(scale * u).astype(np.int32), np.round(scale * v).astype(np.int32)
+
+
+def flow_draws(rng: np.random.Generator, setting: Literal['strong', 'mild'] = 'strong'
+               ) -> np.ndarray:
+  """The eight U(-1, 1) epsilons of a flow (:func:`flow_from_draws`), drawn from ``rng``."""
+  if setting not in FLOW_SETTINGS:
+    raise ValueError(f"blur setting must be one of {sorted(FLOW_SETTINGS)}, got {setting!r}")
+  return rng.uniform(-1.0, 1.0, 8)
 
 
 def motion_flow(height: int, width: int, rng: np.random.Generator,
                 setting: Literal['strong', 'mild'] = 'strong') -> tuple[np.ndarray, np.ndarray]:
   """A random motion flow (u, v), HxW integer arrays, from eight U(-1, 1) draws of ``rng``."""
-  if setting not in FLOW_SETTINGS:
-    raise ValueError(f"blur setting must be one of {sorted(FLOW_SETTINGS)}, got {setting!r}")
-  return flow_from_draws(height, width, rng.uniform(-1.0, 1.0, 8), setting)
+  return flow_from_draws(height, width, flow_draws(rng, setting), setting)
 
 
 def magnitude_orientation(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

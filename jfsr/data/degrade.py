@@ -10,10 +10,9 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from PIL import Image
 from scipy import ndimage
 
-from jfsr.data import blur
+from jfsr.data import blur, photo
 
 # ITU-R BT.601 luma, as PIL's "L" conversion uses.
 LUMA = np.array([0.299, 0.587, 0.114])
@@ -29,13 +28,15 @@ class DegradationSpec:
   hflip: bool = True
   grayscale_input: bool = False
   blur_region: str = 'feathered'  # 'feathered' | 'zero_flow' | 'whole'
+  photo: photo.PhotoSpec = photo.PhotoSpec()  # share 0: the paper's degradation alone
 
   @classmethod
   def from_config(cls, config) -> 'DegradationSpec':
     d = config.data
     return cls(hr_size=d.hr_size, lr_size=d.lr_size, blur_setting=d.blur_setting,
                sharp_fraction=d.sharp_fraction, mask_feather=d.mask_feather, hflip=d.hflip,
-               grayscale_input=d.grayscale_input, blur_region=d.blur_region)
+               grayscale_input=d.grayscale_input, blur_region=d.blur_region,
+               photo=photo.PhotoSpec.from_config(config))
 
 
 def gaussian_feather(mask: np.ndarray, sigma: float) -> np.ndarray:
@@ -49,21 +50,13 @@ def gaussian_feather(mask: np.ndarray, sigma: float) -> np.ndarray:
   return ndimage.correlate1d(rows, taps, axis=1, mode='nearest')
 
 
-def resize_bicubic(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
-  """Antialiased bicubic resize of an HxWxC float image (PIL ``BICUBIC`` semantics) to
-  ``size`` x ``size``, or to ``(width, height)``."""
-  size = (size, size) if isinstance(size, int) else tuple(size)
-  channels = [Image.fromarray(image[..., c].astype(np.float32), mode='F')
-              .resize(size, Image.Resampling.BICUBIC) for c in range(image.shape[-1])]
-  return np.stack([np.asarray(c, np.float64) for c in channels], axis=-1)
-
-
 def degrade(hr_uint8: np.ndarray, mask: np.ndarray, spec: DegradationSpec,
             rng: np.random.Generator, with_flow: bool = False) -> dict[str, np.ndarray]:
   """One training example, all float32: images in [-1, 1], the mask in {0, 1}.
 
   Draws, in order: the flip, Gong et al.'s motion flow, whether the example stays
-  sharp. The spatially varying blur is confined to the face as
+  sharp, then the photo family's draws (:mod:`jfsr.data.photo`; none while its share is
+  0). The spatially varying blur is confined to the face as
   ``spec.blur_region`` says: ``'feathered'`` composites the blurred image into
   the sharp one through a Gaussian-softened mask, ``'zero_flow'`` zeroes the flow
   outside the mask, ``'whole'`` blurs everything. ``with_flow`` adds the flow
@@ -73,8 +66,12 @@ def degrade(hr_uint8: np.ndarray, mask: np.ndarray, spec: DegradationSpec,
   mask = mask.astype(np.float64)
   if spec.hflip and rng.random() < 0.5:
     hr, mask = hr[:, ::-1], mask[:, ::-1]
-  u, v = blur.motion_flow(spec.hr_size, spec.hr_size, rng, spec.blur_setting)
-  if rng.random() < spec.sharp_fraction:
+  flow_draws = blur.flow_draws(rng, spec.blur_setting)
+  sharp = rng.random() < spec.sharp_fraction
+  draws = photo.draw(spec.photo, rng)
+  u, v = blur.flow_from_draws(spec.hr_size, spec.hr_size, flow_draws, spec.blur_setting,
+                              draws.blur_scale)
+  if sharp:
     u, v = np.zeros_like(u), np.zeros_like(v)
     hr_blur = hr
   elif spec.blur_region == 'feathered':
@@ -91,7 +88,11 @@ def degrade(hr_uint8: np.ndarray, mask: np.ndarray, spec: DegradationSpec,
   else:
     raise ValueError(f"data.blur_region must be 'feathered', 'zero_flow' or 'whole', "
                      f'got {spec.blur_region!r}')
-  lr = np.clip(resize_bicubic(hr_blur, spec.lr_size), 0.0, 1.0)
+  factor = spec.hr_size // spec.lr_size
+  hr_blur = photo.defocus(hr_blur, draws.defocus_sigma * factor)
+  lr = np.clip(photo.resize(hr_blur, spec.lr_size, draws.kernel), 0.0, 1.0)
+  if draws.is_photo:
+    lr = photo.finish(lr, draws, rng) / 255.0
   if spec.grayscale_input:
     lr = lr @ LUMA[:, None]
   to_signed = lambda x: (x * 2.0 - 1.0).astype(np.float32)

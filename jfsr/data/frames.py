@@ -35,8 +35,8 @@ import math
 
 import numpy as np
 
-from jfsr.data import blur
-from jfsr.data.degrade import LUMA, DegradationSpec, gaussian_feather, resize_bicubic
+from jfsr.data import blur, photo
+from jfsr.data.degrade import LUMA, DegradationSpec, gaussian_feather
 from jfsr.faces import alignment
 
 
@@ -132,23 +132,26 @@ def degrade_frame(hr_uint8: np.ndarray, mask: np.ndarray, spec: DegradationSpec,
   (``'frame'``), the flow applied (``'flow'``) and the placement (``'placement'``).
 
   Draws, in order: the flip, the flow's eight epsilons and whether the example stays
-  sharp (crop mode's order), then the placement (:func:`place`).
+  sharp (crop mode's order), then the placement (:func:`place`), then the photo family's
+  draws (:mod:`jfsr.data.photo`: none while its share is 0; its noise and JPEG act on the
+  small 8-bit frame, as a camera and a saved file do, before the warp onto the template).
   """
   factor = spec.hr_size // spec.lr_size
   hr = hr_uint8.astype(np.float64) / 255.0
   mask = mask.astype(np.float64)
   if spec.hflip and rng.random() < 0.5:
     hr, mask = hr[:, ::-1], mask[:, ::-1]
-  flow_draws = rng.uniform(-1.0, 1.0, 8)
+  flow_draws = blur.flow_draws(rng, spec.blur_setting)
   sharp = rng.random() < spec.sharp_fraction
   placement = place(frame_spec, spec.hr_size, factor, rng)
+  draws = photo.draw(spec.photo, rng)
   side = placement.frame_side
 
   frame = alignment.warp(hr.astype(np.float32), placement.face_to_frame, side, border='reflect')
   frame_mask = alignment.warp(mask.astype(np.float32), placement.face_to_frame, side,
                               border='constant')
   frame, frame_mask = np.clip(frame, 0.0, 1.0).astype(np.float64), np.clip(frame_mask, 0, 1)
-  u, v = blur.flow_from_draws(side, side, flow_draws, spec.blur_setting)
+  u, v = blur.flow_from_draws(side, side, flow_draws, spec.blur_setting, draws.blur_scale)
   if sharp:
     u, v = np.zeros_like(u), np.zeros_like(v)
     blurred = frame
@@ -164,8 +167,9 @@ def degrade_frame(hr_uint8: np.ndarray, mask: np.ndarray, spec: DegradationSpec,
   else:
     raise ValueError(f"data.frames.blur_region must be 'whole', 'feathered' or 'zero_flow', "
                      f'got {frame_spec.blur_region!r}')
-  small = np.clip(resize_bicubic(blurred, side // factor), 0.0, 1.0)
-  small_uint8 = np.round(small * 255.0).astype(np.uint8)
+  blurred = photo.defocus(blurred, draws.defocus_sigma * factor)
+  small = np.clip(photo.resize(blurred, side // factor, draws.kernel), 0.0, 1.0)
+  small_uint8 = photo.finish(small, draws, rng)  # 8 bits (and noise, JPEG if drawn)
   lr = alignment.model_input_crop(small_uint8, placement.to_model, spec.lr_size)
   lr = lr.astype(np.float64) / 255.0
   if spec.grayscale_input:

@@ -10,6 +10,7 @@ import numpy as np
 
 from jfsr.data import degrade, frames, sources
 from jfsr.data.degrade import DegradationSpec
+from jfsr.data.photo import PhotoSpec
 from jfsr.data.synthetic import SyntheticFaces
 from jfsr.errors import JfsrError
 
@@ -21,7 +22,8 @@ class DataConfigError(JfsrError, ValueError):
 class Degrade(grain.transforms.RandomMap):
   """grain transform degrading each record with its own generator: the crop way
   (:func:`jfsr.data.degrade.degrade`), or with probability ``frame_share`` the frame way
-  (:func:`jfsr.data.frames.degrade_frame`; that choice is the record's first draw)."""
+  (:func:`jfsr.data.frames.degrade_frame`; that choice is the record's first draw); either
+  way, with the spec's ``photo.share``, as photos degrade faces (:mod:`jfsr.data.photo`)."""
 
   def __init__(self, spec: DegradationSpec, frame_share: float = 0.0,
                frame_spec: frames.FrameSpec | None = None):
@@ -141,10 +143,11 @@ EVAL_SEED = 12345  # every evaluation degrades the test faces with this seed: sa
 def eval_degradation(config: ml_collections.ConfigDict) -> DegradationSpec:
   """The test set's degradation: the training one without its augmentations.
 
-  Every test face is motion-blurred (no sharp share) and none is flipped, as in
-  the authors' fixed test set.
+  Every test face is motion-blurred (no sharp share), none is flipped and none is
+  degraded the photo way, as in the authors' fixed test set.
   """
-  return dataclasses.replace(DegradationSpec.from_config(config), hflip=False, sharp_fraction=0.0)
+  return dataclasses.replace(DegradationSpec.from_config(config), hflip=False, sharp_fraction=0.0,
+                             photo=PhotoSpec())
 
 
 def make_eval_dataset(config: ml_collections.ConfigDict, batch_size: int,

@@ -41,9 +41,9 @@ MARGIN = 4
 def shrink(image: np.ndarray, scale: int) -> np.ndarray:
   """``image`` (float, H x W x C, sides multiples of ``scale``) ``scale`` times smaller,
   antialiased bicubic."""
-  from jfsr.data.degrade import resize_bicubic
+  from jfsr.data.photo import resize
   height, width = image.shape[:2]
-  return resize_bicubic(image, (width // scale, height // scale))
+  return resize(image, (width // scale, height // scale))
 
 
 def back_project(enlarged: np.ndarray, frame: np.ndarray, scale: int, spot: Footprint,

@@ -120,7 +120,7 @@ def render_scene(truth: np.ndarray, background: np.ndarray, face_to_big: np.ndar
                  blur_length: float, blur_angle: float, lr_size: int, factor: int) -> Scene:
   """``truth`` placed over ``background`` by ``face_to_big``, the frame blurred by a linear
   motion and shrunk ``factor`` times to 8 bits."""
-  from jfsr.data.degrade import resize_bicubic
+  from jfsr.data.photo import resize
   from jfsr.faces import alignment
   hr, side = truth.shape[0], background.shape[0]
   face = alignment.warp(truth, face_to_big, side, border='constant')
@@ -128,7 +128,7 @@ def render_scene(truth: np.ndarray, background: np.ndarray, face_to_big: np.ndar
                           border='constant')[..., None] / 255.0
   big = (background * (1 - inside) + face * inside).astype(np.float32)
   big = line_blur(big, blur_length, blur_angle)
-  small = resize_bicubic(big, side // factor)
+  small = resize(big, side // factor)
   frame = np.clip(np.round(small), 0, 255).astype(np.uint8)
   face_to_frame = alignment.compose(alignment.pixel_scale(1 / factor), face_to_big)
   a, b = face_to_big[0, 0], face_to_big[1, 0]

@@ -96,7 +96,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.photo.share = 0.0
   c.data.photo.blur_scale = (0.0, 2.0)
   c.data.photo.defocus_prob = 0.3
-  c.data.photo.defocus_sigma = (0.3, 1.2)
+  c.data.photo.defocus_sigma = (0.2, 0.8)
   c.data.photo.kernels = ('bicubic', 'bilinear', 'area')
   c.data.photo.noise_prob = 0.4
   c.data.photo.noise_sigma = (1.0, 10.0)

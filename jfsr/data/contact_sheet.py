@@ -13,6 +13,9 @@ on it (its flow column is the frame's flow):
 
     python -m jfsr.data.contact_sheet --config configs/celebahq.py:demo \
         --config.data.frame_share=1 --out frames.png
+
+Each printed row line ends with what the photo family drew for it (``data.photo.share > 0``,
+:mod:`jfsr.data.photo`), or 'paper'.
 """
 
 from __future__ import annotations
@@ -84,7 +87,7 @@ def contact_sheet(config, count: int, split: str = 'train', seed: int = 0) -> tu
         columns['frame'].append(np.zeros((size, size, 3), np.uint8))
     flow_rgb, longest = flow_to_rgb(example['flow'])
     magnitude, _ = blur.magnitude_orientation(example['flow'][..., 0], example['flow'][..., 1])
-    lengths.append((longest, float(np.median(magnitude))))
+    lengths.append((longest, float(np.median(magnitude)), example['draws'].describe()))
     columns['gt'].append(grids.to_uint8(example['hr']))
     columns['mask'].append(grids.to_uint8(example['mask'] * 2 - 1))
     columns['flow'].append(np.asarray(Image.fromarray(flow_rgb).resize((size, size),
@@ -98,8 +101,8 @@ def main(argv):
   del argv
   sheet, lengths = contact_sheet(FLAGS.config, FLAGS.count, FLAGS.split, FLAGS.seed)
   Image.fromarray(sheet).save(FLAGS.out)
-  for row, (longest, median) in enumerate(lengths):
-    print(f'row {row}: longest blur {longest:.1f} px, median {median:.1f} px')
+  for row, (longest, median, draws) in enumerate(lengths):
+    print(f'row {row}: longest blur {longest:.1f} px, median {median:.1f} px; {draws}')
   frame_column = ' | frame (model input outlined)' if FLAGS.config.data.frame_share else ''
   print(f'wrote {FLAGS.out} ({sheet.shape[1]}x{sheet.shape[0]}): columns GT | mask | flow | '
         f'blurred HR | LR{frame_column}')

@@ -60,7 +60,8 @@ def degrade(hr_uint8: np.ndarray, mask: np.ndarray, spec: DegradationSpec,
   ``spec.blur_region`` says: ``'feathered'`` composites the blurred image into
   the sharp one through a Gaussian-softened mask, ``'zero_flow'`` zeroes the flow
   outside the mask, ``'whole'`` blurs everything. ``with_flow`` adds the flow
-  that was applied as ``'flow'`` (H, W, 2) int32, for inspection.
+  that was applied as ``'flow'`` (H, W, 2) int32 and the photo draws as ``'draws'``, for
+  inspection.
   """
   hr = hr_uint8.astype(np.float64) / 255.0
   mask = mask.astype(np.float64)
@@ -99,5 +100,5 @@ def degrade(hr_uint8: np.ndarray, mask: np.ndarray, spec: DegradationSpec,
   example = {'lr': to_signed(lr), 'hr': to_signed(hr), 'hr_blur': to_signed(hr_blur),
              'mask': np.ascontiguousarray(mask[..., None], dtype=np.float32)}
   if with_flow:
-    example['flow'] = np.stack([u, v], axis=-1).astype(np.int32)
+    example.update(flow=np.stack([u, v], axis=-1).astype(np.int32), draws=draws)
   return example

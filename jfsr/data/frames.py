@@ -129,7 +129,8 @@ def degrade_frame(hr_uint8: np.ndarray, mask: np.ndarray, spec: DegradationSpec,
                   with_frame: bool = False) -> dict[str, np.ndarray]:
   """One training example made the frame way (module docstring); the same keys, shapes and
   ranges as :func:`jfsr.data.degrade.degrade`. ``with_frame`` adds the small uint8 frame
-  (``'frame'``), the flow applied (``'flow'``) and the placement (``'placement'``).
+  (``'frame'``), the flow applied (``'flow'``), the placement (``'placement'``) and the photo
+  draws (``'draws'``).
 
   Draws, in order: the flip, the flow's eight epsilons and whether the example stays
   sharp (crop mode's order), then the placement (:func:`place`), then the photo family's
@@ -189,5 +190,5 @@ def degrade_frame(hr_uint8: np.ndarray, mask: np.ndarray, spec: DegradationSpec,
              'mask': (mask_out > 0.5).astype(np.float32)[..., None]}
   if with_frame:
     example.update(frame=small_uint8, flow=np.stack([u, v], axis=-1).astype(np.int32),
-                   placement=placement)
+                   placement=placement, draws=draws)
   return example

@@ -39,7 +39,7 @@ class PhotoSpec:
   share: float = 0.0
   blur_scale: tuple[float, float] = (0.0, 2.0)
   defocus_prob: float = 0.3
-  defocus_sigma: tuple[float, float] = (0.3, 1.2)
+  defocus_sigma: tuple[float, float] = (0.2, 0.8)
   kernels: tuple[str, ...] = ('bicubic', 'bilinear', 'area')
   noise_prob: float = 0.4
   noise_sigma: tuple[float, float] = (1.0, 10.0)
@@ -65,6 +65,16 @@ class PhotoDraws:
   @property
   def is_photo(self) -> bool:
     return self != PhotoDraws()
+
+  def describe(self) -> str:
+    """A short line of what was drawn (the paper's degradation: 'paper')."""
+    if not self.is_photo:
+      return 'paper'
+    steps = [f'blur x{self.blur_scale:.2f}', self.kernel]
+    steps += [f'defocus {self.defocus_sigma:.2f} px'] if self.defocus_sigma else []
+    steps += [f'noise {self.noise_sigma:.1f}'] if self.noise_sigma else []
+    steps += [f'JPEG {self.jpeg_quality}'] if self.jpeg_quality else []
+    return ', '.join(steps)
 
 
 PAPER = PhotoDraws()

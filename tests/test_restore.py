@@ -441,3 +441,29 @@ def test_the_output_size_bound_lowers_the_scale_and_skips_larger_inputs(tmp_path
   assert 'skipped' in result.stderr and 'large.png' in result.stderr
   assert Image.open(output / 'small.png').size == (960, 720)
   assert 'skipped 1' in result.stdout and not (output / 'large.png').exists()
+
+
+def test_benchmark_conditions_change_only_what_they_name():
+  """Every condition degrades the same scene (same placement, background and blur draws):
+  JPEG is PIL's round trip of the PNG frame, noise has its spread, 'noblur' and 'blur2x'
+  change the blur alone, the kernels the shrink alone."""
+  import io
+  from PIL import Image
+  from jfsr.restoration import benchmark
+  truth = draw_face(3, 128)[0]
+
+  def scene(name):
+    return benchmark.make_scene(truth, 16, 8, (10, 20), np.random.default_rng(4),
+                                benchmark.CONDITIONS[name], np.random.default_rng(9))
+  png = scene('png')
+  buffer = io.BytesIO()
+  Image.fromarray(png.frame).save(buffer, 'JPEG', quality=75)
+  np.testing.assert_array_equal(scene('jpeg75').frame, np.asarray(Image.open(buffer)))
+  noisy = scene('noise4').frame.astype(float) - png.frame
+  assert 3.5 < noisy.std() < 4.5
+  for name in benchmark.CONDITIONS:
+    other = scene(name)
+    np.testing.assert_array_equal(other.face_to_frame, png.face_to_frame)
+    assert (name == 'png') == np.array_equal(other.frame, png.frame), name
+  sharpness = lambda frame: np.abs(np.diff(frame.astype(float), axis=1)).mean()
+  assert sharpness(scene('noblur').frame) > sharpness(png.frame) > sharpness(scene('blur2x').frame)

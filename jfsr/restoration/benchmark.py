@@ -63,6 +63,32 @@ PATHS = ('bicubic', 'bicubic, back-projected', 'box (Haar)', 'box (MTCNN)',
          'aligned (MTCNN), as generated', 'aligned (MTCNN)', 'aligned (true landmarks)')
 
 
+@dataclasses.dataclass(frozen=True)
+class Condition:
+  """What happens to a scene's frame besides the face's placement: its motion blur's length
+  (x the scenes' own 2-12 px), the shrink's kernel, sensor noise (of 255) and a JPEG round
+  trip of the whole small frame (quality; 0 = PNG)."""
+  blur_scale: float = 1.0
+  kernel: str = 'bicubic'
+  noise_sigma: float = 0.0
+  jpeg_quality: int = 0
+
+
+# The conditions by name (--conditions): 'png' is the scenes as they were made before any
+# condition existed; each other one changes one thing.
+CONDITIONS = {
+    'png': Condition(),
+    'noblur': Condition(blur_scale=0.0),
+    'blur2x': Condition(blur_scale=2.0),
+    'jpeg50': Condition(jpeg_quality=50),
+    'jpeg75': Condition(jpeg_quality=75),
+    'jpeg90': Condition(jpeg_quality=90),
+    'noise4': Condition(noise_sigma=4.0),
+    'area': Condition(kernel='area'),
+    'bilinear': Condition(kernel='bilinear'),
+}
+
+
 @dataclasses.dataclass
 class Scene:
   """A degraded frame holding one face, and how the face got there."""
@@ -84,8 +110,10 @@ def textured_background(rng: np.random.Generator, side: int) -> np.ndarray:
 
 
 def line_blur(image: np.ndarray, length: float, angle_deg: float) -> np.ndarray:
-  """``image`` blurred by a centred linear motion of ``length`` pixels."""
+  """``image`` blurred by a centred linear motion of ``length`` pixels (under 1: as it is)."""
   import cv2
+  if length < 1:
+    return image
   side = int(np.ceil(length)) | 1
   kernel = np.zeros((side, side), np.float32)
   c, d = side // 2, (length - 1) / 2
@@ -95,9 +123,11 @@ def line_blur(image: np.ndarray, length: float, angle_deg: float) -> np.ndarray:
 
 
 def make_scene(truth: np.ndarray, lr_size: int, factor: int, bucket: tuple[int, int],
-               rng: np.random.Generator) -> Scene:
+               rng: np.random.Generator, condition: Condition = Condition(),
+               noise_rng: np.random.Generator | None = None) -> Scene:
   """``truth`` (hr x hr) rotated, scaled and shifted into a frame three faces wide, blurred,
-  and shrunk ``factor`` times."""
+  and shrunk ``factor`` times, under ``condition``. ``rng`` draws the same scene whatever the
+  condition; ``noise_rng`` draws the condition's noise."""
   hr = truth.shape[0]
   side = 3 * hr
   rotation = float(rng.uniform(*bucket) * rng.choice([-1, 1]))
@@ -105,7 +135,8 @@ def make_scene(truth: np.ndarray, lr_size: int, factor: int, bucket: tuple[int, 
   centre = side / 2 + rng.uniform(-0.12, 0.12, 2) * side
   background = textured_background(rng, side)
   return render_scene(truth, background, face_placement(hr, scale, rotation, centre),
-                      rng.uniform(2, 12), rng.uniform(0, 180), lr_size, factor)
+                      rng.uniform(2, 12), rng.uniform(0, 180), lr_size, factor, condition,
+                      noise_rng)
 
 
 def face_placement(hr: int, scale: float, rotation: float, centre) -> np.ndarray:
@@ -117,19 +148,27 @@ def face_placement(hr: int, scale: float, rotation: float, centre) -> np.ndarray
 
 
 def render_scene(truth: np.ndarray, background: np.ndarray, face_to_big: np.ndarray,
-                 blur_length: float, blur_angle: float, lr_size: int, factor: int) -> Scene:
+                 blur_length: float, blur_angle: float, lr_size: int, factor: int,
+                 condition: Condition = Condition(),
+                 noise_rng: np.random.Generator | None = None) -> Scene:
   """``truth`` placed over ``background`` by ``face_to_big``, the frame blurred by a linear
-  motion and shrunk ``factor`` times to 8 bits."""
-  from jfsr.data.photo import resize
+  motion and shrunk ``factor`` times to 8 bits, with ``condition``'s changes (noise drawn
+  from ``noise_rng``)."""
+  from jfsr.data import photo
   from jfsr.faces import alignment
   hr, side = truth.shape[0], background.shape[0]
   face = alignment.warp(truth, face_to_big, side, border='constant')
   inside = alignment.warp(np.full((hr, hr), 255, np.uint8), face_to_big, side,
                           border='constant')[..., None] / 255.0
   big = (background * (1 - inside) + face * inside).astype(np.float32)
-  big = line_blur(big, blur_length, blur_angle)
-  small = resize(big, side // factor)
+  big = line_blur(big, blur_length * condition.blur_scale, blur_angle)
+  small = photo.resize(big, side // factor, condition.kernel)
+  if condition.noise_sigma:
+    small = small + (noise_rng or np.random.default_rng(0)).normal(0, condition.noise_sigma,
+                                                                     small.shape)
   frame = np.clip(np.round(small), 0, 255).astype(np.uint8)
+  if condition.jpeg_quality:
+    frame = photo.jpeg_round_trip(frame, condition.jpeg_quality)
   face_to_frame = alignment.compose(alignment.pixel_scale(1 / factor), face_to_big)
   a, b = face_to_big[0, 0], face_to_big[1, 0]
   return Scene(frame, truth, face_to_frame, float(np.degrees(np.arctan2(b, a))),
@@ -220,70 +259,95 @@ def held_out_faces(config, root: str | None, folder: str | None, first: int, cou
 
 def run(model: str | None, root: str | None, count: int, seed: int = 0,
         checkpoint: str | None = None, folder: str | None = None, first: int = 0,
-        options: dict | None = None) -> dict:
-  """The measure of the module docstring; ``options`` (``Restorer`` keywords: see
-  :func:`restorer_options`) set the restored paths, ``jfsr.restore``'s defaults by
-  default."""
+        options: dict | None = None, conditions: tuple[str, ...] = ('png',)) -> dict:
+  """The measure of the module docstring under each of ``conditions`` (names of
+  :data:`CONDITIONS`: the same scenes, degraded each way); ``options`` (``Restorer``
+  keywords: see :func:`restorer_options`) set the restored paths, ``jfsr.restore``'s
+  defaults by default."""
   from jfsr import inference
   from jfsr.faces.detection import Detector
-  from jfsr.metrics import fidelity, identity
-  from jfsr.pretrained import facenet_weights
-  from jfsr.restoration.restorer import Restorer, enlarge
+  from jfsr.restoration.restorer import Restorer
 
   config, variables, step = inference.load_generator(checkpoint=checkpoint, model=model)
-  lr, hr, factor = config.data.lr_size, config.data.hr_size, config.data.hr_size // config.data.lr_size
+  lr = config.data.lr_size
   min_face = max(6, lr // 2)
   detectors = {'haar': Detector('haar', min_face), 'mtcnn': Detector('mtcnn', min_face)}
   restorers = {name: Restorer(config, variables, step, detector=d, **(options or {}))
                for name, d in detectors.items()}
-  options = settings_of(restorers['mtcnn'])
-  as_generated = Restorer(config, variables, step, back_projection_iterations=0,
-                          flip_average=False, alignments=1)
+  restorers['as generated'] = Restorer(config, variables, step, back_projection_iterations=0,
+                                       flip_average=False, alignments=1)
   source = held_out_faces(config, root, folder, first, count)
-  rng = np.random.default_rng(seed)
-  scenes = []
-  for i in range(min(count, len(source))):
-    bucket = ROTATION_BUCKETS[i % len(ROTATION_BUCKETS)]
-    scenes.append(make_scene(source[i]['hr'], lr, factor, bucket, rng))
+  faces = [source[i]['hr'] for i in range(min(count, len(source)))]
+  scorer = Scorer(np.stack(faces), config.data.hr_size)
+  results = {}
+  for name in conditions:
+    logging.info('condition %s: %s', name, CONDITIONS[name])
+    results[name] = measure(faces, config, detectors, restorers, scorer, CONDITIONS[name], seed)
+  return {'model': model or str(checkpoint), 'step': step, 'faces': len(faces), 'lr_size': lr,
+          'hr_size': config.data.hr_size, 'restorer_options': settings_of(restorers['mtcnn']),
+          'conditions': results}
+
+
+class Scorer:
+  """PSNR, SSIM (the standard protocol) and FaceNet distance of restored faces to the
+  ground-truth ones, on the face's middle (the central 3/4)."""
+
+  def __init__(self, truths: np.ndarray, hr: int):
+    from jfsr.metrics import identity
+    from jfsr.pretrained import facenet_weights
+    network, facenet_variables = facenet_weights.load_facenet()
+    self.embed = identity.jitted_embed(network, facenet_variables)
+    self.finder = identity.mtcnn_face_finder()
+    self.truths, self.border = truths, hr // 8
+    crops, self.truth_found = identity.face_crops(truths, self.finder)
+    self.truth_embedding = np.asarray(self.embed(crops))
+
+  def __call__(self, mapped: np.ndarray) -> dict[str, np.ndarray]:
+    from jfsr.metrics import fidelity, identity
+    hr = self.truths.shape[1]
+    middle = (slice(None), slice(self.border, hr - self.border),
+              slice(self.border, hr - self.border))
+    metrics = fidelity.standard_metrics(self.truths[middle], mapped[middle])
+    crops, found_here = identity.face_crops(mapped, self.finder)
+    distance = np.linalg.norm(np.asarray(self.embed(crops)) - self.truth_embedding, axis=-1)
+    usable = found_here & self.truth_found
+    return {'psnr': np.asarray(metrics['psnr']), 'ssim': np.asarray(metrics['ssim']),
+            'id_distance': np.where(usable, distance, np.nan)}
+
+
+def measure(faces: list[np.ndarray], config, detectors: dict, restorers: dict, scorer: Scorer,
+            condition: Condition, seed: int) -> dict:
+  """One condition: the scenes (the same ones for every condition with one ``seed``),
+  detected, restored each way of :data:`PATHS`, scored by rotation and size."""
+  from jfsr.restoration.restorer import enlarge
+  lr, hr = config.data.lr_size, config.data.hr_size
+  factor = hr // lr
+  rng, noise_rng = np.random.default_rng(seed), np.random.default_rng([seed, 1])
+  scenes = [make_scene(face, lr, factor, ROTATION_BUCKETS[i % len(ROTATION_BUCKETS)], rng,
+                       condition, noise_rng) for i, face in enumerate(faces)]
   logging.info('%d scenes: faces %d-%d px in %dx%d frames', len(scenes),
                min(s.scale for s in scenes) * lr, max(s.scale for s in scenes) * lr,
                *scenes[0].frame.shape[:2])
   frames = [s.frame for s in scenes]
   found = {name: d.detect(frames) for name, d in detectors.items()}
+  iterations = restorers['mtcnn'].back_projection_iterations
+  restored = lambda restorer, found_faces: [r.image for r in restorer.restore_frames(
+      frames, found_faces, upscale=factor, force=True)]
   outputs = {
       'bicubic': [enlarge(f, factor) for f in frames],
-      'bicubic, back-projected': [
-          back_projected(enlarge(f, factor), f, factor, options['back_projection_iterations'])
-          for f in frames],
-      'box (Haar)': [r.image for r in restorers['haar'].restore_frames(
-          frames, found['haar'], upscale=factor, force=True)],
-      'box (MTCNN)': [r.image for r in restorers['mtcnn'].restore_frames(
-          frames, [[box_only(f) for f in faces] for faces in found['mtcnn']], upscale=factor,
-          force=True)],
-      'aligned (MTCNN), as generated': [r.image for r in as_generated.restore_frames(
-          frames, found['mtcnn'], upscale=factor, force=True)],
-      'aligned (MTCNN)': [r.image for r in restorers['mtcnn'].restore_frames(
-          frames, found['mtcnn'], upscale=factor, force=True)],
-      'aligned (true landmarks)': [r.image for r in restorers['mtcnn'].restore_frames(
-          frames, [[true_face(s, hr)] for s in scenes], upscale=factor, force=True)],
+      'bicubic, back-projected': [back_projected(enlarge(f, factor), f, factor, iterations)
+                                  for f in frames],
+      'box (Haar)': restored(restorers['haar'], found['haar']),
+      'box (MTCNN)': restored(restorers['mtcnn'],
+                              [[box_only(f) for f in faces] for faces in found['mtcnn']]),
+      'aligned (MTCNN), as generated': restored(restorers['as generated'], found['mtcnn']),
+      'aligned (MTCNN)': restored(restorers['mtcnn'], found['mtcnn']),
+      'aligned (true landmarks)': restored(restorers['mtcnn'],
+                                           [[true_face(s, hr)] for s in scenes]),
   }
-  truths = np.stack([s.truth for s in scenes])
-  network, facenet_variables = facenet_weights.load_facenet()
-  embed = identity.jitted_embed(network, facenet_variables)
-  finder = identity.mtcnn_face_finder()
-  truth_crops, truth_found = identity.face_crops(truths, finder)
-  truth_embedding = np.asarray(embed(truth_crops))
-  border = hr // 8
-  per_face = {}
-  for path, images in outputs.items():
-    mapped = np.stack([back_onto_truth(image, s, factor) for image, s in zip(images, scenes)])
-    middle = (slice(None), slice(border, hr - border), slice(border, hr - border))
-    metrics = fidelity.standard_metrics(truths[middle], mapped[middle])
-    crops, found_here = identity.face_crops(mapped, finder)
-    distance = np.linalg.norm(np.asarray(embed(crops)) - truth_embedding, axis=-1)
-    usable = found_here & truth_found
-    per_face[path] = {'psnr': np.asarray(metrics['psnr']), 'ssim': np.asarray(metrics['ssim']),
-                      'id_distance': np.where(usable, distance, np.nan)}
+  per_face = {path: scorer(np.stack([back_onto_truth(image, s, factor)
+                                     for image, s in zip(images, scenes)]))
+              for path, images in outputs.items()}
   rotations = np.abs([s.rotation for s in scenes])
   scales = np.array([s.scale for s in scenes])
   matches = {name: [match(f, s, hr) for f, s in zip(faces, scenes)]
@@ -319,8 +383,7 @@ def run(model: str | None, root: str | None, count: int, seed: int = 0,
   for low, high in ROTATION_BUCKETS:
     chosen = (rotations >= low) & (rotations < high)
     detection['by rotation'][f'{low}-{high} deg'] = rates(chosen)
-  return {'model': model or str(checkpoint), 'step': step, 'faces': len(scenes), 'lr_size': lr, 'hr_size': hr,
-          'restorer_options': options,
+  return {'condition': dataclasses.asdict(condition),
           'identity_unusable': {p: int(np.isnan(v['id_distance']).sum())
                                 for p, v in per_face.items()},
           'scores': by_rotation(np.ones(len(scenes), bool)),
@@ -336,10 +399,39 @@ def run(model: str | None, root: str | None, count: int, seed: int = 0,
 
 
 def markdown(result: dict) -> str:
+  """A summary of every condition's gain and detection, then each condition's tables."""
   lines = [f"{result['faces']} held-out faces, model {result['model']} (step {result['step']}), "
            f"{result['lr_size']}² -> {result['hr_size']}², "
-           f"{describe(result['restorer_options'])}; "
-           'PSNR dB / SSIM / FaceNet distance (lower is better)']
+           f"{describe(result['restorer_options'])}"]
+  lines += ['', '| condition | rotation | MTCNN found | bicubic PSNR / SSIM / FaceNet | '
+            'jfsr.restore - bicubic: PSNR / SSIM / FaceNet |', '|---|---|---|---|---|']
+  for name, measured in result['conditions'].items():
+    found = measured['detection']['by rotation']
+    for bucket, by_path in measured['scores'].items():
+      base, ours = by_path['bicubic'], by_path['aligned (MTCNN)']
+      rate = found[bucket]['mtcnn'] if bucket in found else np.mean(
+          [r['mtcnn'] for r in found.values()])
+      lines.append(f"| {name} | {bucket} | {rate:.2f} | {base['psnr']:.2f} / {base['ssim']:.3f} / "
+                   f"{base['id_distance']:.3f} | {ours['psnr'] - base['psnr']:+.2f} dB / "
+                   f"{ours['ssim'] - base['ssim']:+.3f} / "
+                   f"{ours['id_distance'] - base['id_distance']:+.3f} |")
+  for name, measured in result['conditions'].items():
+    lines += ['', f'### {name}: {describe_condition(measured["condition"])}']
+    lines += condition_tables(measured)
+  return '\n'.join(lines)
+
+
+def describe_condition(condition: dict) -> str:
+  """A condition in words."""
+  parts = [f"blur x{condition['blur_scale']:g}", f"{condition['kernel']} shrink"]
+  parts += [f"noise {condition['noise_sigma']:g}"] if condition['noise_sigma'] else []
+  parts += [f"JPEG {condition['jpeg_quality']}" if condition['jpeg_quality'] else 'PNG']
+  return ', '.join(parts)
+
+
+def condition_tables(result: dict) -> list[str]:
+  """One condition's scores by rotation and size, detection rates and landmark errors."""
+  lines = ['PSNR dB / SSIM / FaceNet distance (lower is better)']
   tables = (('rotation (all faces)', 'scores'),
             ('rotation (faces both detectors found)', 'scores_found_by_both'),
             ('face size (all faces)', 'scores_by_size'))
@@ -363,7 +455,7 @@ def markdown(result: dict) -> str:
   for bucket, e in result['landmark_errors_mtcnn'].items():
     lines.append(f"| {bucket} | {e['roll']:.2f} | {e['scale']:.3f} | {e['shift']:.3f} | "
                  f"{e['point']:.3f} | {e['faces']} |")
-  return '\n'.join(lines)
+  return lines
 
 
 SETTINGS = ('alignments', 'flip_average', 'back_projection_iterations',
@@ -433,9 +525,17 @@ def report(measure, markdown_of) -> None:
 def main(argv) -> None:
   del argv
   report(lambda: run(FLAGS.model, FLAGS.root, FLAGS.faces, FLAGS.seed, FLAGS.checkpoint,
-                     FLAGS.folder, FLAGS.first, restorer_options()), markdown)
+                     FLAGS.folder, FLAGS.first, restorer_options(),
+                     tuple(CONDITIONS) if 'all' in FLAGS.conditions else tuple(FLAGS.conditions)),
+         markdown)
 
 
 if __name__ == '__main__':
   define_flags(60, 'how many held-out faces (spread over the rotation buckets)')
+  flags.DEFINE_list('conditions', ['png'], 'comma-separated, how the scenes are degraded '
+                    'besides the placement: ' + ', '.join(
+                        f'{name} ({describe_condition(dataclasses.asdict(c))})'
+                        for name, c in CONDITIONS.items()) + ', or all')
+  flags.register_validator('conditions', lambda names: set(names) <= {*CONDITIONS, 'all'},
+                           f'--conditions: choose from {", ".join(CONDITIONS)} or all')
   cli.run(main, __name__, accelerated=True)

@@ -50,16 +50,16 @@ def demo(tmp_path_factory):
     process.wait(timeout=60)
 
 
-def cli_restore(photo: Path, output: Path) -> np.ndarray:
+def cli_restore(photo: Path, output: Path, *flags: str) -> np.ndarray:
   result = subprocess.run([sys.executable, '-m', 'jfsr.restore', '--model', 'cpu-x16',
-                           '--detector', 'haar', '--input', str(photo), '--output', str(output)],
-                          cwd=REPO, capture_output=True, text=True, timeout=600)
+                           '--detector', 'haar', '--input', str(photo), '--output', str(output),
+                           *flags], cwd=REPO, capture_output=True, text=True, timeout=600)
   assert result.returncode == 0, result.stderr[-3000:]
   return np.asarray(Image.open(output / f'{photo.stem}.png'))
 
 
-def post(url: str, data: bytes, name: str) -> tuple[int, dict]:
-  request = urllib.request.Request(url + 'restore', data=data, method='POST',
+def post(url: str, data: bytes, name: str, query: str = '') -> tuple[int, dict]:
+  request = urllib.request.Request(url + 'restore' + query, data=data, method='POST',
                                    headers={'X-Filename': name})
   try:
     with urllib.request.urlopen(request, timeout=600) as response:
@@ -82,6 +82,15 @@ def test_server_answers_like_the_cli_and_refuses_bad_uploads_in_words(demo, tmp_
   assert from_data_url(answer['panels']['bicubic']).shape == expected.shape
   assert answer['faces'].startswith('restored (') and answer['restored_faces'] == 1
   assert answer['download_name'] == 'astronaut_restored.png'
+  # The fidelity slider's value: the CLI's --fidelity, pixel for pixel; out of range, refused.
+  status, sharp = post(demo, photo.read_bytes(), 'astronaut.png', '?fidelity=0')
+  assert status == 200, sharp
+  np.testing.assert_array_equal(from_data_url(sharp['panels']['restored']),
+                                cli_restore(photo, tmp_path / 'cli0', '--fidelity', '0'))
+  assert (from_data_url(sharp['panels']['restored']) != expected).any()
+  for bad in ('1.5', 'nan', 'much'):
+    status, refused = post(demo, photo.read_bytes(), 'astronaut.png', f'?fidelity={bad}')
+    assert status == 400 and 'fidelity' in refused['error'], (bad, refused)
   # Two uploads at once: served one after the other, both answered in full.
   from concurrent.futures import ThreadPoolExecutor
   with ThreadPoolExecutor(2) as pool:

@@ -107,3 +107,44 @@ def test_faces_are_averaged_a_batch_at_a_time_with_the_same_result():
   for face, alone in zip(plans, together):
     np.testing.assert_array_equal(restorer.restore_aligned([face])[0], alone)
   assert restorer.restore_aligned([]).shape == (0, hr, hr, 3)
+
+
+def asymmetric_generator(factor):
+  """A stand-in whose output is not mirror-symmetric (a left-to-right ramp added), so that
+  the flip average, the nudges and the plain pass all differ."""
+  enlarge = enlarging_generator(factor)
+
+  def generate(inputs):
+    out = enlarge(inputs).astype(np.int16)
+    ramp = np.linspace(0, 60, out.shape[2]).astype(np.int16)[None, None, :, None]
+    return np.clip(out + ramp, 0, 255).astype(np.uint8)
+  return generate
+
+
+def test_fidelity_moves_each_face_between_the_single_pass_and_the_averaged_one():
+  lr, hr = 16, 64
+  frame = cv2.GaussianBlur(np.random.default_rng(8).integers(0, 256, (40, 40, 3), np.uint8),
+                           (0, 0), 1.0)
+  to_model = alignment.invert(np.array([[0.9, -0.1, 12.0], [0.1, 0.9, 10.0]]))
+  plan = FaceResult(None, 14.0, True, to_model)
+  plan.model_input = alignment.model_input_crop(frame, to_model, lr)
+
+  def restored(**options):
+    restorer = Restorer(small_config(lr, hr), None, generate=asymmetric_generator(4), **options)
+    return restorer.restore_aligned([(frame, plan)])[0].astype(float), restorer
+
+  single, at_zero = restored(fidelity=0.0)
+  plain, _ = restored(alignments=1, flip_average=False)
+  averaged, at_one = restored()
+  halfway, at_half = restored(fidelity=0.5)
+  np.testing.assert_array_equal(single, plain)
+  assert np.abs(averaged - single).mean() > 3
+  assert np.abs(halfway - (single + averaged) / 2).max() <= 1
+  assert (at_zero.iterations(), at_half.iterations(), at_one.iterations()) == (0, 2, 3)
+  assert (at_half.iterations(video=True), at_one.iterations(video=True)) == (0, 1)
+  crops = [frame[:16, :16], frame[10:30, 5:25]]
+  np.testing.assert_array_equal(
+      Restorer(small_config(lr, hr), None, generate=asymmetric_generator(4), fidelity=0.0)
+      .restore_crops(crops),
+      Restorer(small_config(lr, hr), None, generate=asymmetric_generator(4),
+               flip_average=False).restore_crops(crops))

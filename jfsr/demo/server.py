@@ -7,13 +7,15 @@ Routes:
   ``GET /``                  the page (``page.html``)
   ``GET /info``              the model and the limits, as JSON
   ``POST /restore``          the file as the request body (its name in ``X-Filename``,
-                             ``?force=1`` to restore large faces too); answers JSON
+                             ``?force=1`` to restore large faces too, ``?fidelity=F``
+                             from 0 to 1 as ``jfsr.restore --fidelity``); answers JSON
   ``GET /download/TOKEN``    a restored video
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import dataclasses
 import http.server
 import io
@@ -67,26 +69,34 @@ class DemoApp:
             'hr_size': r.hr_size, 'max_upload_mb': self.max_upload_bytes / 1e6,
             'max_video_frames': self.max_video_frames}
 
-  def restore(self, name: str, data: bytes, force: bool = False) -> dict:
+  def restore(self, name: str, data: bytes, force: bool = False,
+              fidelity: float | None = None) -> dict:
     """The answer to one upload: the panels as PNG data URLs, what happened to each face,
-    and where to download the result. Raises :class:`UploadError` for what it refuses."""
+    and where to download the result; ``fidelity`` (0 to 1) replaces the restorer's for
+    this upload. Raises :class:`UploadError` for what it refuses."""
+    if fidelity is not None and not 0 <= fidelity <= 1:
+      raise UploadError(f'fidelity {fidelity} is not in [0, 1]')
     if not data:
       raise UploadError('the file is empty')
     if len(data) > self.max_upload_bytes:
       raise UploadError(f'the file is {len(data) / 1e6:.1f} MB; the limit is '
                         f'{self.max_upload_bytes / 1e6:.0f} MB')
+    restorer = self.restorer
+    if fidelity is not None:
+      restorer = copy.copy(self.restorer)  # shares the generator and the detector
+      restorer.fidelity = fidelity
     with self._lock:
       if Path(name).suffix.lower() in VIDEO_SUFFIXES:
-        return self._restore_video(name, data, force)
-      return self._restore_image(name, data, force)
+        return self._restore_video(restorer, name, data, force)
+      return self._restore_image(restorer, name, data, force)
 
-  def _restore_image(self, name: str, data: bytes, force: bool) -> dict:
+  def _restore_image(self, restorer: Restorer, name: str, data: bytes, force: bool) -> dict:
     from jfsr.data.images import image_size, read_rgb
     try:
       width, height = image_size(io.BytesIO(data))
-      if height * width > self.restorer.max_output_pixels:
+      if height * width > restorer.max_output_pixels:
         raise UploadError(f'{width}x{height} is above the demo\'s output bound of '
-                          f'{self.restorer.max_output_pixels / 1e6:.0f} MP')
+                          f'{restorer.max_output_pixels / 1e6:.0f} MP')
       frame = read_rgb(io.BytesIO(data))
     except UnidentifiedImageError:
       raise UploadError(f'{name} is not an image (nor a video: {", ".join(VIDEO_SUFFIXES)}) '
@@ -96,7 +106,7 @@ class DemoApp:
     except Exception as error:  # PIL raises many kinds for a damaged or hostile file
       raise UploadError(f'{name} cannot be read as an image ({error})') from None
     try:
-      result, = self.restorer.restore_frames([frame], force=force, compare=True)
+      result, = restorer.restore_frames([frame], force=force, compare=True)
     except FrameTooLargeError as error:
       raise UploadError(str(error)) from None
     summary = Summary()
@@ -105,7 +115,7 @@ class DemoApp:
     return self._answer(result, summary, kind='image', download=png_data_url(result.image),
                         download_name=f'{stem}_restored.png')
 
-  def _restore_video(self, name: str, data: bytes, force: bool) -> dict:
+  def _restore_video(self, restorer: Restorer, name: str, data: bytes, force: bool) -> dict:
     from jfsr.restoration import video
     token = secrets.token_hex(8)
     folder = self._videos / token
@@ -119,7 +129,7 @@ class DemoApp:
         raise UploadError(f'{name} has {count} frames; the demo takes videos of up to '
                           f'{self.max_video_frames} (the command line takes any length)')
       summary = Summary()
-      restored = video.restore_video(self.restorer, source, folder / 'restored.mp4', summary,
+      restored = video.restore_video(restorer, source, folder / 'restored.mp4', summary,
                                      force=force, compare=False)
     except video.VideoError as error:
       shutil.rmtree(folder, ignore_errors=True)
@@ -219,9 +229,15 @@ def make_handler(app: DemoApp) -> type[http.server.BaseHTTPRequestHandler]:
         return
       data = self.rfile.read(length)
       name = urllib.parse.unquote(self.headers.get('X-Filename') or 'upload')
-      force = urllib.parse.parse_qs(url.query).get('force') == ['1']
+      query = urllib.parse.parse_qs(url.query)
+      force = query.get('force') == ['1']
       try:
-        self._json(200, app.restore(Path(name).name, data, force))
+        fidelity = float(query['fidelity'][0]) if 'fidelity' in query else None
+      except ValueError:
+        self._json(400, {'error': f'fidelity {query["fidelity"][0]!r} is not a number'})
+        return
+      try:
+        self._json(200, app.restore(Path(name).name, data, force, fidelity))
       except UploadError as error:
         self._json(400, {'error': str(error)})
       except Exception as error:  # the page says what failed; the server goes on

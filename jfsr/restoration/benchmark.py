@@ -25,10 +25,11 @@ Each frame is then restored (enlarged by the model's factor) these ways:
   it (no roll, the box's scale): the same faces as the next row, cut without
   alignment, so that the two rows differ in alignment alone;
 * ``aligned (MTCNN), as generated``: five MTCNN landmarks, similarity warp, soft paste,
-  the generator's output as it is;
+  the generator's output as it is (``jfsr.restore --fidelity 0``);
+* ``aligned (MTCNN), fidelity 0.5``: halfway between that and the next row;
 * ``aligned (MTCNN)``: the same, restored under ``--alignments`` nudged alignments and
   flip-averaged (``--flip_average``), and back-projected (``--back_projection`` iterations):
-  the default path of ``jfsr.restore``;
+  the default path of ``jfsr.restore`` (``--fidelity``, 1 by default);
 * ``aligned (true landmarks)``: the same with the landmarks the transform put there,
   the ceiling that a perfect detector would reach.
 
@@ -60,7 +61,8 @@ FLAGS = flags.FLAGS
 ROTATION_BUCKETS = ((0, 10), (10, 20), (20, 30))
 SIZE_BUCKETS = ((0.75, 1.0), (1.0, 1.25), (1.25, 1.5))  # face side / model input side
 PATHS = ('bicubic', 'bicubic, back-projected', 'box (Haar)', 'box (MTCNN)',
-         'aligned (MTCNN), as generated', 'aligned (MTCNN)', 'aligned (true landmarks)')
+         'aligned (MTCNN), as generated', 'aligned (MTCNN), fidelity 0.5', 'aligned (MTCNN)',
+         'aligned (true landmarks)')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -274,8 +276,8 @@ def run(model: str | None, root: str | None, count: int, seed: int = 0,
   detectors = {'haar': Detector('haar', min_face), 'mtcnn': Detector('mtcnn', min_face)}
   restorers = {name: Restorer(config, variables, step, detector=d, **(options or {}))
                for name, d in detectors.items()}
-  restorers['as generated'] = Restorer(config, variables, step, back_projection_iterations=0,
-                                       flip_average=False, alignments=1)
+  restorers['as generated'] = Restorer(config, variables, step, fidelity=0.0)
+  restorers['halfway'] = Restorer(config, variables, step, **{**(options or {}), 'fidelity': 0.5})
   source = held_out_faces(config, root, folder, first, count)
   faces = [source[i]['hr'] for i in range(min(count, len(source)))]
   scorer = Scorer(np.stack(faces), config.data.hr_size)
@@ -330,7 +332,7 @@ def measure(faces: list[np.ndarray], config, detectors: dict, restorers: dict, s
                *scenes[0].frame.shape[:2])
   frames = [s.frame for s in scenes]
   found = {name: d.detect(frames) for name, d in detectors.items()}
-  iterations = restorers['mtcnn'].back_projection_iterations
+  iterations = restorers['mtcnn'].iterations()
   restored = lambda restorer, found_faces: [r.image for r in restorer.restore_frames(
       frames, found_faces, upscale=factor, force=True)]
   outputs = {
@@ -341,6 +343,7 @@ def measure(faces: list[np.ndarray], config, detectors: dict, restorers: dict, s
       'box (MTCNN)': restored(restorers['mtcnn'],
                               [[box_only(f) for f in faces] for faces in found['mtcnn']]),
       'aligned (MTCNN), as generated': restored(restorers['as generated'], found['mtcnn']),
+      'aligned (MTCNN), fidelity 0.5': restored(restorers['halfway'], found['mtcnn']),
       'aligned (MTCNN)': restored(restorers['mtcnn'], found['mtcnn']),
       'aligned (true landmarks)': restored(restorers['mtcnn'],
                                            [[true_face(s, hr)] for s in scenes]),
@@ -459,7 +462,7 @@ def condition_tables(result: dict) -> list[str]:
 
 
 SETTINGS = ('alignments', 'flip_average', 'back_projection_iterations',
-            'video_back_projection_iterations')
+            'video_back_projection_iterations', 'fidelity')
 
 
 def settings_of(restorer) -> dict:
@@ -473,13 +476,14 @@ def describe(options: dict, video: bool = False) -> str:
                        else 'back_projection_iterations']
   return (f"{options['alignments']} alignments"
           f"{', flip-averaged' if options['flip_average'] else ''}, "
-          f"{iterations} iterations of back-projection")
+          f"{iterations} iterations of back-projection, fidelity {options.get('fidelity', 1):g}")
 
 
 def restorer_options() -> dict:
   """``Restorer`` keywords from this command's ``--alignments``, ``--flip_average`` and
   ``--back_projection`` (which sets photos' and videos' iterations alike)."""
-  options = {'alignments': FLAGS.alignments, 'flip_average': FLAGS.flip_average}
+  options = {'alignments': FLAGS.alignments, 'flip_average': FLAGS.flip_average,
+             'fidelity': FLAGS.fidelity}
   if FLAGS.back_projection is not None:
     options.update(back_projection_iterations=FLAGS.back_projection,
                    video_back_projection_iterations=FLAGS.back_projection)
@@ -505,6 +509,8 @@ def define_flags(faces: int, faces_help: str) -> None:
                        lower_bound=1, upper_bound=len(ensemble.NUDGES))
   flags.DEFINE_bool('flip_average', True, 'average each restored face with its mirror '
                     'image\'s (as jfsr.restore)')
+  flags.DEFINE_float('fidelity', 1.0, 'the restored paths\' fidelity, 0 to 1 (as jfsr.restore)',
+                     lower_bound=0.0, upper_bound=1.0)
   flags.DEFINE_integer('back_projection', None, 'iterations of back-projection on the restored '
                        'paths (as jfsr.restore: 3 for photos, 1 for videos by default)',
                        lower_bound=0)

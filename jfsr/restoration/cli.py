@@ -81,6 +81,9 @@ flags.DEFINE_integer('alignments', ensemble.ALIGNMENTS, 'restore each face in a 
                      'this many alignments, nudged within its landmarks\' uncertainty, and '
                      'average them (1: the landmarks\' alignment alone)', lower_bound=1,
                      upper_bound=len(ensemble.NUDGES))
+flags.DEFINE_float('fidelity', 1.0, 'from 0 (the generator\'s one sharp pass: one alignment, '
+                   'not mirrored, not back-projected; the most invented detail) to 1 (averaged '
+                   'and back-projected: closest to the photo)', lower_bound=0.0, upper_bound=1.0)
 flags.DEFINE_integer('batch_size', 16, 'faces restored per generator call', lower_bound=1)
 flags.DEFINE_integer('frames_per_chunk', 16, 'video frames detected and restored together',
                      lower_bound=1)
@@ -276,7 +279,8 @@ def main(argv) -> None:
                              batch_size=FLAGS.batch_size,
                              max_output_pixels=int(FLAGS.max_output_mp * 1e6),
                              **iterations,
-                             flip_average=FLAGS.flip_average, alignments=FLAGS.alignments)
+                             flip_average=FLAGS.flip_average, alignments=FLAGS.alignments,
+                             fidelity=FLAGS.fidelity)
     if not FLAGS.aligned:
       restorer.use_detector(FLAGS.detector, FLAGS.min_face, FLAGS.threshold)
     logging.info('%s step %d: %d² -> %d² faces%s',

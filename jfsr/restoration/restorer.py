@@ -111,7 +111,8 @@ class Restorer:
                generate: Callable[[np.ndarray], np.ndarray] | None = None,
                back_projection_iterations: int = back_projection.ITERATIONS,
                video_back_projection_iterations: int = back_projection.VIDEO_ITERATIONS,
-               flip_average: bool = True, alignments: int = ensemble.ALIGNMENTS):
+               flip_average: bool = True, alignments: int = ensemble.ALIGNMENTS,
+               fidelity: float = 1.0):
     """``generate`` (float32 model inputs -> uint8 outputs, a fixed batch of ``batch_size``)
     replaces the JAX generator, whose ``variables`` are then not needed (``from_onnx``).
     ``back_projection_iterations``: iterations of :mod:`jfsr.restoration.back_projection`
@@ -123,9 +124,17 @@ class Restorer:
     mirrored at random, so each is as good a guess, and their average misses by less.
     ``alignments``: each face in a frame is restored under this many alignments, nudged
     within the landmarks' uncertainty, and the outputs averaged (1: the landmarks'
-    alignment alone)."""
+    alignment alone).
+    ``fidelity``, from 0 to 1, moves each face between the generator's one sharp pass (0:
+    the landmarks' alignment, not mirrored, not back-projected: the most invented detail)
+    and the averaged, back-projected result (1: closest to the photo). In between, the
+    face is ``single + fidelity x (averaged - single)`` and is back-projected
+    ``round(fidelity x iterations)`` times."""
     if not 1 <= alignments <= len(ensemble.NUDGES):
       raise ValueError(f'alignments must be 1 to {len(ensemble.NUDGES)}, got {alignments}')
+    if not 0 <= fidelity <= 1:
+      raise ValueError(f'fidelity must be in [0, 1], got {fidelity}')
+    self.fidelity = fidelity
     self.config = config
     self.back_projection_iterations = back_projection_iterations
     self.video_back_projection_iterations = video_back_projection_iterations
@@ -217,11 +226,22 @@ class Restorer:
 
   def restore_inputs(self, inputs: np.ndarray) -> np.ndarray:
     """Model inputs, ``(n, lr, lr, 3)`` uint8 RGB, -> ``(n, hr, hr, 3)`` uint8 outputs, in
-    batches of ``batch_size`` (the last padded, so the generator compiles once)."""
+    batches of ``batch_size`` (the last padded, so the generator compiles once); with
+    ``flip_average``, each averaged with its mirror image's, moved towards the plain
+    output as ``fidelity`` says."""
+    averaged, plain = self._restore_inputs(inputs)
+    return toward(plain, averaged, self.fidelity)
+
+  def _restore_inputs(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The outputs flip-averaged (with ``flip_average``), and the plain ones (neither
+    mirrored nor averaged); the flip average is left out at ``fidelity`` 0, which never
+    shows it."""
     if not len(inputs):
-      return np.zeros((0, self.hr_size, self.hr_size, 3), np.uint8)
+      empty = np.zeros((0, self.hr_size, self.hr_size, 3), np.uint8)
+      return empty, empty
     arrays = np.stack([self._as_model_array(x) for x in inputs])
-    if self.flip_average:
+    flip = self.flip_average and self.fidelity > 0
+    if flip:
       arrays = np.concatenate([arrays, arrays[:, :, ::-1]])
     outputs = []
     for start in range(0, len(arrays), self.batch_size):
@@ -229,10 +249,11 @@ class Restorer:
       padded = np.concatenate([chunk, np.repeat(chunk[-1:], self.batch_size - len(chunk), 0)])
       outputs.append(self._generate(padded)[:len(chunk)])
     outputs = np.concatenate(outputs)
-    if not self.flip_average:
-      return outputs
-    direct, mirrored = np.split(outputs.astype(np.uint16), 2)
-    return ((direct + mirrored[:, :, ::-1] + 1) // 2).astype(np.uint8)
+    if not flip:
+      return outputs, outputs
+    direct, mirrored = np.split(outputs, 2)
+    averaged = ((direct.astype(np.uint16) + mirrored[:, :, ::-1] + 1) // 2).astype(np.uint8)
+    return averaged, direct
 
   def _as_model_array(self, lr_uint8: np.ndarray) -> np.ndarray:
     if self.config.data.grayscale_input:
@@ -246,9 +267,10 @@ class Restorer:
 
   def restore_aligned(self, faces: Sequence[tuple[np.ndarray, FaceResult]]) -> np.ndarray:
     """Each planned face of its frame restored under ``alignments`` nudged alignments
-    (:mod:`jfsr.restoration.ensemble`), averaged in the first one's coordinates;
-    ``batch_size`` faces at a time, so that memory does not grow with the faces."""
-    maps = ensemble.nudges(self.lr_size, self.alignments)
+    (:mod:`jfsr.restoration.ensemble`), averaged in the first one's coordinates, and moved
+    towards the plain single pass as ``fidelity`` says; ``batch_size`` faces at a time, so
+    that memory does not grow with the faces."""
+    maps = ensemble.nudges(self.lr_size, self.alignments if self.fidelity > 0 else 1)
     restored = [np.zeros((0, self.hr_size, self.hr_size, 3), np.uint8)]
     for start in range(0, len(faces), self.batch_size):
       group = faces[start:start + self.batch_size]
@@ -256,10 +278,12 @@ class Restorer:
                 alignment.model_input_crop(frame, alignment.compose(nudge, p.to_model),
                                            self.lr_size)
                 for frame, p in group for i, nudge in enumerate(maps)]
-      outputs = self.restore_inputs(np.stack(inputs))
+      outputs, plain = self._restore_inputs(np.stack(inputs))
       outputs = outputs.reshape(len(group), len(maps), *outputs.shape[1:])
-      restored.append(outputs[:, 0] if len(maps) == 1 else
-                      np.stack([ensemble.average_back(o, maps, self.factor) for o in outputs]))
+      plain = plain.reshape(outputs.shape)[:, 0]
+      averaged = outputs[:, 0] if len(maps) == 1 else np.stack(
+          [ensemble.average_back(o, maps, self.factor) for o in outputs])
+      restored.append(toward(plain, averaged, self.fidelity))
     return np.concatenate(restored)
 
   def restore_crops(self, crops: Sequence) -> np.ndarray:
@@ -307,12 +331,15 @@ class Restorer:
     for frame, frame_plans in zip(frames, plans):
       scale, wanted = self.output_scale([p for p in frame_plans if p.restored], frame.shape,
                                         upscale)
-      iterations = (self.video_back_projection_iterations if video
-                    else self.back_projection_iterations)
-      result = self.paste_faces(frame, frame_plans, scale, compare, iterations)
+      result = self.paste_faces(frame, frame_plans, scale, compare, self.iterations(video))
       result.scale_wanted = wanted if scale < wanted else None
       results.append(result)
     return results
+
+  def iterations(self, video: bool = False) -> int:
+    """Back-projection iterations for a photo or a video frame, at this ``fidelity``."""
+    full = self.video_back_projection_iterations if video else self.back_projection_iterations
+    return round(self.fidelity * full)
 
   def output_scale(self, restored: Sequence[FaceResult], shape: tuple[int, ...],
                    upscale: int | None = None) -> tuple[int, int]:
@@ -340,8 +367,8 @@ class Restorer:
   def paste_faces(self, frame: np.ndarray, plans: list[FaceResult], scale: int,
                   compare: bool = False, iterations: int | None = None) -> FrameResult:
     """The frame enlarged ``scale`` times with the restored faces of ``plans`` pasted in,
-    each back-projected ``iterations`` times (default: ``back_projection_iterations``)."""
-    iterations = self.back_projection_iterations if iterations is None else iterations
+    each back-projected ``iterations`` times (default: a photo's, :meth:`iterations`)."""
+    iterations = self.iterations() if iterations is None else iterations
     base = enlarge(frame, scale)
     out = base.copy() if compare else base  # a 59 MB copy at x8 of 640x480: only if needed
     shown = base.copy() if compare else None
@@ -362,6 +389,17 @@ class Restorer:
         blend.paste(shown, seen, frame_to_face)
     side_by_side = np.concatenate([shown, base, out], axis=1) if compare else None
     return FrameResult(out, scale, plans, side_by_side)
+
+
+def toward(plain: np.ndarray, faithful: np.ndarray, fidelity: float) -> np.ndarray:
+  """``plain + fidelity x (faithful - plain)``, rounded (uint8 in and out): the two
+  themselves at 0 and 1."""
+  if fidelity >= 1:
+    return faithful
+  if fidelity <= 0:
+    return plain
+  mixed = plain.astype(np.float32) + fidelity * (faithful.astype(np.float32) - plain)
+  return np.clip(np.floor(mixed + 0.5), 0, 255).astype(np.uint8)
 
 
 def enlarge(frame: np.ndarray, scale: int) -> np.ndarray:

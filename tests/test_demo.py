@@ -58,9 +58,9 @@ def cli_restore(photo: Path, output: Path, *flags: str) -> np.ndarray:
   return np.asarray(Image.open(output / f'{photo.stem}.png'))
 
 
-def post(url: str, data: bytes, name: str, query: str = '') -> tuple[int, dict]:
+def post(url: str, data: bytes, name: str, query: str = '', **headers: str) -> tuple[int, dict]:
   request = urllib.request.Request(url + 'restore' + query, data=data, method='POST',
-                                   headers={'X-Filename': name})
+                                   headers={'X-Filename': name, **headers})
   try:
     with urllib.request.urlopen(request, timeout=600) as response:
       return response.status, json.loads(response.read())
@@ -123,6 +123,46 @@ def test_server_answers_like_the_cli_and_refuses_bad_uploads_in_words(demo, tmp_
   assert status == 400 and 'empty' in answer['error']
   status, answer = post(demo, bytes(1_500_000), 'big.png')
   assert status == 413 and 'the limit is 1 MB' in answer['error']
+
+
+def test_only_its_own_page_drives_the_demo(demo, tmp_path):
+  """Another page's POST (a cross-origin Origin, or Sec-Fetch-Site: cross-site) and a request
+  under another host name (DNS rebinding) are refused with 403 before any work; a video
+  longer than the limit is refused by its decoded frames, whatever its header says."""
+  import cv2
+  photo = astronaut(tmp_path / 'astronaut.png').read_bytes()
+  status, answer = post(demo, photo, 'astronaut.png', Origin='http://evil.example')
+  assert status == 403 and 'other pages' in answer['error'], answer
+  status, answer = post(demo, photo, 'astronaut.png', **{'Sec-Fetch-Site': 'cross-site'})
+  assert status == 403, answer
+  status, answer = post(demo, photo, 'astronaut.png', Host='evil.example')
+  assert status == 403 and 'evil.example' in answer['error'], answer
+  request = urllib.request.Request(demo + 'info', headers={'Host': 'evil.example:80'})
+  with pytest.raises(urllib.error.HTTPError) as refused:
+    urllib.request.urlopen(request, timeout=60)
+  assert refused.value.code == 403
+  port = demo.rstrip('/').rsplit(':', 1)[1]
+  status, answer = post(demo, photo, 'astronaut.png', Origin=f'http://127.0.0.1:{port}')
+  assert status == 200, answer  # the page's own requests carry its origin
+  webm = tmp_path / 'long.webm'
+  writer = cv2.VideoWriter(str(webm), cv2.VideoWriter_fourcc(*'VP80'), 25, (32, 32))
+  for index in range(400):
+    writer.write(np.full((32, 32, 3), index % 200, np.uint8))
+  writer.release()
+  status, answer = post(demo, webm.read_bytes(), 'long.webm')
+  assert status == 400 and 'more than 300 frames' in answer['error'], answer
+
+
+def test_frames_are_counted_by_decoding(tmp_path):
+  import cv2
+  from jfsr.restoration import video
+  clip = tmp_path / 'clip.webm'
+  writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*'VP80'), 25, (32, 32))
+  for index in range(40):
+    writer.write(np.full((32, 32, 3), index, np.uint8))
+  writer.release()
+  assert video.count_frames(clip, 100) == 40
+  assert video.count_frames(clip, 10) == 11  # stops just past the limit
 
 
 @pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),

@@ -3,6 +3,12 @@
 Built on the standard library's threaded HTTP server, so the demo adds no dependency and
 its page makes no request beyond this server (nothing is fetched from the internet).
 
+Only its user drives it: a request whose ``Host`` is not the server's own name (DNS
+rebinding: another site's name pointed at this address) or that comes from another page
+(an ``Origin`` other than this server's, or a browser's ``Sec-Fetch-Site: cross-site``) is
+refused with 403; every connection has a time limit, and at most
+:data:`MAX_CONNECTIONS` are served at once (the rest are closed at once).
+
 Routes:
   ``GET /``                  the page (``page.html``)
   ``GET /info``              the model and the limits, as JSON
@@ -38,6 +44,9 @@ PAGE = Path(__file__).with_name('page.html')
 VIDEO_SUFFIXES = ('.mp4', '.avi', '.mov', '.mkv', '.webm')
 KEPT_VIDEOS = 4  # restored videos kept for download; older ones are deleted
 DRAINED_BYTES = 1 << 30  # an oversized upload's body is read and dropped up to this size
+CONNECTION_TIMEOUT_S = 60  # a connection that sends nothing for this long is closed
+MAX_CONNECTIONS = 16
+LOOPBACK_NAMES = ('127.0.0.1', 'localhost', '[::1]', '::1')
 
 
 class UploadError(ValueError):
@@ -123,17 +132,18 @@ class DemoApp:
     source = folder / f'input{Path(name).suffix.lower()}'
     source.write_bytes(data)
     try:
-      capture, _, count = video.open_video(source)
-      capture.release()
-      if count > self.max_video_frames:
-        raise UploadError(f'{name} has {count} frames; the demo takes videos of up to '
-                          f'{self.max_video_frames} (the command line takes any length)')
+      if video.count_frames(source, self.max_video_frames) > self.max_video_frames:
+        raise UploadError(f'{name} has more than {self.max_video_frames} frames, the longest '
+                          'video the demo takes (the command line takes any length)')
       summary = Summary()
       restored = video.restore_video(restorer, source, folder / 'restored.mp4', summary,
                                      force=force, compare=False)
-    except video.VideoError as error:
+    except (video.VideoError, FrameTooLargeError) as error:
       shutil.rmtree(folder, ignore_errors=True)
       raise UploadError(str(error).replace(str(source), name)) from None
+    except UploadError:
+      shutil.rmtree(folder, ignore_errors=True)
+      raise
     except BaseException:
       shutil.rmtree(folder, ignore_errors=True)
       raise
@@ -166,11 +176,37 @@ class DemoApp:
     shutil.rmtree(self._videos, ignore_errors=True)
 
 
-def make_handler(app: DemoApp) -> type[http.server.BaseHTTPRequestHandler]:
-  """A request handler class bound to ``app``."""
+def same_origin(headers, names: tuple[str, ...], port: int) -> str | None:
+  """Why a request is not this server's own page's (``None`` when it is): its ``Host`` must
+  be one of ``names`` at ``port`` (empty ``names``: any), and an ``Origin`` or
+  ``Sec-Fetch-Site`` header, where the browser sent one, must say the same origin."""
+  host = (headers.get('Host') or '').strip().lower()
+  if names and host not in {f'{name}:{port}' for name in names}:
+    return f'this server answers to {names[0]}:{port}, not to {host or "a request without Host"}'
+  origin = headers.get('Origin')
+  if origin is not None and origin.lower() != f'http://{host}':
+    return f'requests from other pages ({origin}) are refused'
+  if headers.get('Sec-Fetch-Site', 'same-origin') not in ('same-origin', 'none'):
+    return 'requests from other sites are refused'
+  return None
+
+
+def make_handler(app: DemoApp, names: tuple[str, ...] = LOOPBACK_NAMES
+                 ) -> type[http.server.BaseHTTPRequestHandler]:
+  """A request handler class bound to ``app``, answering requests addressed to ``names``
+  at the server's port (see :func:`same_origin`)."""
 
   class Handler(http.server.BaseHTTPRequestHandler):
     server_version = 'jfsr-demo'
+    timeout = CONNECTION_TIMEOUT_S  # socket timeout: a stalled upload does not hold a thread
+
+    def _refused(self) -> bool:
+      reason = same_origin(self.headers, names, self.server.server_address[1])
+      if reason is None:
+        return False
+      self.close_connection = True
+      self._json(403, {'error': reason})
+      return True
 
     def _send(self, status: int, body: bytes, content_type: str, headers: dict | None = None):
       self.send_response(status)
@@ -186,6 +222,8 @@ def make_handler(app: DemoApp) -> type[http.server.BaseHTTPRequestHandler]:
       self._send(status, json.dumps(value).encode(), 'application/json')
 
     def do_GET(self):  # noqa: N802 (the standard library's name)
+      if self._refused():
+        return
       path = urllib.parse.urlparse(self.path).path
       if path == '/':
         self._send(200, PAGE.read_bytes(), 'text/html; charset=utf-8')
@@ -209,6 +247,9 @@ def make_handler(app: DemoApp) -> type[http.server.BaseHTTPRequestHandler]:
         length -= len(chunk)
 
     def do_POST(self):  # noqa: N802
+      if self._refused():
+        self._drop_body(min(int(self.headers.get('Content-Length') or 0), DRAINED_BYTES))
+        return
       url = urllib.parse.urlparse(self.path)
       if url.path != '/restore':
         self._json(404, {'error': f'no action at {url.path}'})
@@ -250,9 +291,43 @@ def make_handler(app: DemoApp) -> type[http.server.BaseHTTPRequestHandler]:
   return Handler
 
 
+class BoundedServer(http.server.ThreadingHTTPServer):
+  """A threaded HTTP server that serves at most :data:`MAX_CONNECTIONS` connections at once
+  (the next ones are closed unanswered) and logs a dropped connection in one line."""
+  daemon_threads = True
+
+  def __init__(self, *args, **kwargs):
+    super().__init__(*args, **kwargs)
+    self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+  def process_request(self, request, client_address):
+    if not self._slots.acquire(blocking=False):
+      logging.warning('%s: more than %d connections at once; closed', client_address[0],
+                      MAX_CONNECTIONS)
+      self.shutdown_request(request)
+      return
+    super().process_request(request, client_address)
+
+  def process_request_thread(self, request, client_address):
+    try:
+      super().process_request_thread(request, client_address)
+    finally:
+      self._slots.release()
+
+  def handle_error(self, request, client_address):
+    import sys
+    logging.info('%s: connection dropped (%s)', client_address[0], sys.exc_info()[1])
+
+
 def make_server(app: DemoApp, host: str = '127.0.0.1', port: int = 7860
                 ) -> http.server.ThreadingHTTPServer:
-  """The demo's HTTP server, bound (port 0: a free one) but not yet serving."""
-  server = http.server.ThreadingHTTPServer((host, port), make_handler(app))
-  server.daemon_threads = True
+  """The demo's HTTP server, bound (port 0: a free one) but not yet serving. Bound to a
+  loopback address it answers only to this computer's names; bound to another address,
+  to any name, and still only to its own page."""
+  names = LOOPBACK_NAMES if host in LOOPBACK_NAMES else ()
+  server = BoundedServer((host, port), make_handler(app, names))
+  if not names:
+    logging.warning('the demo listens on %s: anyone who can reach this computer can use it '
+                    '(it has no authentication); --host 127.0.0.1 keeps it to this computer',
+                    host)
   return server

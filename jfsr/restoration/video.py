@@ -31,6 +31,20 @@ def open_video(path: Path):
   return capture, fps, max(count, 0)
 
 
+def count_frames(path: Path, limit: int) -> int:
+  """The frames of the video at ``path`` counted by decoding them, stopping past ``limit``
+  (so the answer is at most ``limit + 1``): a streamed WebM or Matroska file, as browsers
+  record them, has no frame count in its header, which OpenCV then reports as 0 or less."""
+  capture, _, _ = open_video(path)
+  try:
+    count = 0
+    while count <= limit and capture.grab():
+      count += 1
+    return count
+  finally:
+    capture.release()
+
+
 def frame_chunks(capture, chunk: int) -> Iterator[list[np.ndarray]]:
   """RGB frames, ``chunk`` at a time (the last chunk may be shorter)."""
   import cv2

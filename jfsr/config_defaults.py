@@ -30,6 +30,30 @@ CHOICES = {
 }
 
 
+# The shrink kernels the photo family draws from (data.photo.kernels; jfsr.data.photo).
+PHOTO_KERNELS = ('bicubic', 'bilinear', 'area')
+
+
+def photo_family() -> ml_collections.ConfigDict:
+  """``data.photo``, the photo family (ours, jfsr.data.photo): this share of training
+  examples, crop and frame mode alike, is degraded as photos degrade faces: Gong's flow
+  scaled by U(blur_scale), a Gaussian defocus (sigma in LR pixels) with defocus_prob, a
+  shrink kernel from kernels, Gaussian noise (of 255) with noise_prob, 8 bits, and a JPEG
+  round trip with jpeg_prob at a quality from jpeg_quality (both ends included). Share 0 =
+  the paper's degradation alone."""
+  p = ml_collections.ConfigDict()
+  p.share = 0.0
+  p.blur_scale = (0.0, 2.0)
+  p.defocus_prob = 0.3
+  p.defocus_sigma = (0.2, 0.8)
+  p.kernels = PHOTO_KERNELS
+  p.noise_prob = 0.4
+  p.noise_sigma = (1.0, 10.0)
+  p.jpeg_prob = 0.7
+  p.jpeg_quality = (30, 95)
+  return p
+
+
 def base_config() -> ml_collections.ConfigDict:
   """32² -> 256², batch 64, lambda1 = 100, lambda2 = 10, Adam(2e-4, 0.5, 0.999), the global
   discriminator from the start and the local (face) discriminator after 200 epochs."""
@@ -87,21 +111,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.frames.scale_error = 0.06
   c.data.frames.shift_error = 0.02
   c.data.frames.point_error = 0.015
-  # The photo family (ours, jfsr.data.photo): this share of training examples, crop and frame
-  # mode alike, is degraded as photos degrade faces: Gong's flow scaled by U(blur_scale), a
-  # Gaussian defocus (sigma in LR pixels) with defocus_prob, a shrink kernel from kernels,
-  # Gaussian noise (of 255) with noise_prob, 8 bits, and a JPEG round trip with jpeg_prob at
-  # a quality from jpeg_quality (both ends included). 0 = the paper's degradation alone.
-  c.data.photo = ml_collections.ConfigDict()
-  c.data.photo.share = 0.0
-  c.data.photo.blur_scale = (0.0, 2.0)
-  c.data.photo.defocus_prob = 0.3
-  c.data.photo.defocus_sigma = (0.2, 0.8)
-  c.data.photo.kernels = ('bicubic', 'bilinear', 'area')
-  c.data.photo.noise_prob = 0.4
-  c.data.photo.noise_sigma = (1.0, 10.0)
-  c.data.photo.jpeg_prob = 0.7
-  c.data.photo.jpeg_quality = (30, 95)
+  c.data.photo = photo_family()
   c.data.num_workers = 2
   c.data.prefetch_buffer = 2
 

@@ -151,7 +151,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: int = 1, training: 
 
 def _check_photo(photo: ml_collections.ConfigDict) -> None:
   """The photo family's share, probabilities, ranges and kernels (jfsr.data.photo)."""
-  from jfsr.data.photo import KERNELS
+  kernels = config_defaults.PHOTO_KERNELS
   for name in ('share', 'defocus_prob', 'noise_prob', 'jpeg_prob'):
     _check(0 <= photo[name] <= 1, f'data.photo.{name}={photo[name]}: must be in [0, 1]')
   for name, low, high in (('blur_scale', 0, 10), ('defocus_sigma', 0, 10),
@@ -160,8 +160,8 @@ def _check_photo(photo: ml_collections.ConfigDict) -> None:
     _check(len(value) == 2 and low <= value[0] <= value[1] <= high,
            f'data.photo.{name}={value}: must be a (low, high) pair with '
            f'{low} <= low <= high <= {high}')
-  _check(len(photo.kernels) > 0 and all(k in KERNELS for k in photo.kernels),
-         f'data.photo.kernels={photo.kernels}: choose from ' + ', '.join(KERNELS))
+  _check(len(photo.kernels) > 0 and all(k in kernels for k in photo.kernels),
+         f'data.photo.kernels={photo.kernels}: choose from ' + ', '.join(kernels))
 
 
 def steps_per_epoch(config: ml_collections.ConfigDict) -> int:

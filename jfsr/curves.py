@@ -101,11 +101,13 @@ def markdown_table(history: dict[int, dict]) -> str:
   return '\n'.join(lines)
 
 
-def draw(workdir, out=None, margin_reader: gan_balance.MarginReader | None = None
-         ) -> epath.Path | None:
-  """Draws the curves of ``workdir`` to ``out`` (default ``workdir/curves.png``); returns the
-  path, or None when nothing has been evaluated yet. The discriminators' margins come from
-  ``margin_reader`` when given (a trainer keeps one), else from reading the workdir's events."""
+def draw(workdir, out=None, margin_reader: gan_balance.MarginReader | None = None,
+         overwrite: bool = True) -> epath.Path | None:
+  """Draws the curves of ``workdir`` to ``out`` (default ``workdir/curves.png``, redrawn at
+  each evaluation); returns the path, or None when nothing has been evaluated yet. The
+  discriminators' margins come from ``margin_reader`` when given (a trainer keeps one), else
+  from reading the workdir's events. Without ``overwrite`` an existing ``out`` is refused
+  (:class:`jfsr.files.OutputExistsError`)."""
   plt = _pyplot()
   history = read_history(workdir)
   if not history:
@@ -146,7 +148,8 @@ def draw(workdir, out=None, margin_reader: gan_balance.MarginReader | None = Non
   if any(averaged(history[s]) for s in steps):
     title += "; open markers: the generator's moving average"
   figure.suptitle(title, fontsize=10)
-  return _save(figure, epath.Path(out) if out else epath.Path(workdir) / 'curves.png')
+  return _save(figure, epath.Path(out) if out else epath.Path(workdir) / 'curves.png',
+               overwrite=overwrite)
 
 
 def _draw_margins(axis, balance: dict[str, dict[int, float]]) -> None:
@@ -171,12 +174,16 @@ def _pyplot():
   return pyplot
 
 
-def _save(figure, out: epath.Path) -> epath.Path:
-  """Writes ``figure`` to ``out`` as a PNG and frees it."""
+def _save(figure, out: epath.Path, overwrite: bool = True) -> epath.Path:
+  """Writes ``figure`` to ``out`` as a PNG and frees it: a bucket path as it is, a local one
+  through :func:`jfsr.files.write_atomically`."""
+  import io
+  from jfsr import files
   figure.tight_layout()
-  with out.open('wb') as f:
-    figure.savefig(f, format='png', dpi=110)
+  buffer = io.BytesIO()
+  figure.savefig(buffer, format='png', dpi=110)
   _pyplot().close(figure)
+  files.write_data(out, buffer.getvalue(), overwrite)
   return out
 
 
@@ -217,7 +224,8 @@ def gains_table(histories: dict[str, dict[int, dict]]) -> str:
   return '\n'.join(lines)
 
 
-def draw_gains(histories: dict[str, dict[int, dict]], out) -> epath.Path:
+def draw_gains(histories: dict[str, dict[int, dict]], out, overwrite: bool = True
+               ) -> epath.Path:
   """Draws each set's gain over bicubic (PSNR, SSIM) against the step to ``out``."""
   figure, axes = _pyplot().subplots(1, len(GAIN_METRICS), figsize=(5.2 * len(GAIN_METRICS), 3.6))
   for axis, (key, title, _) in zip(axes, GAIN_METRICS):
@@ -231,21 +239,23 @@ def draw_gains(histories: dict[str, dict[int, dict]], out) -> epath.Path:
     axis.set_xlabel('training step')
     axis.grid(alpha=0.3)
     axis.legend(fontsize=7)
-  return _save(figure, epath.Path(out))
+  return _save(figure, epath.Path(out), overwrite=overwrite)
 
 
-def _main_gains(sets_text: str, out: str | None, table: bool) -> None:
+def _main_gains(sets_text: str, out: str | None, table: bool, overwrite: bool) -> None:
+  from jfsr import files
   try:
     sets = parse_sets(sets_text)
   except ValueError as error:
     cli.usage_error(str(error))
   if not out:
     cli.usage_error('--gains needs --out FILE')
+  files.check_new(out, overwrite, '--out')
   histories = {label: read_history(path) for label, path in sets.items()}
   empty = [f'{label}={sets[label]}' for label, history in histories.items() if not history]
   if empty:
     cli.fail(f'no evaluations (eval/<step>/metrics.json) in {", ".join(empty)}')
-  print(f'wrote {draw_gains(histories, out)} ({", ".join(sets)})')
+  print(f'wrote {draw_gains(histories, out, overwrite)} ({", ".join(sets)})')
   if table:
     print(gains_table(histories))
 
@@ -253,12 +263,16 @@ def _main_gains(sets_text: str, out: str | None, table: bool) -> None:
 def _main(argv) -> None:
   from absl import flags
   del argv
+  from jfsr import files
   if flags.FLAGS.gains:
-    _main_gains(flags.FLAGS.gains, flags.FLAGS.out, flags.FLAGS.table)
+    _main_gains(flags.FLAGS.gains, flags.FLAGS.out, flags.FLAGS.table, flags.FLAGS.overwrite)
     return
   if not flags.FLAGS.workdir:
     cli.usage_error('give --workdir DIR (or --gains LABEL=DIR,...)')
-  path = draw(flags.FLAGS.workdir, flags.FLAGS.out)
+  if flags.FLAGS.out and '://' not in flags.FLAGS.out:
+    files.check_new(flags.FLAGS.out, flags.FLAGS.overwrite, '--out')
+  path = draw(flags.FLAGS.workdir, flags.FLAGS.out,
+              overwrite=flags.FLAGS.overwrite or not flags.FLAGS.out)
   if path is None:
     cli.fail(f'{flags.FLAGS.workdir} has no evaluations (eval/<step>/metrics.json); '
              'run python -m jfsr.evaluate --workdir DIR --steps ... first')
@@ -272,7 +286,9 @@ def run() -> None:
   """The ``jfsr-curves`` command (also ``python -m jfsr.curves``)."""
   from absl import flags as absl_flags
   absl_flags.DEFINE_string('workdir', None, 'a training run\'s --workdir')
-  absl_flags.DEFINE_string('out', None, 'the PNG to write (default: WORKDIR/curves.png)')
+  absl_flags.DEFINE_string('out', None, 'the PNG to write (default: WORKDIR/curves.png, '
+                           'redrawn each time)')
+  absl_flags.DEFINE_bool('overwrite', False, 'replace a file already at --out')
   absl_flags.DEFINE_bool('table', False, 'also print the evaluations as a Markdown table')
   absl_flags.DEFINE_string('gains', None, 'LABEL=DIR,...: draw each set\'s gain over bicubic '
                            '(one run evaluated on several sets of faces) instead')

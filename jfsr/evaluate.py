@@ -49,9 +49,8 @@ import ml_collections
 import numpy as np
 from absl import logging
 from etils import epath
-from PIL import Image
 
-from jfsr import checkpointing, cli, grids, inference, models, train_step
+from jfsr import checkpointing, cli, files, grids, inference, models, train_step
 from jfsr.data import pipeline
 from jfsr.errors import ConfigError, UsageError
 from jfsr.metrics import fidelity, identity
@@ -181,11 +180,11 @@ def write_outputs(out_dir: epath.Path, step: int, results: dict, grid, config,
             **({'gallery_missed': results['gallery_missed']} if 'gallery_missed' in results
                else {}),
             'methods': {m: results[m] for m in METHODS}}
-  (out_dir / 'metrics.json').write_text(json.dumps(record, indent=2) + '\n')
+  files.write_data(out_dir / 'metrics.json', (json.dumps(record, indent=2) + '\n').encode())
   rows = table_rows(results)
   text = io.StringIO()
   csv.writer(text).writerows(rows)
-  (out_dir / 'table.csv').write_text(text.getvalue())
+  files.write_data(out_dir / 'table.csv', text.getvalue().encode())
   heading = f'step {step}, {results["num_images"]} test faces'
   if generator == 'average':
     heading += f', the moving average of the generator (decay {config.train.ema_decay:g})'
@@ -195,10 +194,9 @@ def write_outputs(out_dir: epath.Path, step: int, results: dict, grid, config,
   markdown = [heading, '',
               '| ' + ' | '.join(rows[0]) + ' |', '|' + '---|' * len(rows[0])]
   markdown += ['| ' + ' | '.join(row) + ' |' for row in rows[1:]]
-  (out_dir / 'table.md').write_text('\n'.join(markdown) + '\n')
+  files.write_data(out_dir / 'table.md', ('\n'.join(markdown) + '\n').encode())
   if grid is not None:
-    with (out_dir / 'grid.png').open('wb') as f:
-      Image.fromarray(grid).save(f, format='PNG')
+    files.write_data(out_dir / 'grid.png', files.png_bytes(grid))
 
 
 def scalars(results: dict) -> dict[str, float]:

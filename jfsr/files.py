@@ -1,24 +1,139 @@
-"""Writing a user's files so that nothing is half-written or written through a link."""
+"""Writing a user's files: the one way every command publishes what it writes.
+
+A file is written under a short private name in a private folder beside its target, then
+published in one step. Without ``overwrite`` the publishing is a hard link, which the
+kernel refuses when the target exists, so a file that appeared meanwhile (another run
+writing the same result) is never replaced; with ``overwrite`` it is a rename, which
+replaces a link at the target and never follows it. A failure or a kill leaves at most
+the private folder, named ``.jfsr-PID-N.partial``, which the next write into that folder
+removes once its process is gone.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import itertools
 import os
+import re
+import shutil
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
+
+from jfsr.errors import UsageError
+
+PRIVATE = re.compile(r'\.jfsr-(\d+)-\d+\.partial')
+_counter = itertools.count()
 
 
-def write_atomically(output: Path, write: Callable[[Path], None]) -> None:
-  """``write(path)`` into a private folder beside ``output``, under ``output``'s own name
-  (formats such as torch's archive name their contents after the file), then renamed onto
-  ``output``: a failure leaves no half-written file, and a link at ``output`` is replaced,
-  never followed."""
-  output = Path(output)
+class OutputExistsError(UsageError):
+  """A target that is already there (or is a link), and no ``--overwrite``."""
+
+
+def occupied(path: Path) -> bool:
+  return path.exists() or path.is_symlink()
+
+
+def check_new(path: Path | str, overwrite: bool, what: str = '') -> Path:
+  """``path``, refused (:class:`OutputExistsError`) when something is there and
+  ``overwrite`` is off, or when it is a folder; ``what`` names the flag in the message."""
+  path = Path(path)
+  name = f'{what} {path}' if what else str(path)
+  if path.is_dir() and not path.is_symlink():
+    raise OutputExistsError(f'{name} is a folder; give a file name')
+  if occupied(path) and not overwrite:
+    kind = 'a link' if path.is_symlink() else 'a file'
+    raise OutputExistsError(f'{name} is already {kind} there; pass --overwrite to replace it, or '
+                            'choose another name')
+  return path
+
+
+def remove_stale(folder: Path) -> None:
+  """Removes the private folders that killed writers left in ``folder``."""
+  try:
+    entries = list(folder.iterdir())
+  except OSError:
+    return
+  for entry in entries:
+    found = PRIVATE.fullmatch(entry.name)
+    if found and int(found.group(1)) != os.getpid() and not _alive(int(found.group(1))):
+      shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:
+    return True
+  return True
+
+
+@contextlib.contextmanager
+def private_folder(output: Path) -> Iterator[Path]:
+  """A fresh private folder beside ``output`` (its parents created, stale private folders
+  of killed writers removed), deleted with whatever is left in it on the way out."""
   output.parent.mkdir(parents=True, exist_ok=True)
-  private = output.parent / f'.{output.name}.{os.getpid()}.partial'
+  remove_stale(output.parent)
+  private = output.parent / f'.jfsr-{os.getpid()}-{next(_counter)}.partial'
   private.mkdir()
   try:
-    write(private / output.name)
-    os.replace(private / output.name, output)
+    yield private
   finally:
-    (private / output.name).unlink(missing_ok=True)
-    private.rmdir()
+    shutil.rmtree(private, ignore_errors=True)
+
+
+def write_atomically(output: Path | str, write: Callable[[Path], None],
+                     overwrite: bool = True) -> Path:
+  """``write(path)`` into a private folder beside ``output``, under ``output``'s own name
+  (formats such as torch's archive name their contents after the file), then published
+  onto ``output`` (module docstring): all of it or nothing, never through a link, and
+  without ``overwrite`` never over a file that is there by then
+  (:class:`OutputExistsError`)."""
+  output = Path(output)
+  with private_folder(output) as private:
+    written = private / output.name
+    write(written)
+    publish(written, output, overwrite)
+  return output
+
+
+def write_data(output, data: bytes, overwrite: bool = True) -> None:
+  """``data`` written to ``output``: a bucket path (``gs://...``) as it is, a local path
+  through :func:`write_atomically`."""
+  if '://' in str(output):
+    from etils import epath
+    epath.Path(output).write_bytes(data)
+  else:
+    write_atomically(Path(output), lambda path: path.write_bytes(data), overwrite)
+
+
+def png_bytes(image) -> bytes:
+  """A uint8 image array as PNG bytes."""
+  import io
+  from PIL import Image
+  buffer = io.BytesIO()
+  Image.fromarray(image).save(buffer, format='PNG')
+  return buffer.getvalue()
+
+
+def publish(written: Path, output: Path, overwrite: bool) -> None:
+  """Moves the finished file ``written`` onto ``output`` (see :func:`write_atomically`)."""
+  if overwrite:
+    os.replace(written, output)
+    return
+  try:
+    os.link(written, output)
+  except FileExistsError:
+    raise OutputExistsError(f'{output} appeared while it was being written (another run?); '
+                            'it was left as it is') from None
+  except OSError as error:
+    if error.errno not in (errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EOPNOTSUPP,
+                           errno.EMLINK):
+      raise
+    # No hard links here (some network and FUSE file systems): check, then rename.
+    if occupied(output):
+      raise OutputExistsError(f'{output} appeared while it was being written (another run?); '
+                              'it was left as it is') from None
+    os.replace(written, output)

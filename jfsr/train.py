@@ -21,9 +21,8 @@ import ml_collections
 import numpy as np
 from absl import logging
 from etils import epath
-from PIL import Image
 
-from jfsr import (checkpointing, config_loading, distributed, evaluate, gan_balance, grids,
+from jfsr import (checkpointing, config_loading, distributed, evaluate, files, gan_balance, grids,
                   host_memory, inference, models, train_step)
 from jfsr.data import pipeline
 from jfsr.errors import NonFiniteLossError, WorkdirError
@@ -323,8 +322,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
       writer.write_images(step, {'samples/lr_bicubic_blur_output_target': grid[None]})
       if is_chief:
         (workdir / 'samples').mkdir(exist_ok=True)
-        with (workdir / 'samples' / f'step_{step:07d}.png').open('wb') as f:
-          Image.fromarray(grid).save(f, format='PNG')
+        files.write_data(workdir / 'samples' / f'step_{step:07d}.png', files.png_bytes(grid))
 
     if evaluating:
       results, grid = evaluator.run(generator_variables(state))

@@ -201,6 +201,24 @@ def _(box):
   return restore_folder(box)
 
 
+@case('restore: a.jpg, a.png and a_png.png in one folder', 0,
+      new_files=('out/a_jpg.png', 'out/a_png.png', 'out/a_png_2.png'))
+def _(box):
+  box.face('a.png', 0)
+  box.face('a_png.png', 2)
+  Image.fromarray(draw_face(1, 48)[0]).save(box.inputs / 'a.jpg', quality=95)
+  return restore_folder(box)
+
+
+LONG_NAME = '顔' * 78  # 234 bytes of UTF-8: with its suffix, near the 255-byte limit
+
+
+@case('restore: a file name of 238 bytes', 0, new_files=(f'out/{LONG_NAME}.png',))
+def _(box):
+  box.face(f'{LONG_NAME}.png')
+  return restore_folder(box)
+
+
 @case('restore: --upscale 1000 on a photo', 0, new_files=('out/a.png',))
 def _(box):
   box.face()
@@ -428,6 +446,57 @@ def _(box):
 def _(box):
   (box.root / 'empty_run').mkdir()
   return 'jfsr.curves', ['--workdir', box.root / 'empty_run']
+
+
+def evaluated_run(box: Box) -> Path:
+  """A folder with one evaluation record, as jfsr.evaluate writes them."""
+  import json
+  record = box.root / 'evaluated' / 'eval' / '10' / 'metrics.json'
+  record.parent.mkdir(parents=True)
+  scores = {'psnr': 20.0, 'ssim': 0.5}
+  record.write_text(json.dumps({'step': 10, 'methods': {'model': scores, 'bicubic': scores}}))
+  return record.parent.parent.parent
+
+
+@case('curves: --out that is a photo already there', 2, '--overwrite')
+def _(box):
+  photo = box.face('holiday.jpg', folder=box.root)
+  return 'jfsr.curves', ['--workdir', evaluated_run(box), '--out', photo]
+
+
+@case('curves: --out that is a link to a photo', 2, 'a link')
+def _(box):
+  (box.root / 'plot.png').symlink_to(box.face('holiday.png', folder=box.root))
+  return 'jfsr.curves', ['--workdir', evaluated_run(box), '--out', box.root / 'plot.png']
+
+
+@case('curves: --gains onto a file already there', 2, '--overwrite')
+def _(box):
+  run = evaluated_run(box)
+  return 'jfsr.curves', ['--gains', f'test={run}', '--out', box.write('g.png', 'x', box.root)]
+
+
+@case('pretrained: pack --output onto a photo already there', 2, '--overwrite')
+def _(box):
+  return 'jfsr.pretrained', ['pack', '--checkpoint', box.run, '--name', 'x',
+                             '--output', box.face('portrait.jpg', folder=box.root)]
+
+
+@case('pretrained: pack without --output under a shipped model\'s name', 2, '--overwrite')
+def _(box):
+  return 'jfsr.pretrained', ['pack', '--checkpoint', box.run, '--name', 'cpu-x16']
+
+
+@case('contact sheet: --out that is already there', 2, '--overwrite')
+def _(box):
+  return 'jfsr.data.contact_sheet', ['--config', 'configs/celebahq.py:smoke', '--out',
+                                     box.face('sheet.png', folder=box.root)]
+
+
+@case('benchmark: --json that is already there', 2, '--overwrite')
+def _(box):
+  return 'jfsr.restoration.benchmark', ['--model', 'cpu-x16', '--folder', box.inputs,
+                                        '--json', box.write('r.json', '{}', box.root)]
 
 
 @case('demo: a port out of range', 2, 'port')

@@ -17,7 +17,8 @@ def _write(workdir, step, model, bicubic, **extra):
 def _keep_figures(monkeypatch) -> list:
   """The figures curves draws, kept open instead of written and closed."""
   figures = []
-  monkeypatch.setattr(curves, '_save', lambda figure, out: figures.append(figure) or out)
+  monkeypatch.setattr(curves, '_save',
+                      lambda figure, out, **_: figures.append(figure) or out)
   return figures
 
 

@@ -58,7 +58,7 @@ def face_and_mask(size=64, seed=0):
 def spec_with(**photo_fields) -> DegradationSpec:
   fields = {**ALL_STEPS_OFF, **photo_fields}
   return DegradationSpec(hr_size=64, lr_size=16, sharp_fraction=0.0, hflip=False,
-                         photo=photo.PhotoSpec(**fields))
+                         photo=photo.PhotoSpec.default(**fields))
 
 
 def test_the_jpeg_step_is_pils_own_round_trip():
@@ -94,7 +94,7 @@ def test_noise_has_the_drawn_spread_and_lands_on_the_input_only():
   face, mask = face_and_mask(256)
   spec = dataclasses.replace(spec_with(noise_prob=1.0, noise_sigma=(8.0, 8.0)), hr_size=256,
                              lr_size=128)
-  plain = degrade.degrade(face, mask, dataclasses.replace(spec, photo=photo.PhotoSpec(
+  plain = degrade.degrade(face, mask, dataclasses.replace(spec, photo=photo.PhotoSpec.default(
       **ALL_STEPS_OFF)), np.random.default_rng(5))
   noisy = degrade.degrade(face, mask, spec, np.random.default_rng(5))
   residual = (noisy['lr'].astype(np.float64) - plain['lr']) / 2 * 255
@@ -127,7 +127,7 @@ def test_the_family_is_fixed_by_seed_and_index(frame_share):
 
 
 def test_draws_cover_the_configured_ranges():
-  spec = photo.PhotoSpec(share=1.0, jpeg_prob=1.0, jpeg_quality=(30, 95))
+  spec = photo.PhotoSpec.default(share=1.0, jpeg_prob=1.0, jpeg_quality=(30, 95))
   rng = np.random.default_rng(0)
   draws = [photo.draw(spec, rng) for _ in range(400)]
   qualities = [d.jpeg_quality for d in draws]
@@ -135,7 +135,7 @@ def test_draws_cover_the_configured_ranges():
   assert {d.kernel for d in draws} == {'bicubic', 'bilinear', 'area'}
   assert 0.2 < np.mean([d.defocus_sigma > 0 for d in draws]) < 0.4
   assert all(0 <= d.blur_scale <= 2 for d in draws)
-  assert photo.draw(photo.PhotoSpec(share=0.0), rng) is photo.PAPER
+  assert photo.draw(photo.PhotoSpec.default(), rng) is photo.PAPER
 
 
 @pytest.mark.parametrize('field, value', [('share', 1.5), ('jpeg_quality', (90, 30)),

@@ -20,6 +20,8 @@ Each printed row line ends with what the photo family drew for it (``data.photo.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from absl import flags
 from ml_collections import config_flags
@@ -36,6 +38,7 @@ flags.DEFINE_integer('count', 8, 'number of examples (rows)')
 flags.DEFINE_enum('split', 'train', ['train', 'test'], 'which split to draw from')
 flags.DEFINE_integer('seed', 0, 'degradation seed')
 flags.DEFINE_string('out', 'contact_sheet.png', 'output PNG')
+flags.DEFINE_bool('overwrite', False, 'replace a file already at --out')
 
 
 def flow_to_rgb(flow: np.ndarray) -> tuple[np.ndarray, float]:
@@ -98,9 +101,12 @@ def contact_sheet(config, count: int, split: str = 'train', seed: int = 0) -> tu
 
 
 def main(argv):
+  from jfsr import files
   del argv
+  files.check_new(FLAGS.out, FLAGS.overwrite, '--out')
   sheet, lengths = contact_sheet(FLAGS.config, FLAGS.count, FLAGS.split, FLAGS.seed)
-  Image.fromarray(sheet).save(FLAGS.out)
+  files.write_atomically(Path(FLAGS.out), lambda path: Image.fromarray(sheet).save(path, 'PNG'),
+                         FLAGS.overwrite)
   for row, (longest, median, draws) in enumerate(lengths):
     print(f'row {row}: longest blur {longest:.1f} px, median {median:.1f} px; {draws}')
   frame_column = ' | frame (model input outlined)' if FLAGS.config.data.frame_share else ''

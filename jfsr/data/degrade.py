@@ -28,7 +28,8 @@ class DegradationSpec:
   hflip: bool = True
   grayscale_input: bool = False
   blur_region: str = 'feathered'  # 'feathered' | 'zero_flow' | 'whole'
-  photo: photo.PhotoSpec = photo.PhotoSpec()  # share 0: the paper's degradation alone
+  # The photo family; its defaults have share 0: the paper's degradation alone.
+  photo: photo.PhotoSpec = dataclasses.field(default_factory=photo.PhotoSpec.default)
 
   @classmethod
   def from_config(cls, config) -> 'DegradationSpec':

@@ -29,28 +29,40 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-KERNELS = {'bicubic': Image.Resampling.BICUBIC, 'bilinear': Image.Resampling.BILINEAR,
-           'area': Image.Resampling.BOX}
+from jfsr import config_defaults
+
+KERNELS = dict(zip(config_defaults.PHOTO_KERNELS, (Image.Resampling.BICUBIC, Image.Resampling.BILINEAR,
+                                   Image.Resampling.BOX)))
 
 
 @dataclasses.dataclass(frozen=True)
 class PhotoSpec:
-  """The family's probabilities and ranges (config section ``data.photo``)."""
-  share: float = 0.0
-  blur_scale: tuple[float, float] = (0.0, 2.0)
-  defocus_prob: float = 0.3
-  defocus_sigma: tuple[float, float] = (0.2, 0.8)
-  kernels: tuple[str, ...] = ('bicubic', 'bilinear', 'area')
-  noise_prob: float = 0.4
-  noise_sigma: tuple[float, float] = (1.0, 10.0)
-  jpeg_prob: float = 0.7
-  jpeg_quality: tuple[int, int] = (30, 95)
+  """The family's probabilities and ranges: a config's ``data.photo`` section
+  (:func:`jfsr.config_defaults.photo_family` holds the defaults and their meaning)."""
+  share: float
+  blur_scale: tuple[float, float]
+  defocus_prob: float
+  defocus_sigma: tuple[float, float]
+  kernels: tuple[str, ...]
+  noise_prob: float
+  noise_sigma: tuple[float, float]
+  jpeg_prob: float
+  jpeg_quality: tuple[int, int]
+
+  @classmethod
+  def from_section(cls, section) -> 'PhotoSpec':
+    return cls(**{field.name: tuple(section[field.name])
+                  if isinstance(section[field.name], (list, tuple)) else section[field.name]
+                  for field in dataclasses.fields(cls)})
 
   @classmethod
   def from_config(cls, config) -> 'PhotoSpec':
-    p = config.data.photo
-    return cls(**{field.name: tuple(p[field.name]) if isinstance(p[field.name], (list, tuple))
-                  else p[field.name] for field in dataclasses.fields(cls)})
+    return cls.from_section(config.data.photo)
+
+  @classmethod
+  def default(cls, **changes) -> 'PhotoSpec':
+    """The defaults (share 0: off), with ``changes``."""
+    return dataclasses.replace(cls.from_section(config_defaults.photo_family()), **changes)
 
 
 @dataclasses.dataclass(frozen=True)

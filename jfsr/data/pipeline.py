@@ -147,7 +147,7 @@ def eval_degradation(config: ml_collections.ConfigDict) -> DegradationSpec:
   degraded the photo way, as in the authors' fixed test set.
   """
   return dataclasses.replace(DegradationSpec.from_config(config), hflip=False, sharp_fraction=0.0,
-                             photo=PhotoSpec())
+                             photo=PhotoSpec.default())
 
 
 def make_eval_dataset(config: ml_collections.ConfigDict, batch_size: int,

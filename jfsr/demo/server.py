@@ -35,8 +35,9 @@ from pathlib import Path
 
 import numpy as np
 from absl import logging
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
+from jfsr import files
 from jfsr.restoration.restorer import FrameTooLargeError, Restorer
 from jfsr.restoration.summary import Summary, describe
 
@@ -54,9 +55,7 @@ class UploadError(ValueError):
 
 
 def png_data_url(image: np.ndarray) -> str:
-  buffer = io.BytesIO()
-  Image.fromarray(image).save(buffer, format='PNG')
-  return 'data:image/png;base64,' + base64.b64encode(buffer.getvalue()).decode('ascii')
+  return 'data:image/png;base64,' + base64.b64encode(files.png_bytes(image)).decode('ascii')
 
 
 @dataclasses.dataclass
@@ -130,7 +129,7 @@ class DemoApp:
     folder = self._videos / token
     folder.mkdir()
     source = folder / f'input{Path(name).suffix.lower()}'
-    source.write_bytes(data)
+    files.write_data(source, data)
     try:
       if video.count_frames(source, self.max_video_frames) > self.max_video_frames:
         raise UploadError(f'{name} has more than {self.max_video_frames} frames, the longest '

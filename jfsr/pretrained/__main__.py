@@ -11,6 +11,10 @@ from jfsr.pretrained import cache, generators
 
 
 def _pack(args) -> int:
+  from jfsr import files
+  path = files.check_new(Path(args.output) if args.output
+                         else generators.MODELS_DIR / f'{args.name}.npz', args.overwrite,
+                         '--output')
   import jax
   from jfsr import checkpointing, inference
   config, variables, step = inference.load_generator(
@@ -18,8 +22,6 @@ def _pack(args) -> int:
   variables = jax.device_get(variables)
   workdir = checkpointing.split_checkpoint_path(args.checkpoint)[0]
   packed = 'average' if checkpointing.keeps_average(config.to_dict()) else 'trained'
-  path = Path(args.output) if args.output else generators.MODELS_DIR / f'{args.name}.npz'
-  path.parent.mkdir(parents=True, exist_ok=True)
   info = {'name': args.name, 'description': args.description, 'generator': packed}
   if config.model.generator_init:
     info['started_from'] = generators.lineage(config.model.generator_init)
@@ -30,7 +32,8 @@ def _pack(args) -> int:
     evaluation = json.loads(metrics.read_text())
     if evaluation.get('generator', 'trained') == packed:  # the step's scores are of this one
       info['evaluation'] = evaluation
-  sha256 = generators.pack(variables, config.to_dict(), step, path, **info)
+  sha256 = generators.pack(variables, config.to_dict(), step, path, overwrite=args.overwrite,
+                           **info)
   size = path.stat().st_size
   origin = (f" after {info['started_from']['steps_in_all']:,} of {config.model.generator_init} "
             f"({info['steps_in_all']:,} in all)" if 'started_from' in info else '')
@@ -66,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
                     'run that keeps a moving average (train.ema_decay > 0), not the average')
   pack.add_argument('--output', default=None, help='where to write (default: the package\'s '
                     'models/NAME.npz)')
+  pack.add_argument('--overwrite', action='store_true', help='replace a file already at the '
+                    'output path')
   args = parser.parse_args(argv)
 
   if args.command == 'list':
@@ -85,7 +90,12 @@ def main(argv: list[str] | None = None) -> int:
       print(f'{name:22s} {state:8s} {path}  ({artifact.description})')
     return 0
   if args.command == 'pack':
-    return _pack(args)
+    from jfsr.errors import JfsrError
+    try:
+      return _pack(args)
+    except JfsrError as error:
+      print(f'error: {error}', file=sys.stderr)
+      return error.exit_status
   for name in args.names:
     try:
       print(f'{name}: {cache.fetch(name, force=args.force)}')

@@ -89,9 +89,13 @@ def _unflatten(flat: dict[str, np.ndarray]) -> dict:
   return tree
 
 
-def pack(variables: dict, config_dict: dict, step: int, path: str | Path, **info) -> str:
-  """Writes a generator (``{'params', 'batch_stats'}``) as a shipped-model file; returns its
-  SHA-256. ``info`` (what it was trained on, its metrics, ...) goes into ``meta``."""
+def pack(variables: dict, config_dict: dict, step: int, path: str | Path,
+         overwrite: bool = False, **info) -> str:
+  """Writes a generator (``{'params', 'batch_stats'}``) as a shipped-model file
+  (:func:`jfsr.files.write_atomically`: never over a file that is there, unless
+  ``overwrite``); returns its SHA-256. ``info`` (what it was trained on, its metrics, ...)
+  goes into ``meta``."""
+  from jfsr import files
   arrays = {f'params/{k}': v.astype(np.float16)
             for k, v in _flatten(variables['params']).items()}
   arrays.update({f'batch_stats/{k}': v.astype(np.float32)
@@ -103,7 +107,7 @@ def pack(variables: dict, config_dict: dict, step: int, path: str | Path, **info
   buffer = io.BytesIO()
   np.savez_compressed(buffer, **arrays)
   data = buffer.getvalue()
-  Path(path).write_bytes(data)
+  files.write_atomically(Path(path), lambda target: target.write_bytes(data), overwrite)
   return hashlib.sha256(data).hexdigest()
 
 

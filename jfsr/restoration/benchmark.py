@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 from absl import flags, logging
@@ -504,6 +505,7 @@ def define_flags(faces: int, faces_help: str) -> None:
   flags.DEFINE_integer('faces', faces, faces_help)
   flags.DEFINE_integer('seed', 0, 'for the placements, backgrounds and blurs')
   flags.DEFINE_string('json', None, 'also write the results here')
+  flags.DEFINE_bool('overwrite', False, 'replace a file already at --json')
   flags.DEFINE_integer('alignments', ensemble.ALIGNMENTS, 'restore each face under '
                        'this many nudged alignments and average (as jfsr.restore)',
                        lower_bound=1, upper_bound=len(ensemble.NUDGES))
@@ -517,14 +519,18 @@ def define_flags(faces: int, faces_help: str) -> None:
 
 
 def report(measure, markdown_of) -> None:
-  """Runs ``measure()`` (a missing file is one line), writes ``--json`` and prints the table."""
+  """Runs ``measure()`` (a missing file is one line), writes ``--json`` (refused up front
+  when a file is there, unless ``--overwrite``) and prints the table."""
+  from jfsr import files
+  if FLAGS.json:
+    files.check_new(FLAGS.json, FLAGS.overwrite, '--json')
   try:
     result = measure()
   except FileNotFoundError as error:
     cli.fail(error)
   if FLAGS.json:
-    with open(FLAGS.json, 'w') as f:
-      json.dump(result, f, indent=2)
+    text = json.dumps(result, indent=2)
+    files.write_atomically(Path(FLAGS.json), lambda path: path.write_text(text), FLAGS.overwrite)
   print(markdown_of(result))
 
 

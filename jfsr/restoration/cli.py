@@ -40,7 +40,7 @@ from PIL import Image
 
 from jfsr import cli
 from jfsr.errors import UsageError
-from jfsr.files import write_atomically
+from jfsr.files import OutputExistsError, write_atomically
 from jfsr.restoration import back_projection, ensemble
 from jfsr.restoration.summary import Summary, describe
 
@@ -130,6 +130,7 @@ def plan_outputs(files: list[Path], output: Path, suffix: str, overwrite: bool
   planned = {path: output / (f'{path.stem}_{path.suffix.lstrip(".")}' if stems[path.stem] > 1
                              else path.stem) for path in files}
   planned = {path: target.with_name(target.name + suffix) for path, target in planned.items()}
+  planned = distinct_names(planned)
   inputs = {path.resolve() for path in files}
   for path, target in planned.items():
     if target.resolve() in inputs:
@@ -139,6 +140,21 @@ def plan_outputs(files: list[Path], output: Path, suffix: str, overwrite: bool
       raise UsageError(f'{target} already exists; pass --overwrite to replace the results in '
                        f'{output}, or choose another --output')
   return planned
+
+
+def distinct_names(planned: dict[Path, Path]) -> dict[Path, Path]:
+  """``planned`` with a target that another input's already took (``a.png`` and ``a_png.png``
+  beside ``a.jpg``) numbered ``NAME_2``, ``NAME_3``..., in input order."""
+  taken: set[Path] = set()
+  unique = {}
+  for path, target in planned.items():
+    candidate, number = target, 1
+    while candidate in taken:
+      number += 1
+      candidate = target.with_name(f'{target.stem}_{number}{target.suffix}')
+    taken.add(candidate)
+    unique[path] = candidate
+  return unique
 
 
 def check_writable(output: Path) -> None:
@@ -154,11 +170,15 @@ def check_writable(output: Path) -> None:
 
 
 def save_image(image: np.ndarray, path: Path) -> None:
+  """Publishes one result (:mod:`jfsr.files`: never over a file that appeared meanwhile,
+  unless --overwrite)."""
   if FLAGS.format == 'jpg':
     write_atomically(path, lambda p: Image.fromarray(image).save(p, format='JPEG',
-                                                                 quality=FLAGS.quality))
+                                                                 quality=FLAGS.quality),
+                     FLAGS.overwrite)
   else:
-    write_atomically(path, lambda p: Image.fromarray(image).save(p, format='PNG'))
+    write_atomically(path, lambda p: Image.fromarray(image).save(p, format='PNG'),
+                     FLAGS.overwrite)
 
 
 def probe_images(files: list[Path], summary: Summary) -> list[Path]:
@@ -233,8 +253,12 @@ def restore_images(restorer, files: list[Path], targets: dict[Path, Path],
         if result.scale_wanted:
           logging.warning('%s: enlarged x%d instead of x%d, to stay within --max_output_mp %g',
                           path.name, result.scale, result.scale_wanted, FLAGS.max_output_mp)
-      save_image(result.compare if result.compare is not None else result.image,
-                 targets[path])
+      try:
+        save_image(result.compare if result.compare is not None else result.image,
+                   targets[path])
+      except OutputExistsError as error:
+        logging.warning('skipped %s: %s', path, error)
+        summary.skipped += 1
     progress.update(len(group))
   progress.close()
 
@@ -245,7 +269,7 @@ def restore_video(restorer, path: Path, final: Path, summary: Summary) -> None:
       restorer, path, final, summary, smoothing=FLAGS.smoothing,
       output_smoothing=FLAGS.output_smoothing,
       frames_per_chunk=FLAGS.frames_per_chunk, upscale=FLAGS.upscale, force=FLAGS.force,
-      compare=FLAGS.compare)
+      compare=FLAGS.compare, overwrite=FLAGS.overwrite)
   if wrote.audio.startswith('without audio'):
     print(f'note: {final.name} was written {wrote.audio}')
 

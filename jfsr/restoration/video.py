@@ -5,7 +5,6 @@ restored (:func:`restore_video`)."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import subprocess
 import sys
@@ -150,46 +149,74 @@ class RestoredVideo:
 def restore_video(restorer, path: Path, output: Path, summary, *, smoothing: float = 0.6,
                   output_smoothing: float = 0.5, frames_per_chunk: int = 16,
                   upscale: int | None = None, force: bool = False,
-                  compare: bool = False) -> RestoredVideo:
+                  compare: bool = False, overwrite: bool = False) -> RestoredVideo:
   """Restores every frame of the video at ``path`` into ``output`` (an .mp4 with the input's
   audio where ffmpeg is there), counting frames and faces into ``summary``. Landmarks are
   smoothed per face over time (``smoothing``), and so are the restored faces
   (``output_smoothing``, 0 for none); the first chunk's faces set the scale of every frame.
-  The file appears whole or not at all."""
+  The file is written privately, read back, and published whole or not at all
+  (:mod:`jfsr.files`; without ``overwrite`` never over a file that is there)."""
+  from jfsr import files
   from jfsr.faces.tracking import LandmarkSmoother, OutputSmoother
   capture, fps, count = open_video(path)
-  writer = VideoWriter(output.with_name(f'.{output.stem}.{os.getpid()}.video-only.mp4'), fps)
   smoother = LandmarkSmoother(smoothing)
   outputs = OutputSmoother(output_smoothing) if output_smoothing else None
   progress = Progress(count, 'frames')
   scale = first = None
-  try:
-    for frames in frame_chunks(capture, frames_per_chunk):
-      found = [smoother.update(faces) for faces in restorer.detector.detect(frames)]
-      if scale is None:  # the first chunk's faces set the whole video's scale
-        plans = [restorer.plan(face, force) for faces in found for face in faces]
-        scale, wanted = restorer.output_scale([p for p in plans if p.restored],
-                                              frames[0].shape, upscale)
-        logging.info('%s: frames enlarged x%d%s', path.name, scale,
-                     f' (not x{wanted}: above the output size bound)' if scale < wanted else '')
-      results = restorer.restore_frames(frames, found, upscale=scale, force=force,
-                                        compare=compare, smoother=outputs, video=True)
-      first = first or results[0]
-      for result in results:
-        writer.write(result.compare if result.compare is not None else result.image)
-        summary.add(result)
-      progress.update(len(frames))
-  except BaseException:
-    writer.close()
-    writer.path.unlink(missing_ok=True)  # no half-written video left behind
-    raise
-  finally:
-    progress.close()
-    writer.close()
-    capture.release()
-  if first is None:
-    writer.path.unlink(missing_ok=True)
-    raise VideoError(f'{path}: no frame could be read')
-  audio = add_audio(writer.path, path, output)
+  written = 0
+  with files.private_folder(output) as private:
+    writer = VideoWriter(private / 'frames.mp4', fps)
+    try:
+      for frames in frame_chunks(capture, frames_per_chunk):
+        found = [smoother.update(faces) for faces in restorer.detector.detect(frames)]
+        if scale is None:  # the first chunk's faces set the whole video's scale
+          plans = [restorer.plan(face, force) for faces in found for face in faces]
+          scale, wanted = restorer.output_scale([p for p in plans if p.restored],
+                                                frames[0].shape, upscale)
+          scale = writable_scale(frames[0].shape, scale, compare)
+          logging.info('%s: frames enlarged x%d%s', path.name, scale,
+                       f' (not x{wanted}: above the output size bound)' if scale < wanted else '')
+        results = restorer.restore_frames(frames, found, upscale=scale, force=force,
+                                          compare=compare, smoother=outputs, video=True)
+        first = first or results[0]
+        for result in results:
+          writer.write(result.compare if result.compare is not None else result.image)
+          summary.add(result)
+        written += len(results)
+        progress.update(len(frames))
+    finally:
+      progress.close()
+      writer.close()
+      capture.release()
+    if first is None:
+      raise VideoError(f'{path}: no frame could be read')
+    final = private / 'restored.mp4'
+    audio = add_audio(writer.path, path, final)
+    check_readable(final, written, output)
+    files.publish(final, output, overwrite)
   logging.info('wrote %s (%.2f frames/s) %s', output, fps, audio)
   return RestoredVideo(scale, first, audio)
+
+
+# The widest (and tallest) frame OpenCV's MPEG-4 writer opens for: 13 bits.
+MAX_VIDEO_SIDE = 8191
+
+
+def writable_scale(shape: tuple[int, ...], scale: int, compare: bool) -> int:
+  """``scale`` lowered until the written frames (three panels with ``compare``) fit the
+  video writer; frames that do not fit even at 1 are refused."""
+  panels = 3 if compare else 1
+  fits = MAX_VIDEO_SIDE // max(shape[0], shape[1] * panels)
+  if fits < 1:
+    raise VideoError(f'frames of {shape[1] * panels}x{shape[0]} are larger than a video can be '
+                     f'written ({MAX_VIDEO_SIDE} px a side)' + (': drop --compare' if compare
+                                                              else ''))
+  return min(scale, fits)
+
+
+def check_readable(video: Path, frames: int, output: Path) -> None:
+  """Reads ``video`` back: it must open and hold ``frames`` frames (a full disk, say, leaves
+  OpenCV's writer with frames it only logged as failed)."""
+  if count_frames(video, frames) != frames:
+    raise VideoError(f'{output} could not be written whole (the disk full?); nothing was '
+                     'published')

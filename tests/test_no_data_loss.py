@@ -111,3 +111,34 @@ def test_export_overwrite_replaces_the_file_whole(tmp_path):
     assert 'g/data.pkl' in archive.namelist()
   assert sorted(p.name for p in tmp_path.iterdir()) == ['g.pth', 'model.npz']
 
+
+
+@pytest.mark.parametrize('signal_name', ['SIGINT', 'SIGTERM'])
+def test_an_interrupted_restore_ends_with_its_summary_and_leaves_whole_files(folders,
+                                                                             signal_name):
+  """Stopped while it works through a folder (``--batch_size 1``: a result at a time):
+  status 130, the summary and one error line, no traceback, each result there whole, no
+  private folder left."""
+  import signal
+  import time
+  inputs, output = folders
+  for index in range(40):
+    face_png(inputs / f'{index:02d}.png', index)
+  process = subprocess.Popen(
+      [sys.executable, '-m', 'jfsr.restore', '--model', 'cpu-x16', '--aligned', '--batch_size',
+       '1', '--input', inputs, '--output', output], cwd=REPO, stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE, text=True, env={**os.environ, 'JFSR_ALLOCATOR': 'system'})
+  deadline = time.monotonic() + 300
+  while not list(output.glob('*.png')) and time.monotonic() < deadline:
+    time.sleep(0.1)
+  process.send_signal(getattr(signal, signal_name))
+  stdout, stderr = process.communicate(timeout=120)
+  assert process.returncode == 130, stderr[-3000:]
+  assert 'Traceback' not in stderr, stderr[-3000:]
+  errors = [line for line in stderr.splitlines() if line.startswith('error:')]
+  assert len(errors) == 1 and 'interrupted' in errors[0], stderr[-3000:]
+  written = sorted(output.iterdir())
+  assert f'processed {len(written)}' in stdout, stdout
+  assert 0 < len(written) < 40 and all(p.suffix == '.png' for p in written), written
+  for path in written:
+    Image.open(path).load()  # whole

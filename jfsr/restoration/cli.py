@@ -209,11 +209,19 @@ def read_images(files: list[Path], summary: Summary, progress) -> list[tuple[Pat
   readable = []
   for path in files:
     try:
-      readable.append((path, read_rgb(path)))
+      frame = read_rgb(path)
     except Exception as error:  # PIL raises many types for bad files
       logging.warning('skipped %s: not a readable image (%s)', path, error)
       summary.skipped += 1
       progress.update(1)
+      continue
+    if frame.shape[0] * frame.shape[1] > FLAGS.max_output_mp * 1e6:  # replaced since probed
+      logging.warning('skipped %s: %dx%d is above --max_output_mp %g', path, frame.shape[1],
+                      frame.shape[0], FLAGS.max_output_mp)
+      summary.skipped += 1
+      progress.update(1)
+      continue
+    readable.append((path, frame))
   return readable
 
 
@@ -230,37 +238,45 @@ def restore_aligned(restorer, frame: np.ndarray) -> np.ndarray:
 
 def restore_images(restorer, files: list[Path], targets: dict[Path, Path],
                    summary: Summary) -> None:
-  """Images in groups of ``--batch_size``, so their faces share generator batches."""
-  from jfsr.restoration.restorer import FrameResult
+  """Images in groups of ``--batch_size``, so their faces share generator batches; each
+  result is counted once it is written whole."""
   from jfsr.restoration.video import Progress
   progress = Progress(len(files), 'images')
-  for start in range(0, len(files), FLAGS.batch_size):
-    group = read_images(files[start:start + FLAGS.batch_size], summary, progress)
-    if not group:
+  try:
+    for start in range(0, len(files), FLAGS.batch_size):
+      group = read_images(files[start:start + FLAGS.batch_size], summary, progress)
+      if group:
+        restore_group(restorer, group, targets, summary)
+        progress.update(len(group))
+  finally:
+    progress.close()  # the line ends even when stopped
+
+
+def restore_group(restorer, group: list[tuple[Path, np.ndarray]], targets: dict[Path, Path],
+                  summary: Summary) -> None:
+  """One group of decoded images restored, written and counted."""
+  from jfsr.restoration.restorer import FrameResult
+  frames = [frame for _, frame in group]
+  if FLAGS.aligned:
+    results = [FrameResult(restore_aligned(restorer, f), restorer.factor, []) for f in frames]
+  else:
+    results = restorer.restore_frames(frames, upscale=FLAGS.upscale, force=FLAGS.force,
+                                      compare=FLAGS.compare)
+  for (path, _), result in zip(group, results):
+    try:
+      save_image(result.compare if result.compare is not None else result.image, targets[path])
+    except OutputExistsError as error:
+      logging.warning('skipped %s: %s', path, error)
+      summary.skipped += 1
       continue
-    frames = [frame for _, frame in group]
     if FLAGS.aligned:
-      results = [FrameResult(restore_aligned(restorer, f), restorer.factor, []) for f in frames]
-    else:
-      results = restorer.restore_frames(frames, upscale=FLAGS.upscale, force=FLAGS.force,
-                                        compare=FLAGS.compare)
-    for (path, _), result in zip(group, results):
-      if FLAGS.aligned:
-        summary.add_aligned()
-      else:
-        summary.add(result)
-        logging.info('%s: %s', path.name, describe(result))
-        if result.scale_wanted:
-          logging.warning('%s: enlarged x%d instead of x%d, to stay within --max_output_mp %g',
-                          path.name, result.scale, result.scale_wanted, FLAGS.max_output_mp)
-      try:
-        save_image(result.compare if result.compare is not None else result.image,
-                   targets[path])
-      except OutputExistsError as error:
-        logging.warning('skipped %s: %s', path, error)
-        summary.skipped += 1
-    progress.update(len(group))
-  progress.close()
+      summary.add_aligned()
+      continue
+    summary.add(result)
+    logging.info('%s: %s', path.name, describe(result))
+    if result.scale_wanted:
+      logging.warning('%s: enlarged x%d instead of x%d, to stay within --max_output_mp %g',
+                      path.name, result.scale, result.scale_wanted, FLAGS.max_output_mp)
 
 
 def restore_video(restorer, path: Path, final: Path, summary: Summary) -> None:
@@ -320,11 +336,24 @@ def main(argv) -> None:
   except OSError as error:  # the disk filled up, the folder went away, ...
     sys.exit(f'error: writing the results failed ({error.strerror or error}); before that, '
              f'{summary.line()}')
+  except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (below): what was written is whole
+    print(summary.line())
+    cli.fail('interrupted: the results counted above were written whole, nothing else', 130)
   print(summary.line())
   if not summary.processed:
     cli.fail(f'nothing in --input {input_path} could be restored')
 
 
+def interrupt_on_sigterm() -> None:
+  """SIGTERM ends a restore as Ctrl-C does: the summary, one line, status 130."""
+  import signal
+
+  def interrupt(signum, frame):
+    raise KeyboardInterrupt
+  signal.signal(signal.SIGTERM, interrupt)
+
+
 def run() -> None:
   flags.mark_flags_as_required(['input', 'output'])
+  interrupt_on_sigterm()
   cli.run(main, __name__, accelerated=True)

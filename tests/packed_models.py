@@ -10,7 +10,7 @@ import numpy as np
 
 CASES = ('a flipped byte', 'truncated', 'a 2**31-value array', 'a missing parameter',
          'a wrong shape', 'no config', 'NaN parameters', 'a config of 3-pixel inputs',
-         'text named .npz')
+         'text named .npz', 'an array followed by 64 MiB of zeros')
 
 
 def shipped_arrays() -> tuple[bytes, dict, dict]:
@@ -36,6 +36,17 @@ def huge_member(path: Path, arrays: dict, meta: dict, name: str) -> Path:
       header, {'descr': '<f4', 'fortran_order': False, 'shape': (2 ** 31,)})
   with zipfile.ZipFile(path, 'a') as archive:
     archive.writestr(f'{name}.npy', np.lib.format.magic(1, 0) + header.getvalue() + b'\0' * 16)
+  return path
+
+
+def trailing_zeros(path: Path, arrays: dict, meta: dict, name: str) -> Path:
+  """A file whose member ``name`` holds its real array, then 64 MiB of zeros (a few hundred
+  kB compressed; its sizes honest): a bomb that the arrays' own headers do not show."""
+  write_npz(path, {k: v for k, v in arrays.items() if k != name}, meta)
+  member = io.BytesIO()
+  np.lib.format.write_array(member, arrays[name], allow_pickle=False)
+  with zipfile.ZipFile(path, 'a', compression=zipfile.ZIP_DEFLATED) as archive:
+    archive.writestr(f'{name}.npy', member.getvalue() + bytes(64 << 20))
   return path
 
 
@@ -65,6 +76,8 @@ def damaged(path: Path, case: str) -> Path:
     write_npz(path, arrays, dict(meta, config=config))
   elif case == 'text named .npz':
     path.write_text('not a model')
+  elif case == 'an array followed by 64 MiB of zeros':
+    trailing_zeros(path, arrays, meta, name)
   else:
     raise ValueError(f'unknown case {case!r}')
   return path

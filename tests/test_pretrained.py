@@ -380,5 +380,5 @@ def test_a_bad_packed_model_is_one_line_before_any_allocation(case, tmp_path, mo
   with pytest.raises(generators.UnknownModelError) as caught:
     generators.load(str(path))
   assert '\n' not in str(caught.value) and str(path) in str(caught.value)
-  if case == 'a 2**31-value array':
+  if case in ('a 2**31-value array', 'an array followed by 64 MiB of zeros'):
     assert len(allocated) <= 1  # the record alone was read, no array

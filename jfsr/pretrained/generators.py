@@ -125,7 +125,9 @@ MAX_META_BYTES = 4 << 20
 
 
 def _declared_arrays(archive: zipfile.ZipFile) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
-  """Each ``.npy`` member's shape and dtype, read from its header alone (no data)."""
+  """Each ``.npy`` member's shape and dtype, read from its header alone (no data). A member
+  whose size (as the archive declares it, which bounds what is ever decompressed of it) is
+  not exactly its header and its array is refused: nothing rides along unread."""
   declared = {}
   for info in archive.infolist():
     if not info.filename.endswith('.npy'):
@@ -135,6 +137,10 @@ def _declared_arrays(archive: zipfile.ZipFile) -> dict[str, tuple[tuple[int, ...
       read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                      else np.lib.format.read_array_header_2_0)
       shape, _, dtype = read_header(f)
+      expected_size = f.tell() + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if info.file_size != expected_size:
+      raise ValueError(f'member {info.filename} holds {info.file_size:,} bytes where its '
+                       f'array needs {expected_size:,}')
     declared[info.filename[:-len('.npy')]] = (tuple(shape), dtype)
   return declared
 

@@ -263,4 +263,4 @@ def saved_config(workdir, step: int | None = None) -> ml_collections.ConfigDict:
   (step,) = resolve_steps(workdir, [step] if step else None)
   mngr = manager(workdir, max_to_keep=None, create=False)
   saved = saved_config_dict(mngr, step)
-  return config_loading.config_from_dict(saved)
+  return config_loading.saved_config(saved, f'{workdir} checkpoint {step}')

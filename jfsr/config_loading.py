@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from jfsr import config_defaults
-from jfsr.errors import ConfigError
+from jfsr.errors import ConfigError, JfsrError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / 'configs'
 
@@ -46,6 +46,25 @@ def config_from_dict(saved: dict) -> ml_collections.ConfigDict:
   return config
 
 
+
+
+class SavedConfigError(JfsrError, ValueError):
+  """A config saved with a checkpoint, a packed model or an exported file is not valid."""
+
+
+def saved_config(saved: dict, source: str) -> ml_collections.ConfigDict:
+  """A saved config (:func:`config_from_dict`) checked as any config is
+  (:func:`validate`, as for evaluation), whatever file it came from: a wrong type or value
+  is one :class:`SavedConfigError` naming ``source``."""
+  if not isinstance(saved, dict):
+    raise SavedConfigError(f'{source}: its saved config is not a record of fields')
+  try:
+    config = config_from_dict(saved)
+    validate(config, training=False)
+  except (ConfigError, TypeError, AttributeError, KeyError, ValueError) as error:
+    message = ' '.join(str(error).split()) or type(error).__name__
+    raise SavedConfigError(f'{source}: its saved config is not valid ({message})') from None
+  return config
 
 
 def compute_dtype(config: ml_collections.ConfigDict, backend: str) -> jnp.dtype:

@@ -68,6 +68,20 @@ class Box:
       shutil.rmtree(step / 'config')
     return copy
 
+  def run_with_saved(self, field: str, value) -> Path:
+    """A copy of the smoke run whose step 4 saved ``field`` (dotted) as ``value``."""
+    import json
+    copy = self.run_copy()
+    record = copy / 'checkpoints' / '4' / 'config' / 'metadata'
+    saved = json.loads(record.read_text())
+    *parents, leaf = field.split('.')
+    node = saved
+    for part in parents:
+      node = node[part]
+    node[leaf] = value
+    record.write_text(json.dumps(saved))
+    return copy
+
 
 @dataclasses.dataclass(frozen=True)
 class Case:
@@ -293,6 +307,19 @@ for _name, _flags, _words in (
   def _(box, extra=_flags):
     box.face()
     return restore_folder(box, *extra)
+
+
+for _field, _value in (('data.lr_size', 0), ('model.ngf', -3), ('data.hr_size', 'big')):
+  @case(f'restore: a checkpoint that saved {_field}={_value!r}', 1, 'saved config is not valid')
+  def _(box, field=_field, value=_value):
+    box.face()
+    return restore_folder(box, model=['--checkpoint', box.run_with_saved(field, value)])
+
+
+@case('evaluate: a checkpoint that saved model.ngf=-3', 1, 'saved config is not valid')
+def _(box):
+  return 'jfsr.evaluate', ['--workdir', box.run_with_saved('model.ngf', -3), '--out',
+                           box.root / 'scores']
 
 
 # --- jfsr.main ----------------------------------------------------------------------------------

@@ -189,16 +189,13 @@ def read(path: str | Path, sha256: str | None = None) -> tuple[dict, dict]:
 def _checked_config(meta: dict, path: Path):
   """The packed config, read over the package's defaults and checked like any config."""
   from jfsr import config_loading
-  from jfsr.errors import ConfigError
   if not isinstance(meta, dict) or not isinstance(meta.get('config'), dict) or \
       not isinstance(meta.get('step'), int):
     raise UnknownModelError(f'{path}: its record has no config or step')
   try:
-    config = config_loading.config_from_dict(meta['config'])
-    config_loading.validate(config, training=False)
-  except (ConfigError, TypeError, AttributeError, KeyError) as error:
-    raise UnknownModelError(f'{path}: its packed config is not valid ({error})') from None
-  return config
+    return config_loading.saved_config(meta['config'], str(path))
+  except config_loading.SavedConfigError as error:
+    raise UnknownModelError(str(error)) from None
 
 
 def _check_shapes(declared: dict, config, manifest: dict | None, path: Path) -> None:

@@ -38,7 +38,7 @@ class OnnxGenerator:
       reason = str(error).splitlines()[0] if str(error) else type(error).__name__
       raise JfsrError(f'--onnx {path}: not a readable ONNX file ({reason})') from None
     saved, self.step = read_metadata(self.runtime.get_modelmeta().custom_metadata_map)
-    self.config = config_loading.config_from_dict(saved)
+    self.config = config_loading.saved_config(saved, f'--onnx {path}')
     self._noise_inputs = [i for i in self.runtime.get_inputs() if i.name != 'lr']
 
   def __call__(self, lr: np.ndarray) -> np.ndarray:

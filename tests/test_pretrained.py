@@ -382,3 +382,40 @@ def test_a_bad_packed_model_is_one_line_before_any_allocation(case, tmp_path, mo
   assert '\n' not in str(caught.value) and str(path) in str(caught.value)
   if case in ('a 2**31-value array', 'an array followed by 64 MiB of zeros'):
     assert len(allocated) <= 1  # the record alone was read, no array
+
+
+def test_a_cached_file_damaged_in_place_is_hashed_again(tmp_path, monkeypatch):
+  """The damage keeps the file's size and modification time (as an editor or a bad copy can):
+  the stamp no longer matches (its change time moved), so the file is hashed and refused;
+  ``fetch``'s check hashes every byte whatever the stamp says."""
+  import hashlib
+  import os
+  from jfsr.pretrained import cache
+  data = bytes(range(256)) * 64
+  monkeypatch.setenv('JFSR_CACHE', str(tmp_path))
+  monkeypatch.setitem(cache.ARTIFACTS, 'tiny', cache.Artifact(
+      'tiny.bin', hashlib.sha256(data).hexdigest(), url='http://127.0.0.1:9/none',
+      description='tiny'))
+  path = tmp_path / 'tiny.bin'
+  path.write_bytes(data)
+  assert cache.locate('tiny') == path and (tmp_path / 'tiny.bin.verified').is_file()
+  before = path.stat()
+  damaged = bytearray(data)
+  damaged[1000] ^= 0xFF
+  path.write_bytes(bytes(damaged))
+  os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+  assert (path.stat().st_size, path.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+  with pytest.raises(cache.CorruptWeightsError, match='damaged'):
+    cache.locate('tiny')
+  path.write_bytes(data)
+  cache.locate('tiny')  # stamped anew
+  stamp = (tmp_path / 'tiny.bin.verified').read_text()
+  with open(path, 'r+b') as f:  # damaged, and the stamp rewritten to match it
+    f.seek(7)
+    f.write(b'\x00')
+  stat = path.stat()
+  (tmp_path / 'tiny.bin.verified').write_text(
+      f'{stat.st_size} {stat.st_ino} {stat.st_mtime_ns} {stat.st_ctime_ns} {stamp.split()[-1]}')
+  cache.locate('tiny')  # the stamp is trusted for a quick check...
+  with pytest.raises(cache.CorruptWeightsError):
+    cache.check_cached('tiny', path, full=True)  # ...and fetch's full check is not fooled

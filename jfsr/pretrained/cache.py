@@ -122,15 +122,19 @@ def expected_digest(artifact: Artifact) -> str:
   return artifact.cached_sha256 or artifact.sha256
 
 
-def check_cached(name: str, path: Path) -> None:
+def check_cached(name: str, path: Path, full: bool = False) -> None:
   """Raises :class:`CorruptWeightsError` unless ``path`` has ``name``'s digest. The file is
-  hashed once per change: its size, modification time and digest are remembered in
-  ``PATH.verified`` beside it, and a later check whose stat matches reads nothing."""
+  hashed once per change: its size, inode, modification and change times and digest are
+  remembered in ``PATH.verified`` beside it, and a later check whose stat matches reads
+  nothing. Any write to the file moves its change time, which no user can set back (a
+  file damaged in place with its size and modification time restored is hashed again);
+  ``full`` hashes every byte whatever the stamp says (``fetch`` does)."""
   artifact = _artifact(name)
   stat = path.stat()
   stamp_path = path.with_name(path.name + '.verified')
-  stamp = f'{stat.st_size} {stat.st_mtime_ns} {expected_digest(artifact)}'
-  if stamp_path.is_file() and stamp_path.read_text() == stamp:
+  stamp = (f'{stat.st_size} {stat.st_ino} {stat.st_mtime_ns} {stat.st_ctime_ns} '
+           f'{expected_digest(artifact)}')
+  if not full and stamp_path.is_file() and stamp_path.read_text() == stamp:
     return
   actual = sha256_of(path)
   if not actual.startswith(expected_digest(artifact).lower()):
@@ -159,12 +163,13 @@ def locate(name: str) -> Path:
 
 
 def fetch(name: str, force: bool = False) -> Path:
-  """Downloads, verifies and caches ``name``; returns its path."""
+  """Downloads, verifies and caches ``name``; returns its path. A file already cached is
+  hashed whole again (and fetched anew if damaged)."""
   artifact = _artifact(name)
   target = cache_dir() / artifact.filename
   if target.is_file() and not force:
     try:
-      check_cached(name, target)
+      check_cached(name, target, full=True)
       return target
     except CorruptWeightsError:
       pass  # fetched again below

@@ -157,3 +157,24 @@ def test_a_large_frame_is_detected_in_tiles_finding_what_the_whole_frame_finds(m
         for f in faces)
   assert len(found(whole)) >= 3 and len(set(found(whole))) == len(found(whole))
   assert found(tiled) == found(whole)  # each face once: the tiles' duplicates merged
+
+
+def test_many_frames_are_detected_in_groups_of_bounded_size(monkeypatch):
+  """Frames are detected together only up to MAX_DETECTION_PIXELS of upscaled copies, so
+  memory does not grow with the chunk; each frame's faces are what it gets alone."""
+  from jfsr.faces import detection
+  rng = np.random.default_rng(0)
+  frames = [rng.integers(0, 256, (480, 640, 3), dtype=np.uint8) for _ in range(7)]
+  frames.insert(3, rng.integers(0, 256, (2500, 2600, 3), dtype=np.uint8))  # tiled alone
+  detector = detection.Detector('haar', min_face=12)
+  monkeypatch.setattr(detection, 'MAX_DETECTION_PIXELS', 3 * 480 * 640 * detector.upsample ** 2)
+  groups = []
+  fake = lambda images, **_: groups.append(len(images)) or [[('found', img.shape, float(
+      img.mean()))] for img in images]
+  monkeypatch.setattr(detector, 'detect_whole', fake)
+  monkeypatch.setattr(detector, 'detect_tiled', lambda frame: [('tiled', frame.shape)])
+  found = detector.detect(frames)
+  assert groups == [3, 3, 1]
+  assert found[3] == [('tiled', (2500, 2600, 3))]
+  alone = [fake([frame])[0] for index, frame in enumerate(frames) if index != 3]
+  assert [f for index, f in enumerate(found) if index != 3] == alone

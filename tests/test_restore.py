@@ -465,3 +465,23 @@ def test_benchmark_conditions_change_only_what_they_name():
     assert (name == 'png') == np.array_equal(other.frame, png.frame), name
   sharpness = lambda frame: np.abs(np.diff(frame.astype(float), axis=1)).mean()
   assert sharpness(scene('noblur').frame) > sharpness(png.frame) > sharpness(scene('blur2x').frame)
+
+
+def test_compare_panels_keep_within_the_output_bound():
+  """With ``compare`` the three panels together stay within ``max_output_pixels``."""
+  from jfsr.config_defaults import base_config
+  from jfsr.faces.detection import FoundFace
+  from jfsr.faces import alignment
+  from jfsr.restoration.restorer import Restorer
+  config = base_config()
+  config.data.hr_size, config.data.lr_size = 64, 8
+  grey = lambda inputs: np.full((len(inputs), 64, 64, 3), 128, np.uint8)
+  frame = np.random.default_rng(2).integers(0, 256, (60, 80, 3), dtype=np.uint8)
+  face = FoundFace((0, 0, 1, 1), 1.0, alignment.template_points(8) + 20.0, 'given')
+  bound = 60 * 80 * 16  # x4 for one panel
+  restorer = Restorer(config, None, generate=grey, max_output_pixels=bound)
+  plain = restorer.restore_frame(frame, [face], upscale=8, force=True)
+  compared = restorer.restore_frame(frame, [face], upscale=8, force=True, compare=True)
+  assert plain.scale == 4 and plain.image.shape[0] * plain.image.shape[1] <= bound
+  assert compared.compare.shape[0] * compared.compare.shape[1] <= bound
+  assert compared.scale == 2 and compared.scale_wanted == 8

@@ -112,16 +112,24 @@ class Detector:
     self.upsample = max(1.0, SMALLEST[self.kind] / min_face)
 
   def detect(self, frames: list[np.ndarray]) -> list[list[FoundFace]]:
-    """The faces of each frame, largest first. A frame whose upscaled copy would exceed
-    :data:`MAX_DETECTION_PIXELS` is detected in tiles (:meth:`detect_tiled`)."""
-    large = [index for index, frame in enumerate(frames)
-             if frame.shape[0] * frame.shape[1] * self.upsample ** 2 > MAX_DETECTION_PIXELS]
-    if large:
-      small = [index for index in range(len(frames)) if index not in large]
-      found = dict(zip(small, self.detect_whole([frames[i] for i in small])))
-      found.update({i: self.detect_tiled(frames[i]) for i in large})
-      return [found[i] for i in range(len(frames))]
-    return self.detect_whole(frames)
+    """The faces of each frame, largest first, in memory bounded whatever the number of
+    frames: frames are detected together in groups whose upscaled copies hold at most
+    :data:`MAX_DETECTION_PIXELS`, and a frame larger than that alone is detected in tiles
+    (:meth:`detect_tiled`)."""
+    found: list[list[FoundFace]] = []
+    group: list[np.ndarray] = []
+    pixels = 0
+    for frame in frames:
+      size = frame.shape[0] * frame.shape[1] * self.upsample ** 2
+      if group and pixels + size > MAX_DETECTION_PIXELS:
+        found += self.detect_whole(group)
+        group, pixels = [], 0
+      if size > MAX_DETECTION_PIXELS:
+        found.append(self.detect_tiled(frame))
+      else:
+        group.append(frame)
+        pixels += size
+    return found + (self.detect_whole(group) if group else [])
 
   def detect_tiled(self, frame: np.ndarray) -> list[FoundFace]:
     """A large frame's faces, in bounded memory: its small faces in overlapping tiles (each

@@ -30,6 +30,7 @@ inputs are never overwritten (the output folder must differ from the input's).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -258,21 +259,25 @@ def restore_group(restorer, group: list[tuple[Path, np.ndarray]], targets: dict[
   from jfsr.restoration.restorer import FrameResult
   frames = [frame for _, frame in group]
   if FLAGS.aligned:
-    results = [FrameResult(restore_aligned(restorer, f), restorer.factor, []) for f in frames]
-  else:
-    results = restorer.restore_frames(frames, upscale=FLAGS.upscale, force=FLAGS.force,
-                                      compare=FLAGS.compare)
+    results = (FrameResult(restore_aligned(restorer, f), restorer.factor, []) for f in frames)
+  else:  # each enlarged result made after the one before it is written
+    results = restorer.restore_frames_lazily(frames, upscale=FLAGS.upscale, force=FLAGS.force,
+                                             compare=FLAGS.compare)
   for (path, _), result in zip(group, results):
     try:
-      save_image(result.compare if result.compare is not None else result.image, targets[path])
+      with interrupts_held():  # a result is written and counted, or neither
+        save_image(result.compare if result.compare is not None else result.image,
+                   targets[path])
+        if FLAGS.aligned:
+          summary.add_aligned()
+        else:
+          summary.add(result)
     except OutputExistsError as error:
       logging.warning('skipped %s: %s', path, error)
       summary.skipped += 1
       continue
     if FLAGS.aligned:
-      summary.add_aligned()
       continue
-    summary.add(result)
     logging.info('%s: %s', path.name, describe(result))
     if result.scale_wanted:
       logging.warning('%s: enlarged x%d instead of x%d, to stay within --max_output_mp %g',
@@ -342,6 +347,22 @@ def main(argv) -> None:
   print(summary.line())
   if not summary.processed:
     cli.fail(f'nothing in --input {input_path} could be restored')
+
+
+@contextlib.contextmanager
+def interrupts_held():
+  """Ctrl-C and SIGTERM that arrive inside wait until its end, then interrupt as usual."""
+  import signal
+  received = []
+  kept = {sig: signal.signal(sig, lambda signum, frame: received.append(signum))
+          for sig in (signal.SIGINT, signal.SIGTERM)}
+  try:
+    yield
+  finally:
+    for sig, handler in kept.items():
+      signal.signal(sig, handler)
+  if received:
+    raise KeyboardInterrupt
 
 
 def interrupt_on_sigterm() -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import jax
 import ml_collections
@@ -311,10 +311,22 @@ class Restorer:
       found: each frame's faces, e.g. smoothed over a video; by default the detector's.
       upscale: the frames' enlargement; by default each frame's own (:func:`choose_upscale`).
       force: restore large faces too.
-      compare: also build ``FrameResult.compare``.
+      compare: also build ``FrameResult.compare`` (its three panels count against the
+        output bound).
       smoother: consecutive video frames: average each tracked face's outputs over time.
       video: the frames are a video's: ``video_back_projection_iterations`` iterations.
     """
+    return list(self.restore_frames_lazily(frames, found, upscale, force, max_shrink, compare,
+                                           smoother, video))
+
+  def restore_frames_lazily(self, frames: Sequence,
+                            found: Sequence[Sequence[FoundFace]] | None = None,
+                            upscale: int | None = None, force: bool = False,
+                            max_shrink: float = MAX_SHRINK, compare: bool = False,
+                            smoother: OutputSmoother | None = None, video: bool = False
+                            ) -> Iterator[FrameResult]:
+    """:meth:`restore_frames`, each frame's enlarged result made only when the next is
+    asked for: a caller that writes each before asking holds one enlarged frame at a time."""
     frames = [as_rgb(f) for f in frames]
     found = self.detector.detect(frames) if found is None else found
     plans = self.prepare(frames, found, force, max_shrink)
@@ -327,14 +339,12 @@ class Restorer:
         smoothed = smoother.update(list(faces), [p.output for p in frame_plans])
         for p, output in zip(frame_plans, smoothed):
           p.output = output
-    results = []
     for frame, frame_plans in zip(frames, plans):
       scale, wanted = self.output_scale([p for p in frame_plans if p.restored], frame.shape,
-                                        upscale)
+                                        upscale, compare)
       result = self.paste_faces(frame, frame_plans, scale, compare, self.iterations(video))
       result.scale_wanted = wanted if scale < wanted else None
-      results.append(result)
-    return results
+      yield result
 
   def iterations(self, video: bool = False) -> int:
     """Back-projection iterations for a photo or a video frame, at this ``fidelity``."""
@@ -342,11 +352,12 @@ class Restorer:
     return round(self.fidelity * full)
 
   def output_scale(self, restored: Sequence[FaceResult], shape: tuple[int, ...],
-                   upscale: int | None = None) -> tuple[int, int]:
+                   upscale: int | None = None, compare: bool = False) -> tuple[int, int]:
     """The enlargement of a frame of ``shape`` whose ``restored`` faces are these, and the
-    one wanted before the output bound (``upscale``, else :func:`choose_upscale`)."""
+    one wanted before the output bound (``upscale``, else :func:`choose_upscale`); with
+    ``compare`` the bound holds for the three panels together."""
     wanted = upscale or choose_upscale([p.side for p in restored], self.hr_size, self.factor)
-    return bounded_scale(wanted, shape, self.max_output_pixels), wanted
+    return bounded_scale(wanted, shape, self.max_output_pixels // (3 if compare else 1)), wanted
 
   def prepare(self, frames: Sequence[np.ndarray], found: Sequence[Sequence[FoundFace]],
               force: bool = False, max_shrink: float = MAX_SHRINK) -> list[list[FaceResult]]:

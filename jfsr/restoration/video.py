@@ -172,17 +172,17 @@ def restore_video(restorer, path: Path, output: Path, summary, *, smoothing: flo
         if scale is None:  # the first chunk's faces set the whole video's scale
           plans = [restorer.plan(face, force) for faces in found for face in faces]
           scale, wanted = restorer.output_scale([p for p in plans if p.restored],
-                                                frames[0].shape, upscale)
+                                                frames[0].shape, upscale, compare)
           scale = writable_scale(frames[0].shape, scale, compare)
           logging.info('%s: frames enlarged x%d%s', path.name, scale,
                        f' (not x{wanted}: above the output size bound)' if scale < wanted else '')
-        results = restorer.restore_frames(frames, found, upscale=scale, force=force,
-                                          compare=compare, smoother=outputs, video=True)
-        first = first or results[0]
-        for result in results:
+        for result in restorer.restore_frames_lazily(frames, found, upscale=scale, force=force,
+                                                     compare=compare, smoother=outputs,
+                                                     video=True):
+          first = first or result
           writer.write(result.compare if result.compare is not None else result.image)
           summary.add(result)
-        written += len(results)
+          written += 1
         progress.update(len(frames))
     finally:
       progress.close()

@@ -485,3 +485,20 @@ def test_compare_panels_keep_within_the_output_bound():
   assert plain.scale == 4 and plain.image.shape[0] * plain.image.shape[1] <= bound
   assert compared.compare.shape[0] * compared.compare.shape[1] <= bound
   assert compared.scale == 2 and compared.scale_wanted == 8
+
+
+def test_odd_sized_video_frames_lose_no_pixel(tmp_path):
+  """The MPEG-4 writer takes even sides: an odd frame is padded by its edge, not cropped."""
+  import cv2
+  from jfsr.restoration.video import VideoWriter
+  frame = np.zeros((21, 31, 3), np.uint8)
+  frame[:, -1] = 255  # the last column, which cropping would drop
+  writer = VideoWriter(tmp_path / 'odd.mp4', 10)
+  for _ in range(3):
+    writer.write(frame)
+  writer.close()
+  capture = cv2.VideoCapture(str(tmp_path / 'odd.mp4'))
+  ok, read = capture.read()
+  capture.release()
+  assert ok and read.shape == (22, 32, 3)
+  assert read[:21, 30].mean() > 200 and read[:21, :28].mean() < 30

@@ -61,13 +61,18 @@ def frame_chunks(capture, chunk: int) -> Iterator[list[np.ndarray]]:
 
 
 class VideoWriter:
-  """Writes RGB frames to an MP4 (``mp4v``) file; the size is fixed by the first frame."""
+  """Writes RGB frames to an MP4 (``mp4v``) file; the size is fixed by the first frame. The
+  codec takes even sides only (it would drop an odd last row or column): an odd side gets
+  its edge pixels repeated once instead, so no pixel of the frame is lost."""
 
   def __init__(self, path: Path, fps: float):
     self.path, self.fps, self._writer = path, fps, None
 
   def write(self, rgb: np.ndarray) -> None:
     import cv2
+    height, width = rgb.shape[:2]
+    if height % 2 or width % 2:
+      rgb = np.pad(rgb, ((0, height % 2), (0, width % 2), (0, 0)), mode='edge')
     if self._writer is None:
       h, w = rgb.shape[:2]
       self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*'mp4v'), self.fps,

@@ -6,6 +6,7 @@ import os
 import pathlib
 import sys
 
+from jfsr import files
 from jfsr.pretrained.cache import cache_dir
 
 MAX_BYTES = 1 << 30  # least recently used entries go past this (a CPU train step: about 1 MB)
@@ -51,6 +52,6 @@ def stamp_unstamped_entries(folder: pathlib.Path) -> int:
   for entry in folder.glob('*-cache'):
     access_time = entry.with_name(entry.name.removesuffix('-cache') + '-atime')
     if not access_time.exists():
-      access_time.write_bytes((0).to_bytes(8, 'little'))
+      files.write_data(access_time, (0).to_bytes(8, 'little'))
       stamped += 1
   return stamped

@@ -196,7 +196,7 @@ def write_outputs(out_dir: epath.Path, step: int, results: dict, grid, config,
   markdown += ['| ' + ' | '.join(row) + ' |' for row in rows[1:]]
   files.write_data(out_dir / 'table.md', ('\n'.join(markdown) + '\n').encode())
   if grid is not None:
-    files.write_data(out_dir / 'grid.png', files.png_bytes(grid))
+    files.write_data(out_dir / 'grid.png', files.encoded(grid))
 
 
 def scalars(results: dict) -> dict[str, float]:

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from jfsr import cli
-from jfsr.files import write_atomically
+from jfsr.files import write_atomically, write_data
 
 Arrays = dict[str, np.ndarray]
 
@@ -157,7 +157,7 @@ def export_generator(to: str, checkpoint: str | None, output: str, model: str | 
   else:
     from jfsr import stablehlo
     data = stablehlo.serialize(config, variables)
-  write_atomically(output, lambda path: path.write_bytes(data))
+  write_data(output, data)
   return len(data)
 
 

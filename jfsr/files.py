@@ -18,7 +18,7 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from jfsr.errors import UsageError
 
@@ -109,13 +109,23 @@ def write_data(output, data: bytes, overwrite: bool = True) -> None:
     write_atomically(Path(output), lambda path: path.write_bytes(data), overwrite)
 
 
-def png_bytes(image) -> bytes:
-  """A uint8 image array as PNG bytes."""
+def encoded(image, format: str = 'PNG', **options) -> bytes:  # noqa: A002 (PIL's word)
+  """A uint8 image array encoded by PIL (``format`` 'PNG', 'JPEG', ...; ``options`` such as
+  ``quality``), in memory."""
   import io
   from PIL import Image
   buffer = io.BytesIO()
-  Image.fromarray(image).save(buffer, format='PNG')
+  Image.fromarray(image).save(buffer, format=format, **options)
   return buffer.getvalue()
+
+
+def write_stream(destination: Path, blocks: Iterable[bytes]) -> Path:
+  """``blocks`` written in turn to ``destination``, a file in a private folder (a download
+  or an archive member on its way to :func:`publish`)."""
+  with open(destination, 'wb') as out:
+    for block in blocks:
+      out.write(block)
+  return destination
 
 
 def publish(written: Path, output: Path, overwrite: bool) -> None:
@@ -137,3 +147,31 @@ def publish(written: Path, output: Path, overwrite: bool) -> None:
       raise OutputExistsError(f'{output} appeared while it was being written (another run?); '
                               'it was left as it is') from None
     os.replace(written, output)
+
+
+class VideoWriter:
+  """Writes RGB frames to an MP4 (``mp4v``) file, a file in a private folder on its way to
+  :func:`publish` (read back first: :func:`jfsr.restoration.video.check_readable`); the
+  size is fixed by the first frame. The codec takes even sides only (it would drop an odd
+  last row or column): an odd side gets its edge pixels repeated once instead, so no pixel
+  of the frame is lost."""
+
+  def __init__(self, path: Path, fps: float):
+    self.path, self.fps, self._writer = path, fps, None
+
+  def write(self, rgb) -> None:
+    import cv2
+    import numpy as np
+    height, width = rgb.shape[:2]
+    if height % 2 or width % 2:
+      rgb = np.pad(rgb, ((0, height % 2), (0, width % 2), (0, 0)), mode='edge')
+    if self._writer is None:
+      self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*'mp4v'), self.fps,
+                                     (rgb.shape[1], rgb.shape[0]))
+      if not self._writer.isOpened():
+        raise OSError(f'OpenCV cannot write an mp4v video of {rgb.shape[1]}x{rgb.shape[0]} here')
+    self._writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+
+  def close(self) -> None:
+    if self._writer is not None:
+      self._writer.release()

@@ -322,7 +322,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
       writer.write_images(step, {'samples/lr_bicubic_blur_output_target': grid[None]})
       if is_chief:
         (workdir / 'samples').mkdir(exist_ok=True)
-        files.write_data(workdir / 'samples' / f'step_{step:07d}.png', files.png_bytes(grid))
+        files.write_data(workdir / 'samples' / f'step_{step:07d}.png', files.encoded(grid))
 
     if evaluating:
       results, grid = evaluator.run(generator_variables(state))

@@ -490,7 +490,7 @@ def test_compare_panels_keep_within_the_output_bound():
 def test_odd_sized_video_frames_lose_no_pixel(tmp_path):
   """The MPEG-4 writer takes even sides: an odd frame is padded by its edge, not cropped."""
   import cv2
-  from jfsr.restoration.video import VideoWriter
+  from jfsr.files import VideoWriter
   frame = np.zeros((21, 31, 3), np.uint8)
   frame[:, -1] = 255  # the last column, which cropping would drop
   writer = VideoWriter(tmp_path / 'odd.mp4', 10)

@@ -20,8 +20,6 @@ Each printed row line ends with what the photo family drew for it (``data.photo.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from absl import flags
 from ml_collections import config_flags
@@ -105,8 +103,7 @@ def main(argv):
   del argv
   files.check_new(FLAGS.out, FLAGS.overwrite, '--out')
   sheet, lengths = contact_sheet(FLAGS.config, FLAGS.count, FLAGS.split, FLAGS.seed)
-  files.write_atomically(Path(FLAGS.out), lambda path: Image.fromarray(sheet).save(path, 'PNG'),
-                         FLAGS.overwrite)
+  files.write_data(FLAGS.out, files.encoded(sheet), FLAGS.overwrite)
   for row, (longest, median, draws) in enumerate(lengths):
     print(f'row {row}: longest blur {longest:.1f} px, median {median:.1f} px; {draws}')
   frame_column = ' | frame (model input outlined)' if FLAGS.config.data.frame_share else ''

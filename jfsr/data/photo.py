@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from jfsr import config_defaults
+from jfsr import config_defaults, files
 
 KERNELS = dict(zip(config_defaults.PHOTO_KERNELS, (Image.Resampling.BICUBIC, Image.Resampling.BILINEAR,
                                    Image.Resampling.BOX)))
@@ -123,10 +123,7 @@ def resize(image: np.ndarray, size: int | tuple[int, int], kernel: str = 'bicubi
 
 def jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
   """An HxWx3 uint8 image saved as JPEG at ``quality`` and decoded again."""
-  buffer = io.BytesIO()
-  Image.fromarray(image).save(buffer, format='JPEG', quality=int(quality))
-  buffer.seek(0)
-  with Image.open(buffer) as decoded:
+  with Image.open(io.BytesIO(files.encoded(image, 'JPEG', quality=int(quality)))) as decoded:
     return np.asarray(decoded.convert('RGB'))
 
 

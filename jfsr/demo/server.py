@@ -55,7 +55,7 @@ class UploadError(ValueError):
 
 
 def png_data_url(image: np.ndarray) -> str:
-  return 'data:image/png;base64,' + base64.b64encode(files.png_bytes(image)).decode('ascii')
+  return 'data:image/png;base64,' + base64.b64encode(files.encoded(image)).decode('ascii')
 
 
 @dataclasses.dataclass

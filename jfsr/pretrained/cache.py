@@ -13,14 +13,14 @@ import contextlib
 import dataclasses
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 import urllib.request
 import zipfile
 from pathlib import Path
+
+from jfsr import files
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,7 +143,7 @@ def check_cached(name: str, path: Path, full: bool = False) -> None:
         f'(SHA-256 {actual[:16]}..., expected {expected_digest(artifact)[:16]}...); fetch it '
         f'again with: python -m jfsr.pretrained fetch {name} --force')
   with contextlib.suppress(OSError):  # a read-only cache is checked every time instead
-    stamp_path.write_text(stamp)
+    files.write_data(stamp_path, stamp.encode())
 
 
 def locate(name: str) -> Path:
@@ -173,9 +173,7 @@ def fetch(name: str, force: bool = False) -> Path:
       return target
     except CorruptWeightsError:
       pass  # fetched again below
-  target.parent.mkdir(parents=True, exist_ok=True)
-  with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-    tmp = Path(tmp)
+  with files.private_folder(target) as tmp:
     if artifact.url:
       downloaded = download_url(artifact.url, tmp / artifact.filename)
       verify(downloaded, artifact.sha256)
@@ -184,21 +182,24 @@ def fetch(name: str, force: bool = False) -> Path:
       verify(archive, artifact.sha256)
       downloaded = (extract_member(archive, artifact.member, tmp / artifact.filename)
                     if artifact.member else archive)
-    os.replace(downloaded, target)
+    files.publish(downloaded, target, overwrite=True)
   return target
 
 
 def download_url(url: str, destination: Path, chunk: int = 1 << 20) -> Path:
   """Streams ``url`` to ``destination``, printing progress to stderr."""
-  with urllib.request.urlopen(url, timeout=60) as response, open(destination, 'wb') as out:
+  with urllib.request.urlopen(url, timeout=60) as response:
     total = int(response.headers.get('Content-Length') or 0)
-    done = 0
-    for block in iter(lambda: response.read(chunk), b''):
-      out.write(block)
-      done += len(block)
-      if total:
-        print(f'\r{destination.name}: {done / 2**20:.1f} / {total / 2**20:.1f} MiB',
-              end='', file=sys.stderr)
+
+    def blocks():
+      done = 0
+      for block in iter(lambda: response.read(chunk), b''):
+        yield block
+        done += len(block)
+        if total:
+          print(f'\r{destination.name}: {done / 2**20:.1f} / {total / 2**20:.1f} MiB',
+                end='', file=sys.stderr)
+    files.write_stream(destination, blocks())
     if total:
       print(file=sys.stderr)
   return destination
@@ -213,8 +214,8 @@ def extract_member(archive: Path, member: str, destination: Path) -> Path:
       source = stack.enter_context(tarfile.open(archive)).extractfile(member)
       if source is None:
         raise KeyError(f'{member} is not a file in {archive.name}')
-    with source, open(destination, 'wb') as out:
-      shutil.copyfileobj(source, out)
+    with source:
+      files.write_stream(destination, iter(lambda: source.read(1 << 20), b''))
   return destination
 
 

@@ -107,7 +107,7 @@ def pack(variables: dict, config_dict: dict, step: int, path: str | Path,
   buffer = io.BytesIO()
   np.savez_compressed(buffer, **arrays)
   data = buffer.getvalue()
-  files.write_atomically(Path(path), lambda target: target.write_bytes(data), overwrite)
+  files.write_data(path, data, overwrite)
   return hashlib.sha256(data).hexdigest()
 
 

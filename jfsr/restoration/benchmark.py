@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 
 import numpy as np
 from absl import flags, logging
@@ -530,7 +529,7 @@ def report(measure, markdown_of) -> None:
     cli.fail(error)
   if FLAGS.json:
     text = json.dumps(result, indent=2)
-    files.write_atomically(Path(FLAGS.json), lambda path: path.write_text(text), FLAGS.overwrite)
+    files.write_data(FLAGS.json, text.encode(), FLAGS.overwrite)
   print(markdown_of(result))
 
 

@@ -31,7 +31,6 @@ inputs are never overwritten (the output folder must differ from the input's).
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from pathlib import Path
 
@@ -41,7 +40,7 @@ from PIL import Image
 
 from jfsr import cli
 from jfsr.errors import UsageError
-from jfsr.files import OutputExistsError, write_atomically
+from jfsr.files import OutputExistsError, encoded, private_folder, write_data
 from jfsr.restoration import back_projection, ensemble
 from jfsr.restoration.summary import Summary, describe
 
@@ -161,10 +160,8 @@ def distinct_names(planned: dict[Path, Path]) -> dict[Path, Path]:
 def check_writable(output: Path) -> None:
   """Creates ``output`` and writes a file there, before any heavy work."""
   try:
-    output.mkdir(parents=True, exist_ok=True)
-    probe = output / f'.jfsr-write-test-{os.getpid()}'
-    probe.write_bytes(b'')
-    probe.unlink()
+    with private_folder(output / 'probe'):
+      pass
   except OSError as error:
     raise ValueError(f'cannot write results to --output {output}: {error.strerror or error}') \
         from None
@@ -173,13 +170,9 @@ def check_writable(output: Path) -> None:
 def save_image(image: np.ndarray, path: Path) -> None:
   """Publishes one result (:mod:`jfsr.files`: never over a file that appeared meanwhile,
   unless --overwrite)."""
-  if FLAGS.format == 'jpg':
-    write_atomically(path, lambda p: Image.fromarray(image).save(p, format='JPEG',
-                                                                 quality=FLAGS.quality),
-                     FLAGS.overwrite)
-  else:
-    write_atomically(path, lambda p: Image.fromarray(image).save(p, format='PNG'),
-                     FLAGS.overwrite)
+  data = (encoded(image, 'JPEG', quality=FLAGS.quality) if FLAGS.format == 'jpg'
+          else encoded(image, 'PNG'))
+  write_data(path, data, FLAGS.overwrite)
 
 
 def probe_images(files: list[Path], summary: Summary) -> list[Path]:

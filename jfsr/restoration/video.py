@@ -60,32 +60,6 @@ def frame_chunks(capture, chunk: int) -> Iterator[list[np.ndarray]]:
     yield frames
 
 
-class VideoWriter:
-  """Writes RGB frames to an MP4 (``mp4v``) file; the size is fixed by the first frame. The
-  codec takes even sides only (it would drop an odd last row or column): an odd side gets
-  its edge pixels repeated once instead, so no pixel of the frame is lost."""
-
-  def __init__(self, path: Path, fps: float):
-    self.path, self.fps, self._writer = path, fps, None
-
-  def write(self, rgb: np.ndarray) -> None:
-    import cv2
-    height, width = rgb.shape[:2]
-    if height % 2 or width % 2:
-      rgb = np.pad(rgb, ((0, height % 2), (0, width % 2), (0, 0)), mode='edge')
-    if self._writer is None:
-      h, w = rgb.shape[:2]
-      self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*'mp4v'), self.fps,
-                                     (w, h))
-      if not self._writer.isOpened():
-        raise VideoError(f'{self.path}: OpenCV cannot write an mp4v video here')
-    self._writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-
-  def close(self) -> None:
-    if self._writer is not None:
-      self._writer.release()
-
-
 def add_audio(video_only: Path, source: Path, output: Path) -> str:
   """Writes ``output``: the frames of ``video_only`` with the audio of ``source`` (if it has
   any), using the system's ``ffmpeg``; without it, ``video_only`` becomes ``output`` as it
@@ -170,7 +144,7 @@ def restore_video(restorer, path: Path, output: Path, summary, *, smoothing: flo
   scale = first = None
   written = 0
   with files.private_folder(output) as private:
-    writer = VideoWriter(private / 'frames.mp4', fps)
+    writer = files.VideoWriter(private / 'frames.mp4', fps)
     try:
       for frames in frame_chunks(capture, frames_per_chunk):
         found = [smoother.update(faces) for faces in restorer.detector.detect(frames)]

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -294,6 +295,55 @@ def _(box):
   return restore_folder(box, model=['--onnx', box.root / 'g.onnx'])
 
 
+def onnx_with_config(path: Path, config: dict) -> Path:
+  """A valid ONNX graph (lr -> sharp, an identity) whose jfsr metadata holds ``config``."""
+  import json
+  import onnx
+  from onnx import TensorProto, helper
+  graph = helper.make_graph(
+      [helper.make_node('Identity', ['lr'], ['sharp'])], 'g',
+      [helper.make_tensor_value_info('lr', TensorProto.FLOAT, ['n', 16, 16, 3])],
+      [helper.make_tensor_value_info('sharp', TensorProto.FLOAT, ['n', 16, 16, 3])])
+  model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)], ir_version=8)
+  helper.set_model_props(model, {'jfsr.config': json.dumps(config), 'jfsr.step': '1'})
+  onnx.save(model, str(path))
+  return path
+
+
+@case('restore: --onnx whose metadata holds lr_size 0', 1, 'saved config is not valid')
+def _(box):
+  box.face()
+  return restore_folder(box, model=['--onnx', onnx_with_config(box.root / 'g.onnx',
+                                                               {'data': {'lr_size': 0}})])
+
+
+@case('restore: --onnx whose metadata holds hr_size "big"', 1, 'saved config is not valid')
+def _(box):
+  box.face()
+  return restore_folder(box, model=['--onnx', onnx_with_config(box.root / 'g.onnx',
+                                                               {'data': {'hr_size': 'big'}})])
+
+
+for _value in ('1.5', '-0.1', 'nan'):
+  @case(f'restore: --fidelity {_value}', 2, 'fidelity')
+  def _(box, value=_value):
+    box.face()
+    return restore_folder(box, '--fidelity', value)
+
+
+@case('restore: a video wider than the video writer takes at x8', 0,
+      new_files=('out/wide.mp4',))
+def _(box):
+  import cv2
+  writer = cv2.VideoWriter(str(box.inputs / 'wide.mp4'), cv2.VideoWriter_fourcc(*'mp4v'), 5,
+                           (1100, 32))
+  for _ in range(2):
+    writer.write(np.full((32, 1100, 3), 120, np.uint8))
+  writer.release()
+  return restore(box, '--input', box.inputs / 'wide.mp4', '--output', box.output, '--upscale',
+                 '8', '--detector', 'haar', aligned=False)
+
+
 # --- jfsr.restore: flags ----------------------------------------------------------------------
 
 for _name, _flags, _words in (
@@ -361,6 +411,15 @@ def _(box):
 @case('train: 3-pixel inputs', 2, 'lr_size')
 def _(box):
   return train(box, '--config.data.lr_size=3')
+
+
+for _override, _field in (('--config.data.photo.share=1.5', 'data.photo.share'),
+                          ('--config.data.photo.jpeg_quality=(90, 30)', 'data.photo.jpeg_quality'),
+                          ("--config.data.photo.kernels=('lanczos',)", 'data.photo.kernels'),
+                          ('--config.data.photo.blur_scale=(-1.0, 1.0)', 'data.photo.blur_scale')):
+  @case(f'train: {_override}', 2, _field)
+  def _(box, override=_override):
+    return train(box, override)
 
 
 @case('train: --eval_steps that are not steps', 2, '--eval_steps')
@@ -501,6 +560,23 @@ def _(box):
 def _(box):
   run = evaluated_run(box)
   return 'jfsr.curves', ['--gains', f'test={run}', '--out', box.write('g.png', 'x', box.root)]
+
+
+@case('curves: --out that is a folder', 2, 'is a folder')
+def _(box):
+  return 'jfsr.curves', ['--workdir', evaluated_run(box), '--out', box.output]
+
+
+@case('pretrained: pack --output that is a folder', 2, 'is a folder')
+def _(box):
+  return 'jfsr.pretrained', ['pack', '--checkpoint', box.run, '--name', 'x', '--output',
+                             box.output]
+
+
+@case('benchmark: an unknown --conditions name', 2, 'conditions')
+def _(box):
+  return 'jfsr.restoration.benchmark', ['--model', 'cpu-x16', '--folder', box.inputs,
+                                        '--conditions', 'png,fog']
 
 
 @case('pretrained: pack --output onto a photo already there', 2, '--overwrite')

@@ -512,6 +512,8 @@ def define_flags(faces: int, faces_help: str) -> None:
                     'image\'s (as jfsr.restore)')
   flags.DEFINE_float('fidelity', 1.0, 'the restored paths\' fidelity, 0 to 1 (as jfsr.restore)',
                      lower_bound=0.0, upper_bound=1.0)
+  flags.register_validator('fidelity', lambda value: 0 <= value <= 1,
+                           '--fidelity must be a number from 0 to 1')
   flags.DEFINE_integer('back_projection', None, 'iterations of back-projection on the restored '
                        'paths (as jfsr.restore: 3 for photos, 1 for videos by default)',
                        lower_bound=0)

@@ -84,6 +84,8 @@ flags.DEFINE_integer('alignments', ensemble.ALIGNMENTS, 'restore each face in a 
 flags.DEFINE_float('fidelity', 1.0, 'from 0 (the generator\'s one sharp pass: one alignment, '
                    'not mirrored, not back-projected; the most invented detail) to 1 (averaged '
                    'and back-projected: closest to the photo)', lower_bound=0.0, upper_bound=1.0)
+flags.register_validator('fidelity', lambda value: 0 <= value <= 1,
+                         '--fidelity must be a number from 0 to 1')
 flags.DEFINE_integer('batch_size', 16, 'faces restored per generator call', lower_bound=1)
 flags.DEFINE_integer('frames_per_chunk', 16, 'video frames detected and restored together',
                      lower_bound=1)

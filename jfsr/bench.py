@@ -265,10 +265,10 @@ def _untrained_generator(config) -> dict:
   return {'params': variables['params'], 'batch_stats': variables['batch_stats']}
 
 
-def _untrained_restorer(config, batch: int, detector=None, **options):
+def _untrained_restorer(config, batch: int, detector=None, **changes):
   from jfsr.restoration import Restorer
   return Restorer(config, _untrained_generator(config), batch_size=batch, detector=detector,
-                  **options)
+                  **changes)
 
 
 def bench_restore(config, batch: int, repeats: int) -> dict:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from absl import flags, logging
 
 from jfsr import cli
+from jfsr.restoration import options
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('model', None, 'a shipped model by NAME or a packed .npz (default: cpu-x16 '
@@ -26,13 +27,9 @@ flags.DEFINE_string('host', '127.0.0.1', 'address to listen on (0.0.0.0: every i
                     'reachable from other computers)')
 flags.DEFINE_integer('port', 7860, 'port to listen on (0: a free one, printed)', lower_bound=0,
                      upper_bound=65535)
-flags.DEFINE_enum('detector', 'auto', ['auto', 'mtcnn', 'haar'], 'face detector, as '
-                  'jfsr.restore\'s --detector')
 flags.DEFINE_float('max_upload_mb', 20.0, 'largest file accepted, in MB', lower_bound=0.001)
-flags.DEFINE_float('max_output_mp', 16.0, 'largest restored image, in megapixels',
-                   lower_bound=0.01)
 flags.DEFINE_integer('max_video_frames', 300, 'longest video accepted, in frames', lower_bound=1)
-flags.DEFINE_enum('device', 'auto', ['auto', 'cpu', 'gpu', 'tpu'], 'where the networks run')
+options.define_flags(max_output_mp=16.0)  # a web page's results stay small
 
 
 def main(argv) -> None:
@@ -45,10 +42,9 @@ def main(argv) -> None:
     cli.usage_error(f'unexpected arguments: {" ".join(argv[1:])}')
   model = FLAGS.model or (None if FLAGS.checkpoint or FLAGS.onnx else 'cpu-x16')
   try:
+    chosen = options.from_flags()
     restorer = Restorer.load(model, FLAGS.checkpoint, FLAGS.onnx,
-                             device=pick_device(FLAGS.device),
-                             max_output_pixels=int(FLAGS.max_output_mp * 1e6))
-    restorer.use_detector(FLAGS.detector)
+                             device=pick_device(chosen.device), options=chosen)
     restorer.detector  # noqa: B018 (made now, so a missing detector fails before serving)
     demo = DemoApp(restorer, model or FLAGS.onnx or str(FLAGS.checkpoint),
                    max_upload_bytes=int(FLAGS.max_upload_mb * 1e6),

@@ -21,7 +21,6 @@ Routes:
 from __future__ import annotations
 
 import base64
-import copy
 import dataclasses
 import http.server
 import io
@@ -89,10 +88,8 @@ class DemoApp:
     if len(data) > self.max_upload_bytes:
       raise UploadError(f'the file is {len(data) / 1e6:.1f} MB; the limit is '
                         f'{self.max_upload_bytes / 1e6:.0f} MB')
-    restorer = self.restorer
-    if fidelity is not None:
-      restorer = copy.copy(self.restorer)  # shares the generator and the detector
-      restorer.fidelity = fidelity
+    restorer = self.restorer if fidelity is None else self.restorer.with_options(
+        fidelity=fidelity)
     with self._lock:
       if Path(name).suffix.lower() in VIDEO_SUFFIXES:
         return self._restore_video(restorer, name, data, force)
@@ -102,9 +99,9 @@ class DemoApp:
     from jfsr.data.images import image_size, read_rgb
     try:
       width, height = image_size(io.BytesIO(data))
-      if height * width > restorer.max_output_pixels:
+      if height * width > restorer.options.max_output_pixels:
         raise UploadError(f'{width}x{height} is above the demo\'s output bound of '
-                          f'{restorer.max_output_pixels / 1e6:.0f} MP')
+                          f'{restorer.options.max_output_pixels / 1e6:.0f} MP')
       frame = read_rgb(io.BytesIO(data))
     except UnidentifiedImageError:
       raise UploadError(f'{name} is not an image (nor a video: {", ".join(VIDEO_SUFFIXES)}) '

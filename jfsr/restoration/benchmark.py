@@ -55,7 +55,8 @@ import numpy as np
 from absl import flags, logging
 
 from jfsr import cli
-from jfsr.restoration import back_projection, ensemble
+from jfsr.restoration import back_projection
+from jfsr.restoration import options as restore_options
 
 FLAGS = flags.FLAGS
 ROTATION_BUCKETS = ((0, 10), (10, 20), (20, 30))
@@ -261,11 +262,11 @@ def held_out_faces(config, root: str | None, folder: str | None, first: int, cou
 
 def run(model: str | None, root: str | None, count: int, seed: int = 0,
         checkpoint: str | None = None, folder: str | None = None, first: int = 0,
-        options: dict | None = None, conditions: tuple[str, ...] = ('png',)) -> dict:
+        options: restore_options.RestoreOptions | None = None,
+        conditions: tuple[str, ...] = ('png',)) -> dict:
   """The measure of the module docstring under each of ``conditions`` (names of
-  :data:`CONDITIONS`: the same scenes, degraded each way); ``options`` (``Restorer``
-  keywords: see :func:`restorer_options`) set the restored paths, ``jfsr.restore``'s
-  defaults by default."""
+  :data:`CONDITIONS`: the same scenes, degraded each way); ``options`` set the restored
+  paths, ``jfsr.restore``'s defaults by default."""
   from jfsr import inference
   from jfsr.faces.detection import Detector
   from jfsr.restoration.restorer import Restorer
@@ -274,10 +275,10 @@ def run(model: str | None, root: str | None, count: int, seed: int = 0,
   lr = config.data.lr_size
   min_face = max(6, lr // 2)
   detectors = {'haar': Detector('haar', min_face), 'mtcnn': Detector('mtcnn', min_face)}
-  restorers = {name: Restorer(config, variables, step, detector=d, **(options or {}))
+  restorers = {name: Restorer(config, variables, step, options=options, detector=d)
                for name, d in detectors.items()}
-  restorers['as generated'] = Restorer(config, variables, step, fidelity=0.0)
-  restorers['halfway'] = Restorer(config, variables, step, **{**(options or {}), 'fidelity': 0.5})
+  restorers['as generated'] = restorers['mtcnn'].with_options(fidelity=0.0)
+  restorers['halfway'] = restorers['mtcnn'].with_options(fidelity=0.5)
   source = held_out_faces(config, root, folder, first, count)
   faces = [source[i]['hr'] for i in range(min(count, len(source)))]
   scorer = Scorer(np.stack(faces), config.data.hr_size)
@@ -466,28 +467,17 @@ SETTINGS = ('alignments', 'flip_average', 'back_projection_iterations',
 
 
 def settings_of(restorer) -> dict:
-  """How ``restorer`` restores faces (the :data:`SETTINGS` it holds), for the results."""
-  return {name: getattr(restorer, name) for name in SETTINGS}
+  """How ``restorer`` restores faces (the :data:`SETTINGS` of its options), for the results."""
+  return {name: getattr(restorer.options, name) for name in SETTINGS}
 
 
-def describe(options: dict, video: bool = False) -> str:
+def describe(settings: dict, video: bool = False) -> str:
   """The restored paths' settings in words."""
-  iterations = options['video_back_projection_iterations' if video
-                       else 'back_projection_iterations']
-  return (f"{options['alignments']} alignments"
-          f"{', flip-averaged' if options['flip_average'] else ''}, "
-          f"{iterations} iterations of back-projection, fidelity {options.get('fidelity', 1):g}")
-
-
-def restorer_options() -> dict:
-  """``Restorer`` keywords from this command's ``--alignments``, ``--flip_average`` and
-  ``--back_projection`` (which sets photos' and videos' iterations alike)."""
-  options = {'alignments': FLAGS.alignments, 'flip_average': FLAGS.flip_average,
-             'fidelity': FLAGS.fidelity}
-  if FLAGS.back_projection is not None:
-    options.update(back_projection_iterations=FLAGS.back_projection,
-                   video_back_projection_iterations=FLAGS.back_projection)
-  return options
+  iterations = settings['video_back_projection_iterations' if video
+                        else 'back_projection_iterations']
+  return (f"{settings['alignments']} alignments"
+          f"{', flip-averaged' if settings['flip_average'] else ''}, "
+          f"{iterations} iterations of back-projection, fidelity {settings.get('fidelity', 1):g}")
 
 
 def define_flags(faces: int, faces_help: str) -> None:
@@ -505,18 +495,7 @@ def define_flags(faces: int, faces_help: str) -> None:
   flags.DEFINE_integer('seed', 0, 'for the placements, backgrounds and blurs')
   flags.DEFINE_string('json', None, 'also write the results here')
   flags.DEFINE_bool('overwrite', False, 'replace a file already at --json')
-  flags.DEFINE_integer('alignments', ensemble.ALIGNMENTS, 'restore each face under '
-                       'this many nudged alignments and average (as jfsr.restore)',
-                       lower_bound=1, upper_bound=len(ensemble.NUDGES))
-  flags.DEFINE_bool('flip_average', True, 'average each restored face with its mirror '
-                    'image\'s (as jfsr.restore)')
-  flags.DEFINE_float('fidelity', 1.0, 'the restored paths\' fidelity, 0 to 1 (as jfsr.restore)',
-                     lower_bound=0.0, upper_bound=1.0)
-  flags.register_validator('fidelity', lambda value: 0 <= value <= 1,
-                           '--fidelity must be a number from 0 to 1')
-  flags.DEFINE_integer('back_projection', None, 'iterations of back-projection on the restored '
-                       'paths (as jfsr.restore: 3 for photos, 1 for videos by default)',
-                       lower_bound=0)
+  restore_options.define_flags(detection=False)
 
 
 def report(measure, markdown_of) -> None:
@@ -538,7 +517,7 @@ def report(measure, markdown_of) -> None:
 def main(argv) -> None:
   del argv
   report(lambda: run(FLAGS.model, FLAGS.root, FLAGS.faces, FLAGS.seed, FLAGS.checkpoint,
-                     FLAGS.folder, FLAGS.first, restorer_options(),
+                     FLAGS.folder, FLAGS.first, restore_options.from_flags(),
                      tuple(CONDITIONS) if 'all' in FLAGS.conditions else tuple(FLAGS.conditions)),
          markdown)
 

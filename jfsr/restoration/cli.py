@@ -41,10 +41,9 @@ from PIL import Image
 from jfsr import cli
 from jfsr.errors import UsageError
 from jfsr.files import OutputExistsError, encoded, private_folder, write_data
-from jfsr.restoration import back_projection, ensemble
+from jfsr.restoration import options
 from jfsr.restoration.summary import Summary, describe
 
-IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff'}
 VIDEO_SUFFIXES = {'.mp4', '.avi', '.mov', '.mkv', '.webm'}
 
 FLAGS = flags.FLAGS
@@ -60,43 +59,18 @@ flags.DEFINE_bool('aligned', False, 'inputs are aligned face crops: restore each
 flags.DEFINE_bool('force', False, 'restore large faces too (they lose detail on the way in)')
 flags.DEFINE_integer('upscale', None, 'enlarge frames this many times (default: from the faces '
                      'found); 1 keeps their size', lower_bound=1)
-flags.DEFINE_enum('detector', 'auto', ['auto', 'mtcnn', 'haar'], 'face detector: MTCNN '
-                  '(landmarks), Haar (boxes), or auto (MTCNN when its weights are cached)')
-flags.DEFINE_integer('min_face', None, 'smallest face to find, detector box side in pixels '
-                     '(default: half the model\'s input side, at least 8)', lower_bound=4)
-flags.DEFINE_float('threshold', 0.0, 'Haar only: minimum cascade level weight')
 flags.DEFINE_float('smoothing', 0.6, 'video: weight of the previous frame\'s landmarks, 0 to <1',
                    lower_bound=0.0, upper_bound=0.99)
 flags.DEFINE_float('output_smoothing', 0.5, 'video: weight of each face\'s earlier restored '
                    'outputs in its output (an average over time in the face\'s own '
                    'coordinates, against flicker), 0 to <1', lower_bound=0.0, upper_bound=0.99)
-flags.DEFINE_integer('back_projection', None, 'iterations of back-projection per restored '
-                     'face: the enlarged face made to agree with the frame it came from '
-                     f'(default: {back_projection.ITERATIONS} for photos, '
-                     f'{back_projection.VIDEO_ITERATIONS} for videos, whose frames flicker more '
-                     'with each iteration; 0: the generator\'s output as it is)', lower_bound=0)
-flags.DEFINE_bool('flip_average', True, 'restore each face and its mirror image and average '
-                  'the two (twice the generator\'s work)')
-flags.DEFINE_integer('alignments', ensemble.ALIGNMENTS, 'restore each face in a frame under '
-                     'this many alignments, nudged within its landmarks\' uncertainty, and '
-                     'average them (1: the landmarks\' alignment alone)', lower_bound=1,
-                     upper_bound=len(ensemble.NUDGES))
-flags.DEFINE_float('fidelity', 1.0, 'from 0 (the generator\'s one sharp pass: one alignment, '
-                   'not mirrored, not back-projected; the most invented detail) to 1 (averaged '
-                   'and back-projected: closest to the photo)', lower_bound=0.0, upper_bound=1.0)
-flags.register_validator('fidelity', lambda value: 0 <= value <= 1,
-                         '--fidelity must be a number from 0 to 1')
-flags.DEFINE_integer('batch_size', 16, 'faces restored per generator call', lower_bound=1)
 flags.DEFINE_integer('frames_per_chunk', 16, 'video frames detected and restored together',
                      lower_bound=1)
 flags.DEFINE_bool('compare', False, 'write model input | bicubic | restored side by side')
-flags.DEFINE_enum('device', 'auto', ['auto', 'cpu', 'gpu', 'tpu'], 'where the networks run')
 flags.DEFINE_enum('format', 'png', ['png', 'jpg'], 'image output format')
 flags.DEFINE_integer('quality', 95, 'JPEG quality', lower_bound=1, upper_bound=100)
 flags.DEFINE_bool('overwrite', False, 'replace results already in --output (never an input)')
-flags.DEFINE_float('max_output_mp', 64.0, 'largest output in megapixels: a frame is enlarged '
-                   'less where the chosen --upscale would exceed it (said per image), and an '
-                   'input already above it is skipped', lower_bound=0.01)
+options.define_flags()
 
 
 def list_inputs(path: Path) -> tuple[list[Path], str]:
@@ -311,18 +285,9 @@ def main(argv) -> None:
         cli.fail(f'nothing in --input {input_path} could be restored')
     from jfsr import inference
     from jfsr.restoration.restorer import Restorer
-    iterations = ({} if FLAGS.back_projection is None else
-                  {'back_projection_iterations': FLAGS.back_projection,
-                   'video_back_projection_iterations': FLAGS.back_projection})
+    chosen = options.from_flags()
     restorer = Restorer.load(FLAGS.model, FLAGS.checkpoint, FLAGS.onnx,
-                             device=inference.pick_device(FLAGS.device),
-                             batch_size=FLAGS.batch_size,
-                             max_output_pixels=int(FLAGS.max_output_mp * 1e6),
-                             **iterations,
-                             flip_average=FLAGS.flip_average, alignments=FLAGS.alignments,
-                             fidelity=FLAGS.fidelity)
-    if not FLAGS.aligned:
-      restorer.use_detector(FLAGS.detector, FLAGS.min_face, FLAGS.threshold)
+                             device=inference.pick_device(chosen.device), options=chosen)
     logging.info('%s step %d: %d² -> %d² faces%s',
                  FLAGS.model or FLAGS.onnx or FLAGS.checkpoint, restorer.step,
                  restorer.lr_size, restorer.hr_size,

@@ -25,6 +25,7 @@ the model's factor; 1 when no face is restored).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -40,9 +41,9 @@ from jfsr.faces.alignment import pixel_scale
 from jfsr.faces.detection import Detector, FoundFace
 from jfsr.faces.tracking import OutputSmoother
 from jfsr.restoration import back_projection, ensemble
+from jfsr.restoration.options import RestoreOptions
 
 MAX_SHRINK = 1.5  # largest face, as its aligned crop's side over the model's input side
-MAX_OUTPUT_PIXELS = 64_000_000  # the largest output frame, unless the caller says otherwise
 
 
 class FrameTooLargeError(ValueError):
@@ -103,49 +104,31 @@ class FrameResult:
 
 
 class Restorer:
-  """A generator with its variables on one device, and the pre/post-processing around it."""
+  """A generator with its variables on one device, and the pre/post-processing around it,
+  restoring as its :class:`~jfsr.restoration.options.RestoreOptions` say."""
 
   def __init__(self, config: ml_collections.ConfigDict, variables: dict | None,
-               step: int | None = None, device: jax.Device | None = None, batch_size: int = 16,
-               detector: Detector | None = None, max_output_pixels: int = MAX_OUTPUT_PIXELS,
-               generate: Callable[[np.ndarray], np.ndarray] | None = None,
-               back_projection_iterations: int = back_projection.ITERATIONS,
-               video_back_projection_iterations: int = back_projection.VIDEO_ITERATIONS,
-               flip_average: bool = True, alignments: int = ensemble.ALIGNMENTS,
-               fidelity: float = 1.0):
-    """``generate`` (float32 model inputs -> uint8 outputs, a fixed batch of ``batch_size``)
-    replaces the JAX generator, whose ``variables`` are then not needed (``from_onnx``).
-    ``back_projection_iterations``: iterations of :mod:`jfsr.restoration.back_projection`
-    for each face pasted into an enlarged frame (0: the generator's output as it is);
-    ``video_back_projection_iterations`` the same for consecutive video frames (fewer: each
-    iteration brings back some of the frame's own flicker).
-    ``flip_average``: each face is restored twice, as it is and mirrored, and the two
-    outputs (the second mirrored back) averaged: the faces the model trained on were
-    mirrored at random, so each is as good a guess, and their average misses by less.
-    ``alignments``: each face in a frame is restored under this many alignments, nudged
-    within the landmarks' uncertainty, and the outputs averaged (1: the landmarks'
-    alignment alone).
-    ``fidelity``, from 0 to 1, moves each face between the generator's one sharp pass (0:
-    the landmarks' alignment, not mirrored, not back-projected: the most invented detail)
-    and the averaged, back-projected result (1: closest to the photo). In between, the
-    face is ``single + fidelity x (averaged - single)`` and is back-projected
-    ``round(fidelity x iterations)`` times."""
-    if not 1 <= alignments <= len(ensemble.NUDGES):
-      raise ValueError(f'alignments must be 1 to {len(ensemble.NUDGES)}, got {alignments}')
-    if not 0 <= fidelity <= 1:
-      raise ValueError(f'fidelity must be in [0, 1], got {fidelity}')
-    self.fidelity = fidelity
+               step: int | None = None, device: jax.Device | None = None,
+               options: RestoreOptions | None = None, detector: Detector | None = None,
+               generate: Callable[[np.ndarray], np.ndarray] | None = None, **changes):
+    """``options`` (default: :class:`RestoreOptions`' defaults), with ``changes`` to its
+    fields (``Restorer(..., fidelity=0)``), say how faces are restored: see
+    :class:`RestoreOptions` and, for ``fidelity``, :func:`toward`. ``detector`` replaces
+    the one the options would make. ``generate`` (float32 model inputs -> uint8 outputs, a
+    fixed batch of ``options.batch_size``) replaces the JAX generator, whose ``variables``
+    are then not needed (``from_onnx``)."""
     self.config = config
-    self.back_projection_iterations = back_projection_iterations
-    self.video_back_projection_iterations = video_back_projection_iterations
-    self.flip_average = flip_average
-    self.alignments = alignments
+    self.options = dataclasses.replace(options or RestoreOptions(), **changes)
     self.step = step  # the checkpoint's, when loaded from one
     self.device = device or jax.devices()[0]
-    self.batch_size = batch_size
-    self.max_output_pixels = max_output_pixels
     self._detector = detector
     self._generate = generate or self._jax_generator(config, variables)
+
+  def with_options(self, **changes) -> 'Restorer':
+    """This restorer with ``changes`` to its options, sharing its generator and detector."""
+    other = copy.copy(self)
+    other.options = dataclasses.replace(self.options, **changes)
+    return other
 
   def _jax_generator(self, config: ml_collections.ConfigDict, variables: dict
                      ) -> Callable[[np.ndarray], np.ndarray]:
@@ -160,48 +143,44 @@ class Restorer:
 
   @classmethod
   def from_checkpoint(cls, path: str | Path, device: jax.Device | None = None,
-                      **options) -> 'Restorer':
+                      **keywords) -> 'Restorer':
     """Loads the generator of a training run: its workdir (latest checkpoint) or one
     checkpoint's directory ``WORKDIR/checkpoints/STEP``."""
     config, variables, step = inference.load_generator(checkpoint=path, device=device)
-    return cls(config, variables, step, device, **options)
+    return cls(config, variables, step, device, **keywords)
 
   @classmethod
   def from_pretrained(cls, name: str, device: jax.Device | None = None,
-                      **options) -> 'Restorer':
+                      **keywords) -> 'Restorer':
     """Loads a shipped generator by NAME (``python -m jfsr.pretrained list``) or a packed
     ``.npz`` file; nothing is downloaded, and its SHA-256 is checked."""
     config, variables, step = inference.load_generator(model=name, device=device)
-    return cls(config, variables, step, device, **options)
+    return cls(config, variables, step, device, **keywords)
 
   @classmethod
-  def from_onnx(cls, path: str | Path, threads: int | None = None, **options) -> 'Restorer':
+  def from_onnx(cls, path: str | Path, threads: int | None = None, **keywords) -> 'Restorer':
     """The generator of a ``jfsr.export --to onnx`` file, run by onnxruntime instead of JAX
     (detection and alignment stay the same)."""
     from jfsr.restoration.onnx_generator import OnnxGenerator
     generator = OnnxGenerator(path, threads)
-    return cls(generator.config, None, generator.step, generate=generator, **options)
+    return cls(generator.config, None, generator.step, generate=generator, **keywords)
 
   @classmethod
   def load(cls, model: str | None = None, checkpoint: str | Path | None = None,
-           onnx: str | Path | None = None, **options) -> 'Restorer':
+           onnx: str | Path | None = None, **keywords) -> 'Restorer':
     """From exactly one of a shipped ``model``, a training run's ``checkpoint`` and an
-    exported ``onnx`` file (what ``jfsr.restore`` and ``jfsr.demo`` take)."""
+    exported ``onnx`` file (what ``jfsr.restore`` and ``jfsr.demo`` take); ``keywords`` go
+    to the constructor (``options=``, ``device=``, option fields)."""
     from jfsr.errors import UsageError
     if sum(bool(source) for source in (model, checkpoint, onnx)) != 1:
       raise UsageError('give exactly one of --model (a shipped model: python -m jfsr.pretrained '
                       'list), --checkpoint (a training run) and --onnx (an exported generator)')
     if onnx:
-      return cls.from_onnx(onnx, **options)
+      return cls.from_onnx(onnx, **keywords)
     if model:
-      return cls.from_pretrained(model, **options)
-    return cls.from_checkpoint(checkpoint, **options)
+      return cls.from_pretrained(model, **keywords)
+    return cls.from_checkpoint(checkpoint, **keywords)
 
-  def use_detector(self, kind: str = 'auto', min_face: int | None = None,
-                   threshold: float = 0.0) -> None:
-    """Finds faces with ``kind`` ('auto', 'mtcnn', 'haar'), down to ``min_face`` pixels
-    (default: half the model's input side, at least 8)."""
-    self._detector = Detector(kind, min_face or max(8, self.lr_size // 2), threshold)
 
   @property
   def lr_size(self) -> int:
@@ -217,9 +196,10 @@ class Restorer:
 
   @property
   def detector(self) -> Detector:
-    """The face detector (MTCNN where cached, else Haar), made on first use."""
+    """The face detector the options name, made on first use (or the one given)."""
     if self._detector is None:
-      self.use_detector()
+      o = self.options
+      self._detector = Detector(o.detector, o.min_face or max(8, self.lr_size // 2), o.threshold)
     return self._detector
 
   # --- The generator ----------------------------------------------------------------
@@ -230,7 +210,7 @@ class Restorer:
     ``flip_average``, each averaged with its mirror image's, moved towards the plain
     output as ``fidelity`` says."""
     averaged, plain = self._restore_inputs(inputs)
-    return toward(plain, averaged, self.fidelity)
+    return toward(plain, averaged, self.options.fidelity)
 
   def _restore_inputs(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The outputs flip-averaged (with ``flip_average``), and the plain ones (neither
@@ -240,13 +220,14 @@ class Restorer:
       empty = np.zeros((0, self.hr_size, self.hr_size, 3), np.uint8)
       return empty, empty
     arrays = np.stack([self._as_model_array(x) for x in inputs])
-    flip = self.flip_average and self.fidelity > 0
+    flip = self.options.flip_average and self.options.fidelity > 0
     if flip:
       arrays = np.concatenate([arrays, arrays[:, :, ::-1]])
     outputs = []
-    for start in range(0, len(arrays), self.batch_size):
-      chunk = arrays[start:start + self.batch_size]
-      padded = np.concatenate([chunk, np.repeat(chunk[-1:], self.batch_size - len(chunk), 0)])
+    batch = self.options.batch_size
+    for start in range(0, len(arrays), batch):
+      chunk = arrays[start:start + batch]
+      padded = np.concatenate([chunk, np.repeat(chunk[-1:], batch - len(chunk), 0)])
       outputs.append(self._generate(padded)[:len(chunk)])
     outputs = np.concatenate(outputs)
     if not flip:
@@ -270,10 +251,11 @@ class Restorer:
     (:mod:`jfsr.restoration.ensemble`), averaged in the first one's coordinates, and moved
     towards the plain single pass as ``fidelity`` says; ``batch_size`` faces at a time, so
     that memory does not grow with the faces."""
-    maps = ensemble.nudges(self.lr_size, self.alignments if self.fidelity > 0 else 1)
+    o = self.options
+    maps = ensemble.nudges(self.lr_size, o.alignments if o.fidelity > 0 else 1)
     restored = [np.zeros((0, self.hr_size, self.hr_size, 3), np.uint8)]
-    for start in range(0, len(faces), self.batch_size):
-      group = faces[start:start + self.batch_size]
+    for start in range(0, len(faces), self.options.batch_size):
+      group = faces[start:start + self.options.batch_size]
       inputs = [p.model_input if i == 0 else
                 alignment.model_input_crop(frame, alignment.compose(nudge, p.to_model),
                                            self.lr_size)
@@ -283,7 +265,7 @@ class Restorer:
       plain = plain.reshape(outputs.shape)[:, 0]
       averaged = outputs[:, 0] if len(maps) == 1 else np.stack(
           [ensemble.average_back(o, maps, self.factor) for o in outputs])
-      restored.append(toward(plain, averaged, self.fidelity))
+      restored.append(toward(plain, averaged, self.options.fidelity))
     return np.concatenate(restored)
 
   def restore_crops(self, crops: Sequence) -> np.ndarray:
@@ -348,8 +330,9 @@ class Restorer:
 
   def iterations(self, video: bool = False) -> int:
     """Back-projection iterations for a photo or a video frame, at this ``fidelity``."""
-    full = self.video_back_projection_iterations if video else self.back_projection_iterations
-    return round(self.fidelity * full)
+    o = self.options
+    full = o.video_back_projection_iterations if video else o.back_projection_iterations
+    return round(o.fidelity * full)
 
   def output_scale(self, restored: Sequence[FaceResult], shape: tuple[int, ...],
                    upscale: int | None = None, compare: bool = False) -> tuple[int, int]:
@@ -357,7 +340,8 @@ class Restorer:
     one wanted before the output bound (``upscale``, else :func:`choose_upscale`); with
     ``compare`` the bound holds for the three panels together."""
     wanted = upscale or choose_upscale([p.side for p in restored], self.hr_size, self.factor)
-    return bounded_scale(wanted, shape, self.max_output_pixels // (3 if compare else 1)), wanted
+    bound = self.options.max_output_pixels // (3 if compare else 1)
+    return bounded_scale(wanted, shape, bound), wanted
 
   def prepare(self, frames: Sequence[np.ndarray], found: Sequence[Sequence[FoundFace]],
               force: bool = False, max_shrink: float = MAX_SHRINK) -> list[list[FaceResult]]:

@@ -30,7 +30,7 @@ from absl import flags, logging
 
 from jfsr import cli
 
-from jfsr.restoration import benchmark
+from jfsr.restoration import benchmark, options
 
 FLAGS = flags.FLAGS
 
@@ -69,18 +69,17 @@ def flicker_and_psnr(outputs: list[np.ndarray], clip: list[benchmark.Scene], fac
 
 def run(model: str | None, checkpoint: str | None, root: str | None, folder: str | None,
         first: int, count: int, frames: int, smoothings: list[float],
-        output_smoothings: list[float] = (), seed: int = 0, options: dict | None = None
-        ) -> dict:
-  """The measure of the module docstring; ``options``: ``Restorer`` keywords
-  (:func:`jfsr.restoration.benchmark.restorer_options`), ``jfsr.restore``'s by default."""
+        output_smoothings: list[float] = (), seed: int = 0, options=None) -> dict:
+  """The measure of the module docstring; ``options``
+  (:class:`jfsr.restoration.options.RestoreOptions`), ``jfsr.restore``'s by default."""
   from jfsr import inference
   from jfsr.faces.detection import Detector
   from jfsr.faces.tracking import LandmarkSmoother, OutputSmoother
   from jfsr.restoration.restorer import Restorer, enlarge
   config, variables, step = inference.load_generator(checkpoint=checkpoint, model=model)
   lr, factor = config.data.lr_size, config.data.hr_size // config.data.lr_size
-  restorer = Restorer(config, variables, step, detector=Detector('auto', max(6, lr // 2)),
-                      **(options or {}))
+  restorer = Restorer(config, variables, step, options=options,
+                      detector=Detector('auto', max(6, lr // 2)))
   faces = benchmark.held_out_faces(config, root, folder, first, count)
   rng = np.random.default_rng(seed)
   settings = [(s, 0.0) for s in smoothings] + [(smoothings[-1], w) for w in output_smoothings]
@@ -132,7 +131,7 @@ def main(argv) -> None:
   benchmark.report(lambda: run(
       FLAGS.model, FLAGS.checkpoint, FLAGS.root, FLAGS.folder, FLAGS.first, FLAGS.faces,
       FLAGS.frames, [float(s) for s in FLAGS.smoothing],
-      [float(w) for w in FLAGS.output_smoothing], FLAGS.seed, benchmark.restorer_options()),
+      [float(w) for w in FLAGS.output_smoothing], FLAGS.seed, options.from_flags()),
       markdown)
 
 

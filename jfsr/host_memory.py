@@ -2,18 +2,11 @@
 
 XLA:CPU allocates each step's temporaries with ``malloc`` and frees them when the
 step ends. glibc maps every block over 32 MiB afresh and unmaps it on ``free``, so
-each step faults all its memory in again, 4 KiB at a time: 2.7-3.6 million page
-faults and 5-7 s of kernel time per default train step at batch 8 on a 2-core
-CPU. Measured there (docs/benchmarks.md), step time / peak memory:
-
-* glibc as is: 15.0-15.6 s / 6.9 GB;
-* glibc with ``glibc.malloc.hugetlb=1`` (transparent huge pages on those
-  mappings, 2 MiB faults): 13.3-13.5 s / 6.9 GB;
-* jemalloc with purging off (``MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1``:
-  freed pages stay mapped and are reused): 11.7-11.9 s / 7.2 GB, ~400 faults per step;
-* (not used) glibc with a single never-trimmed heap (``mallopt``): 11.7 s when it
-  worked, but it fragmented: resident memory jumped by ~5 GB at random steps,
-  once to 21 GB.
+each step faults all its memory in again, 4 KiB at a time. Two settings avoid that:
+jemalloc with purging off (``MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1``: freed
+pages stay mapped and are reused), or glibc with ``glibc.malloc.hugetlb=1`` (transparent
+huge pages on those mappings, 2 MiB faults). Their step times, page faults and peak
+memory against glibc as it is: docs/benchmarks.md.
 
 Both settings act only when a process starts, so the command-line entry points
 call :func:`restart_with_fast_allocator` first: it re-executes the same command

@@ -88,7 +88,7 @@ def contact_sheet(config, count: int, split: str = 'train', seed: int = 0) -> tu
         columns['frame'].append(np.zeros((size, size, 3), np.uint8))
     flow_rgb, longest = flow_to_rgb(example['flow'])
     magnitude, _ = blur.magnitude_orientation(example['flow'][..., 0], example['flow'][..., 1])
-    lengths.append((longest, float(np.median(magnitude)), example['draws'].describe()))
+    lengths.append((longest, float(np.median(magnitude)), example['draws'].in_words()))
     columns['gt'].append(grids.to_uint8(example['hr']))
     columns['mask'].append(grids.to_uint8(example['mask'] * 2 - 1))
     columns['flow'].append(np.asarray(Image.fromarray(flow_rgb).resize((size, size),

@@ -47,7 +47,7 @@ class FrameSpec:
   Landmark errors are standard deviations: roll in degrees, scale as a log-ratio, shift
   and per-point jitter as fractions of the face's side. The defaults are the refined
   MTCNN landmarks' errors on 12-24 px faces
-  (``python -m jfsr.restoration.benchmark --landmark_errors``, docs/restoration.md).
+  (the landmark-error table of ``python -m jfsr.restoration.benchmark``, docs/restoration.md).
   """
   max_roll: float = 30.0          # degrees; the face's roll is U(-max_roll, max_roll)
   min_scale: float = 0.7          # face side / model input side, log-uniform in [min, max]

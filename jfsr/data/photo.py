@@ -78,7 +78,7 @@ class PhotoDraws:
   def is_photo(self) -> bool:
     return self != PhotoDraws()
 
-  def describe(self) -> str:
+  def in_words(self) -> str:
     """A short line of what was drawn (the paper's degradation: 'paper')."""
     if not self.is_photo:
       return 'paper'

@@ -406,7 +406,7 @@ def markdown(result: dict) -> str:
   """A summary of every condition's gain and detection, then each condition's tables."""
   lines = [f"{result['faces']} held-out faces, model {result['model']} (step {result['step']}), "
            f"{result['lr_size']}² -> {result['hr_size']}², "
-           f"{describe(result['restorer_options'])}"]
+           f"{settings_in_words(result['restorer_options'])}"]
   lines += ['', '| condition | rotation | MTCNN found | bicubic PSNR / SSIM / FaceNet | '
             'jfsr.restore - bicubic: PSNR / SSIM / FaceNet |', '|---|---|---|---|---|']
   for name, measured in result['conditions'].items():
@@ -420,12 +420,12 @@ def markdown(result: dict) -> str:
                    f"{ours['ssim'] - base['ssim']:+.3f} / "
                    f"{ours['id_distance'] - base['id_distance']:+.3f} |")
   for name, measured in result['conditions'].items():
-    lines += ['', f'### {name}: {describe_condition(measured["condition"])}']
+    lines += ['', f'### {name}: {condition_in_words(measured["condition"])}']
     lines += condition_tables(measured)
   return '\n'.join(lines)
 
 
-def describe_condition(condition: dict) -> str:
+def condition_in_words(condition: dict) -> str:
   """A condition in words."""
   parts = [f"blur x{condition['blur_scale']:g}", f"{condition['kernel']} shrink"]
   parts += [f"noise {condition['noise_sigma']:g}"] if condition['noise_sigma'] else []
@@ -471,7 +471,7 @@ def settings_of(restorer) -> dict:
   return {name: getattr(restorer.options, name) for name in SETTINGS}
 
 
-def describe(settings: dict, video: bool = False) -> str:
+def settings_in_words(settings: dict, video: bool = False) -> str:
   """The restored paths' settings in words."""
   iterations = settings['video_back_projection_iterations' if video
                         else 'back_projection_iterations']
@@ -526,7 +526,7 @@ if __name__ == '__main__':
   define_flags(60, 'how many held-out faces (spread over the rotation buckets)')
   flags.DEFINE_list('conditions', ['png'], 'comma-separated, how the scenes are degraded '
                     'besides the placement: ' + ', '.join(
-                        f'{name} ({describe_condition(dataclasses.asdict(c))})'
+                        f'{name} ({condition_in_words(dataclasses.asdict(c))})'
                         for name, c in CONDITIONS.items()) + ', or all')
   flags.register_validator('conditions', lambda names: set(names) <= {*CONDITIONS, 'all'},
                            f'--conditions: choose from {", ".join(CONDITIONS)} or all')

@@ -117,7 +117,7 @@ def run(model: str | None, checkpoint: str | None, root: str | None, folder: str
 
 def markdown(result: dict) -> str:
   lines = [f"{result['clips']} clips of {result['frames']} frames, model {result['model']} "
-           f"(step {result['step']}), {benchmark.describe(result['restorer_options'], True)}; faces "
+           f"(step {result['step']}), {benchmark.settings_in_words(result['restorer_options'], True)}; faces "
            f"found in {result['face found in frames']:.0%} of frames", '', '| output | flicker (mean change per frame, 0-255) | ratio to bicubic | PSNR (dB) |',
            '|---|---|---|---|']
   for name, value in result['flicker'].items():

@@ -180,16 +180,66 @@ def readable_latest(mngr, config: ml_collections.ConfigDict, workdir
   return None, None
 
 
+def log_setup(config: ml_collections.ConfigDict, writer) -> None:
+  """The networks' sizes, the host allocator, the devices and the activations' dtype."""
+  counts = models.parameter_counts(config)
+  logging.info('parameters: %s', ', '.join(f'{k} {v:,}' for k, v in counts.items()))
+  logging.info('host allocator: %s', host_memory.decision())
+  logging.info('devices: %d x %s over %d process(es); activations in %s', jax.device_count(),
+               jax.devices()[0].device_kind, jax.process_count(),
+               config_loading.compute_dtype(config, jax.default_backend()).name)
+  writer.write_hparams({f'parameters/{k}': v for k, v in counts.items()})
+
+
+def initial_state(config: ml_collections.ConfigDict, workdir, mngr, latest: int | None,
+                  saved_config: dict | None, train_iter, replicated):
+  """``(state, train_iter)`` to train on: fresh (or from ``model.generator_init``) when no
+  checkpoint can be read, else the ``latest`` one restored with its data iterator (a broken
+  checkpoint is set aside and the one before it tried), its generator's moving average
+  kept, started or dropped as this config says."""
+  key = jax.random.PRNGKey(config.seed)
+  init_state = functools.partial(create_train_state, config)
+  abstract_state = jax.eval_shape(init_state, key)
+  if latest is None:
+    state = jax.jit(init_state, out_shardings=replicated)(key)
+    if config.model.generator_init:
+      state = start_generator_from(config.model.generator_init, state, replicated)
+    logging.info('starting from %s in %s', config.model.generator_init or 'scratch', workdir)
+    return state, train_iter
+  # Restored as saved, with or without an average; then this config's choice.
+  while True:
+    saved_average = checkpointing.keeps_average(saved_config)
+    restoring = (jax.eval_shape(fresh_average, abstract_state) if saved_average
+                 else abstract_state.replace(generator_ema=None))
+    try:
+      state, iterator_restored = checkpointing.restore(mngr, latest, restoring, train_iter,
+                                                       replicated)
+      break
+    except checkpointing.BrokenCheckpointError as error:
+      set_aside_broken(mngr, error)
+      latest, saved_config = readable_latest(mngr, config, workdir)
+      if latest is None:
+        raise WorkdirError(f'no checkpoint in {workdir} can be read ({error}); move '
+                           'checkpoints/ aside to start afresh') from None
+  if config.train.ema_decay > 0 and not saved_average:
+    state = fresh_average(state)
+    logging.info('the generator\'s moving average (train.ema_decay=%g) starts at the restored '
+                 'generator of step %d', config.train.ema_decay, latest)
+  elif saved_average and config.train.ema_decay == 0:
+    state = state.replace(generator_ema=None)
+    logging.warning('train.ema_decay=0: the saved moving average of the generator is dropped; '
+                    'from now on the run evaluates and saves the trained generator itself')
+  if not iterator_restored:
+    train_iter = iter(pipeline.make_train_dataset(
+        config, jax.process_index(), jax.process_count(), start_batch=latest))
+  logging.info('resumed from the checkpoint of step %d', latest)
+  return state, train_iter
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
   """Trains the model of ``config``, writing checkpoints and logs under ``workdir``."""
   # --- Setup: refusals first, before anything is written or heavy is loaded --
-  config_loading.validate(config, jax.device_count())
-  distributed.check_same_config(config)
-  workdir = prepare_workdir(workdir)
-  for stale in checkpointing.remove_unfinished(workdir):
-    logging.warning('removed %s: an unfinished checkpoint save of a run that was stopped', stale)
-  mngr = checkpointing.manager(workdir, config.train.max_checkpoints_to_keep)
-  latest, saved_config = readable_latest(mngr, config, workdir)
+  workdir, mngr, latest, saved_config = open_run(config, workdir)
   # Imported once the run goes ahead: clu's writers pull in TensorFlow (~4 s).
   from clu import periodic_actions
 
@@ -199,13 +249,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   batch_sharding = train_step.batch_sharding(mesh)
   writer = evaluate.tensorboard_writer(workdir)
 
-  counts = models.parameter_counts(config)
-  logging.info('parameters: %s', ', '.join(f'{k} {v:,}' for k, v in counts.items()))
-  logging.info('host allocator: %s', host_memory.decision())
-  logging.info('devices: %d x %s over %d process(es); activations in %s', jax.device_count(),
-               jax.devices()[0].device_kind, jax.process_count(),
-               config_loading.compute_dtype(config, jax.default_backend()).name)
-  writer.write_hparams({f'parameters/{k}': v for k, v in counts.items()})
+  log_setup(config, writer)
 
   vgg_params = jax.device_put(vgg_weights.perceptual_params(config), replicated)
   train_iter = iter(pipeline.make_train_dataset(config, jax.process_index(), jax.process_count()))
@@ -213,42 +257,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   sample = make_sampler(config)
 
   # --- Initial state, or resume ----------------------------------------------
-  key = jax.random.PRNGKey(config.seed)
-  init_state = functools.partial(create_train_state, config)
-  abstract_state = jax.eval_shape(init_state, key)
-  if latest is None:
-    state = jax.jit(init_state, out_shardings=replicated)(key)
-    if config.model.generator_init:
-      state = start_generator_from(config.model.generator_init, state, replicated)
-    logging.info('starting from %s in %s', config.model.generator_init or 'scratch', workdir)
-  else:
-    # Restored as saved, with or without an average; then this config's choice.
-    while True:
-      saved_average = checkpointing.keeps_average(saved_config)
-      restoring = (jax.eval_shape(fresh_average, abstract_state) if saved_average
-                   else abstract_state.replace(generator_ema=None))
-      try:
-        state, iterator_restored = checkpointing.restore(mngr, latest, restoring, train_iter,
-                                                         replicated)
-        break
-      except checkpointing.BrokenCheckpointError as error:
-        set_aside_broken(mngr, error)
-        latest, saved_config = readable_latest(mngr, config, workdir)
-        if latest is None:
-          raise WorkdirError(f'no checkpoint in {workdir} can be read ({error}); move '
-                             'checkpoints/ aside to start afresh') from None
-    if config.train.ema_decay > 0 and not saved_average:
-      state = fresh_average(state)
-      logging.info('the generator\'s moving average (train.ema_decay=%g) starts at the restored '
-                   'generator of step %d', config.train.ema_decay, latest)
-    elif saved_average and config.train.ema_decay == 0:
-      state = state.replace(generator_ema=None)
-      logging.warning('train.ema_decay=0: the saved moving average of the generator is dropped; '
-                      'from now on the run evaluates and saves the trained generator itself')
-    if not iterator_restored:
-      train_iter = iter(pipeline.make_train_dataset(
-          config, jax.process_index(), jax.process_count(), start_batch=latest))
-    logging.info('resumed from the checkpoint of step %d', latest)
+  state, train_iter = initial_state(config, workdir, mngr, latest, saved_config, train_iter,
+                                    replicated)
 
   evaluator = evaluate.Evaluator(config, replicated) if config.eval.every_steps else None
   num_steps = config_loading.total_steps(config)
@@ -256,23 +266,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   steps = {use: train_step.make_train_step(config, mesh, use) for use in (False, True)}
   report_progress = periodic_actions.ReportProgress(num_train_steps=num_steps, writer=writer)
 
-  # --- Loop ------------------------------------------------------------------
-  # Metrics are read one step late, so the host never waits for the step it
-  # just dispatched; a non-finite loss still stops before any state is saved.
+  # --- Loop (metrics read one step late: MetricsQueue) -----------------------
   first_step = int(jax.device_get(state.step))
-  pending, interval = None, []
+  metrics_queue = MetricsQueue()
   images_per_step = config.train.batch_size
   # Throughput counts the steps alone: the time each interval spent on samples,
   # evaluations and checkpoints (``periodic_s``) is taken out, and ``data_wait_s`` is how
   # long the host waited for batches. The ETA counts everything, over the whole run so far.
   run_start = interval_start = time.perf_counter()
   periodic_s = data_wait_s = 0.0
-
-  def drain(pending):
-    step, metrics = pending
-    host = {k: float(v) for k, v in jax.device_get(metrics).items()}
-    check_finite(step, host)
-    interval.append(host)
 
   stop = StopRequest()
   margin_watch = gan_balance.MarginWatch()
@@ -284,45 +286,31 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     batch = jax.make_array_from_process_local_data(batch_sharding, local_batch)
     use_local_d = config.model.use_local_d and step > local_d_start
     state, metrics = steps[use_local_d](state, batch, vgg_params)
-    if pending is not None:
-      drain(pending)
-    pending = (step, metrics)
+    metrics_queue.push(step, metrics)
     report_progress(step)
 
     if step % config.train.log_every_steps == 0 or step == num_steps:
-      drain(pending)
-      pending = None
       now = time.perf_counter()
-      stepping_s = now - interval_start - periodic_s
-      summary = summarize(interval)
-      summary['images_per_sec'] = len(interval) * images_per_step / stepping_s
-      summary['data_wait_share'] = data_wait_s / stepping_s
-      summary['learning_rate'] = config.optimizer.learning_rate
+      summary = interval_summary(metrics_queue.take_interval(), images_per_step,
+                                 now - interval_start - periodic_s, data_wait_s,
+                                 config.optimizer.learning_rate)
       writer.write_scalars(step, summary)
-      remaining_s = (num_steps - step) * (now - run_start) / (step - first_step)
-      logging.info('step %d/%d: g_loss %.4f, d_loss %.4f, %.2f images/s (%.0f%% of the time '
-                   'waiting for data), ETA %dh%02dm', step, num_steps, summary['g_loss'],
-                   summary.get('d_loss', float('nan')), summary['images_per_sec'],
-                   100 * summary['data_wait_share'], remaining_s // 3600, remaining_s % 3600 // 60)
+      log_progress(step, num_steps, summary, (now - run_start) / (step - first_step))
       checkpointing.check_saved(mngr, mngr.latest_step())  # a save failed in the background?
       for message in margin_watch.update(step, summary):
         logging.info('GAN balance: %s', message)
-      interval, interval_start, periodic_s, data_wait_s = [], now, 0.0, 0.0
+      interval_start, periodic_s, data_wait_s = now, 0.0, 0.0
 
     last = step == num_steps
     sampling = step % config.train.image_every_steps == 0 or last
     evaluating = evaluator is not None and (step % config.eval.every_steps == 0 or last)
     saving = step % config.train.checkpoint_every_steps == 0 or last
-    if pending is not None and (sampling or evaluating or saving):
-      drain(pending)  # the step finishes on the steps' clock, not the periodic work's
-      pending = None
+    if sampling or evaluating or saving:
+      metrics_queue.drain()  # the step finishes on the steps' clock, not the periodic work's
     periodic_start = time.perf_counter()
     if sampling:
-      grid = sample_grid(config, sample, state, eval_batch, replicated)
-      writer.write_images(step, {'samples/lr_bicubic_blur_output_target': grid[None]})
-      if is_chief:
-        (workdir / 'samples').mkdir(exist_ok=True)
-        files.write_data(workdir / 'samples' / f'step_{step:07d}.png', files.encoded(grid))
+      write_samples(sample_grid(config, sample, state, eval_batch, replicated), step, workdir,
+                    writer, is_chief)
 
     if evaluating:
       results, grid = evaluator.run(generator_variables(state))
@@ -331,9 +319,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
 
     stopping = stop.agreed(step)
     if saving or stopping:
-      if pending is not None:
-        drain(pending)
-        pending = None
+      metrics_queue.drain()
       checkpointing.check_saved(mngr, mngr.latest_step())  # the previous save, in the background
       checkpointing.save(mngr, step, state, train_iter, config)
     periodic_s += time.perf_counter() - periodic_start
@@ -344,14 +330,89 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
       break
 
   stop.restore()
-  checkpointing.check_saved(mngr, mngr.latest_step(), wait=True)
-  mngr.close()
-  writer.flush()
+  close_run(mngr, writer)
   if stop.received == signal.SIGINT:
     raise SystemExit(130)  # as a shell reports a command that Ctrl-C stopped
   if is_chief and stop.received is None:
     logging.info('%s', finished_message(workdir, num_steps, evaluator is not None))
   return state
+
+
+def open_run(config: ml_collections.ConfigDict, workdir: str):
+  """``(workdir, checkpoint manager, latest readable step or None, its saved config)``,
+  after the checks that refuse a run before anything is written: the config, the same
+  config on every process, the workdir; unfinished saves of a stopped run are removed."""
+  config_loading.validate(config, jax.device_count())
+  distributed.check_same_config(config)
+  workdir = prepare_workdir(workdir)
+  for stale in checkpointing.remove_unfinished(workdir):
+    logging.warning('removed %s: an unfinished checkpoint save of a run that was stopped', stale)
+  mngr = checkpointing.manager(workdir, config.train.max_checkpoints_to_keep)
+  latest, saved_config = readable_latest(mngr, config, workdir)
+  return workdir, mngr, latest, saved_config
+
+
+def close_run(mngr, writer) -> None:
+  """Waits for the last checkpoint save (a failed one is an error) and flushes the logs."""
+  checkpointing.check_saved(mngr, mngr.latest_step(), wait=True)
+  mngr.close()
+  writer.flush()
+
+
+def write_samples(grid: np.ndarray, step: int, workdir, writer, is_chief: bool) -> None:
+  """The sample grid of ``step`` to TensorBoard and, on the chief, to ``samples/``."""
+  writer.write_images(step, {'samples/lr_bicubic_blur_output_target': grid[None]})
+  if is_chief:
+    (workdir / 'samples').mkdir(exist_ok=True)
+    files.write_data(workdir / 'samples' / f'step_{step:07d}.png', files.encoded(grid))
+
+
+class MetricsQueue:
+  """A step's metrics, read one step late so that the host never waits for the step it has
+  just dispatched; each read is checked (a non-finite loss stops the run before any state
+  is saved) and kept for the logging interval."""
+
+  def __init__(self):
+    self.pending, self.interval = None, []
+
+  def push(self, step: int, metrics: dict) -> None:
+    self.drain()
+    self.pending = (step, metrics)
+
+  def drain(self) -> None:
+    """Reads the pending step's metrics, if any."""
+    if self.pending is None:
+      return
+    step, metrics = self.pending
+    host = {k: float(v) for k, v in jax.device_get(metrics).items()}
+    check_finite(step, host)
+    self.interval.append(host)
+    self.pending = None
+
+  def take_interval(self) -> list[dict]:
+    """Every step's metrics since the last call, the pending one included."""
+    self.drain()
+    interval, self.interval = self.interval, []
+    return interval
+
+
+def interval_summary(interval: list[dict], images_per_step: int, stepping_s: float,
+                     data_wait_s: float, learning_rate: float) -> dict[str, float]:
+  """A logging interval's mean metrics, images/s over the steps' own time, and the share
+  of it spent waiting for data."""
+  summary = summarize(interval)
+  summary['images_per_sec'] = len(interval) * images_per_step / stepping_s
+  summary['data_wait_share'] = data_wait_s / stepping_s
+  summary['learning_rate'] = learning_rate
+  return summary
+
+
+def log_progress(step: int, num_steps: int, summary: dict, seconds_per_step: float) -> None:
+  remaining_s = (num_steps - step) * seconds_per_step
+  logging.info('step %d/%d: g_loss %.4f, d_loss %.4f, %.2f images/s (%.0f%% of the time '
+               'waiting for data), ETA %dh%02dm', step, num_steps, summary['g_loss'],
+               summary.get('d_loss', float('nan')), summary['images_per_sec'],
+               100 * summary['data_wait_share'], remaining_s // 3600, remaining_s % 3600 // 60)
 
 
 def finished_message(workdir, num_steps: int, evaluated: bool) -> str:

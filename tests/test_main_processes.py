@@ -104,11 +104,15 @@ def test_bad_input_gets_a_one_line_error(tmp_path, arguments, message):
   assert len([l for l in result.stderr.splitlines() if l.startswith('error:')]) == 1
 
 
-def test_missing_workdir_parent_is_refused(tmp_path):
-  result = run_main(tmp_path / 'no' / 'such' / 'dir', check=False)
+def test_a_workdir_under_a_file_is_refused(tmp_path):
+  """Missing parents are created (the README's first command, tests/test_readme.py); a file
+  where a parent folder must be is refused in one line."""
+  blocker = tmp_path / 'notes'
+  blocker.write_text('a file of the user')
+  result = run_main(blocker / 'dir', check=False)
   assert result.returncode != 0
-  assert 'the parent directory' in result.stderr and 'does not exist' in result.stderr
-  assert 'Traceback' not in result.stderr
+  assert f'({blocker} is a file)' in result.stderr
+  assert 'Traceback' not in result.stderr and blocker.read_text() == 'a file of the user'
 
 
 def test_non_finite_loss_stops_with_the_step_and_term(tmp_path):

@@ -38,7 +38,7 @@ KERNELS = dict(zip(config_defaults.PHOTO_KERNELS, (Image.Resampling.BICUBIC, Ima
 @dataclasses.dataclass(frozen=True)
 class PhotoSpec:
   """The family's probabilities and ranges: a config's ``data.photo`` section
-  (:func:`jfsr.config_defaults.photo_family` holds the defaults and their meaning)."""
+  (:func:`jfsr.config_defaults.photo_section` holds the defaults and their meaning)."""
   share: float
   blur_scale: tuple[float, float]
   defocus_prob: float
@@ -62,7 +62,7 @@ class PhotoSpec:
   @classmethod
   def default(cls, **changes) -> 'PhotoSpec':
     """The defaults (share 0: off), with ``changes``."""
-    return dataclasses.replace(cls.from_section(config_defaults.photo_family()), **changes)
+    return dataclasses.replace(cls.from_section(config_defaults.photo_section()), **changes)
 
 
 @dataclasses.dataclass(frozen=True)

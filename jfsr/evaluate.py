@@ -13,6 +13,8 @@ writes ``DIR/eval/<step>/``:
   (``paper_psnr``, ``paper_ssim``; ``jfsr.metrics.fidelity``);
 * ``table.md`` and ``table.csv``: the same as a table, a row per method;
 * ``grid.png``: LR | bicubic | output | target for the first ``eval.grid_images``;
+* with ``eval.lpips``, ``lpips``: the mean LPIPS distance to the targets (AlexNet,
+  ``jfsr.metrics.lpips``; lower is closer);
 * with ``eval.fid``, ``fid``: the Fréchet Inception Distance of each method's
   outputs to the test targets (TF-Inception pool3, ``jfsr.metrics.fid``);
 * with ``eval.identity``, face-recognition accuracy after the paper's Table 2
@@ -90,7 +92,10 @@ class Evaluator:
               'ssim_y': luma['ssim'], 'paper_psnr': paper['psnr'], 'paper_ssim': paper['ssim']}
 
     self._restore_batch, self._measure = restore_batch, measure
-    self._embed = self._embed_identity = None
+    self._embed = self._embed_identity = self._lpips = None
+    if config.eval.lpips:
+      from jfsr.metrics.lpips import lpips_distance
+      self._lpips = lpips_distance()
     if config.eval.identity:
       from jfsr.pretrained import facenet_weights
       network, facenet_variables = facenet_weights.load_facenet()
@@ -120,6 +125,9 @@ class Evaluator:
       for method, pred in predictions.items():
         for name, values in jax.device_get(self._measure(target, pred)).items():
           per_image[method][name].append(np.asarray(values))
+        if self._lpips is not None:
+          per_image[method].setdefault('lpips', []).append(
+              self._lpips(*(np.asarray(jax.device_get(x)) for x in (target, pred))))
       for name, images_ in (('target', target), *predictions.items()):
         if self._embed is not None:
           features[name].append(np.asarray(jax.device_get(self._embed(images_))))
@@ -162,7 +170,7 @@ class Evaluator:
 
 
 def table_rows(results: dict) -> list[list[str]]:
-  names = [k for k in (*METRICS, 'fid', *identity.METRICS) if k in results[METHODS[0]]]
+  names = [k for k in (*METRICS, 'lpips', 'fid', *identity.METRICS) if k in results[METHODS[0]]]
   rows = [['method', *names]]
   for method in METHODS:
     rows.append([method, *(f'{results[method][k]:.0f}' if k == 'id_missed' else

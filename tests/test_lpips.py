@@ -6,6 +6,7 @@ summed."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jfsr.metrics.lpips import alexnet_lpips_params, lpips_distance
 
@@ -50,3 +51,23 @@ def test_lpips_is_the_formula_and_orders_distortions():
   np.testing.assert_allclose(ours, formula(base, noisy), rtol=1e-4, atol=1e-6)
   np.testing.assert_allclose(distance(base, base), 0, atol=1e-7)
   assert (distance(base, noisier) > ours).all() and (ours > 0.01).all()
+
+
+def test_evaluation_reports_the_formulas_lpips(smoke_config):
+  """jfsr.evaluate's LPIPS of bicubic is the formula's mean over the same test faces."""
+  from jfsr import evaluate, grids, train_step
+  from jfsr.data import pipeline
+  from jfsr.train_state import create_train_state, generator_variables
+  smoke_config.eval.lpips = True
+  state = create_train_state(smoke_config, jax.random.PRNGKey(0))
+  evaluator = evaluate.Evaluator(smoke_config, train_step.replicated(train_step.make_mesh()))
+  results, _ = evaluator.run(generator_variables(state))
+  targets, bicubics = [], []
+  for batch in pipeline.make_eval_dataset(smoke_config, smoke_config.eval.batch_size):
+    lr, size = jnp.asarray(batch['lr']), smoke_config.data.hr_size
+    bicubic = jax.image.resize(lr, (lr.shape[0], size, size, lr.shape[-1]), 'bicubic')
+    targets.append(np.asarray(grids.to_uint8(jnp.asarray(batch['hr']))))
+    bicubics.append(np.asarray(grids.to_uint8(bicubic)))
+  expected = formula(np.concatenate(targets), np.concatenate(bicubics)).mean()
+  assert results['bicubic']['lpips'] == pytest.approx(float(expected), rel=1e-4)
+  assert 'lpips' in results['model']

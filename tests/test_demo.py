@@ -211,3 +211,43 @@ def test_page_in_headless_chromium_shows_the_clis_pixels_and_errors(demo, tmp_pa
   finally:
     driver.quit()
   np.testing.assert_array_equal(shown, cli_restore(photo, tmp_path / 'cli'))
+
+
+def _grey_demo(max_output_pixels: int):
+  from jfsr.config_defaults import base_config
+  from jfsr.demo.server import DemoApp
+  from jfsr.restoration.options import RestoreOptions
+  from jfsr.restoration.restorer import Restorer
+  config = base_config()
+  config.data.hr_size, config.data.lr_size = 64, 8
+  grey = lambda inputs: np.full((len(inputs), 64, 64, 3), 128, np.uint8)
+  options = RestoreOptions(detector='haar', max_output_pixels=max_output_pixels)
+  return DemoApp(Restorer(config, None, options=options, generate=grey), 'grey')
+
+
+def test_a_video_above_the_output_bound_is_a_400_not_a_500(tmp_path):
+  import cv2
+  from jfsr.demo.server import UploadError
+  clip = tmp_path / 'clip.mp4'
+  writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*'mp4v'), 10, (64, 48))
+  for _ in range(3):
+    writer.write(np.full((48, 64, 3), 90, np.uint8))
+  writer.release()
+  demo = _grey_demo(max_output_pixels=1000)  # a 64x48 frame is above it even as it is
+  try:
+    with pytest.raises(UploadError, match='output bound'):
+      demo.restore('clip.mp4', clip.read_bytes())
+  finally:
+    demo.close()
+
+
+def test_binding_beyond_this_computer_warns_and_accepts_any_host_name(caplog):
+  from jfsr.demo.server import make_server
+  demo = _grey_demo(max_output_pixels=10_000)
+  with caplog.at_level('WARNING'):
+    server = make_server(demo, '0.0.0.0', 0)
+  try:
+    assert any('no authentication' in r.getMessage() for r in caplog.records)
+  finally:
+    server.server_close()
+    demo.close()

@@ -142,3 +142,42 @@ def test_an_interrupted_restore_ends_with_its_summary_and_leaves_whole_files(fol
   assert 0 < len(written) < 40 and all(p.suffix == '.png' for p in written), written
   for path in written:
     Image.open(path).load()  # whole
+
+
+def test_a_killed_runs_leftovers_are_removed_by_the_next_run(folders):
+  """A restore killed with SIGKILL leaves its private folder; the next restore into that
+  folder removes it (its process is gone) and leaves a running writer's alone."""
+  inputs, output = folders
+  face_png(inputs / 'a.png')
+  dead = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'],
+                        capture_output=True, text=True, check=True).stdout.strip()
+  leftover = output / f'.jfsr-{dead}-0.partial'
+  leftover.mkdir()
+  (leftover / 'a.png').write_bytes(b'half a result')
+  running = output / f'.jfsr-{os.getppid()}-0.partial'
+  running.mkdir()
+  result = command('jfsr.restore', '--model', 'cpu-x16', '--aligned', '--input', inputs,
+                   '--output', output)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert not leftover.exists() and running.is_dir() and (output / 'a.png').is_file()
+
+
+def test_two_restores_into_one_folder_never_replace_each_others_results(tmp_path):
+  """Inputs A/x.png and B/x.png restored at once into one folder, no --overwrite: one
+  result is written, and the other run says it was not (refused up front, or skipped when
+  the file appeared while it worked); neither ends with 0 having lost the other's file."""
+  output = tmp_path / 'out'
+  runs = []
+  for name, index in (('A', 0), ('B', 5)):
+    (tmp_path / name).mkdir()
+    face_png(tmp_path / name / 'x.png', index)
+  for name in ('A', 'B'):
+    runs.append(subprocess.Popen(
+        [sys.executable, '-m', 'jfsr.restore', '--model', 'cpu-x16', '--aligned', '--input',
+         tmp_path / name, '--output', output], cwd=REPO, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env={**os.environ, 'JFSR_ALLOCATOR': 'system'}))
+  done = [(run.wait(timeout=600), run.stderr.read()) for run in runs]
+  assert sorted(code == 0 for code, _ in done) == [False, True], done
+  loser = next(err for code, err in done if code != 0)
+  assert 'x.png' in loser and 'Traceback' not in loser, loser
+  assert sorted(p.name for p in output.iterdir()) == ['x.png']

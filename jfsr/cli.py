@@ -115,6 +115,20 @@ def quiet_libraries() -> None:
   logging.get_absl_handler().addFilter(_OwnRecordsOnly())
 
 
+def define_model_flags(checkpoint: bool = True, onnx: bool = False) -> None:
+  """The flags that name the generator a command runs, declared once for every command:
+  ``--model`` (a shipped NAME or a packed file), and where the command takes them
+  ``--checkpoint`` (a training run) and ``--onnx`` (an exported graph)."""
+  flags.DEFINE_string('model', None, 'a shipped model by NAME (python -m jfsr.pretrained list) '
+                      'or a packed .npz file')
+  if checkpoint:
+    flags.DEFINE_string('checkpoint', None, 'instead of --model: a training --workdir (its '
+                        'latest checkpoint) or one of its checkpoints/<step> folders')
+  if onnx:
+    flags.DEFINE_string('onnx', None, 'instead of --model: a `jfsr.export --to onnx` file, '
+                        'whose generator then runs in onnxruntime')
+
+
 def fail(error: Exception | str, status: int | None = None) -> None:
   """Ends the command with ``error`` as one line, ``error: ...`` on stderr, and its exit
   status (``status``, else the error's: 2 for a :class:`jfsr.errors.UsageError`, else 1)."""

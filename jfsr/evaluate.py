@@ -332,8 +332,8 @@ def run() -> None:
   sys.argv[:], CONFIG_OVERRIDES[:] = cli.split_config_overrides(sys.argv)
   absl_flags.DEFINE_string('workdir', None, 'a training run\'s --workdir (holding checkpoints/); '
                            'with --model, where the evaluation is written', required=True)
-  absl_flags.DEFINE_string('model', None, 'evaluate a shipped model (NAME, python -m '
-                           'jfsr.pretrained list) or a packed .npz file instead of checkpoints')
+  cli.define_model_flags(checkpoint=False)  # --workdir names the run
+  absl_flags.adopt_module_key_flags(cli)  # listed in this command's --help
   absl_flags.DEFINE_list('steps', [], 'checkpoint steps to evaluate (default: the latest)')
   absl_flags.DEFINE_string('out', None, 'write OUT/eval/<step>/ (and its TensorBoard scalars) '
                            'instead of under --workdir, e.g. when evaluating other faces')

@@ -222,10 +222,8 @@ def _main(argv) -> None:
 def run() -> None:
   """The ``jfsr-export`` command (also ``python -m jfsr.export``)."""
   from absl import flags as absl_flags
-  absl_flags.DEFINE_string('checkpoint', None, 'a training --workdir (its latest checkpoint) or '
-                           'one of its checkpoints/<step> folders')
-  absl_flags.DEFINE_string('model', None, 'a shipped model (NAME, python -m jfsr.pretrained list) '
-                           'or a packed .npz file, instead of --checkpoint')
+  cli.define_model_flags()
+  absl_flags.adopt_module_key_flags(cli)  # listed in this command's --help
   absl_flags.DEFINE_enum('to', 'torch', ['torch', 'stablehlo', 'onnx'], 'the format to write: '
                          'a PyTorch state dict, or the generator as a jax.export program or an '
                          'ONNX graph')

@@ -19,10 +19,8 @@ from jfsr import cli
 from jfsr.restoration import options
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('model', None, 'a shipped model by NAME or a packed .npz (default: cpu-x16 '
-                    'when neither --checkpoint nor --onnx is given)')
-flags.DEFINE_string('checkpoint', None, 'instead of --model: a training run or one checkpoint')
-flags.DEFINE_string('onnx', None, 'instead of --model: a `jfsr.export --to onnx` file')
+cli.define_model_flags(onnx=True)  # neither given: the default model (module docstring)
+flags.adopt_module_key_flags(cli)  # listed in this command's --help
 flags.DEFINE_string('host', '127.0.0.1', 'address to listen on (0.0.0.0: every interface, '
                     'reachable from other computers)')
 flags.DEFINE_integer('port', 7860, 'port to listen on (0: a free one, printed)', lower_bound=0,
@@ -30,6 +28,7 @@ flags.DEFINE_integer('port', 7860, 'port to listen on (0: a free one, printed)',
 flags.DEFINE_float('max_upload_mb', 20.0, 'largest file accepted, in MB', lower_bound=0.001)
 flags.DEFINE_integer('max_video_frames', 300, 'longest video accepted, in frames', lower_bound=1)
 options.define_flags(max_output_mp=16.0)  # a web page's results stay small
+flags.adopt_module_key_flags(options)
 
 
 def main(argv) -> None:

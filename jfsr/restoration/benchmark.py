@@ -488,9 +488,8 @@ def define_flags(faces: int, faces_help: str) -> None:
   """The flags this command and :mod:`jfsr.restoration.temporal` share: the model, where the
   held-out faces come from, how many, the seed, how faces are restored (as
   ``jfsr.restore``'s flags), and a JSON copy of the results."""
-  flags.DEFINE_string('model', None, 'a shipped model NAME or packed .npz')
-  flags.DEFINE_string('checkpoint', None, 'instead of --model: a training run\'s workdir or '
-                      'one of its checkpoints/STEP')
+  cli.define_model_flags()
+  flags.adopt_module_key_flags(cli)  # listed in the command's --help
   flags.DEFINE_string('root', None, 'CelebAMask-HQ root: its test split (the model\'s config) '
                       'gives the faces')
   flags.DEFINE_string('folder', None, 'instead of --root: a folder of aligned faces')
@@ -500,6 +499,7 @@ def define_flags(faces: int, faces_help: str) -> None:
   flags.DEFINE_string('json', None, 'also write the results here')
   flags.DEFINE_bool('overwrite', False, 'replace a file already at --json')
   restore_options.define_flags(detection=False)
+  flags.adopt_module_key_flags(restore_options)
 
 
 def report(measure, markdown_of) -> None:

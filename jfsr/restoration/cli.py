@@ -47,12 +47,8 @@ from jfsr.restoration.summary import Summary, describe
 VIDEO_SUFFIXES = {'.mp4', '.avi', '.mov', '.mkv', '.webm'}
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('model', None, 'a shipped model by NAME (python -m jfsr.pretrained list) or a '
-                    'packed .npz file')
-flags.DEFINE_string('checkpoint', None, 'instead of --model: a training --workdir, or one of its '
-                    'checkpoints/<step>')
-flags.DEFINE_string('onnx', None, 'instead of --model: a `jfsr.export --to onnx` file, whose '
-                    'generator then runs in onnxruntime (detection and alignment as ever)')
+cli.define_model_flags(onnx=True)
+flags.adopt_module_key_flags(cli)  # listed in this command's --help
 flags.DEFINE_string('input', None, 'an image, a folder of images, or a video')
 flags.DEFINE_string('output', None, 'folder for the results (created; not the input folder)')
 flags.DEFINE_bool('aligned', False, 'inputs are aligned face crops: restore each whole')
@@ -71,6 +67,7 @@ flags.DEFINE_enum('format', 'png', ['png', 'jpg'], 'image output format')
 flags.DEFINE_integer('quality', 95, 'JPEG quality', lower_bound=1, upper_bound=100)
 flags.DEFINE_bool('overwrite', False, 'replace results already in --output (never an input)')
 options.define_flags()
+flags.adopt_module_key_flags(options)
 
 
 def list_inputs(path: Path) -> tuple[list[Path], str]:

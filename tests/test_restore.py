@@ -502,3 +502,19 @@ def test_odd_sized_video_frames_lose_no_pixel(tmp_path):
   capture.release()
   assert ok and read.shape == (22, 32, 3)
   assert read[:21, 30].mean() > 200 and read[:21, :28].mean() < 30
+
+
+def test_a_video_written_short_is_not_published(tmp_path):
+  """The read-back before publishing: a video with fewer frames than were written (a full
+  disk truncates it; OpenCV's writer only logs the failure) is refused."""
+  from jfsr.files import VideoWriter
+  from jfsr.restoration.video import VideoError, check_readable
+  path = tmp_path / 'frames.mp4'
+  writer = VideoWriter(path, 10)
+  for index in range(12):
+    writer.write(np.random.default_rng(index).integers(0, 256, (48, 64, 3), dtype=np.uint8))
+  writer.close()
+  check_readable(path, 12, tmp_path / 'out.mp4')
+  path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
+  with pytest.raises(VideoError, match='could not be written whole'):
+    check_readable(path, 12, tmp_path / 'out.mp4')

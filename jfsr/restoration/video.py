@@ -196,6 +196,10 @@ def writable_scale(shape: tuple[int, ...], scale: int, compare: bool) -> int:
 def check_readable(video: Path, frames: int, output: Path) -> None:
   """Reads ``video`` back: it must open and hold ``frames`` frames (a full disk, say, leaves
   OpenCV's writer with frames it only logged as failed)."""
-  if count_frames(video, frames) != frames:
+  try:
+    whole = count_frames(video, frames) == frames
+  except VideoError:  # not even readable
+    whole = False
+  if not whole:
     raise VideoError(f'{output} could not be written whole (the disk full?); nothing was '
                      'published')

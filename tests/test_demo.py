@@ -51,7 +51,7 @@ def demo(tmp_path_factory):
 
 
 def cli_restore(photo: Path, output: Path, *flags: str) -> np.ndarray:
-  result = subprocess.run([sys.executable, '-m', 'jfsr.restore', '--model', 'cpu-x16',
+  result = subprocess.run([sys.executable, '-m', 'jfsr.restore',  # the default model, too
                            '--detector', 'haar', '--input', str(photo), '--output', str(output),
                            *flags], cwd=REPO, capture_output=True, text=True, timeout=600)
   assert result.returncode == 0, result.stderr[-3000:]
@@ -73,7 +73,7 @@ def test_server_answers_like_the_cli_and_refuses_bad_uploads_in_words(demo, tmp_
   words are there, and non-images, empty and oversized files get a message and a 4xx."""
   with urllib.request.urlopen(demo + 'info', timeout=60) as response:
     info = json.loads(response.read())
-  assert info['model'] == 'cpu-x16' and (info['lr_size'], info['hr_size']) == (16, 128)
+  assert info['model'] == 'cpu-x16-photos' and (info['lr_size'], info['hr_size']) == (16, 128)
   photo = astronaut(tmp_path / 'astronaut.png')
   status, answer = post(demo, photo.read_bytes(), 'astronaut.png')
   assert status == 200, answer

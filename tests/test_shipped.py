@@ -46,6 +46,23 @@ def test_the_shipped_model_restores_a_fixed_input_as_recorded(monkeypatch):
   assert np.abs(out[16, 96].astype(int) - [38, 184, 86]).max() <= 2
 
 
+def test_the_photo_model_restores_a_fixed_input_as_recorded():
+  """The default model, ``cpu-x16-photos``: by NAME, its lineage (250 steps of the photos
+  recipe on top of cpu-x16's file), and the output recorded when it was packed (``python
+  tools/golden_output.py --model cpu-x16-photos``)."""
+  from jfsr.restoration import Restorer
+  assert generators.DEFAULT_MODEL == 'cpu-x16-photos'
+  restorer = Restorer.from_pretrained('cpu-x16-photos', flip_average=False)
+  assert (restorer.lr_size, restorer.hr_size, restorer.step) == (16, 128, 250)
+  config, _, meta = generators.load('cpu-x16-photos')
+  assert meta['started_from']['sha256'] == generators.SHIPPED['cpu-x16'].sha256
+  assert meta['steps_in_all'] == 8750 and config.data.photo.share == 0.5
+  out = restorer.restore_crops([generators.golden_input(16)])[0]
+  np.testing.assert_allclose(out.reshape(-1, 3).mean(0), [123.872, 118.498, 122.365], atol=0.3)
+  assert np.abs(out[64, 64].astype(int) - [115, 118, 121]).max() <= 2
+  assert np.abs(out[16, 96].astype(int) - [34, 181, 83]).max() <= 2
+
+
 # Five landmarks of the face in scikit-image's ``astronaut`` photo (NASA, public domain), as
 # MTCNN places them (refined): a real face that no shipped model trained on.
 ASTRONAUT_LANDMARKS = [[203.8, 100.4], [246.4, 103.0], [224.1, 128.0], [200.7, 138.4],

@@ -1,6 +1,6 @@
 r"""Serves a page to restore faces in a photo or a short video with a jfsr model.
 
-    python -m jfsr.demo                        # the shipped cpu-x16, http://127.0.0.1:7860
+    python -m jfsr.demo                        # the default shipped model, http://127.0.0.1:7860
     python -m jfsr.demo --model NAME --port 8000
     python -m jfsr.demo --onnx g.onnx          # the generator in onnxruntime
 
@@ -39,7 +39,8 @@ def main(argv) -> None:
   from jfsr.restoration.restorer import Restorer
   if len(argv) > 1:
     cli.usage_error(f'unexpected arguments: {" ".join(argv[1:])}')
-  model = FLAGS.model or (None if FLAGS.checkpoint or FLAGS.onnx else 'cpu-x16')
+  from jfsr.pretrained.generators import DEFAULT_MODEL
+  model = FLAGS.model or (None if FLAGS.checkpoint or FLAGS.onnx else DEFAULT_MODEL)
   try:
     chosen = options.from_flags()
     restorer = Restorer.load(model, FLAGS.checkpoint, FLAGS.onnx,

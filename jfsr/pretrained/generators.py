@@ -30,6 +30,8 @@ import numpy as np
 from jfsr.errors import JfsrError, UsageError
 
 MODELS_DIR = Path(__file__).resolve().parent / 'models'
+# What jfsr.restore and jfsr.demo restore with when no model is named.
+DEFAULT_MODEL = 'cpu-x16-photos'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +52,16 @@ SHIPPED: dict[str, ShippedModel] = {
         'discriminator only, 750 with half the examples made as photos give them (faces '
         "rolled, blurred and shrunk in frames); the generator's moving average. Aligned "
         'test faces: PSNR +1.49 dB over bicubic, SSIM +0.076, FID 0.39x'),
+    # python -m jfsr.pretrained pack --checkpoint runs/photos/checkpoints/250
+    # --name cpu-x16-photos: configs/experiments/cpu_x16.py:photos from cpu-x16 (SHA-256
+    # 0611d1e9..., in its meta as started_from), chosen by the rule of docs/training.md
+    # (stage 4). The default of jfsr.restore and jfsr.demo.
+    'cpu-x16-photos': ShippedModel(
+        'cpu-x16-photos.npz', '813a388a5c9775a907ffb140ba94ae295121f1adde9a5989abdf71061ee40676',
+        '16->128 faces, widths/4: cpu-x16 carried on 250 steps with half the examples '
+        'degraded as photos are (blur lengths x0-2, defocus, shrink kernels, noise, JPEG '
+        "30-95); the generator's moving average. Held-out faces in frames: +1.17 / +0.30 / "
+        '+0.84 dB over bicubic as trained / JPEG 75 / blur x2'),
 }
 
 

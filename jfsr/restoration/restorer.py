@@ -168,13 +168,17 @@ class Restorer:
   @classmethod
   def load(cls, model: str | None = None, checkpoint: str | Path | None = None,
            onnx: str | Path | None = None, **keywords) -> 'Restorer':
-    """From exactly one of a shipped ``model``, a training run's ``checkpoint`` and an
-    exported ``onnx`` file (what ``jfsr.restore`` and ``jfsr.demo`` take); ``keywords`` go
+    """From one of a shipped ``model``, a training run's ``checkpoint`` and an exported
+    ``onnx`` file (what ``jfsr.restore`` and ``jfsr.demo`` take; none: the default model,
+    :data:`jfsr.pretrained.generators.DEFAULT_MODEL`); ``keywords`` go
     to the constructor (``options=``, ``device=``, option fields)."""
     from jfsr.errors import UsageError
-    if sum(bool(source) for source in (model, checkpoint, onnx)) != 1:
+    from jfsr.pretrained.generators import DEFAULT_MODEL
+    if sum(bool(source) for source in (model, checkpoint, onnx)) > 1:
       raise UsageError('give exactly one of --model (a shipped model: python -m jfsr.pretrained '
                       'list), --checkpoint (a training run) and --onnx (an exported generator)')
+    if not (model or checkpoint or onnx):
+      model = DEFAULT_MODEL
     if onnx:
       return cls.from_onnx(onnx, **keywords)
     if model:

@@ -1,5 +1,6 @@
 """Restoring faces in frames, folders and videos: the Restorer API and ``python -m jfsr.restore``."""
 
+import io
 import os
 import subprocess
 import sys
@@ -518,3 +519,27 @@ def test_a_video_written_short_is_not_published(tmp_path):
   path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
   with pytest.raises(VideoError, match='could not be written whole'):
     check_readable(path, 12, tmp_path / 'out.mp4')
+
+
+def test_an_image_grown_past_the_bound_after_probing_is_skipped_by_name(tmp_path, caplog):
+  """A folder run probes headers first; a file replaced by a larger one before it is decoded
+  is skipped, named and counted, and the rest go on."""
+  from absl import flags
+  from jfsr.restoration import cli as restore_cli
+  from jfsr.restoration.summary import Summary
+  from jfsr.restoration.video import Progress
+  small, grown = tmp_path / 'a.png', tmp_path / 'b.png'
+  for path in (small, grown):
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(path)
+  Image.fromarray(np.zeros((400, 400, 3), np.uint8)).save(grown)  # replaced after the probe
+  summary = Summary()
+  saved = flags.FLAGS.max_output_mp
+  flags.FLAGS.max_output_mp = 0.01  # 10,000 pixels: a.png fits, b.png no longer does
+  try:
+    with caplog.at_level('WARNING'):
+      read = restore_cli.read_images([small, grown], summary, Progress(2, 'images', io.StringIO()))
+  finally:
+    flags.FLAGS.max_output_mp = saved
+  assert [path for path, _ in read] == [small] and summary.skipped == 1
+  assert any('b.png' in r.getMessage() and 'max_output_mp' in r.getMessage()
+             for r in caplog.records)

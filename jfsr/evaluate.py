@@ -1,7 +1,7 @@
 r"""Evaluating checkpoints like the paper's Table 1: the generator against bicubic.
 
 ``python -m jfsr.main --config ... --workdir DIR --mode eval`` evaluates the latest
-checkpoint of ``DIR`` (``--eval_steps=2000,4000`` picks others). Only the
+checkpoint of ``DIR`` (``--steps=2000,4000`` picks others). Only the
 generator's parameters and statistics are restored (no optimizer, no
 discriminator), onto whatever devices this run has. The test split is degraded
 with a fixed seed, so every evaluation sees the same inputs. For each step it
@@ -33,8 +33,7 @@ the run's own evaluations as they are); a shipped generator with the config it w
 trained with: ``python -m jfsr.evaluate --model NAME --workdir OUT --config.data.root=PATH``.
 A run that kept a moving average of its generator (``train.ema_decay``) is evaluated on
 the average; ``--config.train.ema_decay=0`` evaluates the trained generator itself.
-``--config.FIELD=VALUE`` changes a field of the saved config, as ``jfsr.main`` takes it
-(``--set FIELD=VALUE``, the older spelling, still works and says so).
+``--config.FIELD=VALUE`` changes a field of the saved config, as ``jfsr.main`` takes it.
 """
 
 from __future__ import annotations
@@ -313,10 +312,7 @@ def _main(argv) -> None:
       config = generators.load(f.model)[0]
     else:
       config = checkpointing.saved_config(f.workdir, steps[-1] if steps else None)
-    if f.set:
-      logging.warning('--set FIELD=VALUE is the older spelling of --config.FIELD=VALUE; '
-                      'both work')
-    apply_overrides(config, CONFIG_OVERRIDES + f.set)
+    apply_overrides(config, CONFIG_OVERRIDES)
     evaluate_checkpoints(config, f.workdir, steps, f.model, f.out)
   except (JfsrError, ValueError, FileNotFoundError) as error:  # incl. MissingWeightsError
     cli.fail(error)
@@ -337,8 +333,6 @@ def run() -> None:
   absl_flags.DEFINE_list('steps', [], 'checkpoint steps to evaluate (default: the latest)')
   absl_flags.DEFINE_string('out', None, 'write OUT/eval/<step>/ (and its TensorBoard scalars) '
                            'instead of under --workdir, e.g. when evaluating other faces')
-  absl_flags.DEFINE_multi_string('set', [], 'older spelling of --config.FIELD=VALUE: changes '
-                                 'to the saved config, e.g. --config.data.root=/data/CelebAMask-HQ')
   cli.run(_main, __name__, accelerated=True)
 
 

@@ -2,7 +2,7 @@ r"""Command line: ``python -m jfsr.main --config configs/celebahq.py[:VARIANT] -
 
 Overrides go after the config: ``--config.train.batch_size=16``. ``--mode train``
 (the default) trains and resumes from the latest checkpoint in ``--workdir``;
-``--mode eval`` evaluates its latest checkpoint (or ``--eval_steps``) against
+``--mode eval`` evaluates its latest checkpoint (or ``--steps``, as ``jfsr.evaluate``) against
 bicubic and writes ``--workdir/eval/<step>/`` (``jfsr.evaluate``).
 Multi-process runs start one such command per host, all with the same config
 (``--distributed=on`` on TPU VMs; ``--coordinator_address/--num_processes/
@@ -22,7 +22,7 @@ config_flags.DEFINE_config_file('config', None, 'config file, optionally with :V
                                 lock_config=True)
 flags.DEFINE_string('workdir', None, 'directory for checkpoints, logs and samples')
 flags.DEFINE_enum('mode', 'train', ['train', 'eval'], 'what to run')
-flags.DEFINE_list('eval_steps', [], '--mode eval: checkpoint steps to evaluate (default: the '
+flags.DEFINE_list('steps', [], '--mode eval: checkpoint steps to evaluate (default: the '
                   'latest)')
 flags.DEFINE_enum('distributed', 'auto', ['auto', 'on', 'off'],
                   'join JAX\'s multi-process runtime: on (TPU VM workers and clusters JAX detects, '
@@ -42,7 +42,7 @@ def main(argv: list[str]) -> None:
                          FLAGS.process_id)
   if FLAGS.mode == 'eval':
     from jfsr import evaluate
-    evaluate.evaluate_checkpoints(FLAGS.config, FLAGS.workdir, parse_steps(FLAGS.eval_steps))
+    evaluate.evaluate_checkpoints(FLAGS.config, FLAGS.workdir, parse_steps(FLAGS.steps))
   else:
     train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
 
@@ -51,8 +51,8 @@ def parse_steps(values: list[str]) -> list[int]:
   try:
     return [int(v) for v in values]
   except ValueError:
-    raise UsageError(f'--eval_steps={",".join(values)}: give checkpoint steps as integers, '
-                    'e.g. --eval_steps=2000,4000') from None
+    raise UsageError(f'--steps={",".join(values)}: give checkpoint steps as integers, '
+                    'e.g. --steps=2000,4000') from None
 
 
 def run() -> None:

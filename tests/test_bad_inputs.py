@@ -422,9 +422,9 @@ for _override, _field in (('--config.data.photo.share=1.5', 'data.photo.share'),
     return train(box, override)
 
 
-@case('train: --eval_steps that are not steps', 2, '--eval_steps')
+@case('train: --steps that are not steps', 2, '--steps')
 def _(box):
-  return train(box, '--mode', 'eval', '--eval_steps', 'last')
+  return train(box, '--mode', 'eval', '--steps', 'last')
 
 
 @case('train: --workdir under a file', 1, 'is a file')

@@ -70,7 +70,7 @@ def test_eval_mode_writes_tables_that_match_an_independent_computation(trained, 
   from jfsr.data import pipeline
 
   workdir, _ = trained
-  result = run_main(workdir, '--mode', 'eval', '--eval_steps=4,6')
+  result = run_main(workdir, '--mode', 'eval', '--steps=4,6')
   assert 'step 6, 8 test faces: PSNR' in result.stderr and 'evaluated step 6' in result.stderr
   record = json.loads((workdir / 'eval' / '6' / 'metrics.json').read_text())
   assert record['num_images'] == 8 and set(record['methods']) == {'bicubic', 'model'}
@@ -110,7 +110,7 @@ def test_generator_restores_alone_onto_one_device(trained, smoke_config):
 
 def test_eval_of_a_missing_step_or_another_model_is_refused(trained):
   workdir, _ = trained
-  result = run_main(workdir, '--mode', 'eval', '--eval_steps=99', check=False)
+  result = run_main(workdir, '--mode', 'eval', '--steps=99', check=False)
   assert result.returncode != 0 and 'no checkpoint of step(s) [99]' in result.stderr
   result = run_main(workdir, '--mode', 'eval', '--config.model.ngf=8', check=False)
   assert result.returncode != 0 and 'model.ngf: 4 saved, 8 now' in result.stderr
@@ -190,11 +190,10 @@ def test_a_packed_generator_restores_evaluates_exports_and_starts_training(train
   out = tmp_path / 'eval-of-model'
   result = subprocess.run([sys.executable, '-m', 'jfsr.evaluate', '--model', str(packed),
                            '--workdir', str(out), '--config.data.num_train=0',
-                           '--config.data.num_test', '5', '--set', 'eval.grid_images=2'],
+                           '--config.data.num_test', '5', '--config.eval.grid_images=2'],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
   assert json.loads((out / 'eval' / '6' / 'metrics.json').read_text())['num_images'] == 5
-  assert 'older spelling' in result.stderr  # --set still works, and says what to use
   result = subprocess.run([sys.executable, '-m', 'jfsr.export', '--model', str(packed), '--to',
                            'torch', '--output', str(tmp_path / 'g.pth')], cwd=REPO,
                           capture_output=True, text=True, timeout=300)

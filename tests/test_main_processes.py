@@ -88,7 +88,7 @@ def test_a_failed_checkpoint_save_is_one_line_naming_the_step():
     (['--config', 'configs/celebahq.py:nosuch'], "unknown variant 'nosuch'"),
     (['--config.train.batch_size=abc'], 'batch_size'),
     (['--config.train.batch_size=6'], 'train.batch_size=6 must be a positive multiple of the 4'),
-    (['--mode', 'eval', '--eval_steps=two'], 'give checkpoint steps as integers'),
+    (['--mode', 'eval', '--steps=two'], 'give checkpoint steps as integers'),
     (['--mode', 'eval'], 'holds no checkpoint'),
     (['--config.eval.num_images=9'], 'eval.num_images=9 is more than the test split holds'),
     (['--config', 'configs/nosuch.py'], 'configs/nosuch.py: cannot be loaded'),

@@ -251,3 +251,30 @@ def test_binding_beyond_this_computer_warns_and_accepts_any_host_name(caplog):
   finally:
     server.server_close()
     demo.close()
+
+
+def test_stalled_connections_time_out_and_their_number_is_bounded(monkeypatch):
+  """A connection that sends nothing holds its slot only until the socket timeout; while the
+  slots are full, a further connection is closed unanswered."""
+  import socket
+  import threading
+  from jfsr.demo import server as demo_server
+  monkeypatch.setattr(demo_server, 'MAX_CONNECTIONS', 1)
+  monkeypatch.setattr(demo_server, 'CONNECTION_TIMEOUT_S', 1.5)
+  demo = _grey_demo(max_output_pixels=10_000)
+  server = demo_server.make_server(demo, '127.0.0.1', 0)
+  threading.Thread(target=server.serve_forever, daemon=True).start()
+  url = f'http://127.0.0.1:{server.server_address[1]}/info'
+  try:
+    stalled = socket.create_connection(server.server_address)  # sends nothing
+    time.sleep(0.3)
+    with pytest.raises((urllib.error.URLError, ConnectionError)):
+      urllib.request.urlopen(url, timeout=5).read()
+    time.sleep(2.0)  # the stalled connection's timeout has passed: its slot is free
+    with urllib.request.urlopen(url, timeout=5) as response:
+      assert json.loads(response.read())['model'] == 'grey'
+    stalled.close()
+  finally:
+    server.shutdown()
+    server.server_close()
+    demo.close()

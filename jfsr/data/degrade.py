@@ -12,31 +12,35 @@ import dataclasses
 import numpy as np
 from scipy import ndimage
 
+from jfsr import config_defaults
 from jfsr.data import blur, photo
 
 # ITU-R BT.601 luma, as PIL's "L" conversion uses.
 LUMA = np.array([0.299, 0.587, 0.114])
 
 
+_DEFAULTS = config_defaults.data_section()  # the defaults live in the config, once
+
+
 @dataclasses.dataclass(frozen=True)
 class DegradationSpec:
+  """The degradation's fields of the config's ``data`` section
+  (:func:`jfsr.config_defaults.data_section` says what each means and holds the defaults)."""
   hr_size: int
   lr_size: int
-  blur_setting: str = 'strong'
-  sharp_fraction: float = 1 / 51
-  mask_feather: float = 3.0
-  hflip: bool = True
-  grayscale_input: bool = False
-  blur_region: str = 'feathered'  # 'feathered' | 'zero_flow' | 'whole'
+  blur_setting: str = _DEFAULTS.blur_setting
+  sharp_fraction: float = _DEFAULTS.sharp_fraction
+  mask_feather: float = _DEFAULTS.mask_feather
+  hflip: bool = _DEFAULTS.hflip
+  grayscale_input: bool = _DEFAULTS.grayscale_input
+  blur_region: str = _DEFAULTS.blur_region
   # The photo family; its defaults have share 0: the paper's degradation alone.
   photo: photo.PhotoSpec = dataclasses.field(default_factory=photo.PhotoSpec.default)
 
   @classmethod
   def from_config(cls, config) -> 'DegradationSpec':
-    d = config.data
-    return cls(hr_size=d.hr_size, lr_size=d.lr_size, blur_setting=d.blur_setting,
-               sharp_fraction=d.sharp_fraction, mask_feather=d.mask_feather, hflip=d.hflip,
-               grayscale_input=d.grayscale_input, blur_region=d.blur_region,
+    names = [f.name for f in dataclasses.fields(cls) if f.name != 'photo']
+    return cls(**{name: config.data[name] for name in names},
                photo=photo.PhotoSpec.from_config(config))
 
 

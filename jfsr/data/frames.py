@@ -35,38 +35,37 @@ import math
 
 import numpy as np
 
+from jfsr import config_defaults
 from jfsr.data import blur, photo
 from jfsr.data.degrade import LUMA, DegradationSpec, gaussian_feather
 from jfsr.faces import alignment
 
 
+_DEFAULTS = config_defaults.frames_section()  # the defaults live in the config, once
+
+
 @dataclasses.dataclass(frozen=True)
 class FrameSpec:
-  """How faces are placed into frames, and how far the detector's landmarks stray.
-
-  Landmark errors are standard deviations: roll in degrees, scale as a log-ratio, shift
-  and per-point jitter as fractions of the face's side. The defaults are the refined
-  MTCNN landmarks' errors on 12-24 px faces
-  (the landmark-error table of ``python -m jfsr.restoration.benchmark``, docs/restoration.md).
-  """
-  max_roll: float = 30.0          # degrees; the face's roll is U(-max_roll, max_roll)
-  min_scale: float = 0.7          # face side / model input side, log-uniform in [min, max]
-  max_scale: float = 1.5
-  max_shift: float = 0.05         # face centre offset, U(-1, 1) x this x face side, each axis
-  margin: float = 0.25            # frame border beyond the rolled face, x face side
-  blur_region: str = 'whole'      # 'whole' (camera shake) | 'feathered' | 'zero_flow'
-  roll_error: float = 4.0
-  scale_error: float = 0.06
-  shift_error: float = 0.02
-  point_error: float = 0.015
+  """How faces are placed into frames, and how far the detector's landmarks stray: the
+  fields of the config's ``data.frames`` (:func:`jfsr.config_defaults.frames_section`, which
+  says what each means and holds the defaults). Landmark errors are standard deviations;
+  the defaults are the refined MTCNN landmarks' errors on 12-24 px faces (the landmark-error
+  table of ``python -m jfsr.restoration.benchmark``, docs/restoration.md)."""
+  max_roll: float = _DEFAULTS.max_roll
+  min_scale: float = _DEFAULTS.min_scale
+  max_scale: float = _DEFAULTS.max_scale
+  max_shift: float = _DEFAULTS.max_shift
+  margin: float = _DEFAULTS.margin
+  blur_region: str = _DEFAULTS.blur_region
+  roll_error: float = _DEFAULTS.roll_error
+  scale_error: float = _DEFAULTS.scale_error
+  shift_error: float = _DEFAULTS.shift_error
+  point_error: float = _DEFAULTS.point_error
 
   @classmethod
   def from_config(cls, config) -> 'FrameSpec':
-    f = config.data.frames
-    return cls(max_roll=f.max_roll, min_scale=f.min_scale, max_scale=f.max_scale,
-               max_shift=f.max_shift, margin=f.margin, blur_region=f.blur_region,
-               roll_error=f.roll_error, scale_error=f.scale_error, shift_error=f.shift_error,
-               point_error=f.point_error)
+    return cls(**{field.name: config.data.frames[field.name]
+                  for field in dataclasses.fields(cls)})
 
 
 @dataclasses.dataclass(frozen=True)

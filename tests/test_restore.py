@@ -396,7 +396,7 @@ def test_audio_is_muxed_by_ffmpeg_when_there_is_one(tmp_path, monkeypatch):
   assert args[args.index('-c:v') + 1] == 'copy'  # the frames are not encoded again
 
 
-def test_cli_refuses_to_write_into_the_input_folder_and_needs_a_model(checkpoint, tmp_path):
+def test_cli_refuses_to_write_into_the_input_folder_and_one_model_at_most(checkpoint, tmp_path):
   Image.fromarray(framed_face()).save(tmp_path / 'face.png')
   result = run_restore('--checkpoint', checkpoint, '--input', tmp_path, '--output', tmp_path,
                        check=False)
@@ -405,7 +405,8 @@ def test_cli_refuses_to_write_into_the_input_folder_and_needs_a_model(checkpoint
   result = run_restore('--checkpoint', tmp_path / 'nothing', '--input', tmp_path, '--output',
                        tmp_path / 'o', check=False)
   assert result.returncode != 0 and 'holds no checkpoint' in result.stderr
-  result = run_restore('--input', tmp_path, '--output', tmp_path / 'o', check=False)
+  result = run_restore('--model', 'cpu-x16', '--checkpoint', checkpoint, '--input', tmp_path,
+                       '--output', tmp_path / 'o', check=False)
   assert result.returncode != 0 and 'give exactly one of --model' in result.stderr
   assert 'Traceback' not in result.stderr
 

@@ -76,7 +76,7 @@ class PhotoDraws:
 
   @property
   def is_photo(self) -> bool:
-    return self != PhotoDraws()
+    return self != PAPER
 
   def in_words(self) -> str:
     """A short line of what was drawn (the paper's degradation: 'paper')."""

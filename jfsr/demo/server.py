@@ -197,12 +197,24 @@ def make_handler(app: DemoApp, names: tuple[str, ...] = LOOPBACK_NAMES
     timeout = CONNECTION_TIMEOUT_S  # socket timeout: a stalled upload does not hold a thread
 
     def _refused(self) -> bool:
+      """Answers 403 (the body, if any, read and dropped first) to a request that is not
+      this server's own page's."""
       reason = same_origin(self.headers, names, self.server.server_address[1])
       if reason is None:
         return False
+      length = self._content_length()
+      if 0 < length <= DRAINED_BYTES:
+        self._drop_body(length)
       self.close_connection = True
       self._json(403, {'error': reason})
       return True
+
+    def _content_length(self) -> int:
+      """The request's declared body length, or -1 where it is not a number."""
+      try:
+        return int(self.headers.get('Content-Length') or 0)
+      except ValueError:
+        return -1
 
     def _send(self, status: int, body: bytes, content_type: str, headers: dict | None = None):
       self.send_response(status)
@@ -244,16 +256,12 @@ def make_handler(app: DemoApp, names: tuple[str, ...] = LOOPBACK_NAMES
 
     def do_POST(self):  # noqa: N802
       if self._refused():
-        self._drop_body(min(int(self.headers.get('Content-Length') or 0), DRAINED_BYTES))
         return
       url = urllib.parse.urlparse(self.path)
       if url.path != '/restore':
         self._json(404, {'error': f'no action at {url.path}'})
         return
-      try:
-        length = int(self.headers.get('Content-Length') or 0)
-      except ValueError:
-        length = -1
+      length = self._content_length()
       if length < 0:
         self._json(400, {'error': 'the upload has no valid length'})
         return

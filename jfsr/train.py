@@ -25,6 +25,7 @@ from etils import epath
 from jfsr import (checkpointing, config_loading, distributed, evaluate, files, gan_balance, grids,
                   host_memory, inference, models, train_step)
 from jfsr.data import pipeline
+from jfsr.models import growth
 from jfsr.errors import NonFiniteLossError, WorkdirError
 from jfsr.pretrained import vgg_weights
 from jfsr.train_state import TrainState, create_train_state, fresh_average, generator_variables
@@ -98,18 +99,25 @@ def sample_grid(config, sample, state: TrainState, batch, sharding) -> np.ndarra
 
 def start_generator_from(name_or_path: str, state: TrainState, sharding) -> TrainState:
   """``state`` with the generator's parameters and BatchNorm statistics of a shipped model
-  (and its moving average, where the run keeps one, starting there too)."""
+  (and its moving average, where the run keeps one, starting there too). A model for half
+  this config's sizes (one U-Net level fewer) is grown into it (``jfsr.models.growth``)."""
   from jfsr.pretrained import generators
   _, variables, meta = generators.load(name_or_path)
-  ours = jax.tree.map(lambda x: x.shape, state.generator.variables)
-  theirs = jax.tree.map(lambda x: x.shape, variables)
-  if ours != theirs:
+  ours = jax.device_get(state.generator.variables)
+  how = ''
+  try:
+    if growth.num_levels(variables) + 1 == growth.num_levels(ours):
+      variables = growth.grow_one_level(variables, ours)
+      how = f', grown from {growth.num_levels(ours) - 1} U-Net levels to {growth.num_levels(ours)}'
+  except ValueError as error:
+    raise WorkdirError(f'model.generator_init={name_or_path}: {error}') from None
+  if jax.tree.map(np.shape, ours) != jax.tree.map(np.shape, variables):
     raise WorkdirError(f'model.generator_init={name_or_path}: its generator (trained as variant '
                        f'{meta["config"].get("variant")}, model {meta["config"].get("model")}) does '
                        'not have the shapes of this config\'s; match data sizes and model widths')
   variables = jax.device_put(variables, sharding)
-  logging.info('generator from %s (its step %d); discriminators and optimizers fresh',
-               name_or_path, meta['step'])
+  logging.info('generator from %s (its step %d%s); discriminators and optimizers fresh',
+               name_or_path, meta['step'], how)
   state = state.replace(generator=state.generator.replace(
       params=variables['params'], batch_stats=variables['batch_stats']))
   return fresh_average(state) if state.generator_ema is not None else state

@@ -51,7 +51,7 @@ def test_the_photo_model_restores_a_fixed_input_as_recorded():
   recipe on top of cpu-x16's file), and the output recorded when it was packed (``python
   tools/golden_output.py --model cpu-x16-photos``)."""
   from jfsr.restoration import Restorer
-  assert generators.DEFAULT_MODEL == 'cpu-x16-photos'
+  assert generators.DEFAULT_MODELS[0] == 'cpu-x16-photos'
   restorer = Restorer.from_pretrained('cpu-x16-photos', flip_average=False)
   assert (restorer.lr_size, restorer.hr_size, restorer.step) == (16, 128, 250)
   config, _, meta = generators.load('cpu-x16-photos')

@@ -39,14 +39,13 @@ def main(argv) -> None:
   from jfsr.restoration.restorer import Restorer
   if len(argv) > 1:
     cli.usage_error(f'unexpected arguments: {" ".join(argv[1:])}')
-  from jfsr.pretrained.generators import DEFAULT_MODEL
-  model = FLAGS.model or (None if FLAGS.checkpoint or FLAGS.onnx else DEFAULT_MODEL)
   try:
     chosen = options.from_flags()
-    restorer = Restorer.load(model, FLAGS.checkpoint, FLAGS.onnx,
+    restorer = Restorer.load(FLAGS.model, FLAGS.checkpoint, FLAGS.onnx,
                              device=pick_device(chosen.device), options=chosen)
     restorer.detector  # noqa: B018 (made now, so a missing detector fails before serving)
-    demo = DemoApp(restorer, model or FLAGS.onnx or str(FLAGS.checkpoint),
+    named = FLAGS.model or FLAGS.onnx or FLAGS.checkpoint
+    demo = DemoApp(restorer, str(named) if named else ' + '.join(restorer.model_names()),
                    max_upload_bytes=int(FLAGS.max_upload_mb * 1e6),
                    max_video_frames=FLAGS.max_video_frames)
     server = make_server(demo, FLAGS.host, FLAGS.port)

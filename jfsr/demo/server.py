@@ -73,7 +73,9 @@ class DemoApp:
   def info(self) -> dict:
     r = self.restorer
     return {'model': self.model_name, 'step': r.step, 'lr_size': r.lr_size,
-            'hr_size': r.hr_size, 'max_upload_mb': self.max_upload_bytes / 1e6,
+            'hr_size': r.hr_size, 'models': [{'name': g.name, 'step': g.step, 'lr_size': g.lr_size,
+                                              'hr_size': g.hr_size} for g in r.generators],
+            'max_upload_mb': self.max_upload_bytes / 1e6,
             'max_video_frames': self.max_video_frames}
 
   def restore(self, name: str, data: bytes, force: bool = False,
@@ -115,7 +117,7 @@ class DemoApp:
     except FrameTooLargeError as error:
       raise UploadError(str(error)) from None
     summary = Summary()
-    summary.add(result)
+    summary.add(result, restorer.model_names())
     stem = Path(name).stem or 'restored'
     return self._answer(result, summary, kind='image', download=png_data_url(result.image),
                         download_name=f'{stem}_restored.png')
@@ -163,7 +165,8 @@ class DemoApp:
     if result.compare is not None:
       seen, bicubic, _ = np.split(result.compare, 3, axis=1)
       panels.update(model_input=png_data_url(seen), bicubic=png_data_url(bicubic))
-    return {'kind': kind, 'scale': result.scale, 'faces': describe(result),
+    return {'kind': kind, 'scale': result.scale,
+            'faces': describe(result, self.restorer.model_names()),
             'summary': summary.line().replace('--force restores them',
                                               'tick "restore large faces too"'), 'left': summary.left, 'restored_faces': summary.restored,
             'panels': panels, 'download': download, 'download_name': download_name}

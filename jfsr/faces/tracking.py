@@ -99,8 +99,9 @@ class OutputSmoother:
         smoothed.append(output)
         continue
       current = output.astype(np.float32)
-      if face.track in self._average:
-        current = self.weight * self._average[face.track] + (1.0 - self.weight) * current
+      past = self._average.get(face.track)
+      if past is not None and past.shape == current.shape:  # not when its model changed
+        current = self.weight * past + (1.0 - self.weight) * current
       average[face.track] = current
       smoothed.append(np.clip(np.rint(current), 0, 255).astype(np.uint8))
     self._average = average  # tracks not seen in this frame are dropped

@@ -30,8 +30,9 @@ import numpy as np
 from jfsr.errors import JfsrError, UsageError
 
 MODELS_DIR = Path(__file__).resolve().parent / 'models'
-# What jfsr.restore and jfsr.demo restore with when no model is named.
-DEFAULT_MODEL = 'cpu-x16-photos'
+# What jfsr.restore and jfsr.demo restore with when no model is named: together, each face
+# going to the one whose input size suits it (jfsr.restoration.restorer).
+DEFAULT_MODELS = ('cpu-x16-photos',)
 
 
 @dataclasses.dataclass(frozen=True)

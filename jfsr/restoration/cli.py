@@ -193,9 +193,11 @@ def read_images(files: list[Path], summary: Summary, progress) -> list[tuple[Pat
 
 
 def restore_aligned(restorer, frame: np.ndarray) -> np.ndarray:
-  """An aligned crop restored whole; with --compare: its model input (nearest) | restored."""
-  model_input = restorer.model_input(frame)
-  restored = restorer.restore_inputs(model_input[None])[0]
+  """An aligned crop restored whole (by the generator its size suits); with --compare: its
+  model input (nearest) | restored."""
+  generator = restorer.generator_for(frame.shape[1])
+  model_input = restorer.model_input(frame, generator)
+  restored = restorer.restore_inputs(model_input[None], generator)[0]
   if not FLAGS.compare:
     return restored
   seen = np.asarray(Image.fromarray(model_input).resize(restored.shape[1::-1],
@@ -229,22 +231,23 @@ def restore_group(restorer, group: list[tuple[Path, np.ndarray]], targets: dict[
   else:  # each enlarged result made after the one before it is written
     results = restorer.restore_frames_lazily(frames, upscale=FLAGS.upscale, force=FLAGS.force,
                                              compare=FLAGS.compare)
-  for (path, _), result in zip(group, results):
+  for (path, frame), result in zip(group, results):
     try:
       with interrupts_held():  # a result is written and counted, or neither
         save_image(result.compare if result.compare is not None else result.image,
                    targets[path])
         if FLAGS.aligned:
-          summary.add_aligned()
+          summary.add_aligned(restorer.model_names()[restorer.generator_for(frame.shape[1])]
+                              if len(restorer.generators) > 1 else '')
         else:
-          summary.add(result)
+          summary.add(result, restorer.model_names())
     except OutputExistsError as error:
       logging.warning('skipped %s: %s', path, error)
       summary.skipped += 1
       continue
     if FLAGS.aligned:
       continue
-    logging.info('%s: %s', path.name, describe(result))
+    logging.info('%s: %s', path.name, describe(result, restorer.model_names()))
     if result.scale_wanted:
       logging.warning('%s: enlarged x%d instead of x%d, to stay within --max_output_mp %g',
                       path.name, result.scale, result.scale_wanted, FLAGS.max_output_mp)
@@ -285,10 +288,10 @@ def main(argv) -> None:
     chosen = options.from_flags()
     restorer = Restorer.load(FLAGS.model, FLAGS.checkpoint, FLAGS.onnx,
                              device=inference.pick_device(chosen.device), options=chosen)
-    logging.info('%s step %d: %d² -> %d² faces%s',
-                 FLAGS.model or FLAGS.onnx or FLAGS.checkpoint, restorer.step,
-                 restorer.lr_size, restorer.hr_size,
-                 '' if FLAGS.aligned else f', found by {restorer.detector.kind}')
+    logging.info('%s%s', ', '.join(
+        f'{g.name or FLAGS.onnx or FLAGS.checkpoint} step {g.step}: {g.lr_size}² -> {g.hr_size}²'
+        for g in restorer.generators),
+        '' if FLAGS.aligned else f'; faces found by {restorer.detector.kind}')
     if kind == 'video':
       restore_video(restorer, files[0], targets[files[0]], summary)
     else:

@@ -21,6 +21,12 @@ The model restores *small* faces: a face whose aligned crop is more than
 left as it was unless ``force``. Without an explicit ``upscale`` the frame is
 enlarged so that the restored faces keep the model's output resolution (at most
 the model's factor; 1 when no face is restored).
+
+A restorer may hold generators for several input sizes (``Restorer.load()`` with no
+model named: the shipped 16-px and 32-px models); each face then goes to the one
+whose input its aligned crop is nearest to (on a log scale: 16-px for faces up to
+about 22 px, 32-px above), and is left as it was beyond ``max_shrink`` times the
+largest input.
 """
 
 from __future__ import annotations
@@ -44,6 +50,35 @@ from jfsr.restoration import back_projection, ensemble
 from jfsr.restoration.options import RestoreOptions
 
 MAX_SHRINK = 1.5  # largest face, as its aligned crop's side over the model's input side
+
+
+@dataclasses.dataclass(frozen=True)
+class SizedGenerator:
+  """One generator a restorer holds: its config (sizes, input colour), the step it was
+  trained to, what it is called, and ``generate``: a fixed batch of float32 model inputs in
+  [-1, 1] -> uint8 outputs."""
+  config: ml_collections.ConfigDict
+  step: int | None
+  name: str
+  generate: Callable[[np.ndarray], np.ndarray]
+
+  @property
+  def lr_size(self) -> int:
+    return self.config.data.lr_size
+
+  @property
+  def hr_size(self) -> int:
+    return self.config.data.hr_size
+
+  @property
+  def factor(self) -> int:
+    return self.hr_size // self.lr_size
+
+
+def nearest_generator(side: float, lr_sizes: Sequence[int]) -> int:
+  """The index of the input size nearest ``side`` on a log scale (ties: the smaller)."""
+  distances = [abs(np.log(side / lr)) for lr in lr_sizes]
+  return int(np.argmin(distances))
 
 
 class FrameTooLargeError(ValueError):
@@ -72,12 +107,16 @@ def as_rgb(image) -> np.ndarray:
   return np.ascontiguousarray(image[..., :3])
 
 
-def choose_upscale(sides: Sequence[float], hr_size: int, factor: int) -> int:
+def choose_upscale(sides: Sequence[float], hr_size: int | Sequence[int], factor: int) -> int:
   """The frame's enlargement that brings its restored faces (aligned crops of ``sides``
-  pixels) nearest the model's output size: 1 to ``factor``, 1 without faces."""
+  pixels) nearest their models' output size (``hr_size``: one, or each face's): 1 to
+  ``factor``, 1 without faces."""
   if not len(sides):
     return 1
-  return int(np.clip(round(hr_size / float(np.median(sides))), 1, factor))
+  hr_sizes = np.broadcast_to(np.asarray(hr_size, np.float64), (len(sides),))
+  # Each side as if its face went to the first face's model, so one model is hr / median.
+  sides = np.asarray(sides, np.float64) * hr_sizes[0] / hr_sizes
+  return int(np.clip(round(hr_sizes[0] / float(np.median(sides))), 1, factor))
 
 
 @dataclasses.dataclass
@@ -88,6 +127,7 @@ class FaceResult:
   side: float
   restored: bool
   to_model: np.ndarray  # 2x3: frame pixels -> model input pixels
+  generator: int = 0  # which of the restorer's generators (``Restorer.generators``)
   model_input: np.ndarray | None = None
   output: np.ndarray | None = None
 
@@ -110,19 +150,28 @@ class Restorer:
   def __init__(self, config: ml_collections.ConfigDict, variables: dict | None,
                step: int | None = None, device: jax.Device | None = None,
                options: RestoreOptions | None = None, detector: Detector | None = None,
-               generate: Callable[[np.ndarray], np.ndarray] | None = None, **changes):
+               generate: Callable[[np.ndarray], np.ndarray] | None = None,
+               name: str = '', others: Sequence[SizedGenerator] = (), **changes):
     """``options`` (default: :class:`RestoreOptions`' defaults), with ``changes`` to its
     fields (``Restorer(..., fidelity=0)``), say how faces are restored: see
     :class:`RestoreOptions` and, for ``fidelity``, :func:`toward`. ``detector`` replaces
     the one the options would make. ``generate`` (float32 model inputs -> uint8 outputs, a
     fixed batch of ``options.batch_size``) replaces the JAX generator, whose ``variables``
-    are then not needed (``from_onnx``)."""
+    are then not needed (``from_onnx``). ``others``: generators for other input sizes,
+    each face going to the nearest (:func:`nearest_generator`); this generator, named
+    ``name``, gives the restorer's ``config``, ``step`` and sizes."""
     self.config = config
     self.options = dataclasses.replace(options or RestoreOptions(), **changes)
     self.step = step  # the checkpoint's, when loaded from one
     self.device = device or jax.devices()[0]
     self._detector = detector
-    self._generate = generate or self._jax_generator(config, variables)
+    generate = generate or self._jax_generator(config, variables)
+    self.generators = (SizedGenerator(config, step, name, generate), *others)
+    sizes = [g.lr_size for g in self.generators]
+    if len(set(sizes)) != len(sizes):
+      raise ValueError(f'generators for input sizes {sizes}: give one per size')
+    if len({g.config.data.grayscale_input for g in self.generators}) > 1:
+      raise ValueError('generators for colour and for grayscale input cannot restore together')
 
   def with_options(self, **changes) -> 'Restorer':
     """This restorer with ``changes`` to its options, sharing its generator and detector."""
@@ -155,7 +204,17 @@ class Restorer:
     """Loads a shipped generator by NAME (``python -m jfsr.pretrained list``) or a packed
     ``.npz`` file; nothing is downloaded, and its SHA-256 is checked."""
     config, variables, step = inference.load_generator(model=name, device=device)
-    return cls(config, variables, step, device, **keywords)
+    return cls(config, variables, step, device, name=name, **keywords)
+
+  @classmethod
+  def by_face_size(cls, names: Sequence[str], device: jax.Device | None = None,
+                   **keywords) -> 'Restorer':
+    """The shipped generators ``names`` together, each face restored by the one whose input
+    size suits it (the first named gives ``config`` and ``step``)."""
+    first, *rest = [cls.from_pretrained(name, device, **keywords) for name in names]
+    return cls(first.config, None, first.step, first.device, first.options, first._detector,
+               first.generators[0].generate, names[0],
+               [r.generators[0] for r in rest])
 
   @classmethod
   def from_onnx(cls, path: str | Path, threads: int | None = None, **keywords) -> 'Restorer':
@@ -170,21 +229,24 @@ class Restorer:
            onnx: str | Path | None = None, **keywords) -> 'Restorer':
     """From one of a shipped ``model``, a training run's ``checkpoint`` and an exported
     ``onnx`` file (what ``jfsr.restore`` and ``jfsr.demo`` take; none: the default model,
-    :data:`jfsr.pretrained.generators.DEFAULT_MODEL`); ``keywords`` go
-    to the constructor (``options=``, ``device=``, option fields)."""
+    :data:`jfsr.pretrained.generators.DEFAULT_MODELS` together, by face size); ``keywords``
+    go to the constructor (``options=``, ``device=``, option fields)."""
     from jfsr.errors import UsageError
-    from jfsr.pretrained.generators import DEFAULT_MODEL
+    from jfsr.pretrained.generators import DEFAULT_MODELS
     if sum(bool(source) for source in (model, checkpoint, onnx)) > 1:
       raise UsageError('give exactly one of --model (a shipped model: python -m jfsr.pretrained '
                       'list), --checkpoint (a training run) and --onnx (an exported generator)')
     if not (model or checkpoint or onnx):
-      model = DEFAULT_MODEL
+      return cls.by_face_size(DEFAULT_MODELS, **keywords)
     if onnx:
       return cls.from_onnx(onnx, **keywords)
     if model:
       return cls.from_pretrained(model, **keywords)
     return cls.from_checkpoint(checkpoint, **keywords)
 
+  def model_names(self) -> list[str]:
+    """Each generator's name, by index (``FaceResult.generator``)."""
+    return [g.name for g in self.generators]
 
   @property
   def lr_size(self) -> int:
@@ -203,25 +265,28 @@ class Restorer:
     """The face detector the options name, made on first use (or the one given)."""
     if self._detector is None:
       o = self.options
-      self._detector = Detector(o.detector, o.min_face or max(8, self.lr_size // 2), o.threshold)
+      smallest = min(g.lr_size for g in self.generators)
+      self._detector = Detector(o.detector, o.min_face or max(8, smallest // 2), o.threshold)
     return self._detector
 
   # --- The generator ----------------------------------------------------------------
 
-  def restore_inputs(self, inputs: np.ndarray) -> np.ndarray:
-    """Model inputs, ``(n, lr, lr, 3)`` uint8 RGB, -> ``(n, hr, hr, 3)`` uint8 outputs, in
-    batches of ``batch_size`` (the last padded, so the generator compiles once); with
-    ``flip_average``, each averaged with its mirror image's, moved towards the plain
-    output as ``fidelity`` says."""
-    averaged, plain = self._restore_inputs(inputs)
+  def restore_inputs(self, inputs: np.ndarray, generator: int = 0) -> np.ndarray:
+    """Model inputs, ``(n, lr, lr, 3)`` uint8 RGB, -> ``(n, hr, hr, 3)`` uint8 outputs of
+    ``generators[generator]``, in batches of ``batch_size`` (the last padded, so the
+    generator compiles once); with ``flip_average``, each averaged with its mirror image's,
+    moved towards the plain output as ``fidelity`` says."""
+    averaged, plain = self._restore_inputs(inputs, generator)
     return toward(plain, averaged, self.options.fidelity)
 
-  def _restore_inputs(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  def _restore_inputs(self, inputs: np.ndarray, generator: int = 0
+                      ) -> tuple[np.ndarray, np.ndarray]:
     """The outputs flip-averaged (with ``flip_average``), and the plain ones (neither
     mirrored nor averaged); the flip average is left out at ``fidelity`` 0, which never
     shows it."""
+    g = self.generators[generator]
     if not len(inputs):
-      empty = np.zeros((0, self.hr_size, self.hr_size, 3), np.uint8)
+      empty = np.zeros((0, g.hr_size, g.hr_size, 3), np.uint8)
       return empty, empty
     arrays = np.stack([self._as_model_array(x) for x in inputs])
     flip = self.options.flip_average and self.options.fidelity > 0
@@ -232,7 +297,7 @@ class Restorer:
     for start in range(0, len(arrays), batch):
       chunk = arrays[start:start + batch]
       padded = np.concatenate([chunk, np.repeat(chunk[-1:], batch - len(chunk), 0)])
-      outputs.append(self._generate(padded)[:len(chunk)])
+      outputs.append(g.generate(padded)[:len(chunk)])
     outputs = np.concatenate(outputs)
     if not flip:
       return outputs, outputs
@@ -241,50 +306,68 @@ class Restorer:
     return averaged, direct
 
   def _as_model_array(self, lr_uint8: np.ndarray) -> np.ndarray:
-    if self.config.data.grayscale_input:
+    if self.config.data.grayscale_input:  # the same for every generator (``load`` checks)
       lr_uint8 = np.asarray(Image.fromarray(lr_uint8).convert('L'))[..., None]
     return lr_uint8.astype(np.float32) / 127.5 - 1.0
 
-  def model_input(self, crop: np.ndarray) -> np.ndarray:
-    """A face crop resized to the model's input (antialiased bicubic), uint8."""
-    image = Image.fromarray(as_rgb(crop))
-    return np.asarray(image.resize((self.lr_size, self.lr_size), Image.Resampling.BICUBIC))
+  def generator_for(self, side: float) -> int:
+    """Which generator restores a face whose aligned crop is ``side`` pixels."""
+    return nearest_generator(side, [g.lr_size for g in self.generators])
 
-  def restore_aligned(self, faces: Sequence[tuple[np.ndarray, FaceResult]]) -> np.ndarray:
-    """Each planned face of its frame restored under ``alignments`` nudged alignments
-    (:mod:`jfsr.restoration.ensemble`), averaged in the first one's coordinates, and moved
-    towards the plain single pass as ``fidelity`` says; ``batch_size`` faces at a time, so
-    that memory does not grow with the faces."""
-    o = self.options
-    maps = ensemble.nudges(self.lr_size, o.alignments if o.fidelity > 0 else 1)
-    restored = [np.zeros((0, self.hr_size, self.hr_size, 3), np.uint8)]
+  def model_input(self, crop: np.ndarray, generator: int = 0) -> np.ndarray:
+    """A face crop resized to a generator's input (antialiased bicubic), uint8."""
+    lr = self.generators[generator].lr_size
+    return np.asarray(Image.fromarray(as_rgb(crop)).resize((lr, lr), Image.Resampling.BICUBIC))
+
+  def restore_aligned(self, faces: Sequence[tuple[np.ndarray, FaceResult]],
+                      generator: int = 0) -> np.ndarray:
+    """Each planned face of its frame (all planned for ``generators[generator]``) restored
+    under ``alignments`` nudged alignments (:mod:`jfsr.restoration.ensemble`), averaged in
+    the first one's coordinates, and moved towards the plain single pass as ``fidelity``
+    says; ``batch_size`` faces at a time, so that memory does not grow with the faces."""
+    o, g = self.options, self.generators[generator]
+    maps = ensemble.nudges(g.lr_size, o.alignments if o.fidelity > 0 else 1)
+    restored = [np.zeros((0, g.hr_size, g.hr_size, 3), np.uint8)]
     for start in range(0, len(faces), self.options.batch_size):
       group = faces[start:start + self.options.batch_size]
       inputs = [p.model_input if i == 0 else
                 alignment.model_input_crop(frame, alignment.compose(nudge, p.to_model),
-                                           self.lr_size)
+                                           g.lr_size)
                 for frame, p in group for i, nudge in enumerate(maps)]
-      outputs, plain = self._restore_inputs(np.stack(inputs))
+      outputs, plain = self._restore_inputs(np.stack(inputs), generator)
       outputs = outputs.reshape(len(group), len(maps), *outputs.shape[1:])
       plain = plain.reshape(outputs.shape)[:, 0]
       averaged = outputs[:, 0] if len(maps) == 1 else np.stack(
-          [ensemble.average_back(o, maps, self.factor) for o in outputs])
+          [ensemble.average_back(o, maps, g.factor) for o in outputs])
       restored.append(toward(plain, averaged, self.options.fidelity))
     return np.concatenate(restored)
 
-  def restore_crops(self, crops: Sequence) -> np.ndarray:
+  def restore_planned(self, faces: Sequence[tuple[np.ndarray, FaceResult]]) -> None:
+    """Sets ``output`` of each planned face of its frame, each restored by its generator."""
+    for generator in range(len(self.generators)):
+      mine = [(frame, p) for frame, p in faces if p.generator == generator]
+      for (_, p), output in zip(mine, self.restore_aligned(mine, generator)):
+        p.output = output
+
+  def restore_crops(self, crops: Sequence, generator: int = 0) -> np.ndarray:
     """Face crops (any size, framed like the training faces) -> (n, S, S, 3) uint8."""
-    return self.restore_inputs(np.stack([self.model_input(c) for c in crops]) if len(crops)
-                               else np.zeros((0, self.lr_size, self.lr_size, 3), np.uint8))
+    lr = self.generators[generator].lr_size
+    return self.restore_inputs(np.stack([self.model_input(c, generator) for c in crops])
+                               if len(crops) else np.zeros((0, lr, lr, 3), np.uint8), generator)
 
   # --- Frames -----------------------------------------------------------------------
 
   def plan(self, face: FoundFace, force: bool = False, max_shrink: float = MAX_SHRINK
            ) -> FaceResult:
-    """The face's transform to the model's input, and whether restoring it can gain."""
+    """The face's generator (:meth:`generator_for`), its transform to that generator's
+    input, and whether restoring it can gain."""
     to_model = alignment.template_transform(face.landmarks, self.lr_size)
     side = self.lr_size / float(np.sqrt(abs(np.linalg.det(to_model[:, :2]))))
-    return FaceResult(face, side, force or side <= max_shrink * self.lr_size, to_model)
+    generator = self.generator_for(side)
+    lr = self.generators[generator].lr_size
+    if generator:
+      to_model = alignment.template_transform(face.landmarks, lr)
+    return FaceResult(face, side, force or side <= max_shrink * lr, to_model, generator)
 
   def restore_frames(self, frames: Sequence, found: Sequence[Sequence[FoundFace]] | None = None,
                      upscale: int | None = None, force: bool = False,
@@ -316,10 +399,8 @@ class Restorer:
     frames = [as_rgb(f) for f in frames]
     found = self.detector.detect(frames) if found is None else found
     plans = self.prepare(frames, found, force, max_shrink)
-    todo = [(frame, p) for frame, frame_plans in zip(frames, plans) for p in frame_plans
-            if p.restored]
-    for (_, p), output in zip(todo, self.restore_aligned(todo)):
-      p.output = output
+    self.restore_planned([(frame, p) for frame, frame_plans in zip(frames, plans)
+                          for p in frame_plans if p.restored])
     if smoother is not None:
       for faces, frame_plans in zip(found, plans):
         smoothed = smoother.update(list(faces), [p.output for p in frame_plans])
@@ -343,7 +424,9 @@ class Restorer:
     """The enlargement of a frame of ``shape`` whose ``restored`` faces are these, and the
     one wanted before the output bound (``upscale``, else :func:`choose_upscale`); with
     ``compare`` the bound holds for the three panels together."""
-    wanted = upscale or choose_upscale([p.side for p in restored], self.hr_size, self.factor)
+    wanted = upscale or choose_upscale(
+        [p.side for p in restored], [self.generators[p.generator].hr_size for p in restored],
+        max(g.factor for g in self.generators))
     bound = self.options.max_output_pixels // (3 if compare else 1)
     return bounded_scale(wanted, shape, bound), wanted
 
@@ -355,7 +438,8 @@ class Restorer:
     for frame, frame_plans in zip(frames, plans):
       for p in frame_plans:
         if p.restored:
-          p.model_input = alignment.model_input_crop(frame, p.to_model, self.lr_size)
+          p.model_input = alignment.model_input_crop(frame, p.to_model,
+                                                     self.generators[p.generator].lr_size)
     return plans
 
   def restore_frame(self, frame, found: Sequence[FoundFace] | None = None,
@@ -371,20 +455,20 @@ class Restorer:
     base = enlarge(frame, scale)
     out = base.copy() if compare else base  # a 59 MB copy at x8 of 640x480: only if needed
     shown = base.copy() if compare else None
-    to_output = pixel_scale(self.factor)
     for p in plans:
       if not p.restored:
         continue
+      g = self.generators[p.generator]
       # frame(upscaled) -> frame -> model input -> model output
-      frame_to_face = alignment.compose(to_output, alignment.compose(
+      frame_to_face = alignment.compose(pixel_scale(g.factor), alignment.compose(
           p.to_model, alignment.invert(pixel_scale(scale))))
       if blend.paste(out, p.output, frame_to_face) is not None and iterations:
-        square = blend.footprint(out.shape, self.hr_size, frame_to_face,
-                                 blend.square_mask(self.hr_size, back_projection.FEATHER))
+        square = blend.footprint(out.shape, g.hr_size, frame_to_face,
+                                 blend.square_mask(g.hr_size, back_projection.FEATHER))
         back_projection.back_project(out, frame, scale, square, iterations)
       if compare:
         seen = np.asarray(Image.fromarray(p.model_input).resize(
-            (self.hr_size, self.hr_size), Image.Resampling.NEAREST))
+            (g.hr_size, g.hr_size), Image.Resampling.NEAREST))
         blend.paste(shown, seen, frame_to_face)
     side_by_side = np.concatenate([shown, base, out], axis=1) if compare else None
     return FrameResult(out, scale, plans, side_by_side)

@@ -160,7 +160,7 @@ def restore_video(restorer, path: Path, output: Path, summary, *, smoothing: flo
                                                      video=True):
           first = first or result
           writer.write(result.compare if result.compare is not None else result.image)
-          summary.add(result)
+          summary.add(result, restorer.model_names())
           written += 1
         progress.update(len(frames))
     finally:

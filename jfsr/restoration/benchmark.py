@@ -4,16 +4,22 @@ r"""Restoration in frames, the way users meet it: detection, alignment and gain 
         [--faces 100] [--json results.json]
     python -m jfsr.restoration.benchmark --checkpoint WORKDIR/checkpoints/STEP \
         --folder FACES --first 0 --faces 100     # held-out faces of a plain folder
+    python -m jfsr.restoration.benchmark --root CELEBAMASK_HQ --faces 200 \
+        --face_sizes 12,16,20,24,32,40,48        # no model named: the shipped models by size
 
 Faces nobody trained on (the model's test split of ``--root``, or images ``--first`` on
 of ``--folder``) are put into larger frames over textured backgrounds by known random
 similarity transforms (rotation up to ±30°, in three buckets of 10°; a face side of
-0.75 to 1.5 times the model's input, i.e. 12-24 px for a 16-px model; shifts), the whole
+0.75 to 1.5 times the model's input, i.e. 12-24 px for a 16-px model, or the range of
+``--face_sizes``; shifts), the whole
 frame is blurred by a random linear motion and shrunk by the model's factor (the
 training's antialiased bicubic) and rounded to 8 bits. This is not the training's frame
 mode (:mod:`jfsr.data.frames`: Gong's flows, mirrored surroundings, sampled landmark
 errors): the scenes make their own choices, and their landmarks come from the detector.
-Each frame is then restored (enlarged by the model's factor) these ways:
+With no model named, the faces are restored as ``jfsr.restore`` restores them by default:
+by the shipped models together, each face by the one whose input its size suits (the
+ground-truth faces at the largest model's output size). Each frame is then restored
+(enlarged by the model's factor) these ways:
 
 * ``bicubic``: the frame enlarged, nothing restored;
 * ``bicubic, back-projected``: the whole enlarged frame made to agree with the frame
@@ -60,7 +66,7 @@ from jfsr.restoration import options as restore_options
 
 FLAGS = flags.FLAGS
 ROTATION_BUCKETS = ((0, 10), (10, 20), (20, 30))
-SIZE_BUCKETS = ((0.75, 1.0), (1.0, 1.25), (1.25, 1.5))  # face side / model input side
+SIZE_BUCKETS = (0.75, 1.0, 1.25, 1.5)  # edges of the face-size buckets, x the model's input side
 PATHS = ('bicubic', 'bicubic, back-projected', 'box (Haar)', 'box (MTCNN)',
          'aligned (MTCNN), as generated', 'aligned (MTCNN), fidelity 0.5', 'aligned (MTCNN)',
          'aligned (true landmarks)')
@@ -127,14 +133,17 @@ def line_blur(image: np.ndarray, length: float, angle_deg: float) -> np.ndarray:
 
 def make_scene(truth: np.ndarray, lr_size: int, factor: int, bucket: tuple[int, int],
                rng: np.random.Generator, condition: Condition = Condition(),
-               noise_rng: np.random.Generator | None = None) -> Scene:
+               noise_rng: np.random.Generator | None = None,
+               sides: tuple[float, float] | None = None) -> Scene:
   """``truth`` (hr x hr) rotated, scaled and shifted into a frame three faces wide, blurred,
-  and shrunk ``factor`` times, under ``condition``. ``rng`` draws the same scene whatever the
-  condition; ``noise_rng`` draws the condition's noise."""
+  and shrunk ``factor`` times, under ``condition``; the face's side in the frame drawn from
+  ``sides`` (pixels; default 0.75-1.5 x ``lr_size``). ``rng`` draws the same scene whatever
+  the condition; ``noise_rng`` draws the condition's noise."""
   hr = truth.shape[0]
   side = 3 * hr
+  low, high = sides or (SIZE_BUCKETS[0] * lr_size, SIZE_BUCKETS[-1] * lr_size)
   rotation = float(rng.uniform(*bucket) * rng.choice([-1, 1]))
-  scale = float(rng.uniform(SIZE_BUCKETS[0][0], SIZE_BUCKETS[-1][1]))
+  scale = float(rng.uniform(low * factor / hr, high * factor / hr))
   centre = side / 2 + rng.uniform(-0.12, 0.12, 2) * side
   background = textured_background(rng, side)
   return render_scene(truth, background, face_placement(hr, scale, rotation, centre),
@@ -263,20 +272,26 @@ def held_out_faces(config, root: str | None, folder: str | None, first: int, cou
 def run(model: str | None, root: str | None, count: int, seed: int = 0,
         checkpoint: str | None = None, folder: str | None = None, first: int = 0,
         options: restore_options.RestoreOptions | None = None,
-        conditions: tuple[str, ...] = ('png',)) -> dict:
+        conditions: tuple[str, ...] = ('png',), face_sizes: tuple[int, ...] = ()) -> dict:
   """The measure of the module docstring under each of ``conditions`` (names of
   :data:`CONDITIONS`: the same scenes, degraded each way); ``options`` set the restored
-  paths, ``jfsr.restore``'s defaults by default."""
-  from jfsr import inference
+  paths, ``jfsr.restore``'s defaults by default; ``face_sizes``: the edges of the size
+  buckets in pixels (default: :data:`SIZE_BUCKETS` x the model's input side). With neither
+  ``model`` nor ``checkpoint``, the shipped models restore together, as ``jfsr.restore``
+  does by default."""
   from jfsr.faces.detection import Detector
   from jfsr.restoration.restorer import Restorer
 
-  config, variables, step = inference.load_generator(checkpoint=checkpoint, model=model)
-  lr = config.data.lr_size
-  min_face = max(6, lr // 2)
+  restorer = Restorer.load(model, checkpoint, options=options)
+  largest = max(restorer.generators, key=lambda g: g.lr_size)
+  if len({g.factor for g in restorer.generators}) > 1:
+    raise ValueError('the models restore by different factors; name one with --model')
+  config = largest.config.copy_and_resolve_references()  # its faces' size; --root is set on it
+  lr = min(g.lr_size for g in restorer.generators)
+  edges = tuple(face_sizes) or tuple(edge * config.data.lr_size for edge in SIZE_BUCKETS)
+  min_face = max(6, min(lr, edges[0]) // 2)
   detectors = {'haar': Detector('haar', min_face), 'mtcnn': Detector('mtcnn', min_face)}
-  restorers = {name: Restorer(config, variables, step, options=options, detector=d)
-               for name, d in detectors.items()}
+  restorers = {name: restorer.with_detector(d) for name, d in detectors.items()}
   restorers['as generated'] = restorers['mtcnn'].with_options(fidelity=0.0)
   restorers['halfway'] = restorers['mtcnn'].with_options(fidelity=0.5)
   source = held_out_faces(config, root, folder, first, count)
@@ -285,9 +300,12 @@ def run(model: str | None, root: str | None, count: int, seed: int = 0,
   results = {}
   for name in conditions:
     logging.info('condition %s: %s', name, CONDITIONS[name])
-    results[name] = measure(faces, config, detectors, restorers, scorer, CONDITIONS[name], seed)
-  return {'model': model or str(checkpoint), 'step': step, 'faces': len(faces), 'lr_size': lr,
-          'hr_size': config.data.hr_size, 'restorer_options': settings_of(restorers['mtcnn']),
+    results[name] = measure(faces, config, detectors, restorers, scorer, CONDITIONS[name], seed,
+                            edges)
+  return {'model': model or str(checkpoint or ' + '.join(restorer.model_names())),
+          'models': [{'name': g.name, 'step': g.step, 'lr_size': g.lr_size,
+                      'hr_size': g.hr_size} for g in restorer.generators],
+          'faces': len(faces), 'restorer_options': settings_of(restorers['mtcnn']),
           'conditions': results}
 
 
@@ -322,18 +340,22 @@ class Scorer:
 
 
 def measure(faces: list[np.ndarray], config, detectors: dict, restorers: dict, scorer: Scorer,
-            condition: Condition, seed: int) -> dict:
+            condition: Condition, seed: int, edges: tuple[float, ...]) -> dict:
   """One condition: the scenes (the same ones for every condition with one ``seed``),
-  detected, restored each way of :data:`PATHS`, scored by rotation and size."""
+  detected, restored each way of :data:`PATHS`, scored by rotation and by size (buckets
+  between ``edges``, pixels)."""
   from jfsr.restoration.restorer import enlarge
   lr, hr = config.data.lr_size, config.data.hr_size
   factor = hr // lr
   rng, noise_rng = np.random.default_rng(seed), np.random.default_rng([seed, 1])
   scenes = [make_scene(face, lr, factor, ROTATION_BUCKETS[i % len(ROTATION_BUCKETS)], rng,
-                       condition, noise_rng) for i, face in enumerate(faces)]
-  logging.info('%d scenes: faces %d-%d px in %dx%d frames', len(scenes),
-               min(s.scale for s in scenes) * lr, max(s.scale for s in scenes) * lr,
-               *scenes[0].frame.shape[:2])
+                       condition, noise_rng, (edges[0], edges[-1]))
+            for i, face in enumerate(faces)]
+  sides = np.array([face_side(s, hr) for s in scenes])
+  logging.info('%d scenes: faces %d-%d px in %dx%d frames', len(scenes), sides.min(),
+               sides.max(), *scenes[0].frame.shape[:2])
+  size_buckets = {f'{low:g}-{high:g} px': (sides >= low - 1e-9) & (sides < high - 1e-9)
+                  for low, high in zip(edges[:-1], edges[1:])}
   frames = [s.frame for s in scenes]
   found = {name: d.detect(frames) for name, d in detectors.items()}
   iterations = restorers['mtcnn'].iterations()
@@ -356,7 +378,6 @@ def measure(faces: list[np.ndarray], config, detectors: dict, restorers: dict, s
                                      for image, s in zip(images, scenes)]))
               for path, images in outputs.items()}
   rotations = np.abs([s.rotation for s in scenes])
-  scales = np.array([s.scale for s in scenes])
   matches = {name: [match(f, s, hr) for f, s in zip(faces, scenes)]
              for name, faces in found.items()}
   hits = {name: np.array([m is not None for m in matched]) for name, matched in matches.items()}
@@ -380,9 +401,7 @@ def measure(faces: list[np.ndarray], config, detectors: dict, restorers: dict, s
   landmarks = {}
   errors = [landmark_error(m.landmarks, true_face(s, hr).landmarks, face_side(s, hr))
             if m is not None else None for m, s in zip(matches['mtcnn'], scenes)]
-  for low, high in SIZE_BUCKETS:
-    chosen = (scales >= low) & (scales < high)
-    label = f'{low * lr:.0f}-{high * lr:.0f} px'
+  for label, chosen in size_buckets.items():
     detection['by size (face / model input)'][label] = rates(chosen)
     measured = [e for e, c in zip(errors, chosen) if c and e is not None]
     landmarks[label] = {k: float(np.sqrt(np.mean([e[k] ** 2 for e in measured])))
@@ -397,9 +416,7 @@ def measure(faces: list[np.ndarray], config, detectors: dict, restorers: dict, s
           # The faces both detectors found: the paths compared on the same faces, apart
           # from which faces each detector misses (a miss is left bicubic).
           'scores_found_by_both': by_rotation(hits['haar'] & hits['mtcnn']),
-          'scores_by_size': scores({f'{low * lr:.0f}-{high * lr:.0f} px':
-                                    (scales >= low) & (scales < high)
-                                    for low, high in SIZE_BUCKETS}),
+          'scores_by_size': scores(size_buckets),
           'detection': detection,
           # Root-mean-square errors of MTCNN's (refined) landmarks on the faces it found.
           'landmark_errors_mtcnn': landmarks}
@@ -407,8 +424,9 @@ def measure(faces: list[np.ndarray], config, detectors: dict, restorers: dict, s
 
 def markdown(result: dict) -> str:
   """A summary of every condition's gain and detection, then each condition's tables."""
-  lines = [f"{result['faces']} held-out faces, model {result['model']} (step {result['step']}), "
-           f"{result['lr_size']}² -> {result['hr_size']}², "
+  models = ', '.join(f"{m['name'] or result['model']} (step {m['step']}, {m['lr_size']}² -> "
+                     f"{m['hr_size']}²)" for m in result['models'])
+  lines = [f"{result['faces']} held-out faces, {models}, "
            f"{settings_in_words(result['restorer_options'])}"]
   lines += ['', '| condition | rotation | MTCNN found | bicubic PSNR / SSIM / LPIPS / FaceNet | '
             'jfsr.restore - bicubic: PSNR / SSIM / LPIPS / FaceNet |', '|---|---|---|---|---|']
@@ -518,11 +536,22 @@ def report(measure, markdown_of) -> None:
   print(markdown_of(result))
 
 
+def valid_edges(edges: list[str] | None) -> bool:
+  """Whether ``--face_sizes`` is unset or at least two rising positive integers."""
+  if edges is None:
+    return True
+  if not all(edge.strip().isdigit() for edge in edges):
+    return False
+  values = [int(edge) for edge in edges]
+  return len(values) >= 2 and values[0] > 0 and all(a < b for a, b in zip(values, values[1:]))
+
+
 def main(argv) -> None:
   del argv
   report(lambda: run(FLAGS.model, FLAGS.root, FLAGS.faces, FLAGS.seed, FLAGS.checkpoint,
                      FLAGS.folder, FLAGS.first, restore_options.from_flags(),
-                     tuple(CONDITIONS) if 'all' in FLAGS.conditions else tuple(FLAGS.conditions)),
+                     tuple(CONDITIONS) if 'all' in FLAGS.conditions else tuple(FLAGS.conditions),
+                     tuple(int(edge) for edge in FLAGS.face_sizes or ())),
          markdown)
 
 
@@ -534,4 +563,11 @@ if __name__ == '__main__':
                         for name, c in CONDITIONS.items()) + ', or all')
   flags.register_validator('conditions', lambda names: set(names) <= {*CONDITIONS, 'all'},
                            f'--conditions: choose from {", ".join(CONDITIONS)} or all')
+  flags.DEFINE_list('face_sizes', None, 'edges of the face-size buckets in pixels, '
+                    'comma-separated and rising (e.g. 12,16,20,24,32,40,48); the faces are '
+                    "drawn between the first and the last. Default: 0.75, 1, 1.25 and 1.5 x "
+                    "the model's input side")
+  flags.register_validator('face_sizes', valid_edges,
+                           '--face_sizes: at least two rising positive whole numbers of pixels, '
+                           'e.g. 12,16,20,24')
   cli.run(main, __name__, accelerated=True)

@@ -179,6 +179,12 @@ class Restorer:
     other.options = dataclasses.replace(self.options, **changes)
     return other
 
+  def with_detector(self, detector: Detector) -> 'Restorer':
+    """This restorer finding faces with ``detector``, sharing its generators."""
+    other = copy.copy(self)
+    other._detector = detector
+    return other
+
   def _jax_generator(self, config: ml_collections.ConfigDict, variables: dict
                      ) -> Callable[[np.ndarray], np.ndarray]:
     on_device = jax.device_put(variables, self.device)

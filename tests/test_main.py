@@ -178,6 +178,10 @@ def test_a_packed_generator_restores_evaluates_exports_and_starts_training(train
   variables, meta = generators.read(packed, sha256)
   assert meta['step'] == 6 and meta['config']['variant'] == 'smoke'
   assert 'evaluation' in meta  # the run evaluated step 6: its table travels with the model
+  # float16 storage: pack measures how far it moves the outputs, says it and records it.
+  error = meta['float16_error']
+  assert 0 < error['mean'] <= error['max'] <= 3 and error['inputs'] == 8
+  assert f"at most {error['max']:.2f} of 255" in result.stdout
   with pytest.raises(generators.UnknownModelError, match='damaged'):
     generators.read(packed, '0' * 64)
   faces = np.random.default_rng(0).integers(0, 255, (3, 20, 20, 3), dtype=np.uint8)

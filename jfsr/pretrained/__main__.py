@@ -32,6 +32,7 @@ def _pack(args) -> int:
     evaluation = json.loads(metrics.read_text())
     if evaluation.get('generator', 'trained') == packed:  # the step's scores are of this one
       info['evaluation'] = evaluation
+  info['float16_error'] = generators.float16_error(config, variables)
   sha256 = generators.pack(variables, config.to_dict(), step, path, overwrite=args.overwrite,
                            **info)
   size = path.stat().st_size
@@ -41,6 +42,9 @@ def _pack(args) -> int:
         f"add to SHIPPED in jfsr/pretrained/generators.py:\n"
         f"    {args.name!r}: ShippedModel({path.name!r}, {sha256!r},\n"
         f"                              {args.description!r}),")
+  error = info['float16_error']
+  print(f"float16 storage moves its outputs by at most {error['max']:.2f} of 255 (mean "
+        f"{error['mean']:.3f}) on {error['inputs']} fixed inputs")
   print(f'its figures for tests/test_shipped.py: python tools/golden_output.py --model {path}')
   return 0
 

@@ -107,8 +107,7 @@ def test_frame_inputs_are_made_by_restorations_warp(face, monkeypatch):
   frames.degrade_frame(face['hr'], face['mask'], SPEC, frames.FrameSpec(),
                        np.random.default_rng(0))
   assert calls == [LR]
-  fake = restorer.Restorer.__new__(restorer.Restorer)
-  fake.config = synthetic_config()
+  fake = restorer.Restorer(synthetic_config(), None, generate=lambda inputs: inputs)
   landmarks = alignment.template_points(12)
   fake.prepare([np.zeros((40, 40, 3), np.uint8)], [[FoundFace((0, 0, 12, 12), 1.0, landmarks,
                                                               'truth')]])

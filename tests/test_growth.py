@@ -8,32 +8,32 @@ from jfsr.models import growth
 from jfsr.models.generator import Generator
 
 
-def init(output_size, seed, ngf=4):
-  model = Generator(output_size=output_size, ngf=ngf, upsampler_features=4)
-  lr = np.zeros((1, output_size // 8, output_size // 8, 3), np.float32)
-  return model, jax.device_get(model.init(jax.random.key(seed), lr, train=False))
+def generator(output_size, ngf=4):
+  return Generator(output_size=output_size, ngf=ngf, upsampler_features=4)
 
 
-def perturbed_statistics(variables, seed):
-  """Variables whose BatchNorm statistics are not the initial zeros and ones, so that
-  inference-mode outputs depend on them."""
+def random_variables(output_size, seed, ngf=4):
+  """A generator's variables drawn at random (no init run: only their shapes are computed),
+  BatchNorm statistics included, so that inference-mode outputs depend on every one."""
+  lr = jax.ShapeDtypeStruct((1, output_size // 8, output_size // 8, 3), np.float32)
+  shapes = jax.eval_shape(lambda x: generator(output_size, ngf).init(jax.random.key(0), x,
+                                                                     train=False), lr)
   rng = np.random.default_rng(seed)
+  params = jax.tree.map(lambda s: rng.normal(0, 0.2, s.shape).astype(np.float32),
+                        shapes['params'])
   stats = {layer: {'mean': rng.uniform(-0.3, 0.3, s['mean'].shape).astype(np.float32),
                    'var': rng.uniform(0.5, 1.5, s['var'].shape).astype(np.float32)}
-           for layer, s in variables['batch_stats'].items()}
-  return {'params': variables['params'], 'batch_stats': stats}
+           for layer, s in shapes['batch_stats'].items()}
+  return {'params': params, 'batch_stats': stats}
 
 
 def test_the_new_level_adds_nothing_until_trained():
-  _, small = init(32, seed=0)
-  small = perturbed_statistics(small, 1)
-  model, fresh_a = init(64, seed=1)
-  _, fresh_b = init(64, seed=2)
-  grown_a = growth.grow_one_level(small, perturbed_statistics(fresh_a, 3))
-  grown_b = growth.grow_one_level(small, perturbed_statistics(fresh_b, 4))
+  small = random_variables(32, seed=0)
+  grown_a = growth.grow_one_level(small, random_variables(64, seed=1))
+  grown_b = growth.grow_one_level(small, random_variables(64, seed=2))
+  apply = jax.jit(lambda v, x: generator(64).apply(v, x, train=False))
   lr = jax.random.uniform(jax.random.key(5), (2, 8, 8, 3), minval=-1, maxval=1)
-  out_a = model.apply(grown_a, lr, train=False)
-  out_b = model.apply(grown_b, lr, train=False)
+  out_a, out_b = apply(grown_a, lr), apply(grown_b, lr)
   # Two different fresh innermost levels, the same outputs: only the old layers count.
   for key in ('out_sharp', 'out_blur', 'upx'):
     np.testing.assert_array_equal(out_a[key], out_b[key])
@@ -42,12 +42,11 @@ def test_the_new_level_adds_nothing_until_trained():
   kernel[:, :, :32] = 0.05
   changed = {**grown_a, 'params': {**grown_a['params'], 'sharp_dec2': {
       **grown_a['params']['sharp_dec2'], 'kernel': kernel}}}
-  assert np.abs(model.apply(changed, lr, train=False)['out_sharp'] - out_a['out_sharp']).max() > 1e-3
+  assert np.abs(apply(changed, lr)['out_sharp'] - out_a['out_sharp']).max() > 1e-3
 
 
 def test_each_layer_lands_where_its_level_is():
-  _, small = init(32, seed=0)
-  _, fresh = init(64, seed=1)
+  small, fresh = random_variables(32, seed=0), random_variables(64, seed=1)
   grown = growth.grow_one_level(small, fresh)
   assert growth.num_levels(small) == 5 and growth.num_levels(grown) == 6
   params, old = grown['params'], small['params']
@@ -68,8 +67,8 @@ def test_each_layer_lands_where_its_level_is():
 
 
 def test_growing_refuses_other_widths_and_other_depths():
-  _, small = init(32, seed=0)
+  small = random_variables(32, seed=0)
   with pytest.raises(ValueError, match='widths differ'):
-    growth.grow_one_level(small, init(64, seed=1, ngf=8)[1])
+    growth.grow_one_level(small, random_variables(64, seed=1, ngf=8))
   with pytest.raises(ValueError, match='grows into one of 6, not 7'):
-    growth.grow_one_level(small, init(128, seed=1)[1])
+    growth.grow_one_level(small, random_variables(128, seed=1))

@@ -73,30 +73,6 @@ def golden_input(lr_size: int) -> np.ndarray:
   return np.stack([y, x, (y + x) // 2], -1).astype(np.uint8)
 
 
-def float16_error(config, variables: dict, count: int = 8) -> dict[str, float]:
-  """How far the generator's outputs move when its parameters are stored as float16 (as
-  :func:`pack` stores them), in 0-255 levels: the largest and the mean absolute difference
-  from float32's over the golden gradient and ``count - 1`` fixed smooth random inputs."""
-  import jax
-  from PIL import Image
-  from jfsr import inference
-  lr = config.data.lr_size
-  rng = np.random.default_rng(0)
-  inputs = [golden_input(lr)] + [
-      np.asarray(Image.fromarray(rng.integers(0, 256, (lr // 4, lr // 4, 3), np.uint8)).resize(
-          (lr, lr), Image.Resampling.BICUBIC)) for _ in range(count - 1)]
-  lr_batch = np.stack(inputs).astype(np.float32) / 127.5 - 1.0
-  if config.data.grayscale_input:
-    lr_batch = lr_batch.mean(-1, keepdims=True)
-  as_stored = {'params': jax.tree.map(lambda x: np.asarray(x, np.float16).astype(np.float32),
-                                      variables['params']),
-               'batch_stats': variables['batch_stats']}
-  sample = jax.jit(inference.make_sampler(config))
-  outputs = [np.asarray(sample(v, lr_batch)['out_sharp']) for v in (variables, as_stored)]
-  difference = np.abs(outputs[0] - outputs[1]) * 127.5
-  return {'max': float(difference.max()), 'mean': float(difference.mean()), 'inputs': count}
-
-
 class UnknownModelError(JfsrError, ValueError):
   """A file that is not a packed generator, or damaged."""
 

@@ -122,3 +122,38 @@ def test_the_benchmark_draws_faces_between_the_size_edges():
   np.testing.assert_array_equal(default.frame, explicit.frame)
   assert benchmark.valid_edges(['12', '24', '48']) and benchmark.valid_edges(None)
   assert not any(benchmark.valid_edges(e) for e in (['12'], ['24', '12'], ['0', '8'], ['a', '9']))
+
+
+class GrowingFaceDetector:
+  """A stand-in detector: one face per frame, its aligned crop growing from 14 to 38 px
+  (so its track crosses from the 16-px model to the 32-px one mid-video)."""
+  kind = 'test'
+
+  def __init__(self):
+    self.frames_seen = 0
+
+  def detect(self, frames):
+    found = []
+    for _ in frames:
+      side = 14 + 4 * self.frames_seen
+      self.frames_seen += 1
+      found.append([face_of(side, 20, 10)])
+    return found
+
+
+def test_a_video_whose_face_grows_changes_model_mid_track(two_model_restorer, tmp_path):
+  import cv2
+  from jfsr.restoration import video
+  restorer, _ = two_model_restorer
+  restorer = restorer.with_detector(GrowingFaceDetector())
+  path = tmp_path / 'clip.mp4'
+  writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), 10, (80, 64))
+  for _ in range(7):
+    writer.write(np.full((64, 80, 3), 128, np.uint8))
+  writer.release()
+  summary = Summary()
+  wrote = video.restore_video(restorer, path, tmp_path / 'out.mp4', summary, smoothing=0.0,
+                              output_smoothing=0.5, frames_per_chunk=3, upscale=2)
+  assert wrote.scale == 2 and (tmp_path / 'out.mp4').is_file()
+  # 14, 18, 22 px: the 16-px model; 26, 30, 34, 38 px: the 32-px one.
+  assert summary.processed == 7 and summary.restored_by == {'x16': 3, 'x32': 4}

@@ -16,7 +16,7 @@ Prints one JSON object per measurement, then a short table:
   averaged over ``jfsr.restore``'s nudged alignments and mirror images and with one
   alignment alone: frames/s, ms per face, and what the stages around the generator cost
   relative to it;
-* ``onnx``: the eval-mode generator exported to ONNX (:mod:`jfsr.onnx_export`) in
+* ``onnx``: the eval-mode generator exported to ONNX (:mod:`jfsr.export.onnx`) in
   onnxruntime against the same network jitted in JAX, timed in alternation on the same
   batch (each of ``--infer_batches``): images/s of each, their ratio, the largest output
   difference, and the ONNX file's size;
@@ -229,9 +229,10 @@ def bench_generator(config, batch: int, repeats: int) -> dict:
 def bench_onnx(config, batch: int, repeats: int) -> dict:
   """onnxruntime vs jitted JAX, float32, the same untrained generator and input, paired."""
   import onnxruntime
-  from jfsr import inference, models, onnx_export
+  from jfsr import inference, models
+  from jfsr.export import onnx
   variables = jax.device_get(_untrained_generator(config))
-  data = onnx_export.serialize(config, variables)
+  data = onnx.serialize(config, variables)
   runtime = onnxruntime.InferenceSession(data, providers=['CPUExecutionProvider'])
   size, channels = config.data.lr_size, models.input_channels(config)
   lr = np.random.default_rng(0).uniform(-1, 1, (batch, size, size, channels)).astype(np.float32)

@@ -87,7 +87,8 @@ def _random_variables(config, seed=0):
 
 def test_default_size_model_matches_jfsr():
   """The paper's 32² -> 256² generator at full width (ngf 64, 54M parameters)."""
-  from jfsr import config_defaults, onnx_export
+  from jfsr import config_defaults
+  from jfsr.export import onnx as onnx_export
   config = config_defaults.base_config()
   variables = _random_variables(config)
   lr = np.random.default_rng(1).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
@@ -101,7 +102,7 @@ def test_noise_is_an_input_and_grey_input_models_export(smoke_config, monkeypatc
   jfsr makes (here forced to a constant) it gives jfsr's output; a grey-input model reads
   one channel."""
   import jax
-  from jfsr import onnx_export
+  from jfsr.export import onnx as onnx_export
   config = smoke_config
   config.model.noise_std = 0.1
   config.data.grayscale_input = True
@@ -128,7 +129,7 @@ def test_noise_is_an_input_and_grey_input_models_export(smoke_config, monkeypatc
 
 
 def test_model1_is_refused_in_one_line(smoke_config):
-  from jfsr import onnx_export
+  from jfsr.export import onnx as onnx_export
   from jfsr.errors import JfsrError
   smoke_config.model.use_upsampler = False
   with pytest.raises(JfsrError, match='model1'):
@@ -139,7 +140,8 @@ def test_restore_with_the_onnx_file_gives_the_jax_paths_pixels(tmp_path):
   """``jfsr.restore --onnx`` runs detection, alignment and pasting as ever with the generator
   in onnxruntime: the restored photo is within 1/255 of ``--model``'s."""
   from skimage import data as skimage_data
-  from jfsr import inference, onnx_export
+  from jfsr import inference
+  from jfsr.export import onnx as onnx_export
   import jax
   config, variables, step = inference.load_generator(model='cpu-x16',
                                                      device=jax.devices('cpu')[0])

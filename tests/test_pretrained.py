@@ -99,17 +99,17 @@ def test_no_pickle_of_a_legacy_weight_file_runs_code(tmp_path, position):
 def test_written_state_dicts_read_back(tmp_path):
   """jfsr's torch-free writer against its reader (torch.load is checked where torch is
   installed, in test_torch_oracle); scalars, int64 and nested dicts keep their shapes."""
-  from jfsr.pretrained import torch_state_dict
+  from jfsr.export import torch_file
   state = {'a.weight': np.arange(24, dtype=np.float32).reshape(2, 3, 4).transpose(2, 0, 1),
            'bn.num_batches_tracked': np.array(7, np.int64)}
-  torch_state_dict.save_state_dict(state, tmp_path / 'g.pth')
+  torch_file.save_state_dict(state, tmp_path / 'g.pth')
   back = load_state_dict(tmp_path / 'g.pth')
   assert back.keys() == state.keys()
   for key in state:
     assert back[key].dtype == state[key].dtype and back[key].shape == state[key].shape
     np.testing.assert_array_equal(back[key], state[key])
   with pytest.raises(ValueError, match='no torch storage type'):
-    torch_state_dict.save_state_dict({'x': np.zeros(2, np.complex64)}, tmp_path / 'bad.pth')
+    torch_file.save_state_dict({'x': np.zeros(2, np.complex64)}, tmp_path / 'bad.pth')
 
 
 @pytest.fixture

@@ -20,7 +20,8 @@ import pytest
 
 torch = pytest.importorskip('torch')
 
-from jfsr import export, models, train_step  # noqa: E402
+from jfsr import models, train_step  # noqa: E402
+from jfsr.export import pytorch  # noqa: E402
 from jfsr.models.layers import ExampleDropout  # noqa: E402
 from jfsr.pretrained import vgg_weights  # noqa: E402
 from jfsr.train_state import create_train_state  # noqa: E402
@@ -52,10 +53,9 @@ def _nchw(x) -> torch.Tensor:
 
 
 def _state_dicts(config, state) -> dict:
-  return export.torch_state_dicts(config, jax.device_get(
+  return pytorch.torch_state_dicts(config, jax.device_get(
       {n: {'params': getattr(state, n).params, 'batch_stats': getattr(state, n).batch_stats}
-       for n in ('generator', 'global_d', 'local_d')}), step=int(state.step),
-      with_discriminators=True)
+       for n in ('generator', 'global_d', 'local_d')}), step=int(state.step))
 
 
 def _torch_nets(config, state, vgg_params):
@@ -158,12 +158,12 @@ def test_exported_file_loads_with_a_plain_torch_load_into_the_authors_modules(sm
                                                                              tmp_path):
   """The torch-free writer's file under ``torch.load``'s default ``weights_only=True``,
   then a strict ``load_state_dict`` of every network."""
-  from jfsr.pretrained import torch_state_dict
+  from jfsr.export import torch_file
   config = _config(smoke_config)
   state = create_train_state(config, jax.random.PRNGKey(1))
   dicts = _state_dicts(config, state)
   path = tmp_path / 'nets.pth'
-  torch_state_dict.save_state_dict(dicts, path)
+  torch_file.save_state_dict(dicts, path)
   loaded = torch.load(path)
   m = config.model
   modules = {'generator': oracle.Generator(m.ngf, m.upsampler_features, 5, 3),

@@ -7,10 +7,7 @@ each storage's element count and raw bytes). torchvision's ``vgg19-dcbb9e9d.pth`
 is a legacy file. Both pickles refer to tensors through persistent ids and
 ``torch._utils._rebuild_tensor_v2``; every pickle in a file, the legacy header's
 included, goes through a restricted unpickler that resolves only those names, so
-loading runs no code from the file.
-
-:func:`save_state_dict` writes the zip format, also without torch, in a form that
-``torch.load(path)`` (``weights_only=True``) accepts.
+loading runs no code from the file. (Writing one is :mod:`jfsr.export.torch_file`'s.)
 """
 
 from __future__ import annotations
@@ -24,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-_STORAGE_DTYPES = {
+STORAGE_DTYPES = {
     'FloatStorage': np.float32, 'DoubleStorage': np.float64, 'HalfStorage': np.float16,
     'LongStorage': np.int64, 'IntStorage': np.int32, 'ShortStorage': np.int16,
     'CharStorage': np.int8, 'ByteStorage': np.uint8, 'BoolStorage': np.bool_,
@@ -34,7 +31,7 @@ _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
 class _StorageType:
   def __init__(self, name: str):
-    self.dtype = np.dtype(_STORAGE_DTYPES[name])
+    self.dtype = np.dtype(STORAGE_DTYPES[name])
 
 
 def _rebuild_tensor(storage, offset, size, stride, *unused):
@@ -64,7 +61,7 @@ class _Unpickler(pickle.Unpickler):
       return _rebuild_tensor
     if module == 'torch._utils' and name == '_rebuild_parameter':
       return _rebuild_parameter
-    if module == 'torch' and name in _STORAGE_DTYPES:
+    if module == 'torch' and name in STORAGE_DTYPES:
       return _StorageType(name)
     raise pickle.UnpicklingError(f'unsupported global {module}.{name} in a state dict')
 
@@ -210,72 +207,3 @@ def load_state_dict(path: str | Path | bytes) -> dict[str, np.ndarray]:
 
 
 # --- Writing ------------------------------------------------------------------
-
-_NUMPY_STORAGES = {np.dtype(v): k for k, v in _STORAGE_DTYPES.items()}
-
-
-def _pickle_str(text: str) -> bytes:
-  data = text.encode('utf-8')
-  return pickle.BINUNICODE + struct.pack('<I', len(data)) + data
-
-
-def _pickle_int(value: int) -> bytes:
-  if 0 <= value < 2 ** 31:
-    return pickle.BININT + struct.pack('<i', value)
-  return pickle.LONG1 + bytes([8]) + struct.pack('<q', value)
-
-
-def _pickle_ints(values) -> bytes:
-  return pickle.MARK + b''.join(_pickle_int(int(v)) for v in values) + pickle.TUPLE
-
-
-def _pickle_global(module: str, name: str) -> bytes:
-  return pickle.GLOBAL + f'{module}\n{name}\n'.encode()
-
-
-_EMPTY_ORDERED_DICT = _pickle_global('collections', 'OrderedDict') + pickle.EMPTY_TUPLE + pickle.REDUCE
-
-
-def _tensor_pickle(key: str, array: np.ndarray) -> bytes:
-  """``_rebuild_tensor_v2(storage, 0, shape, contiguous strides, False, OrderedDict())``."""
-  storage = (pickle.MARK + _pickle_str('storage')
-             + _pickle_global('torch', _NUMPY_STORAGES[array.dtype]) + _pickle_str(key)
-             + _pickle_str('cpu') + _pickle_int(array.size) + pickle.TUPLE + pickle.BINPERSID)
-  strides = [s // array.itemsize for s in array.strides] if array.ndim else []
-  return (_pickle_global('torch._utils', '_rebuild_tensor_v2') + pickle.MARK + storage
-          + _pickle_int(0) + _pickle_ints(array.shape) + _pickle_ints(strides)
-          + pickle.NEWFALSE + _EMPTY_ORDERED_DICT + pickle.TUPLE + pickle.REDUCE)
-
-
-def save_state_dict(state: dict, path: str | Path) -> None:
-  """Writes ``{name: array}`` (or nested dicts of them, e.g. one state dict per network)
-  as a ``torch.save`` zip archive, without importing torch.
-
-  Arrays keep their dtype (float32, int64, ...); each becomes one contiguous storage.
-  The pickle is assembled opcode by opcode (protocol 2) from the same few globals
-  the reader accepts, so the file loads with ``torch.load`` under ``weights_only=True``.
-  """
-  path = Path(path)
-  storages: list[np.ndarray] = []
-
-  def dict_pickle(mapping: dict, where: str) -> bytes:
-    items = []
-    for name, value in mapping.items():
-      if isinstance(value, dict):
-        items.append(_pickle_str(name) + dict_pickle(value, f'{where}{name}.'))
-        continue
-      array = np.array(value, order='C')  # (ascontiguousarray would make scalars 1-d)
-      if array.dtype not in _NUMPY_STORAGES:
-        raise ValueError(f'{where}{name}: dtype {array.dtype} has no torch storage type')
-      items.append(_pickle_str(name) + _tensor_pickle(str(len(storages)), array))
-      storages.append(array)
-    return _EMPTY_ORDERED_DICT + pickle.MARK + b''.join(items) + pickle.SETITEMS
-
-  data_pkl = pickle.PROTO + bytes([2]) + dict_pickle(state, '') + pickle.STOP
-  prefix = path.stem or 'archive'
-  with zipfile.ZipFile(path, 'w', zipfile.ZIP_STORED) as archive:
-    archive.writestr(f'{prefix}/data.pkl', data_pkl)
-    archive.writestr(f'{prefix}/byteorder', 'little')
-    for key, array in enumerate(storages):
-      archive.writestr(f'{prefix}/data/{key}', array.astype(array.dtype.newbyteorder('<')).tobytes())
-    archive.writestr(f'{prefix}/version', '3\n')

@@ -24,7 +24,7 @@ class OnnxGenerator:
       import onnxruntime
     except ImportError:
       raise JfsrError('--onnx needs onnxruntime: pip install onnxruntime') from None
-    from jfsr.onnx_export import read_metadata
+    from jfsr.export.onnx import read_metadata
     path = Path(path).expanduser()
     if not path.is_file():
       raise UsageError(f'--onnx {path}: no such file')

@@ -120,7 +120,8 @@ def define_model_flags(checkpoint: bool = True, onnx: bool = False) -> None:
   ``--model`` (a shipped NAME or a packed file), and where the command takes them
   ``--checkpoint`` (a training run) and ``--onnx`` (an exported graph)."""
   flags.DEFINE_string('model', None, 'a shipped model by NAME (python -m jfsr.pretrained list) '
-                      'or a packed .npz file')
+                      'or a packed .npz file; where a command restores photos, none named: the '
+                      'default shipped models, each face by the one its size suits')
   if checkpoint:
     flags.DEFINE_string('checkpoint', None, 'instead of --model: a training --workdir (its '
                         'latest checkpoint) or one of its checkpoints/<step> folders')

@@ -1,12 +1,13 @@
 r"""Serves a page to restore faces in a photo or a short video with a jfsr model.
 
-    python -m jfsr.demo                        # the default shipped model, http://127.0.0.1:7860
+    python -m jfsr.demo                        # the default shipped models, http://127.0.0.1:7860
     python -m jfsr.demo --model NAME --port 8000
     python -m jfsr.demo --onnx g.onnx          # the generator in onnxruntime
 
 Drop a file on the page: it shows the input, what the model saw, bicubic and the restored
-result side by side, says which faces were restored and which left as they were, and offers
-the result for download. The model is loaded once; one file is restored at a time (others
+result side by side, says which faces were restored (by which model, where the default
+models restore each face by its size) and which left as they were, and offers the result
+for download. The models are loaded once; one file is restored at a time (others
 wait their turn while the page stays responsive). The server binds to this computer only
 (127.0.0.1) unless ``--host`` says otherwise: it has no authentication.
 """
@@ -19,7 +20,7 @@ from jfsr import cli
 from jfsr.restoration import options
 
 FLAGS = flags.FLAGS
-cli.define_model_flags(onnx=True)  # neither given: the default model (module docstring)
+cli.define_model_flags(onnx=True)  # neither given: the default models (module docstring)
 flags.adopt_module_key_flags(cli)  # listed in this command's --help
 flags.DEFINE_string('host', '127.0.0.1', 'address to listen on (0.0.0.0: every interface, '
                     'reachable from other computers)')

@@ -149,14 +149,14 @@ def usage_error(message: str) -> None:
 
 def run(main: Callable[[list[str]], None], module_name: str, accelerated: bool = False) -> None:
   """``app.run(main)`` with jfsr's help, flag errors and quiet libraries; an error a user can
-  fix (:class:`jfsr.errors.JfsrError`, weights not fetched) ends the command with one line.
+  fix (:class:`jfsr.errors.JfsrError`, weights not fetched among them) ends the command with
+  one line.
 
   ``accelerated``: for commands that run networks, first restart with the fast host
   allocator where the networks run on the CPU (:mod:`jfsr.host_memory`), and keep compiled
   programs in the persistent compilation cache (:mod:`jfsr.compile_cache`).
   """
   from jfsr.errors import JfsrError
-  from jfsr.pretrained.cache import MissingWeightsError
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')  # TensorFlow's C++ INFO lines
   if accelerated:
     from jfsr import host_memory
@@ -169,7 +169,7 @@ def run(main: Callable[[list[str]], None], module_name: str, accelerated: bool =
       compile_cache.enable()
     try:
       main(argv)
-    except (JfsrError, MissingWeightsError) as error:
+    except JfsrError as error:  # weights not fetched among them
       fail(error)
 
   app.run(quiet_main, flags_parser=flags_parser(module_name))

@@ -314,7 +314,7 @@ def _main(argv) -> None:
       config = checkpointing.saved_config(f.workdir, steps[-1] if steps else None)
     apply_overrides(config, CONFIG_OVERRIDES)
     evaluate_checkpoints(config, f.workdir, steps, f.model, f.out)
-  except (JfsrError, ValueError, FileNotFoundError) as error:  # incl. MissingWeightsError
+  except (JfsrError, ValueError, FileNotFoundError) as error:
     cli.fail(error)
 
 

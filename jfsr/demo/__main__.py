@@ -35,7 +35,6 @@ flags.adopt_module_key_flags(options)
 def main(argv) -> None:
   from jfsr.demo.server import DemoApp, make_server
   from jfsr.errors import JfsrError
-  from jfsr.pretrained.cache import MissingWeightsError
   from jfsr.inference import pick_device
   from jfsr.restoration.restorer import Restorer
   if len(argv) > 1:
@@ -50,7 +49,7 @@ def main(argv) -> None:
                    max_upload_bytes=int(FLAGS.max_upload_mb * 1e6),
                    max_video_frames=FLAGS.max_video_frames)
     server = make_server(demo, FLAGS.host, FLAGS.port)
-  except (JfsrError, ValueError, MissingWeightsError, OSError) as error:
+  except (JfsrError, ValueError, OSError) as error:
     cli.fail(error)
   host, port = server.server_address[:2]
   logging.info('faces found by %s; model %s', restorer.detector.kind, demo.model_name)

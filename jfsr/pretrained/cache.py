@@ -21,6 +21,7 @@ import zipfile
 from pathlib import Path
 
 from jfsr import files
+from jfsr.errors import JfsrError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,8 +81,9 @@ ARTIFACTS: dict[str, Artifact] = {
 }
 
 
-class MissingWeightsError(FileNotFoundError):
-  """A pretrained file is not in the cache; the message says how to get it."""
+class MissingWeightsError(JfsrError, FileNotFoundError):
+  """A pretrained file is not in the cache; the message says how to get it (a
+  :class:`JfsrError`: every command ends with that one line)."""
 
 
 class ChecksumError(ValueError):

@@ -268,7 +268,6 @@ def main(argv) -> None:
   if len(argv) > 1:
     cli.usage_error(f'unexpected arguments: {" ".join(argv[1:])}')
   from jfsr.errors import JfsrError
-  from jfsr.pretrained.cache import MissingWeightsError
   summary = Summary()
   try:
     # What the command line asks for is checked before JAX and the model are loaded.
@@ -296,7 +295,7 @@ def main(argv) -> None:
       restore_video(restorer, files[0], targets[files[0]], summary)
     else:
       restore_images(restorer, files, targets, summary)
-  except (JfsrError, ValueError, FileNotFoundError, MissingWeightsError) as error:
+  except (JfsrError, ValueError, FileNotFoundError) as error:
     cli.fail(error)
   except OSError as error:  # the disk filled up, the folder went away, ...
     sys.exit(f'error: writing the results failed ({error.strerror or error}); before that, '

@@ -166,7 +166,7 @@ def bench_train(config, repeats: int, profile_dir: str | None = None) -> dict:
       'model_flop_per_s': model_flops * n / median if model_flops else None,
       'peak_memory_bytes': peak_memory_bytes(),
       # Host-side cost of memory management (see jfsr.host_memory), per timed step.
-      'host_allocator': host_memory.describe(),
+      'host_allocator': host_memory.describe_allocator(),
       'page_faults_per_step': (usage_after.ru_minflt - usage_before.ru_minflt) / repeats,
       'kernel_s_per_step': (usage_after.ru_stime - usage_before.ru_stime) / repeats,
   }

@@ -7,6 +7,8 @@ the installed package needs no config file to load what it saved: fields added s
 take these defaults, which keep the behaviour of the version that saved it.
 """
 
+import dataclasses
+
 import ml_collections
 
 # Every field that takes one of a few values, and those values: jfsr.config_loading.validate
@@ -28,6 +30,12 @@ CHOICES = {
     'eval.face_detector': ('mtcnn', 'haar'),
     'eval.identity_distance': ('euclidean', 'l1'),
 }
+
+
+def check_choice(field: str, value) -> None:
+  """ValueError unless ``value`` is one of :data:`CHOICES` ``[field]``."""
+  if value not in CHOICES[field]:
+    raise ValueError(f'{field}={value!r}: choose one of {", ".join(map(repr, CHOICES[field]))}')
 
 
 # The shrink kernels the photo family draws from (data.photo.kernels; jfsr.data.photo).
@@ -243,3 +251,13 @@ def base_config() -> ml_collections.ConfigDict:
   c.train = train_section()
   c.eval = eval_section()
   return c
+
+
+def spec_from_section(cls, section: ml_collections.ConfigDict, **given):
+  """The frozen dataclass ``cls`` with each field, where ``given`` does not set it, read by
+  name from the config ``section`` (lists as tuples): how the data specs are built from
+  their config sections, whose defaults live here alone."""
+  values = {field.name: section[field.name] for field in dataclasses.fields(cls)
+            if field.name not in given}
+  return cls(**{name: tuple(v) if isinstance(v, list) else v for name, v in values.items()},
+             **given)

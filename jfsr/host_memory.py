@@ -64,7 +64,7 @@ def allocator_environment(environ, jemalloc: str | None) -> dict[str, str] | Non
   return {'GLIBC_TUNABLES': f'{tunables}:{HUGE_PAGES_TUNABLE}' if tunables else HUGE_PAGES_TUNABLE}
 
 
-def describe(environ=os.environ) -> str:
+def describe_allocator(environ=os.environ) -> str:
   """Which allocator setting this process started with (for benchmark records)."""
   if 'jemalloc' in environ.get('LD_PRELOAD', ''):
     return f"jemalloc ({environ.get('MALLOC_CONF', 'its defaults')})"
@@ -85,10 +85,11 @@ def restart_with_fast_allocator() -> None:
     return
   added = allocator_environment(os.environ, ctypes.util.find_library('jemalloc'))
   if added is None:
-    os.environ[DECISION_VARIABLE] = f'{describe()}: the user\'s own setting or JFSR_ALLOCATOR'
+    os.environ[DECISION_VARIABLE] = (f'{describe_allocator()}: the user\'s own setting or '
+                                     'JFSR_ALLOCATOR')
     return
   os.environ.update(added)
-  os.environ[DECISION_VARIABLE] = (f'{describe()}: the step runs on the CPU ({why}); '
+  os.environ[DECISION_VARIABLE] = (f'{describe_allocator()}: the step runs on the CPU ({why}); '
                                    'JFSR_ALLOCATOR=system opts out')
   sys.stdout.flush()
   sys.stderr.flush()
@@ -97,4 +98,5 @@ def restart_with_fast_allocator() -> None:
 
 def decision(environ=os.environ) -> str:
   """What :func:`restart_with_fast_allocator` decided for this command, and why."""
-  return environ.get(DECISION_VARIABLE, f'{describe(environ)} (no restart was asked for)')
+  return environ.get(DECISION_VARIABLE,
+                     f'{describe_allocator(environ)} (no restart was asked for)')

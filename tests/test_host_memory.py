@@ -48,7 +48,7 @@ for _ in range(2):
   libc.memset(block, 1, 64 << 20)
   libc.free(block)
   faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-print(repr(sys.argv[1:]), '|', host_memory.describe(), '|', faults)
+print(repr(sys.argv[1:]), '|', host_memory.describe_allocator(), '|', faults)
 """
 
 

@@ -8,7 +8,7 @@ from jfsr.faces import alignment
 from jfsr.faces.detection import FoundFace
 from jfsr.faces.tracking import OutputSmoother
 from jfsr.restoration.restorer import Restorer, SizedGenerator, choose_upscale
-from jfsr.restoration.summary import Summary, describe
+from jfsr.restoration.summary import Summary, describe_faces
 
 
 def constant_generator(hr_size, value, calls):
@@ -34,7 +34,8 @@ def two_model_restorer(smoke_config):
 
 def face_of(side, x=0.0, y=0.0):
   """A face whose aligned crop is ``side`` frame pixels, its top-left corner at (x, y)."""
-  return FoundFace((x, y, x + side, y + side), 1.0, alignment.template_points(side) + [x, y], 'test')
+  landmarks = alignment.template_points(side) + [x, y]
+  return FoundFace((x, y, x + side, y + side), 1.0, landmarks, 'test')
 
 
 # Faces by their aligned crop's side: the generator nearest on a log scale (the boundary is
@@ -75,7 +76,7 @@ def test_a_frame_with_faces_of_both_sizes_restores_each_with_its_model(two_model
   summary.add(result, restorer.model_names())
   assert summary.restored_by == {'x16': 2, 'x32': 1}
   assert 'faces restored 3 (2 by x16, 1 by x32)' in summary.line()
-  assert describe(result, restorer.model_names()).startswith(
+  assert describe_faces(result, restorer.model_names()).startswith(
       'restored by x16 (14 px), restored by x32 (30 px), restored by x16 (20 px), left as it was')
 
 

@@ -37,11 +37,13 @@ class DegradationSpec:
   # The photo family; its defaults have share 0: the paper's degradation alone.
   photo: photo.PhotoSpec = dataclasses.field(default_factory=photo.PhotoSpec.default)
 
+  def __post_init__(self):
+    config_defaults.check_choice('data.blur_region', self.blur_region)
+
   @classmethod
   def from_config(cls, config) -> 'DegradationSpec':
-    names = [f.name for f in dataclasses.fields(cls) if f.name != 'photo']
-    return cls(**{name: config.data[name] for name in names},
-               photo=photo.PhotoSpec.from_config(config))
+    return config_defaults.spec_from_section(cls, config.data,
+                                             photo=photo.PhotoSpec.from_config(config))
 
 
 def gaussian_feather(mask: np.ndarray, sigma: float) -> np.ndarray:
@@ -89,11 +91,8 @@ def degrade(hr_uint8: np.ndarray, mask: np.ndarray, spec: DegradationSpec,
     inside = mask > 0.5
     u, v = np.where(inside, u, 0), np.where(inside, v, 0)
     hr_blur = blur.motion_blur(hr, u, v)
-  elif spec.blur_region == 'whole':
+  else:  # 'whole' (the spec holds one of the choices)
     hr_blur = blur.motion_blur(hr, u, v)
-  else:
-    raise ValueError(f"data.blur_region must be 'feathered', 'zero_flow' or 'whole', "
-                     f'got {spec.blur_region!r}')
   factor = spec.hr_size // spec.lr_size
   hr_blur = photo.defocus(hr_blur, draws.defocus_sigma * factor)
   lr = np.clip(photo.resize(hr_blur, spec.lr_size, draws.kernel), 0.0, 1.0)

@@ -62,10 +62,12 @@ class FrameSpec:
   shift_error: float = _DEFAULTS.shift_error
   point_error: float = _DEFAULTS.point_error
 
+  def __post_init__(self):
+    config_defaults.check_choice('data.frames.blur_region', self.blur_region)
+
   @classmethod
   def from_config(cls, config) -> 'FrameSpec':
-    return cls(**{field.name: config.data.frames[field.name]
-                  for field in dataclasses.fields(cls)})
+    return config_defaults.spec_from_section(cls, config.data.frames)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,13 +162,10 @@ def degrade_frame(hr_uint8: np.ndarray, mask: np.ndarray, spec: DegradationSpec,
   elif frame_spec.blur_region == 'feathered':
     soft = gaussian_feather(frame_mask, spec.mask_feather)
     blurred = frame + soft[..., None] * (blur.motion_blur(frame, u, v, where=soft > 0) - frame)
-  elif frame_spec.blur_region == 'zero_flow':
+  else:  # 'zero_flow' (the spec holds one of the choices)
     inside = frame_mask > 0.5
     u, v = np.where(inside, u, 0), np.where(inside, v, 0)
     blurred = blur.motion_blur(frame, u, v)
-  else:
-    raise ValueError(f"data.frames.blur_region must be 'whole', 'feathered' or 'zero_flow', "
-                     f'got {frame_spec.blur_region!r}')
   blurred = photo.defocus(blurred, draws.defocus_sigma * factor)
   small = np.clip(photo.resize(blurred, side // factor, draws.kernel), 0.0, 1.0)
   small_uint8 = photo.finish(small, draws, rng)  # 8 bits (and noise, JPEG if drawn)

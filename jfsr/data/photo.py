@@ -51,9 +51,7 @@ class PhotoSpec:
 
   @classmethod
   def from_section(cls, section) -> 'PhotoSpec':
-    return cls(**{field.name: tuple(section[field.name])
-                  if isinstance(section[field.name], (list, tuple)) else section[field.name]
-                  for field in dataclasses.fields(cls)})
+    return config_defaults.spec_from_section(cls, section)
 
   @classmethod
   def from_config(cls, config) -> 'PhotoSpec':

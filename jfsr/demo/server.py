@@ -38,7 +38,7 @@ from PIL import UnidentifiedImageError
 
 from jfsr import files
 from jfsr.restoration.restorer import FrameTooLargeError, Restorer
-from jfsr.restoration.summary import Summary, describe
+from jfsr.restoration.summary import Summary, describe_faces
 
 PAGE = Path(__file__).with_name('page.html')
 VIDEO_SUFFIXES = ('.mp4', '.avi', '.mov', '.mkv', '.webm')
@@ -166,7 +166,7 @@ class DemoApp:
       seen, bicubic, _ = np.split(result.compare, 3, axis=1)
       panels.update(model_input=png_data_url(seen), bicubic=png_data_url(bicubic))
     return {'kind': kind, 'scale': result.scale,
-            'faces': describe(result, self.restorer.model_names()),
+            'faces': describe_faces(result, self.restorer.model_names()),
             'summary': summary.line().replace('--force restores them',
                                               'tick "restore large faces too"'), 'left': summary.left, 'restored_faces': summary.restored,
             'panels': panels, 'download': download, 'download_name': download_name}

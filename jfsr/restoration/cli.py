@@ -42,7 +42,7 @@ from jfsr import cli
 from jfsr.errors import UsageError
 from jfsr.files import OutputExistsError, encoded, private_folder, write_data
 from jfsr.restoration import options
-from jfsr.restoration.summary import Summary, describe
+from jfsr.restoration.summary import Summary, describe_faces
 
 VIDEO_SUFFIXES = {'.mp4', '.avi', '.mov', '.mkv', '.webm'}
 
@@ -247,7 +247,7 @@ def restore_group(restorer, group: list[tuple[Path, np.ndarray]], targets: dict[
       continue
     if FLAGS.aligned:
       continue
-    logging.info('%s: %s', path.name, describe(result, restorer.model_names()))
+    logging.info('%s: %s', path.name, describe_faces(result, restorer.model_names()))
     if result.scale_wanted:
       logging.warning('%s: enlarged x%d instead of x%d, to stay within --max_output_mp %g',
                       path.name, result.scale, result.scale_wanted, FLAGS.max_output_mp)

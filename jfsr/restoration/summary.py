@@ -38,7 +38,7 @@ class Summary:
             f'{self.left} (too large to gain; --force restores them)')
 
 
-def describe(result, model_names: Sequence[str] = ()) -> str:
+def describe_faces(result, model_names: Sequence[str] = ()) -> str:
   """One frame's faces: restored (and by which model, where several restore) or left."""
   if not result.faces:
     return f'no face found; x{result.scale}'

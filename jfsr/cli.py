@@ -26,8 +26,12 @@ PACKAGE_DIR = str(Path(__file__).resolve().parent)
 
 
 def help_text(module_name: str) -> str:
-  """The module's docstring, then its flags (absl's formatting)."""
+  """The command's docstring, then its flags (absl's formatting). A package's ``__main__``
+  (``python -m jfsr.export``) is documented by its package, the library it runs."""
   module = sys.modules[module_name]
+  spec = getattr(module, '__spec__', None)
+  if spec is not None and spec.name.endswith('.__main__'):
+    module = sys.modules[spec.parent]
   doc = (module.__doc__ or '').strip()
   flag_help = FLAGS.module_help(module_name)
   return f'{doc}\n\nflags:\n{flag_help}\n\nAll flags, absl\'s included: --helpfull\n'

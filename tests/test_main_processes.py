@@ -133,7 +133,9 @@ def test_unknown_config_field_is_one_line(tmp_path):
 @pytest.mark.parametrize('module, source, flag', [
     ('jfsr.main', 'jfsr/main.py', '--workdir'),
     ('jfsr.restore', 'jfsr/restoration/cli.py', '--input'),
-    ('jfsr.evaluate', 'jfsr/evaluate.py', '--workdir'),
+    ('jfsr.evaluate', 'jfsr/evaluate/__init__.py', '--workdir'),
+    ('jfsr.export', 'jfsr/export/__init__.py', '--to'),
+    ('jfsr.demo', 'jfsr/demo/__init__.py', '--port'),
 ])
 def test_help_is_the_commands_own_and_exits_0(module, source, flag):
   import ast

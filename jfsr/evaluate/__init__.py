@@ -51,7 +51,7 @@ import numpy as np
 from absl import logging
 from etils import epath
 
-from jfsr import checkpointing, cli, files, grids, inference, models, train_step
+from jfsr import checkpointing, files, grids, inference, models, train_step
 from jfsr.data import pipeline
 from jfsr.errors import ConfigError, UsageError
 from jfsr.metrics import fidelity, identity
@@ -297,44 +297,3 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> 
     if not isinstance(node, ml_collections.ConfigDict) or leaf not in node:
       raise ConfigError(f'--config.{item}: the saved config has no field {field}')
     node[leaf] = value
-
-
-def _main(argv) -> None:
-  from absl import flags
-  from jfsr.errors import JfsrError
-
-  del argv
-  f = flags.FLAGS
-  try:
-    steps = [int(s) for s in f.steps] if f.steps else None
-    if f.model:
-      from jfsr.pretrained import generators
-      config = generators.load(f.model)[0]
-    else:
-      config = checkpointing.saved_config(f.workdir, steps[-1] if steps else None)
-    apply_overrides(config, CONFIG_OVERRIDES)
-    evaluate_checkpoints(config, f.workdir, steps, f.model, f.out)
-  except (JfsrError, ValueError, FileNotFoundError) as error:
-    cli.fail(error)
-
-
-CONFIG_OVERRIDES: list[str] = []  # --config.FIELD=VALUE arguments, taken out before parsing
-
-
-def run() -> None:
-  """The ``jfsr-evaluate`` command (also ``python -m jfsr.evaluate``)."""
-  import sys
-  from absl import flags as absl_flags
-  sys.argv[:], CONFIG_OVERRIDES[:] = cli.split_config_overrides(sys.argv)
-  absl_flags.DEFINE_string('workdir', None, 'a training run\'s --workdir (holding checkpoints/); '
-                           'with --model, where the evaluation is written', required=True)
-  cli.define_model_flags(checkpoint=False)  # --workdir names the run
-  absl_flags.adopt_module_key_flags(cli)  # listed in this command's --help
-  absl_flags.DEFINE_list('steps', [], 'checkpoint steps to evaluate (default: the latest)')
-  absl_flags.DEFINE_string('out', None, 'write OUT/eval/<step>/ (and its TensorBoard scalars) '
-                           'instead of under --workdir, e.g. when evaluating other faces')
-  cli.run(_main, __name__, accelerated=True)
-
-
-if __name__ == '__main__':
-  run()

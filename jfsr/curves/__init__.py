@@ -31,7 +31,7 @@ import json
 
 from etils import epath
 
-from jfsr import cli, gan_balance
+from jfsr import gan_balance
 
 PANELS = (
     ('PSNR (dB)', (('psnr', 'standard'), ('paper_psnr', "paper's protocol"))),
@@ -240,60 +240,3 @@ def draw_gains(histories: dict[str, dict[int, dict]], out, overwrite: bool = Tru
     axis.grid(alpha=0.3)
     axis.legend(fontsize=7)
   return _save(figure, epath.Path(out), overwrite=overwrite)
-
-
-def _main_gains(sets_text: str, out: str | None, table: bool, overwrite: bool) -> None:
-  from jfsr import files
-  try:
-    sets = parse_sets(sets_text)
-  except ValueError as error:
-    cli.usage_error(str(error))
-  if not out:
-    cli.usage_error('--gains needs --out FILE')
-  files.check_new(out, overwrite, '--out')
-  histories = {label: read_history(path) for label, path in sets.items()}
-  empty = [f'{label}={sets[label]}' for label, history in histories.items() if not history]
-  if empty:
-    cli.fail(f'no evaluations (eval/<step>/metrics.json) in {", ".join(empty)}')
-  print(f'wrote {draw_gains(histories, out, overwrite)} ({", ".join(sets)})')
-  if table:
-    print(gains_table(histories))
-
-
-def _main(argv) -> None:
-  from absl import flags
-  del argv
-  from jfsr import files
-  if flags.FLAGS.gains:
-    _main_gains(flags.FLAGS.gains, flags.FLAGS.out, flags.FLAGS.table, flags.FLAGS.overwrite)
-    return
-  if not flags.FLAGS.workdir:
-    cli.usage_error('give --workdir DIR (or --gains LABEL=DIR,...)')
-  if flags.FLAGS.out and '://' not in flags.FLAGS.out:
-    files.check_new(flags.FLAGS.out, flags.FLAGS.overwrite, '--out')
-  path = draw(flags.FLAGS.workdir, flags.FLAGS.out,
-              overwrite=flags.FLAGS.overwrite or not flags.FLAGS.out)
-  if path is None:
-    cli.fail(f'{flags.FLAGS.workdir} has no evaluations (eval/<step>/metrics.json); '
-             'run python -m jfsr.evaluate --workdir DIR --steps ... first')
-  history = read_history(flags.FLAGS.workdir)
-  print(f'wrote {path} ({len(history)} evaluated steps)')
-  if flags.FLAGS.table:
-    print(markdown_table(history))
-
-
-def run() -> None:
-  """The ``jfsr-curves`` command (also ``python -m jfsr.curves``)."""
-  from absl import flags as absl_flags
-  absl_flags.DEFINE_string('workdir', None, 'a training run\'s --workdir')
-  absl_flags.DEFINE_string('out', None, 'the PNG to write (default: WORKDIR/curves.png, '
-                           'redrawn each time)')
-  absl_flags.DEFINE_bool('overwrite', False, 'replace a file already at --out')
-  absl_flags.DEFINE_bool('table', False, 'also print the evaluations as a Markdown table')
-  absl_flags.DEFINE_string('gains', None, 'LABEL=DIR,...: draw each set\'s gain over bicubic '
-                           '(one run evaluated on several sets of faces) instead')
-  cli.run(_main, __name__)
-
-
-if __name__ == '__main__':
-  run()

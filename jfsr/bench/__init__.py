@@ -39,30 +39,13 @@ from __future__ import annotations
 import json
 import resource
 import statistics
-import sys
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from absl import flags
-from ml_collections import config_flags
 
 from jfsr import host_memory
-
-FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file('config', 'configs/celebahq.py:smoke', 'config to benchmark')
-flags.DEFINE_list('what', ['train', 'generator', 'blur', 'loader'], 'which measurements')
-flags.DEFINE_integer('batch', None, 'global train batch (default: the config\'s)')
-flags.DEFINE_integer('repeats', 5, 'timed repetitions after one warm-up')
-flags.DEFINE_list('infer_batches', ['1', '64'], 'generator batch sizes')
-flags.DEFINE_list('restore_batches', ['1', '32'], 'face batches for --what restore')
-flags.DEFINE_integer('video_chunk', 8, 'frames per chunk for --what video')
-flags.DEFINE_list('loader_workers', ['0', '1', '2'], 'grain worker counts')
-flags.DEFINE_integer('loader_batches', 8, 'batches timed per loader setting')
-flags.DEFINE_integer('blur_images', 40, 'images blurred per worker')
-flags.DEFINE_integer('fed_steps', 20, 'steps timed by --what fed')
-flags.DEFINE_string('profile_dir', None, 'record a jax.profiler trace of 3 train steps here')
 
 # Reference FLOPs per image of the full train step, counted on the authors'
 # PyTorch model (docs/benchmarks.md), keyed by (hr_size, lr_size, ngf, perceptual network).
@@ -420,42 +403,3 @@ def table(records: list[dict]) -> str:
                 f"{r['images_per_s']:.2f} | {gflops(r.get('xla_flop_per_s'))} | "
                 f"{gflops(r.get('model_flop_per_s'))} |")
   return '\n'.join(rows)
-
-
-def main(argv):
-  del argv
-  config = FLAGS.config
-  if FLAGS.batch:
-    config.train.batch_size = FLAGS.batch
-  records = []
-  if 'train' in FLAGS.what:
-    records.append(bench_train(config, FLAGS.repeats, FLAGS.profile_dir))
-  if 'fed' in FLAGS.what:
-    records.append(bench_fed(config, FLAGS.fed_steps))
-  if 'generator' in FLAGS.what:
-    for batch in FLAGS.infer_batches:
-      records.append(bench_generator(config, int(batch), FLAGS.repeats))
-  if 'restore' in FLAGS.what:
-    for batch in FLAGS.restore_batches:
-      records.append(bench_restore(config, int(batch), FLAGS.repeats))
-  if 'video' in FLAGS.what:
-    from jfsr.restoration import ensemble
-    for faces in (1, 4):
-      for alignments, flip_average in ((ensemble.ALIGNMENTS, True), (1, False)):
-        records.append(bench_video(config, faces, FLAGS.video_chunk, FLAGS.repeats,
-                                   alignments, flip_average))
-  if 'onnx' in FLAGS.what:
-    for batch in FLAGS.infer_batches:
-      records.append(bench_onnx(config, int(batch), FLAGS.repeats))
-  if 'blur' in FLAGS.what:
-    for workers in (1, 2):
-      records.append(bench_blur(config, workers, FLAGS.blur_images))
-  if 'loader' in FLAGS.what:
-    for workers in FLAGS.loader_workers:
-      records.append(bench_loader(config, int(workers), FLAGS.loader_batches))
-  print(table(records), file=sys.stderr)
-
-
-if __name__ == '__main__':
-  from jfsr import cli
-  cli.run(main, __name__, accelerated=True)

@@ -20,7 +20,8 @@ LAYERS = (
                       'jfsr.demo.server',
                       'jfsr.curves', 'jfsr.bench')),
     ('commands', ('jfsr.main', 'jfsr.restore', 'jfsr.pretrained.__main__', 'jfsr.export.__main__',
-                  'jfsr.data.contact_sheet',
+                  'jfsr.data.contact_sheet.__main__', 'jfsr.bench.__main__', 'jfsr.curves.__main__',
+                  'jfsr.evaluate.__main__',
                   'jfsr.restoration.cli', 'jfsr.restoration.benchmark',
                   'jfsr.restoration.temporal', 'jfsr.demo.__main__')),
 )

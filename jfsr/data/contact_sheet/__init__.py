@@ -21,22 +21,12 @@ Each printed row line ends with what the photo family drew for it (``data.photo.
 from __future__ import annotations
 
 import numpy as np
-from absl import flags
-from ml_collections import config_flags
 from PIL import Image
 
 from jfsr import grids
 from jfsr.data import blur, frames, pipeline
 from jfsr.data.degrade import DegradationSpec, degrade
 from jfsr.faces import alignment
-
-FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file('config', 'configs/celebahq.py:demo', 'config whose data to show')
-flags.DEFINE_integer('count', 8, 'number of examples (rows)')
-flags.DEFINE_enum('split', 'train', ['train', 'test'], 'which split to draw from')
-flags.DEFINE_integer('seed', 0, 'degradation seed')
-flags.DEFINE_string('out', 'contact_sheet.png', 'output PNG')
-flags.DEFINE_bool('overwrite', False, 'replace a file already at --out')
 
 
 def flow_to_rgb(flow: np.ndarray) -> tuple[np.ndarray, float]:
@@ -96,21 +86,3 @@ def contact_sheet(config, count: int, split: str = 'train', seed: int = 0) -> tu
     columns['blurred'].append(grids.to_uint8(example['hr_blur']))
     columns['lr'].append(grids.upscale_nearest(grids.to_uint8(example['lr'])[None], size)[0])
   return grids.grid([np.stack(c) for c in columns.values()]), lengths
-
-
-def main(argv):
-  from jfsr import files
-  del argv
-  files.check_new(FLAGS.out, FLAGS.overwrite, '--out')
-  sheet, lengths = contact_sheet(FLAGS.config, FLAGS.count, FLAGS.split, FLAGS.seed)
-  files.write_data(FLAGS.out, files.encoded(sheet), FLAGS.overwrite)
-  for row, (longest, median, draws) in enumerate(lengths):
-    print(f'row {row}: longest blur {longest:.1f} px, median {median:.1f} px; {draws}')
-  frame_column = ' | frame (model input outlined)' if FLAGS.config.data.frame_share else ''
-  print(f'wrote {FLAGS.out} ({sheet.shape[1]}x{sheet.shape[0]}): columns GT | mask | flow | '
-        f'blurred HR | LR{frame_column}')
-
-
-if __name__ == '__main__':
-  from jfsr import cli
-  cli.run(main, __name__)

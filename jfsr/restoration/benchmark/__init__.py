@@ -55,16 +55,13 @@ residual, by face size: what frame-mode training's ``data.frames.*_error`` model
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import numpy as np
-from absl import flags, logging
+from absl import logging
 
-from jfsr import cli
 from jfsr.restoration import back_projection
 from jfsr.restoration import options as restore_options
 
-FLAGS = flags.FLAGS
 ROTATION_BUCKETS = ((0, 10), (10, 20), (20, 30))
 SIZE_BUCKETS = (0.75, 1.0, 1.25, 1.5)  # edges of the face-size buckets, x the model's input side
 PATHS = ('bicubic', 'bicubic, back-projected', 'box (Haar)', 'box (MTCNN)',
@@ -502,40 +499,6 @@ def settings_in_words(settings: dict, video: bool = False) -> str:
           f"{iterations} iterations of back-projection, fidelity {settings.get('fidelity', 1):g}")
 
 
-def define_flags(faces: int, faces_help: str) -> None:
-  """The flags this command and :mod:`jfsr.restoration.temporal` share: the model, where the
-  held-out faces come from, how many, the seed, how faces are restored (as
-  ``jfsr.restore``'s flags), and a JSON copy of the results."""
-  cli.define_model_flags()
-  flags.adopt_module_key_flags(cli)  # listed in the command's --help
-  flags.DEFINE_string('root', None, 'CelebAMask-HQ root: its test split (the model\'s config) '
-                      'gives the faces')
-  flags.DEFINE_string('folder', None, 'instead of --root: a folder of aligned faces')
-  flags.DEFINE_integer('first', 0, '--folder: the first image used (name order)')
-  flags.DEFINE_integer('faces', faces, faces_help)
-  flags.DEFINE_integer('seed', 0, 'for the placements, backgrounds and blurs')
-  flags.DEFINE_string('json', None, 'also write the results here')
-  flags.DEFINE_bool('overwrite', False, 'replace a file already at --json')
-  restore_options.define_flags(detection=False)
-  flags.adopt_module_key_flags(restore_options)
-
-
-def report(measure, markdown_of) -> None:
-  """Runs ``measure()`` (a missing file is one line), writes ``--json`` (refused up front
-  when a file is there, unless ``--overwrite``) and prints the table."""
-  from jfsr import files
-  if FLAGS.json:
-    files.check_new(FLAGS.json, FLAGS.overwrite, '--json')
-  try:
-    result = measure()
-  except FileNotFoundError as error:
-    cli.fail(error)
-  if FLAGS.json:
-    text = json.dumps(result, indent=2)
-    files.write_data(FLAGS.json, text.encode(), FLAGS.overwrite)
-  print(markdown_of(result))
-
-
 def valid_edges(edges: list[str] | None) -> bool:
   """Whether ``--face_sizes`` is unset or at least two rising positive integers."""
   if edges is None:
@@ -544,30 +507,3 @@ def valid_edges(edges: list[str] | None) -> bool:
     return False
   values = [int(edge) for edge in edges]
   return len(values) >= 2 and values[0] > 0 and all(a < b for a, b in zip(values, values[1:]))
-
-
-def main(argv) -> None:
-  del argv
-  report(lambda: run(FLAGS.model, FLAGS.root, FLAGS.faces, FLAGS.seed, FLAGS.checkpoint,
-                     FLAGS.folder, FLAGS.first, restore_options.from_flags(),
-                     tuple(CONDITIONS) if 'all' in FLAGS.conditions else tuple(FLAGS.conditions),
-                     tuple(int(edge) for edge in FLAGS.face_sizes or ())),
-         markdown)
-
-
-if __name__ == '__main__':
-  define_flags(60, 'how many held-out faces (spread over the rotation buckets)')
-  flags.DEFINE_list('conditions', ['png'], 'comma-separated, how the scenes are degraded '
-                    'besides the placement: ' + ', '.join(
-                        f'{name} ({condition_in_words(dataclasses.asdict(c))})'
-                        for name, c in CONDITIONS.items()) + ', or all')
-  flags.register_validator('conditions', lambda names: set(names) <= {*CONDITIONS, 'all'},
-                           f'--conditions: choose from {", ".join(CONDITIONS)} or all')
-  flags.DEFINE_list('face_sizes', None, 'edges of the face-size buckets in pixels, '
-                    'comma-separated and rising (e.g. 12,16,20,24,32,40,48); the faces are '
-                    "drawn between the first and the last. Default: 0.75, 1, 1.25 and 1.5 x "
-                    "the model's input side")
-  flags.register_validator('face_sizes', valid_edges,
-                           '--face_sizes: at least two rising positive whole numbers of pixels, '
-                           'e.g. 12,16,20,24')
-  cli.run(main, __name__, accelerated=True)

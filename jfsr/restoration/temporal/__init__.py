@@ -26,13 +26,11 @@ from __future__ import annotations
 
 
 import numpy as np
-from absl import flags, logging
+from absl import logging
 
-from jfsr import cli
 
-from jfsr.restoration import benchmark, options
+from jfsr.restoration import benchmark
 
-FLAGS = flags.FLAGS
 
 
 def moving_clip(truth: np.ndarray, lr_size: int, factor: int, frames: int,
@@ -124,23 +122,3 @@ def markdown(result: dict) -> str:
     lines.append(f"| {name} | {value:.2f} | {result['ratio to bicubic'][name]:.2f} | "
                  f"{result['psnr'][name]:.2f} |")
   return '\n'.join(lines)
-
-
-def main(argv) -> None:
-  del argv
-  benchmark.report(lambda: run(
-      FLAGS.model, FLAGS.checkpoint, FLAGS.root, FLAGS.folder, FLAGS.first, FLAGS.faces,
-      FLAGS.frames, [float(s) for s in FLAGS.smoothing],
-      [float(w) for w in FLAGS.output_smoothing], FLAGS.seed, options.from_flags()),
-      markdown)
-
-
-if __name__ == '__main__':
-  benchmark.define_flags(6, 'how many clips (one face each)')
-  flags.adopt_module_key_flags(benchmark)  # listed in this command's --help
-  flags.DEFINE_integer('frames', 24, 'frames per clip')
-  flags.DEFINE_list('smoothing', ['0', '0.6'], 'landmark smoothing weights to compare '
-                    '(jfsr.restore --smoothing; 0.6 is its default)')
-  flags.DEFINE_list('output_smoothing', [], 'also these jfsr.restore --output_smoothing '
-                    'weights, each with the last --smoothing')
-  cli.run(main, __name__, accelerated=True)

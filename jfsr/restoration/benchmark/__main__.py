@@ -1,0 +1,42 @@
+"""The in-frame benchmark command, ``python -m jfsr.restoration.benchmark``: the measure of
+:mod:`jfsr.restoration.benchmark`."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from absl import flags
+
+from jfsr import cli
+from jfsr.restoration import measure_flags
+from jfsr.restoration import options as restore_options
+from jfsr.restoration.benchmark import CONDITIONS, condition_in_words, markdown, run, valid_edges
+
+FLAGS = flags.FLAGS
+
+
+def main(argv) -> None:
+  del argv
+  conditions = tuple(CONDITIONS) if 'all' in FLAGS.conditions else tuple(FLAGS.conditions)
+  measure_flags.report(lambda: run(
+      FLAGS.model, FLAGS.root, FLAGS.faces, FLAGS.seed, FLAGS.checkpoint, FLAGS.folder,
+      FLAGS.first, restore_options.from_flags(), conditions,
+      tuple(int(edge) for edge in FLAGS.face_sizes or ())), markdown)
+
+
+if __name__ == '__main__':
+  measure_flags.define_flags(60, 'how many held-out faces (spread over the rotation buckets)')
+  flags.DEFINE_list('conditions', ['png'], 'comma-separated, how the scenes are degraded '
+                    'besides the placement: ' + ', '.join(
+                        f'{name} ({condition_in_words(dataclasses.asdict(c))})'
+                        for name, c in CONDITIONS.items()) + ', or all')
+  flags.register_validator('conditions', lambda names: set(names) <= {*CONDITIONS, 'all'},
+                           f'--conditions: choose from {", ".join(CONDITIONS)} or all')
+  flags.DEFINE_list('face_sizes', None, 'edges of the face-size buckets in pixels, '
+                    'comma-separated and rising (e.g. 12,16,20,24,32,40,48); the faces are '
+                    "drawn between the first and the last. Default: 0.75, 1, 1.25 and 1.5 x "
+                    "the model's input side")
+  flags.register_validator('face_sizes', valid_edges,
+                           '--face_sizes: at least two rising positive whole numbers of pixels, '
+                           'e.g. 12,16,20,24')
+  cli.run(main, __name__, accelerated=True)

@@ -1,0 +1,47 @@
+"""What the restoration measures' commands share (``python -m jfsr.restoration.benchmark``,
+``python -m jfsr.restoration.temporal``): their flags and how they report."""
+
+from __future__ import annotations
+
+import json
+
+from absl import flags
+
+from jfsr import cli
+from jfsr.restoration import options as restore_options
+
+FLAGS = flags.FLAGS
+
+
+def define_flags(faces: int, faces_help: str) -> None:
+  """The flags this command and :mod:`jfsr.restoration.temporal` share: the model, where the
+  held-out faces come from, how many, the seed, how faces are restored (as
+  ``jfsr.restore``'s flags), and a JSON copy of the results."""
+  cli.define_model_flags()
+  flags.adopt_module_key_flags(cli)  # listed in the command's --help
+  flags.DEFINE_string('root', None, 'CelebAMask-HQ root: its test split (the model\'s config) '
+                      'gives the faces')
+  flags.DEFINE_string('folder', None, 'instead of --root: a folder of aligned faces')
+  flags.DEFINE_integer('first', 0, '--folder: the first image used (name order)')
+  flags.DEFINE_integer('faces', faces, faces_help)
+  flags.DEFINE_integer('seed', 0, 'for the placements, backgrounds and blurs')
+  flags.DEFINE_string('json', None, 'also write the results here')
+  flags.DEFINE_bool('overwrite', False, 'replace a file already at --json')
+  restore_options.define_flags(detection=False)
+  flags.adopt_module_key_flags(restore_options)
+
+
+def report(measure, markdown_of) -> None:
+  """Runs ``measure()`` (a missing file is one line), writes ``--json`` (refused up front
+  when a file is there, unless ``--overwrite``) and prints the table."""
+  from jfsr import files
+  if FLAGS.json:
+    files.check_new(FLAGS.json, FLAGS.overwrite, '--json')
+  try:
+    result = measure()
+  except FileNotFoundError as error:
+    cli.fail(error)
+  if FLAGS.json:
+    text = json.dumps(result, indent=2)
+    files.write_data(FLAGS.json, text.encode(), FLAGS.overwrite)
+  print(markdown_of(result))

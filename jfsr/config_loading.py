@@ -15,13 +15,15 @@ from jfsr.errors import ConfigError, JfsrError
 CONFIG_DIR = Path(__file__).resolve().parent.parent / 'configs'
 
 
-def load_config(variant: str = 'default', path: str | Path | None = None) -> ml_collections.ConfigDict:
-  """``get_config(variant)`` of ``configs/celebahq.py`` (or another config file)."""
+def load_config(variant: str | None = 'default', path: str | Path | None = None
+                ) -> ml_collections.ConfigDict:
+  """``get_config(variant)`` of ``configs/celebahq.py`` (or another config file); ``None``:
+  ``get_config()``, for a file of one config (``--config FILE`` without ``:VARIANT``)."""
   path = Path(path) if path else CONFIG_DIR / 'celebahq.py'
   spec = importlib.util.spec_from_file_location(f'jfsr_config_{path.stem}', path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
-  return module.get_config(variant)
+  return module.get_config() if variant is None else module.get_config(variant)
 
 
 def config_from_dict(saved: dict) -> ml_collections.ConfigDict:

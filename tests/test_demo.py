@@ -73,14 +73,16 @@ def test_server_answers_like_the_cli_and_refuses_bad_uploads_in_words(demo, tmp_
   words are there, and non-images, empty and oversized files get a message and a 4xx."""
   with urllib.request.urlopen(demo + 'info', timeout=60) as response:
     info = json.loads(response.read())
-  assert info['model'] == 'cpu-x16-photos' and (info['lr_size'], info['hr_size']) == (16, 128)
+  assert info['model'] == 'cpu-x16-photos + cpu-x32'  # the default models, by face size
+  assert [(m['name'], m['lr_size'], m['hr_size']) for m in info['models']] == [
+      ('cpu-x16-photos', 16, 128), ('cpu-x32', 32, 256)]
   photo = astronaut(tmp_path / 'astronaut.png')
   status, answer = post(demo, photo.read_bytes(), 'astronaut.png')
   assert status == 200, answer
   expected = cli_restore(photo, tmp_path / 'cli')
   np.testing.assert_array_equal(from_data_url(answer['panels']['restored']), expected)
   assert from_data_url(answer['panels']['bicubic']).shape == expected.shape
-  assert answer['faces'].startswith('restored (') and answer['restored_faces'] == 1
+  assert answer['faces'].startswith('restored by cpu-x16-photos (') and answer['restored_faces'] == 1
   assert answer['download_name'] == 'astronaut_restored.png'
   # The fidelity slider's value: the CLI's --fidelity, pixel for pixel; out of range, refused.
   status, sharp = post(demo, photo.read_bytes(), 'astronaut.png', '?fidelity=0')

@@ -63,6 +63,26 @@ def test_the_photo_model_restores_a_fixed_input_as_recorded():
   assert np.abs(out[16, 96].astype(int) - [34, 181, 83]).max() <= 2
 
 
+def test_the_32px_model_restores_a_fixed_input_as_recorded():
+  """``cpu-x32``, the paper's 32² -> 256²: by NAME, its lineage (300 steps on top of
+  cpu-x16-photos grown by one U-Net level), float16 storage within 1/255 of float32's, and
+  the output recorded when it was packed (``python tools/golden_output.py --model
+  cpu-x32``)."""
+  from jfsr.restoration import Restorer
+  assert generators.DEFAULT_MODELS == ('cpu-x16-photos', 'cpu-x32')
+  restorer = Restorer.from_pretrained('cpu-x32', flip_average=False)
+  assert (restorer.lr_size, restorer.hr_size, restorer.step) == (32, 256, 300)
+  config, _, meta = generators.load('cpu-x32')
+  assert meta['started_from']['sha256'] == generators.SHIPPED['cpu-x16-photos'].sha256
+  assert meta['steps_in_all'] == 9050 and config.model.generator_init == 'cpu-x16-photos'
+  assert meta['float16_error']['max'] < 1.0  # of 255, measured by pack against float32
+  out = restorer.restore_crops([generators.golden_input(32)])[0]
+  assert out.shape == (256, 256, 3)
+  np.testing.assert_allclose(out.reshape(-1, 3).mean(0), [129.816, 121.002, 125.718], atol=0.3)
+  assert np.abs(out[128, 128].astype(int) - [124, 123, 125]).max() <= 2
+  assert np.abs(out[32, 192].astype(int) - [39, 183, 101]).max() <= 2
+
+
 # Five landmarks of the face in scikit-image's ``astronaut`` photo (NASA, public domain), as
 # MTCNN places them (refined): a real face that no shipped model trained on.
 ASTRONAUT_LANDMARKS = [[203.8, 100.4], [246.4, 103.0], [224.1, 128.0], [200.7, 138.4],

@@ -50,3 +50,12 @@ def test_a_wheel_installed_elsewhere_restores_with_its_shipped_model(tmp_path):
   restored = np.asarray(Image.open(written))
   assert restored.shape == (128, 128, 3)
   assert restored.std() > 10  # a face, not a flat image
+
+  # With no model named, the shipped models by face size: a 32-px crop goes to cpu-x32.
+  Image.fromarray(face).resize((32, 32), Image.Resampling.BICUBIC).save(work / 'face32.png')
+  result = subprocess.run(
+      [sys.executable, '-m', 'jfsr.restore', '--aligned', '--input', 'face32.png', '--output',
+       'out32'], cwd=work, env=env, capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'faces restored 1 (1 by cpu-x32)' in result.stdout
+  assert np.asarray(Image.open(work / 'out32' / 'face32.png')).shape == (256, 256, 3)

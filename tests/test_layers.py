@@ -22,7 +22,7 @@ LAYERS = (
     ('commands', ('jfsr.main', 'jfsr.restore', 'jfsr.pretrained.__main__', 'jfsr.export.__main__',
                   'jfsr.data.contact_sheet.__main__', 'jfsr.bench.__main__', 'jfsr.curves.__main__',
                   'jfsr.evaluate.__main__',
-                  'jfsr.restoration.cli', 'jfsr.restoration.measure_flags',
+                  'jfsr.restoration.cli', 'jfsr.restoration.measure_flags', 'jfsr.restoration.option_flags',
                   'jfsr.restoration.benchmark.__main__', 'jfsr.restoration.temporal.__main__',
                   'jfsr.demo.__main__')),
 )

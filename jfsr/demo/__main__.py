@@ -5,7 +5,7 @@ from __future__ import annotations
 from absl import flags, logging
 
 from jfsr import cli
-from jfsr.restoration import options
+from jfsr.restoration import option_flags
 
 FLAGS = flags.FLAGS
 cli.define_model_flags(onnx=True)  # neither given: the default models (module docstring)
@@ -16,8 +16,8 @@ flags.DEFINE_integer('port', 7860, 'port to listen on (0: a free one, printed)',
                      upper_bound=65535)
 flags.DEFINE_float('max_upload_mb', 20.0, 'largest file accepted, in MB', lower_bound=0.001)
 flags.DEFINE_integer('max_video_frames', 300, 'longest video accepted, in frames', lower_bound=1)
-options.define_flags(max_output_mp=16.0)  # a web page's results stay small
-flags.adopt_module_key_flags(options)
+option_flags.define_flags(max_output_mp=16.0)  # a web page's results stay small
+flags.adopt_module_key_flags(option_flags)
 
 
 def main(argv) -> None:
@@ -28,7 +28,7 @@ def main(argv) -> None:
   if len(argv) > 1:
     cli.usage_error(f'unexpected arguments: {" ".join(argv[1:])}')
   try:
-    chosen = options.from_flags()
+    chosen = option_flags.from_flags()
     restorer = Restorer.load(FLAGS.model, FLAGS.checkpoint, FLAGS.onnx,
                              device=pick_device(chosen.device), options=chosen)
     restorer.detector  # noqa: B018 (made now, so a missing detector fails before serving)

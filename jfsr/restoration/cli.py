@@ -41,7 +41,7 @@ from PIL import Image
 from jfsr import cli
 from jfsr.errors import UsageError
 from jfsr.files import OutputExistsError, encoded, private_folder, write_data
-from jfsr.restoration import options
+from jfsr.restoration import option_flags
 from jfsr.restoration.summary import Summary, describe_faces
 
 VIDEO_SUFFIXES = {'.mp4', '.avi', '.mov', '.mkv', '.webm'}
@@ -66,8 +66,8 @@ flags.DEFINE_bool('compare', False, 'write model input | bicubic | restored side
 flags.DEFINE_enum('format', 'png', ['png', 'jpg'], 'image output format')
 flags.DEFINE_integer('quality', 95, 'JPEG quality', lower_bound=1, upper_bound=100)
 flags.DEFINE_bool('overwrite', False, 'replace results already in --output (never an input)')
-options.define_flags()
-flags.adopt_module_key_flags(options)
+option_flags.define_flags()
+flags.adopt_module_key_flags(option_flags)
 
 
 def list_inputs(path: Path) -> tuple[list[Path], str]:
@@ -284,7 +284,7 @@ def main(argv) -> None:
         cli.fail(f'nothing in --input {input_path} could be restored')
     from jfsr import inference
     from jfsr.restoration.restorer import Restorer
-    chosen = options.from_flags()
+    chosen = option_flags.from_flags()
     restorer = Restorer.load(FLAGS.model, FLAGS.checkpoint, FLAGS.onnx,
                              device=inference.pick_device(chosen.device), options=chosen)
     logging.info('%s%s', ', '.join(

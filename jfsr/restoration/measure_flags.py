@@ -8,7 +8,7 @@ import json
 from absl import flags
 
 from jfsr import cli
-from jfsr.restoration import options as restore_options
+from jfsr.restoration import option_flags
 
 FLAGS = flags.FLAGS
 
@@ -27,8 +27,8 @@ def define_flags(faces: int, faces_help: str) -> None:
   flags.DEFINE_integer('seed', 0, 'for the placements, backgrounds and blurs')
   flags.DEFINE_string('json', None, 'also write the results here')
   flags.DEFINE_bool('overwrite', False, 'replace a file already at --json')
-  restore_options.define_flags(detection=False)
-  flags.adopt_module_key_flags(restore_options)
+  option_flags.define_flags(detection=False)
+  flags.adopt_module_key_flags(option_flags)
 
 
 def report(measure, markdown_of) -> None:

@@ -9,7 +9,7 @@ from absl import flags
 
 from jfsr import cli
 from jfsr.restoration import measure_flags
-from jfsr.restoration import options as restore_options
+from jfsr.restoration import option_flags
 from jfsr.restoration.benchmark import CONDITIONS, condition_in_words, markdown, run, valid_edges
 
 FLAGS = flags.FLAGS
@@ -20,7 +20,7 @@ def main(argv) -> None:
   conditions = tuple(CONDITIONS) if 'all' in FLAGS.conditions else tuple(FLAGS.conditions)
   measure_flags.report(lambda: run(
       FLAGS.model, FLAGS.root, FLAGS.faces, FLAGS.seed, FLAGS.checkpoint, FLAGS.folder,
-      FLAGS.first, restore_options.from_flags(), conditions,
+      FLAGS.first, option_flags.from_flags(), conditions,
       tuple(int(edge) for edge in FLAGS.face_sizes or ())), markdown)
 
 

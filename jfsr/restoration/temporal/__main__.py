@@ -6,7 +6,7 @@ from __future__ import annotations
 from absl import flags
 
 from jfsr import cli
-from jfsr.restoration import measure_flags, options
+from jfsr.restoration import measure_flags, option_flags
 from jfsr.restoration.temporal import markdown, run
 
 FLAGS = flags.FLAGS
@@ -17,7 +17,7 @@ def main(argv) -> None:
   measure_flags.report(lambda: run(
       FLAGS.model, FLAGS.checkpoint, FLAGS.root, FLAGS.folder, FLAGS.first, FLAGS.faces,
       FLAGS.frames, [float(s) for s in FLAGS.smoothing],
-      [float(w) for w in FLAGS.output_smoothing], FLAGS.seed, options.from_flags()),
+      [float(w) for w in FLAGS.output_smoothing], FLAGS.seed, option_flags.from_flags()),
       markdown)
 
 

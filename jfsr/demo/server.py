@@ -190,15 +190,49 @@ def same_origin(headers, names: tuple[str, ...], port: int) -> str | None:
   return None
 
 
+class JsonHandler(http.server.BaseHTTPRequestHandler):
+  """What the demo's handler answers with: bodies of a known length, JSON, no caching, the
+  log through absl, and a socket timeout so that a stalled upload does not hold a thread."""
+  server_version = 'jfsr-demo'
+  timeout = CONNECTION_TIMEOUT_S
+
+  def _send(self, status: int, body: bytes, content_type: str, headers: dict | None = None):
+    self.send_response(status)
+    self.send_header('Content-Type', content_type)
+    self.send_header('Content-Length', str(len(body)))
+    self.send_header('Cache-Control', 'no-store')
+    for key, value in (headers or {}).items():
+      self.send_header(key, value)
+    self.end_headers()
+    self.wfile.write(body)
+
+  def _json(self, status: int, value: dict) -> None:
+    self._send(status, json.dumps(value).encode(), 'application/json')
+
+  def _content_length(self) -> int:
+    """The request's declared body length, or -1 where it is not a number."""
+    try:
+      return int(self.headers.get('Content-Length') or 0)
+    except ValueError:
+      return -1
+
+  def _drop_body(self, length: int) -> None:
+    while length > 0:
+      chunk = self.rfile.read(min(1 << 20, length))
+      if not chunk:  # the client stopped sending
+        return
+      length -= len(chunk)
+
+  def log_message(self, format, *args):  # noqa: A002 (the standard library's signature)
+    logging.info('%s %s', self.address_string(), format % args)
+
+
 def make_handler(app: DemoApp, names: tuple[str, ...] = LOOPBACK_NAMES
                  ) -> type[http.server.BaseHTTPRequestHandler]:
   """A request handler class bound to ``app``, answering requests addressed to ``names``
   at the server's port (see :func:`same_origin`)."""
 
-  class Handler(http.server.BaseHTTPRequestHandler):
-    server_version = 'jfsr-demo'
-    timeout = CONNECTION_TIMEOUT_S  # socket timeout: a stalled upload does not hold a thread
-
+  class Handler(JsonHandler):
     def _refused(self) -> bool:
       """Answers 403 (the body, if any, read and dropped first) to a request that is not
       this server's own page's."""
@@ -211,26 +245,6 @@ def make_handler(app: DemoApp, names: tuple[str, ...] = LOOPBACK_NAMES
       self.close_connection = True
       self._json(403, {'error': reason})
       return True
-
-    def _content_length(self) -> int:
-      """The request's declared body length, or -1 where it is not a number."""
-      try:
-        return int(self.headers.get('Content-Length') or 0)
-      except ValueError:
-        return -1
-
-    def _send(self, status: int, body: bytes, content_type: str, headers: dict | None = None):
-      self.send_response(status)
-      self.send_header('Content-Type', content_type)
-      self.send_header('Content-Length', str(len(body)))
-      self.send_header('Cache-Control', 'no-store')
-      for key, value in (headers or {}).items():
-        self.send_header(key, value)
-      self.end_headers()
-      self.wfile.write(body)
-
-    def _json(self, status: int, value: dict) -> None:
-      self._send(status, json.dumps(value).encode(), 'application/json')
 
     def do_GET(self):  # noqa: N802 (the standard library's name)
       if self._refused():
@@ -249,13 +263,6 @@ def make_handler(app: DemoApp, names: tuple[str, ...] = LOOPBACK_NAMES
                      {'Content-Disposition': 'attachment; filename="restored.mp4"'})
       else:
         self._json(404, {'error': f'no page at {path}'})
-
-    def _drop_body(self, length: int) -> None:
-      while length > 0:
-        chunk = self.rfile.read(min(1 << 20, length))
-        if not chunk:  # the client stopped sending
-          return
-        length -= len(chunk)
 
     def do_POST(self):  # noqa: N802
       if self._refused():
@@ -291,9 +298,6 @@ def make_handler(app: DemoApp, names: tuple[str, ...] = LOOPBACK_NAMES
       except Exception as error:  # the page says what failed; the server goes on
         logging.exception('restoring %s failed', name)
         self._json(500, {'error': f'restoring {name} failed: {error}'})
-
-    def log_message(self, format, *args):  # noqa: A002 (the standard library's signature)
-      logging.info('%s %s', self.address_string(), format % args)
 
   return Handler
 

@@ -192,9 +192,8 @@ def same_origin(headers, names: tuple[str, ...], port: int) -> str | None:
 
 class JsonHandler(http.server.BaseHTTPRequestHandler):
   """What the demo's handler answers with: bodies of a known length, JSON, no caching, the
-  log through absl, and a socket timeout so that a stalled upload does not hold a thread."""
+  log through absl."""
   server_version = 'jfsr-demo'
-  timeout = CONNECTION_TIMEOUT_S
 
   def _send(self, status: int, body: bytes, content_type: str, headers: dict | None = None):
     self.send_response(status)
@@ -233,6 +232,7 @@ def make_handler(app: DemoApp, names: tuple[str, ...] = LOOPBACK_NAMES
   at the server's port (see :func:`same_origin`)."""
 
   class Handler(JsonHandler):
+    timeout = CONNECTION_TIMEOUT_S  # socket timeout: a stalled upload does not hold a thread
     def _refused(self) -> bool:
       """Answers 403 (the body, if any, read and dropped first) to a request that is not
       this server's own page's."""

@@ -237,8 +237,7 @@ def restore_group(restorer, group: list[tuple[Path, np.ndarray]], targets: dict[
         save_image(result.compare if result.compare is not None else result.image,
                    targets[path])
         if FLAGS.aligned:
-          summary.add_aligned(restorer.model_names()[restorer.generator_for(frame.shape[1])]
-                              if len(restorer.generators) > 1 else '')
+          summary.add_aligned(restorer.generator_for(frame.shape[1]), restorer.model_names())
         else:
           summary.add(result, restorer.model_names())
     except OutputExistsError as error:

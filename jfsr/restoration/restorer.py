@@ -256,15 +256,16 @@ class Restorer:
 
   @property
   def lr_size(self) -> int:
-    return self.config.data.lr_size
+    """The first generator's input side (its sizes are the restorer's own)."""
+    return self.generators[0].lr_size
 
   @property
   def hr_size(self) -> int:
-    return self.config.data.hr_size
+    return self.generators[0].hr_size
 
   @property
   def factor(self) -> int:
-    return self.hr_size // self.lr_size
+    return self.generators[0].factor
 
   @property
   def detector(self) -> Detector:

@@ -23,12 +23,13 @@ class Summary:
     if len(model_names) > 1:
       self.restored_by.update(model_names[f.generator] for f in result.faces if f.restored)
 
-  def add_aligned(self, model_name: str = '') -> None:
-    """One ``--aligned`` crop: the whole image is the face, always restored."""
+  def add_aligned(self, generator: int = 0, model_names: Sequence[str] = ()) -> None:
+    """One ``--aligned`` crop: the whole image is the face, always restored (by
+    ``model_names[generator]``, counted where several restore, as :meth:`add` counts)."""
     self.processed += 1
     self.restored += 1
-    if model_name:
-      self.restored_by[model_name] += 1
+    if len(model_names) > 1:
+      self.restored_by[model_names[generator]] += 1
 
   def line(self) -> str:
     by = ', '.join(f'{count} by {name}' for name, count in sorted(self.restored_by.items()))

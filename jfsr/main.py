@@ -1,9 +1,8 @@
-r"""Command line: ``python -m jfsr.main --config configs/celebahq.py[:VARIANT] --workdir DIR``.
+r"""Training: ``python -m jfsr.main --config configs/celebahq.py[:VARIANT] --workdir DIR``.
 
-Overrides go after the config: ``--config.train.batch_size=16``. ``--mode train``
-(the default) trains and resumes from the latest checkpoint in ``--workdir``;
-``--mode eval`` evaluates its latest checkpoint (or ``--steps``, as ``jfsr.evaluate``) against
-bicubic and writes ``--workdir/eval/<step>/`` (``jfsr.evaluate``).
+Overrides go after the config: ``--config.train.batch_size=16``. It trains, and resumes
+from the latest checkpoint in ``--workdir``; it evaluates every ``eval.every_steps``
+(evaluating saved checkpoints afterwards is ``python -m jfsr.evaluate``).
 Multi-process runs start one such command per host, all with the same config
 (``--distributed=on`` on TPU VMs; ``--coordinator_address/--num_processes/
 --process_id`` elsewhere); see ``launch/``.
@@ -15,15 +14,11 @@ from absl import flags
 from ml_collections import config_flags
 
 from jfsr import cli
-from jfsr.errors import UsageError
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', None, 'config file, optionally with :VARIANT',
                                 lock_config=True)
 flags.DEFINE_string('workdir', None, 'directory for checkpoints, logs and samples')
-flags.DEFINE_enum('mode', 'train', ['train', 'eval'], 'what to run')
-flags.DEFINE_list('steps', [], '--mode eval: checkpoint steps to evaluate (default: the '
-                  'latest)')
 flags.DEFINE_enum('distributed', 'auto', ['auto', 'on', 'off'],
                   'join JAX\'s multi-process runtime: on (TPU VM workers and clusters JAX detects, '
                   'or the flags below), off, or auto (when the flags below or a SLURM/MPI launch '
@@ -40,19 +35,7 @@ def main(argv: list[str]) -> None:
   from jfsr import distributed, train  # Heavy imports once the flags are good.
   distributed.initialize(FLAGS.distributed, FLAGS.coordinator_address, FLAGS.num_processes,
                          FLAGS.process_id)
-  if FLAGS.mode == 'eval':
-    from jfsr import evaluate
-    evaluate.evaluate_checkpoints(FLAGS.config, FLAGS.workdir, parse_steps(FLAGS.steps))
-  else:
-    train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
-
-
-def parse_steps(values: list[str]) -> list[int]:
-  try:
-    return [int(v) for v in values]
-  except ValueError:
-    raise UsageError(f'--steps={",".join(values)}: give checkpoint steps as integers, '
-                    'e.g. --steps=2000,4000') from None
+  train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
 
 
 def run() -> None:

@@ -100,7 +100,7 @@ def test_restorer_back_projects_only_around_restored_faces():
   """A generator that paints every face flat grey: back-projected, the frame shrinks back to
   the input around the face; pixels away from it stay the bicubic enlargement's."""
   from jfsr.config_defaults import base_config
-  from jfsr.restoration.benchmark import true_face, render_scene, face_placement
+  from jfsr.measures.scenes import true_face, render_scene, face_placement
   from jfsr.restoration.restorer import Restorer, enlarge
   config = base_config()
   config.data.hr_size, config.data.lr_size = 64, 8
@@ -128,7 +128,7 @@ def test_restorer_back_projects_only_around_restored_faces():
 def test_video_frames_take_the_video_iterations():
   """``restore_frames(video=True)`` back-projects ``video_back_projection_iterations`` times."""
   from jfsr.config_defaults import base_config
-  from jfsr.restoration.benchmark import true_face, render_scene, face_placement
+  from jfsr.measures.scenes import true_face, render_scene, face_placement
   from jfsr.restoration.restorer import Restorer
   config = base_config()
   config.data.hr_size, config.data.lr_size = 64, 8

@@ -422,9 +422,9 @@ for _override, _field in (('--config.data.photo.share=1.5', 'data.photo.share'),
     return train(box, override)
 
 
-@case('train: --steps that are not steps', 2, '--steps')
+@case('evaluate: --steps that are not steps', 2, '--steps')
 def _(box):
-  return train(box, '--mode', 'eval', '--steps', 'last')
+  return 'jfsr.evaluate', ['--workdir', box.run, '--steps', 'last']
 
 
 @case('train: --workdir under a file', 1, 'is a file')
@@ -518,6 +518,16 @@ def _(box):
 
 # --- the other commands ---------------------------------------------------------------------
 
+@case('tfds_source: a --root without the CelebAMask-HQ layout', 1, 'CelebA-HQ-img/ is missing')
+def _(box):
+  return 'jfsr.data.tfds_source', ['--root', str(box.root)]
+
+
+@case('pretrained: no action', 2, 'list | fetch | pack')
+def _(box):
+  return 'jfsr.pretrained', []
+
+
 @case('pretrained: fetch of an unknown network', 2, "invalid choice: 'nonesuch'")
 def _(box):
   return 'jfsr.pretrained', ['fetch', 'nonesuch']
@@ -575,7 +585,7 @@ def _(box):
 
 @case('benchmark: an unknown --conditions name', 2, 'conditions')
 def _(box):
-  return 'jfsr.restoration.benchmark', ['--model', 'cpu-x16', '--folder', box.inputs,
+  return 'jfsr.measures.in_frames', ['--model', 'cpu-x16', '--folder', box.inputs,
                                         '--conditions', 'png,fog']
 
 
@@ -592,13 +602,13 @@ def _(box):
 
 @case('contact sheet: --out that is already there', 2, '--overwrite')
 def _(box):
-  return 'jfsr.data.contact_sheet', ['--config', 'configs/celebahq.py:smoke', '--out',
+  return 'jfsr.measures.contact_sheet', ['--config', 'configs/celebahq.py:smoke', '--out',
                                      box.face('sheet.png', folder=box.root)]
 
 
 @case('benchmark: --json that is already there', 2, '--overwrite')
 def _(box):
-  return 'jfsr.restoration.benchmark', ['--model', 'cpu-x16', '--folder', box.inputs,
+  return 'jfsr.measures.in_frames', ['--model', 'cpu-x16', '--folder', box.inputs,
                                         '--json', box.write('r.json', '{}', box.root)]
 
 

@@ -9,7 +9,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_bench_emits_json_records(tmp_path):
-  command = [sys.executable, '-m', 'jfsr.bench', '--config', 'configs/celebahq.py:smoke',
+  command = [sys.executable, '-m', 'jfsr.measures.speed', '--config', 'configs/celebahq.py:smoke',
              '--repeats', '1', '--infer_batches', '2', '--loader_workers', '0',
              '--loader_batches', '2', '--blur_images', '2', '--fed_steps', '2',
              '--what', 'train,generator,blur,loader,fed', '--profile_dir', str(tmp_path)]

@@ -42,7 +42,7 @@ def test_every_variant_loads_names_itself_and_validates(variant):
 
 
 @pytest.mark.parametrize('recipe', ['base', 'ema', 'late', 'more', 'localgan', 'continue',
-                                    'frames'])
+                                    'frames', 'photos', 'compressed'])
 def test_every_cpu_recipe_loads_and_validates(recipe):
   config = config_loading.load_config(recipe, RECIPES)
   assert config.variant == ('cpu_x16' if recipe == 'base' else f'cpu_x16_{recipe}')

@@ -5,30 +5,34 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / 'jfsr'
 
-# Lowest first. A module belongs to the layer of its longest matching prefix.
+# Lowest first. A module belongs to the layer of its longest matching prefix; commands
+# are found by their names (COMMAND_MODULES, any package's ``__main__``, a ``*_flags`` module
+# of flags that commands share), whatever package they sit in.
 LAYERS = (
-    ('foundation', ('jfsr', 'jfsr.errors', 'jfsr.cli', 'jfsr.config_defaults',
-                    'jfsr.compile_cache', 'jfsr.pretrained.cache', 'jfsr.files',
-                    'jfsr.config_loading', 'jfsr.grids', 'jfsr.host_memory', 'jfsr.distributed',
-                    'jfsr.gan_balance', 'jfsr.losses')),
+    ('foundation', ('jfsr', 'jfsr.errors', 'jfsr.config_defaults', 'jfsr.compile_cache',
+                    'jfsr.pretrained.cache', 'jfsr.files', 'jfsr.config_loading', 'jfsr.grids',
+                    'jfsr.host_memory', 'jfsr.distributed', 'jfsr.gan_balance', 'jfsr.losses')),
     ('networks and their weights', ('jfsr.models', 'jfsr.pretrained')),
     ('data, faces, metrics', ('jfsr.data', 'jfsr.faces', 'jfsr.metrics')),
     ('training state and checkpoints', ('jfsr.train_state', 'jfsr.train_step',
                                         'jfsr.checkpointing')),
     ('inference', ('jfsr.inference',)),
     ('applications', ('jfsr.train', 'jfsr.evaluate', 'jfsr.restoration', 'jfsr.export',
-                      'jfsr.demo.server',
-                      'jfsr.curves', 'jfsr.bench')),
-    ('commands', ('jfsr.main', 'jfsr.restore', 'jfsr.pretrained.__main__', 'jfsr.export.__main__',
-                  'jfsr.data.contact_sheet.__main__', 'jfsr.bench.__main__', 'jfsr.curves.__main__',
-                  'jfsr.evaluate.__main__',
-                  'jfsr.restoration.cli', 'jfsr.restoration.measure_flags', 'jfsr.restoration.option_flags',
-                  'jfsr.restoration.benchmark.__main__', 'jfsr.restoration.temporal.__main__',
-                  'jfsr.demo.__main__')),
+                      'jfsr.demo', 'jfsr.curves', 'jfsr.measures', 'jfsr.packing')),
+    ('commands', ()),
 )
+COMMAND_MODULES = ('jfsr.main', 'jfsr.restore', 'jfsr.cli')
+COMMANDS = len(LAYERS) - 1
+
+
+def is_command(module: str) -> bool:
+  last = module.rsplit('.', 1)[-1]
+  return module in COMMAND_MODULES or last == '__main__' or last.endswith('_flags')
 
 
 def layer_of(module: str) -> int:
+  if is_command(module):
+    return COMMANDS
   best, level = '', None
   for index, (_, prefixes) in enumerate(LAYERS):
     for prefix in prefixes:
@@ -77,3 +81,12 @@ def test_the_layer_check_sees_an_upward_import(tmp_path):
   assert layer_of('jfsr.restoration.restorer') > layer_of('jfsr.checkpointing')
   assert layer_of('jfsr.pretrained.__main__') > layer_of('jfsr.inference') > \
       layer_of('jfsr.pretrained.generators')
+  assert layer_of('jfsr.measures.report_flags') == layer_of('jfsr.main') == COMMANDS
+  assert layer_of('jfsr.cli') == COMMANDS > layer_of('jfsr.measures.in_frames')
+
+
+def test_no_library_module_declares_flags():
+  """Flags are declared in command modules alone (``DEFINE_`` nowhere else)."""
+  declaring = [module_name(path) for path in sorted(PACKAGE.rglob('*.py'))
+               if 'DEFINE_' in path.read_text()]
+  assert declaring and all(is_command(name) for name in declaring), declaring

@@ -305,15 +305,14 @@ def test_a_resumed_run_turns_its_moving_average_on_and_off(trained, tmp_path, sm
                              atol=1e-3)
   assert abs(record['methods']['model']['psnr'] - psnr(live(step7))) > 1e-2  # not the live one
   # pretrained pack writes the average, or with --trained the generator itself (float16 params).
-  from jfsr.pretrained import __main__ as pretrained_cli
+  from jfsr import packing
   from jfsr.pretrained import generators
   as_packed = lambda v: {'params': jax.tree.map(lambda x: np.float16(x).astype(np.float32),
                                                 v['params']), 'batch_stats': v['batch_stats']}
-  for flags, expected, kind in (([], step7['generator_ema'], 'average'),
-                                (['--trained'], live(step7), 'trained')):
+  for trained, expected, kind in ((False, step7['generator_ema'], 'average'),
+                                  (True, live(step7), 'trained')):
     packed = tmp_path / f'{kind}.npz'
-    assert pretrained_cli.main(['pack', '--checkpoint', str(workdir), '--name', kind,
-                                '--output', str(packed), *flags]) == 0
+    packing.pack_checkpoint(str(workdir), kind, trained=trained, output=str(packed))
     variables, meta = generators.read(packed)
     assert (meta['step'], meta['generator']) == (7, kind)
     assert_trees_equal(variables, as_packed(expected))

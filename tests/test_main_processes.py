@@ -132,7 +132,7 @@ def test_unknown_config_field_is_one_line(tmp_path):
 
 @pytest.mark.parametrize('module, source, flag', [
     ('jfsr.main', 'jfsr/main.py', '--workdir'),
-    ('jfsr.restore', 'jfsr/restoration/cli.py', '--input'),
+    ('jfsr.restore', 'jfsr/restore.py', '--input'),
     ('jfsr.evaluate', 'jfsr/evaluate/__init__.py', '--workdir'),
     ('jfsr.export', 'jfsr/export/__init__.py', '--to'),
     ('jfsr.demo', 'jfsr/demo/__init__.py', '--port'),

@@ -110,19 +110,19 @@ def test_generators_must_differ_in_size_and_agree_on_colour(smoke_config):
 
 
 def test_the_benchmark_draws_faces_between_the_size_edges():
-  from jfsr.restoration import benchmark
+  from jfsr.measures import in_frames, scenes
   truth, _ = draw_face(0, 256)
-  sides = [benchmark.face_side(benchmark.make_scene(truth, 32, 8, (0, 10),
+  sides = [scenes.face_side(scenes.make_scene(truth, 32, 8, (0, 10),
                                                     np.random.default_rng(seed), sides=(12, 48)),
                                256) for seed in range(40)]
   assert 12 <= min(sides) < 18 and 42 < max(sides) < 48
   # Without edges, the model's own range (0.75-1.5 x its input): the same scenes as 12-24 px.
   small, _ = draw_face(0, 128)
-  default = benchmark.make_scene(small, 16, 8, (0, 10), np.random.default_rng(3))
-  explicit = benchmark.make_scene(small, 16, 8, (0, 10), np.random.default_rng(3), sides=(12, 24))
+  default = scenes.make_scene(small, 16, 8, (0, 10), np.random.default_rng(3))
+  explicit = scenes.make_scene(small, 16, 8, (0, 10), np.random.default_rng(3), sides=(12, 24))
   np.testing.assert_array_equal(default.frame, explicit.frame)
-  assert benchmark.valid_edges(['12', '24', '48']) and benchmark.valid_edges(None)
-  assert not any(benchmark.valid_edges(e) for e in (['12'], ['24', '12'], ['0', '8'], ['a', '9']))
+  assert in_frames.valid_edges(['12', '24', '48']) and in_frames.valid_edges(None)
+  assert not any(in_frames.valid_edges(e) for e in (['12'], ['24', '12'], ['0', '8'], ['a', '9']))
 
 
 class GrowingFaceDetector:

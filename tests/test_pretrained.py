@@ -173,13 +173,8 @@ def test_a_damaged_cached_file_is_caught_where_it_is_used(file_server, tmp_path,
       cache.locate('tiny')
     assert isinstance(pytest.raises(cache.MissingWeightsError, cache.locate, 'tiny').value,
                       cache.CorruptWeightsError)
-  from jfsr.pretrained import __main__ as pretrained_main
-  import contextlib
-  import io
-  listing = io.StringIO()
-  with contextlib.redirect_stdout(listing):
-    pretrained_main.main(['list'])
-  assert any(line.startswith('tiny') and 'DAMAGED' in line for line in listing.getvalue().splitlines())
+  from jfsr.pretrained import __main__ as pretrained_command
+  assert any(line.startswith('tiny') and 'DAMAGED' in line for line in pretrained_command.listing())
   assert cache.fetch('tiny').read_bytes() == payload  # fetched again, without --force
   assert cache.locate('tiny') == path
 

@@ -235,17 +235,57 @@ def test_benchmark_scenes_map_back_onto_their_ground_truth():
   """The alignment benchmark scores restored frames on the ground truth through the known
   transform: the plain enlarged frame must land on it, a transform off by a pixel not."""
   import dataclasses
-  from jfsr.restoration import benchmark
+  from jfsr.measures import scenes
   from jfsr.restoration.restorer import enlarge
   truth = draw_face(3, 128)[0]
-  scene = benchmark.make_scene(truth, 16, 8, (20, 30), np.random.default_rng(0))
+  scene = scenes.make_scene(truth, 16, 8, (20, 30), np.random.default_rng(0))
   assert scene.frame.shape == (48, 48, 3) and 20 <= abs(scene.rotation) < 30
   enlarged = enlarge(scene.frame, 8)
 
   def error(s):
-    return np.abs(benchmark.back_onto_truth(enlarged, s, 8).astype(float) - truth)[16:112, 16:112].mean()
+    return np.abs(scenes.back_onto_truth(enlarged, s, 8).astype(float) - truth)[16:112, 16:112].mean()
   shifted = dataclasses.replace(scene, face_to_frame=scene.face_to_frame + [[0, 0, 1], [0, 0, 0]])
   assert error(scene) < 20 and error(scene) < 0.7 * error(shifted), (error(scene), error(shifted))
+
+
+@pytest.mark.parametrize('kind', ['group', 'border'])
+def test_every_face_of_a_photo_maps_back_onto_its_own_ground_truth(kind):
+  """Group and border photos: each face, mapped back from the enlarged photo through its
+  own transform, lands on its own drawn face (not on a neighbour's), every face sits in its
+  rotation bucket and size range, and a border photo's picture runs out of its frame."""
+  from jfsr.measures import scenes
+  from jfsr.restoration.restorer import enlarge
+  truths = [draw_face(i, 128)[0] for i in range(7)]
+  photos = scenes.make_photos(kind, truths, 16, 8, np.random.default_rng(2),
+                              scenes.CONDITIONS['noblur'], sides=(16, 24))
+  placed = [s for photo in photos for s in photo.scenes]
+  assert len(placed) == 7 and len(photos) == (1 if kind == 'group' else 7)
+  middle = (slice(16, 112), slice(16, 112))
+  for index, scene in enumerate(placed):
+    photo = next(p for p in photos if any(s is scene for s in p.scenes))
+    mapped = scenes.back_onto_truth(enlarge(photo.frame, 8), scene, 8).astype(float)
+    errors = [np.abs(mapped - t)[middle].mean() for t in truths]
+    assert int(np.argmin(errors)) == index and errors[index] < 20, errors
+    low, high = scenes.ROTATION_BUCKETS[index % 3]
+    assert low <= abs(scene.rotation) < high
+    assert 16 - 1e-6 <= scenes.face_side(scene, 128) <= 24 + 1e-6
+    if kind == 'border':
+      from jfsr.faces import alignment
+      size = photo.frame.shape[1::-1]
+      corners = alignment.apply_transform(scene.face_to_frame, np.array(
+          [[0, 0], [128, 0], [0, 128], [128, 128]], float))
+      landmarks = scenes.true_face(scene, 128).landmarks
+      assert ((corners < 0) | (corners > size)).any()
+      assert ((landmarks > 0) & (landmarks < size)).all()
+
+
+def test_false_detections_are_shared_by_the_faces_of_their_photo():
+  """Per face: a photo's detections that match none of its faces, over its faces."""
+  from jfsr.measures.in_frames import false_per_face
+  a, b, c = object(), object(), object()
+  photo_of = np.array([0, 0, 0, 1])
+  shares = false_per_face([[a, b, c, object()], [object()]], [a, None, b, None], photo_of)
+  np.testing.assert_allclose(shares, [2 / 3, 2 / 3, 2 / 3, 1.0])
 
 
 def test_benchmark_counts_a_face_found_by_landmark_distance_and_measures_its_error():
@@ -253,23 +293,23 @@ def test_benchmark_counts_a_face_found_by_landmark_distance_and_measures_its_err
   the true one; the matched detection's error is the similarity between the point sets."""
   from jfsr.faces import alignment
   from jfsr.faces.detection import FoundFace
-  from jfsr.restoration import benchmark
+  from jfsr.measures import scenes
   truth = draw_face(3, 128)[0]
-  scene = benchmark.make_scene(truth, 16, 8, (0, 10), np.random.default_rng(1))
-  true = benchmark.true_face(scene, 128).landmarks
-  side = benchmark.face_side(scene, 128)
+  scene = scenes.make_scene(truth, 16, 8, (0, 10), np.random.default_rng(1))
+  true = scenes.true_face(scene, 128).landmarks
+  side = scenes.face_side(scene, 128)
   centre = true.mean(0)
 
   def found(points):
     return FoundFace((0, 0, 1, 1), 1.0, points, 'mtcnn')
   near = found(true + [0.2 * side, 0])
   far = found(true + [0.3 * side, 0])
-  assert benchmark.match([far], scene, 128) is None and not benchmark.hit([], scene, 128)
-  assert benchmark.match([far, near], scene, 128) is near
+  assert scenes.match([far], scene, 128) is None and not scenes.hit([], scene, 128)
+  assert scenes.match([far, near], scene, 128) is near
   # A known error: turned 5 degrees and scaled 1.1x about the centre, shifted 0.05 side.
   a, b = 1.1 * np.cos(np.radians(5)), 1.1 * np.sin(np.radians(5))
   moved = (true - centre) @ np.array([[a, -b], [b, a]]).T + centre + [0.05 * side, 0]
-  error = benchmark.landmark_error(moved, true, side)
+  error = scenes.landmark_error(moved, true, side)
   assert error['roll'] == pytest.approx(5, abs=1e-6)
   assert error['scale'] == pytest.approx(np.log(1.1), abs=1e-9)
   assert error['shift'] == pytest.approx(0.05, abs=1e-9)
@@ -449,19 +489,19 @@ def test_benchmark_conditions_change_only_what_they_name():
   change the blur alone, the kernels the shrink alone."""
   import io
   from PIL import Image
-  from jfsr.restoration import benchmark
+  from jfsr.measures import scenes
   truth = draw_face(3, 128)[0]
 
   def scene(name):
-    return benchmark.make_scene(truth, 16, 8, (10, 20), np.random.default_rng(4),
-                                benchmark.CONDITIONS[name], np.random.default_rng(9))
+    return scenes.make_scene(truth, 16, 8, (10, 20), np.random.default_rng(4),
+                                scenes.CONDITIONS[name], np.random.default_rng(9))
   png = scene('png')
   buffer = io.BytesIO()
   Image.fromarray(png.frame).save(buffer, 'JPEG', quality=75)
   np.testing.assert_array_equal(scene('jpeg75').frame, np.asarray(Image.open(buffer)))
   noisy = scene('noise4').frame.astype(float) - png.frame
   assert 3.5 < noisy.std() < 4.5
-  for name in benchmark.CONDITIONS:
+  for name in scenes.CONDITIONS:
     other = scene(name)
     np.testing.assert_array_equal(other.face_to_frame, png.face_to_frame)
     assert (name == 'png') == np.array_equal(other.frame, png.frame), name
@@ -526,7 +566,7 @@ def test_an_image_grown_past_the_bound_after_probing_is_skipped_by_name(tmp_path
   """A folder run probes headers first; a file replaced by a larger one before it is decoded
   is skipped, named and counted, and the rest go on."""
   from absl import flags
-  from jfsr.restoration import cli as restore_cli
+  from jfsr import restore as restore_cli
   from jfsr.restoration.summary import Summary
   from jfsr.restoration.video import Progress
   small, grown = tmp_path / 'a.png', tmp_path / 'b.png'

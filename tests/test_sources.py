@@ -211,7 +211,7 @@ def test_contact_sheet_command_writes_a_png(tmp_path):
   repo = Path(__file__).resolve().parent.parent
   out = tmp_path / 'sheet.png'
   result = subprocess.run(
-      [sys.executable, '-m', 'jfsr.data.contact_sheet', '--config', 'configs/celebahq.py:smoke',
+      [sys.executable, '-m', 'jfsr.measures.contact_sheet', '--config', 'configs/celebahq.py:smoke',
        '--config.data.hr_size=64', '--config.data.lr_size=8', '--count', '3', '--out', str(out)],
       cwd=repo, capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-2000:]

@@ -1,6 +1,6 @@
 r"""Where a profiled step spends its device time: ``python tools/trace_summary.py TRACE.xplane.pb``.
 
-Reads a trace that ``jax.profiler`` wrote (``python -m jfsr.bench --profile_dir
+Reads a trace that ``jax.profiler`` wrote (``python -m jfsr.measures.speed --profile_dir
 DIR`` leaves it under ``DIR/plugins/profile/<run>/``) and prints, for the busiest
 accelerator stream: the span, how much of it kernels kept busy, the time split
 between matrix-unit kernels (cuDNN/cuBLAS convolutions and GEMMs), collectives,

@@ -21,13 +21,17 @@ with a quarter of the widths, on a 2-core CPU (docs/training.md tells how each w
   photos    frames with half of the examples, crops and frames alike, degraded as photos
             are (data.photo.share 0.5: blur lengths x 0-2, defocus, shrink kernels, noise,
             JPEG 30-95): carries cpu-x16 on for photos as they come
+  compressed  photos carried on from the shipped cpu-x16-photos with three quarters of
+            the examples degraded as photos are, most of those saved as JPEG (0.85), at
+            half the learning rate: aimed at JPEG photos, where photos gained least
 """
 
 import ml_collections
 
 from jfsr import config_defaults
 
-RECIPES = ('base', 'ema', 'late', 'more', 'localgan', 'continue', 'frames', 'photos')
+RECIPES = ('base', 'ema', 'late', 'more', 'localgan', 'continue', 'frames', 'photos',
+           'compressed')
 
 
 def get_config(recipe: str = 'base') -> ml_collections.ConfigDict:
@@ -51,16 +55,24 @@ def get_config(recipe: str = 'base') -> ml_collections.ConfigDict:
     c.train.ema_decay = 0.998
   if recipe == 'late':
     c.optimizer.learning_rate = 5e-5
-  if recipe in ('more', 'frames', 'photos'):
+  if recipe in ('more', 'frames', 'photos', 'compressed'):
     c.data.extra_weight = 0.24
     c.data.extra_first_index = 100
-  if recipe in ('localgan', 'continue', 'frames', 'photos'):
+  if recipe in ('localgan', 'continue', 'frames', 'photos', 'compressed'):
     c.loss.lambda_global_adv = 0.0
-  if recipe in ('continue', 'frames', 'photos'):
+  if recipe in ('continue', 'frames', 'photos', 'compressed'):
     c.model.use_global_d = False
     c.model.generator_init = 'cpu-x16'
-  if recipe in ('frames', 'photos'):
+  if recipe in ('frames', 'photos', 'compressed'):
     c.data.frame_share = 0.5
   if recipe == 'photos':
     c.data.photo.share = 0.5
+  if recipe == 'compressed':
+    c.model.generator_init = 'cpu-x16-photos'
+    c.data.photo.share = 0.75
+    c.data.photo.jpeg_prob = 0.85
+    c.optimizer.learning_rate /= 2
+    c.train.checkpoint_every_steps = 50
+    c.eval.every_steps = 100
+    c.eval.identity = False
   return c

@@ -2,8 +2,8 @@ r"""Learning curves: the evaluated metrics of every step of a run, drawn as one 
 
     python -m jfsr.curves --workdir DIR [--out FILE] [--table]
 
-reads ``DIR/eval/<step>/metrics.json`` (written by ``python -m jfsr.evaluate``,
-``--mode eval`` or the trainer's ``eval.every_steps``) and draws ``DIR/curves.png``:
+reads ``DIR/eval/<step>/metrics.json`` (written by ``python -m jfsr.evaluate`` or the
+trainer's ``eval.every_steps``) and draws ``DIR/curves.png``:
 PSNR and SSIM (the standard protocol solid, the paper's dotted), FID, and the
 face-recognition accuracies (distance below 0.6 / 0.7 / 0.8, rank-1), each against
 the training step, the model as lines with markers and bicubic as flat dashed lines

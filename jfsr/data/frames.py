@@ -50,7 +50,7 @@ class FrameSpec:
   fields of the config's ``data.frames`` (:func:`jfsr.config_defaults.frames_section`, which
   says what each means and holds the defaults). Landmark errors are standard deviations;
   the defaults are the refined MTCNN landmarks' errors on 12-24 px faces (the landmark-error
-  table of ``python -m jfsr.restoration.benchmark``, docs/restoration.md)."""
+  table of ``python -m jfsr.measures.in_frames``, docs/restoration.md)."""
   max_roll: float = _DEFAULTS.max_roll
   min_scale: float = _DEFAULTS.min_scale
   max_scale: float = _DEFAULTS.max_scale

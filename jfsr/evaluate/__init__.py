@@ -1,7 +1,8 @@
 r"""Evaluating checkpoints like the paper's Table 1: the generator against bicubic.
 
-``python -m jfsr.main --config ... --workdir DIR --mode eval`` evaluates the latest
-checkpoint of ``DIR`` (``--steps=2000,4000`` picks others). Only the
+``python -m jfsr.evaluate --workdir DIR`` evaluates the latest checkpoint of a training
+run (``--steps=2000,4000`` picks others); the trainer runs the same evaluation every
+``eval.every_steps``. Only the
 generator's parameters and statistics are restored (no optimizer, no
 discriminator), onto whatever devices this run has. The test split is degraded
 with a fixed seed, so every evaluation sees the same inputs. For each step it
@@ -238,7 +239,7 @@ def tensorboard_writer(workdir) -> 'metric_writers.MetricWriter':
 def evaluate_checkpoints(config: ml_collections.ConfigDict, workdir: str,
                          steps: list[int] | None = None, model: str | None = None,
                          out: str | None = None) -> dict[int, dict]:
-  """``--mode eval``: evaluates checkpoints ``steps`` (default: the latest) of ``workdir``, or,
+  """Evaluates checkpoints ``steps`` (default: the latest) of ``workdir``, or,
   with ``model``, that shipped generator (NAME or packed file), writing under ``out``
   (default: ``workdir``)."""
   from jfsr import config_loading

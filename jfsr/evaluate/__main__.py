@@ -8,6 +8,7 @@ import sys
 from absl import flags
 
 from jfsr import checkpointing, cli
+from jfsr.errors import UsageError
 from jfsr.evaluate import apply_overrides, evaluate_checkpoints
 
 FLAGS = flags.FLAGS
@@ -18,7 +19,7 @@ def main(argv) -> None:
   del argv
   from jfsr.errors import JfsrError
   try:
-    steps = [int(s) for s in FLAGS.steps] if FLAGS.steps else None
+    steps = parse_steps(FLAGS.steps) or None
     if FLAGS.model:
       from jfsr.pretrained import generators
       config = generators.load(FLAGS.model)[0]
@@ -28,6 +29,14 @@ def main(argv) -> None:
     evaluate_checkpoints(config, FLAGS.workdir, steps, FLAGS.model, FLAGS.out)
   except (JfsrError, ValueError, FileNotFoundError) as error:
     cli.fail(error)
+
+
+def parse_steps(values: list[str]) -> list[int]:
+  try:
+    return [int(v) for v in values]
+  except ValueError:
+    raise UsageError(f'--steps={",".join(values)}: give checkpoint steps as integers, '
+                     'e.g. --steps=2000,4000') from None
 
 
 def run() -> None:

@@ -2,7 +2,7 @@
 
 * :mod:`jfsr.restoration.restorer`: ``Restorer`` (load once; detect, align, restore, paste back);
 * :mod:`jfsr.restoration.video`: frames in and out, audio, progress;
-* :mod:`jfsr.restoration.cli`: ``python -m jfsr.restore`` / ``jfsr-restore``.
+* the command, ``python -m jfsr.restore`` / ``jfsr-restore``, is :mod:`jfsr.restore`.
 
 Face detection, landmarks, warps and blending live below, in :mod:`jfsr.faces`.
 """

@@ -13,11 +13,11 @@ Two uses:
 
 * ``tests/test_torch_oracle.py`` loads jfsr's weights into it (through
   ``python -m jfsr.export``'s state dicts) and compares one full train step;
-* timing, next to ``jfsr.bench`` on the same machine (random weights):
+* timing, next to ``jfsr.measures.speed`` on the same machine (random weights):
 
       python tests/reference/torch_train_step.py --batch 8 --repeats 5
 
-  prints one JSON line like ``jfsr.bench``'s ``train_step`` record.
+  prints one JSON line like ``jfsr.measures.speed``'s ``train_step`` record.
 """
 
 from __future__ import annotations

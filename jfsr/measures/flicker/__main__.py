@@ -1,20 +1,21 @@
-"""The flicker measure's command, ``python -m jfsr.restoration.temporal``: the measure of
-:mod:`jfsr.restoration.temporal`."""
+"""The flicker measure's command, ``python -m jfsr.measures.flicker``: the measure of
+:mod:`jfsr.measures.flicker`."""
 
 from __future__ import annotations
 
 from absl import flags
 
 from jfsr import cli
-from jfsr.restoration import measure_flags, option_flags
-from jfsr.restoration.temporal import markdown, run
+from jfsr.measures import report_flags
+from jfsr.restoration import option_flags
+from jfsr.measures.flicker import markdown, run
 
 FLAGS = flags.FLAGS
 
 
 def main(argv) -> None:
   del argv
-  measure_flags.report(lambda: run(
+  report_flags.report(lambda: run(
       FLAGS.model, FLAGS.checkpoint, FLAGS.root, FLAGS.folder, FLAGS.first, FLAGS.faces,
       FLAGS.frames, [float(s) for s in FLAGS.smoothing],
       [float(w) for w in FLAGS.output_smoothing], FLAGS.seed, option_flags.from_flags()),
@@ -22,8 +23,8 @@ def main(argv) -> None:
 
 
 if __name__ == '__main__':
-  measure_flags.define_flags(6, 'how many clips (one face each)')
-  flags.adopt_module_key_flags(measure_flags)  # listed in this command's --help
+  report_flags.define_flags(6, 'how many clips (one face each)')
+  flags.adopt_module_key_flags(report_flags)  # listed in this command's --help
   flags.DEFINE_integer('frames', 24, 'frames per clip')
   flags.DEFINE_list('smoothing', ['0', '0.6'], 'landmark smoothing weights to compare '
                     '(jfsr.restore --smoothing; 0.6 is its default)')

@@ -1,6 +1,6 @@
 r"""A contact sheet of degraded training examples, to check the degradation by eye.
 
-    python -m jfsr.data.contact_sheet --config configs/celebahq.py:demo --count 8 --out sheet.png
+    python -m jfsr.measures.contact_sheet --config configs/celebahq.py:demo --count 8 --out sheet.png
 
 Rows are examples (the first ``--count`` of the split, each with its own
 generator seeded from ``--seed`` and its index); columns: ground truth, face
@@ -11,7 +11,7 @@ is made the crop or the frame way as training makes it (:mod:`jfsr.data.frames`)
 last column shows a frame row's small, blurred frame with the model input's square drawn
 on it (its flow column is the frame's flow):
 
-    python -m jfsr.data.contact_sheet --config configs/celebahq.py:demo \
+    python -m jfsr.measures.contact_sheet --config configs/celebahq.py:demo \
         --config.data.frame_share=1 --out frames.png
 
 Each printed row line ends with what the photo family drew for it (``data.photo.share > 0``,

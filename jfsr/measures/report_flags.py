@@ -1,5 +1,5 @@
-"""What the restoration measures' commands share (``python -m jfsr.restoration.benchmark``,
-``python -m jfsr.restoration.temporal``): their flags and how they report."""
+"""What the restoration measures' commands share (``python -m jfsr.measures.in_frames``,
+``python -m jfsr.measures.flicker``): their flags and how they report."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ FLAGS = flags.FLAGS
 
 
 def define_flags(faces: int, faces_help: str) -> None:
-  """The flags this command and :mod:`jfsr.restoration.temporal` share: the model, where the
+  """The flags this command and :mod:`jfsr.measures.flicker` share: the model, where the
   held-out faces come from, how many, the seed, how faces are restored (as
   ``jfsr.restore``'s flags), and a JSON copy of the results."""
   cli.define_model_flags()

@@ -1,4 +1,4 @@
-"""The benchmark command, ``python -m jfsr.bench``: the measurements of :mod:`jfsr.bench`."""
+"""The benchmark command, ``python -m jfsr.measures.speed``: the measurements of :mod:`jfsr.measures.speed`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from jfsr import cli
-from jfsr.bench import (bench_blur, bench_fed, bench_generator, bench_loader, bench_onnx,
+from jfsr.measures.speed import (bench_blur, bench_fed, bench_generator, bench_loader, bench_onnx,
                         bench_restore, bench_train, bench_video, table)
 
 FLAGS = flags.FLAGS

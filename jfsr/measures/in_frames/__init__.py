@@ -1,10 +1,10 @@
 r"""Restoration in frames, the way users meet it: detection, alignment and gain over bicubic.
 
-    python -m jfsr.restoration.benchmark --model NAME --root CELEBAMASK_HQ \
+    python -m jfsr.measures.in_frames --model NAME --root CELEBAMASK_HQ \
         [--faces 100] [--json results.json]
-    python -m jfsr.restoration.benchmark --checkpoint WORKDIR/checkpoints/STEP \
+    python -m jfsr.measures.in_frames --checkpoint WORKDIR/checkpoints/STEP \
         --folder FACES --first 0 --faces 100     # held-out faces of a plain folder
-    python -m jfsr.restoration.benchmark --root CELEBAMASK_HQ --faces 200 \
+    python -m jfsr.measures.in_frames --root CELEBAMASK_HQ --faces 200 \
         --face_sizes 12,16,20,24,32,40,48        # no model named: the shipped models by size
 
 Faces nobody trained on (the model's test split of ``--root``, or images ``--first`` on
@@ -16,6 +16,11 @@ frame is blurred by a random linear motion and shrunk by the model's factor (the
 training's antialiased bicubic) and rounded to 8 bits. This is not the training's frame
 mode (:mod:`jfsr.data.frames`: Gong's flows, mirrored surroundings, sampled landmark
 errors): the scenes make their own choices, and their landmarks come from the detector.
+``--kinds`` chooses the photos (:data:`jfsr.measures.scenes.KINDS`): ``portrait``, the
+above, one whole CelebA-HQ picture (face, hair, shoulders, its own background) per frame;
+``group``, twelve of them in one photo, each turned, scaled and shifted on its own, under
+one camera motion; ``border``, one picture cut by the frame's edge (its landmarks inside).
+Every face is scored alone, and false detections are counted per face.
 With no model named, the faces are restored as ``jfsr.restore`` restores them by default:
 by the shipped models together, each face by the one whose input its size suits (the
 ground-truth faces at the largest model's output size). Each frame is then restored
@@ -59,129 +64,15 @@ import dataclasses
 import numpy as np
 from absl import logging
 
+from jfsr.measures.scenes import (CONDITIONS, ROTATION_BUCKETS, SIZE_BUCKETS, Condition,
+                                  back_onto_truth, face_side, held_out_faces, landmark_error,
+                                  make_photos, match, true_face)
 from jfsr.restoration import back_projection
 from jfsr.restoration import options as restore_options
 
-ROTATION_BUCKETS = ((0, 10), (10, 20), (20, 30))
-SIZE_BUCKETS = (0.75, 1.0, 1.25, 1.5)  # edges of the face-size buckets, x the model's input side
 PATHS = ('bicubic', 'bicubic, back-projected', 'box (Haar)', 'box (MTCNN)',
          'aligned (MTCNN), as generated', 'aligned (MTCNN), fidelity 0.5', 'aligned (MTCNN)',
          'aligned (true landmarks)')
-
-
-@dataclasses.dataclass(frozen=True)
-class Condition:
-  """What happens to a scene's frame besides the face's placement: its motion blur's length
-  (x the scenes' own 2-12 px), the shrink's kernel, sensor noise (of 255) and a JPEG round
-  trip of the whole small frame (quality; 0 = PNG)."""
-  blur_scale: float = 1.0
-  kernel: str = 'bicubic'
-  noise_sigma: float = 0.0
-  jpeg_quality: int = 0
-
-
-# The conditions by name (--conditions): 'png' is the scenes as they were made before any
-# condition existed; each other one changes one thing.
-CONDITIONS = {
-    'png': Condition(),
-    'noblur': Condition(blur_scale=0.0),
-    'blur2x': Condition(blur_scale=2.0),
-    'jpeg50': Condition(jpeg_quality=50),
-    'jpeg75': Condition(jpeg_quality=75),
-    'jpeg90': Condition(jpeg_quality=90),
-    'noise4': Condition(noise_sigma=4.0),
-    'area': Condition(kernel='area'),
-    'bilinear': Condition(kernel='bilinear'),
-}
-
-
-@dataclasses.dataclass
-class Scene:
-  """A degraded frame holding one face, and how the face got there."""
-  frame: np.ndarray         # the small, blurred frame (uint8)
-  truth: np.ndarray         # the ground-truth face (hr x hr uint8)
-  face_to_frame: np.ndarray  # 2x3: ground-truth face pixels -> small-frame pixels
-  rotation: float           # degrees
-  scale: float              # the face's size over the model's input size
-
-
-def textured_background(rng: np.random.Generator, side: int) -> np.ndarray:
-  """Blurred colour noise over a colour gradient: a background with edges everywhere."""
-  import cv2
-  noise = rng.integers(0, 256, (side, side, 3), dtype=np.uint8)
-  texture = cv2.GaussianBlur(noise, (0, 0), rng.uniform(1.5, 5)).astype(np.float32)
-  ramp = np.linspace(0, 1, side, dtype=np.float32)[:, None, None]
-  gradient = rng.uniform(0, 255, 3) * (1 - ramp) + rng.uniform(0, 255, 3) * ramp
-  return np.clip(0.6 * texture + 0.4 * gradient, 0, 255).astype(np.uint8)
-
-
-def line_blur(image: np.ndarray, length: float, angle_deg: float) -> np.ndarray:
-  """``image`` blurred by a centred linear motion of ``length`` pixels (under 1: as it is)."""
-  import cv2
-  if length < 1:
-    return image
-  side = int(np.ceil(length)) | 1
-  kernel = np.zeros((side, side), np.float32)
-  c, d = side // 2, (length - 1) / 2
-  dx, dy = d * np.cos(np.radians(angle_deg)), d * np.sin(np.radians(angle_deg))
-  cv2.line(kernel, (round(c - dx), round(c - dy)), (round(c + dx), round(c + dy)), 1.0, 1)
-  return cv2.filter2D(image, -1, kernel / kernel.sum(), borderType=cv2.BORDER_REFLECT)
-
-
-def make_scene(truth: np.ndarray, lr_size: int, factor: int, bucket: tuple[int, int],
-               rng: np.random.Generator, condition: Condition = Condition(),
-               noise_rng: np.random.Generator | None = None,
-               sides: tuple[float, float] | None = None) -> Scene:
-  """``truth`` (hr x hr) rotated, scaled and shifted into a frame three faces wide, blurred,
-  and shrunk ``factor`` times, under ``condition``; the face's side in the frame drawn from
-  ``sides`` (pixels; default 0.75-1.5 x ``lr_size``). ``rng`` draws the same scene whatever
-  the condition; ``noise_rng`` draws the condition's noise."""
-  hr = truth.shape[0]
-  side = 3 * hr
-  low, high = sides or (SIZE_BUCKETS[0] * lr_size, SIZE_BUCKETS[-1] * lr_size)
-  rotation = float(rng.uniform(*bucket) * rng.choice([-1, 1]))
-  scale = float(rng.uniform(low * factor / hr, high * factor / hr))
-  centre = side / 2 + rng.uniform(-0.12, 0.12, 2) * side
-  background = textured_background(rng, side)
-  return render_scene(truth, background, face_placement(hr, scale, rotation, centre),
-                      rng.uniform(2, 12), rng.uniform(0, 180), lr_size, factor, condition,
-                      noise_rng)
-
-
-def face_placement(hr: int, scale: float, rotation: float, centre) -> np.ndarray:
-  """The 2x3 map of a ``hr`` face, turned by ``rotation`` degrees and scaled, centred on
-  ``centre`` (pixel-edge coordinates of the large frame)."""
-  a, b = scale * np.cos(np.radians(rotation)), scale * np.sin(np.radians(rotation))
-  linear = np.array([[a, -b], [b, a]])
-  return np.concatenate([linear, (np.asarray(centre) - linear @ [hr / 2, hr / 2])[:, None]], axis=1)
-
-
-def render_scene(truth: np.ndarray, background: np.ndarray, face_to_big: np.ndarray,
-                 blur_length: float, blur_angle: float, lr_size: int, factor: int,
-                 condition: Condition = Condition(),
-                 noise_rng: np.random.Generator | None = None) -> Scene:
-  """``truth`` placed over ``background`` by ``face_to_big``, the frame blurred by a linear
-  motion and shrunk ``factor`` times to 8 bits, with ``condition``'s changes (noise drawn
-  from ``noise_rng``)."""
-  from jfsr.data import photo
-  from jfsr.faces import alignment
-  hr, side = truth.shape[0], background.shape[0]
-  face = alignment.warp(truth, face_to_big, side, border='constant')
-  inside = alignment.warp(np.full((hr, hr), 255, np.uint8), face_to_big, side,
-                          border='constant')[..., None] / 255.0
-  big = (background * (1 - inside) + face * inside).astype(np.float32)
-  big = line_blur(big, blur_length * condition.blur_scale, blur_angle)
-  small = photo.resize(big, side // factor, condition.kernel)
-  if condition.noise_sigma:
-    small = small + (noise_rng or np.random.default_rng(0)).normal(0, condition.noise_sigma,
-                                                                     small.shape)
-  frame = np.clip(np.round(small), 0, 255).astype(np.uint8)
-  if condition.jpeg_quality:
-    frame = photo.jpeg_round_trip(frame, condition.jpeg_quality)
-  face_to_frame = alignment.compose(alignment.pixel_scale(1 / factor), face_to_big)
-  a, b = face_to_big[0, 0], face_to_big[1, 0]
-  return Scene(frame, truth, face_to_frame, float(np.degrees(np.arctan2(b, a))),
-               float(np.hypot(a, b)) * hr / factor / lr_size)
 
 
 def back_projected(enlarged: np.ndarray, frame: np.ndarray, scale: int, iterations: int
@@ -196,20 +87,6 @@ def back_projected(enlarged: np.ndarray, frame: np.ndarray, scale: int, iteratio
   return out
 
 
-def back_onto_truth(restored: np.ndarray, scene: Scene, factor: int) -> np.ndarray:
-  """A restored frame (``factor`` times the small one) resampled onto the ground-truth face."""
-  from jfsr.faces import alignment
-  face_to_output = alignment.compose(alignment.pixel_scale(factor), scene.face_to_frame)
-  return alignment.warp(restored, alignment.invert(face_to_output), scene.truth.shape[0])
-
-
-def true_face(scene: Scene, hr: int):
-  from jfsr.faces import alignment
-  from jfsr.faces.detection import FoundFace
-  landmarks = alignment.apply_transform(scene.face_to_frame, alignment.template_points(hr))
-  return FoundFace((0, 0, 1, 1), 1.0, landmarks, 'truth')
-
-
 def box_only(face):
   """An MTCNN face with its own landmarks replaced by where they sit on average in its box
   (:data:`jfsr.faces.alignment.FACENET_TEMPLATE`, measured in MTCNN's boxes)."""
@@ -219,59 +96,14 @@ def box_only(face):
   return dataclasses.replace(face, landmarks=average)
 
 
-def face_side(scene: Scene, hr: int) -> float:
-  """The face's side (its aligned crop's) in frame pixels."""
-  return hr * float(np.sqrt(abs(np.linalg.det(scene.face_to_frame[:, :2]))))
-
-
-def match(found: list, scene: Scene, hr: int):
-  """The detection whose landmarks' centre lies nearest the true one, if within a quarter
-  of the face's side (the face counts as found), else None."""
-  truth = true_face(scene, hr).landmarks.mean(0)
-  distances = [np.linalg.norm(f.landmarks.mean(0) - truth) for f in found]
-  if not distances or min(distances) >= 0.25 * face_side(scene, hr):
-    return None
-  return found[int(np.argmin(distances))]
-
-
-def hit(found: list, scene: Scene, hr: int) -> bool:
-  """Whether a detection's landmarks centre lies within a quarter face of the true one."""
-  return match(found, scene, hr) is not None
-
-
-def landmark_error(detected: np.ndarray, truth: np.ndarray, side: float) -> dict[str, float]:
-  """How far detected landmarks are from the true ones, as the similarity between them:
-  roll (degrees), scale (log-ratio), shift of the centre and the points' residual after
-  the similarity (fractions of the face's ``side``)."""
-  from jfsr.faces import alignment
-  m = alignment.similarity_transform(truth, detected)
-  residual = detected - alignment.apply_transform(m, truth)
-  return {'roll': float(np.degrees(np.arctan2(m[1, 0], m[0, 0]))),
-          'scale': float(np.log(np.hypot(m[0, 0], m[1, 0]))),
-          'shift': float(np.linalg.norm(detected.mean(0) - truth.mean(0)) / side),
-          'point': float(np.sqrt((residual ** 2).sum(1).mean() / 2) / side)}
-
-
-def held_out_faces(config, root: str | None, folder: str | None, first: int, count: int):
-  """The faces to place: the test split of ``root`` (a CelebAMask-HQ layout, the model's
-  own split), or images ``first``.. of a plain ``folder`` (name order)."""
-  from jfsr.data import pipeline, sources
-  from jfsr.errors import UsageError
-  if bool(root) == bool(folder):
-    raise UsageError('give exactly one of --root (a CelebAMask-HQ layout: the model\'s test '
-                    'split) and --folder (a folder of aligned faces)')
-  if folder:
-    return sources.FaceFolder(folder, config.data.hr_size, first, count, 'skip')
-  config.data.root = root
-  return pipeline.make_source(config, 'test')
-
-
 def run(model: str | None, root: str | None, count: int, seed: int = 0,
         checkpoint: str | None = None, folder: str | None = None, first: int = 0,
         options: restore_options.RestoreOptions | None = None,
-        conditions: tuple[str, ...] = ('png',), face_sizes: tuple[int, ...] = ()) -> dict:
-  """The measure of the module docstring under each of ``conditions`` (names of
-  :data:`CONDITIONS`: the same scenes, degraded each way); ``options`` set the restored
+        conditions: tuple[str, ...] = ('png',), face_sizes: tuple[int, ...] = (),
+        kinds: tuple[str, ...] = ('portrait',)) -> dict:
+  """The measure of the module docstring for each of ``kinds`` of photo (names of
+  :data:`jfsr.measures.scenes.KINDS`) under each of ``conditions`` (names of
+  :data:`CONDITIONS`: the same photos, degraded each way), keyed ``'KIND CONDITION'``; ``options`` set the restored
   paths, ``jfsr.restore``'s defaults by default; ``face_sizes``: the edges of the size
   buckets in pixels (default: :data:`SIZE_BUCKETS` x the model's input side). With neither
   ``model`` nor ``checkpoint``, the shipped models restore together, as ``jfsr.restore``
@@ -295,10 +127,11 @@ def run(model: str | None, root: str | None, count: int, seed: int = 0,
   faces = [source[i]['hr'] for i in range(min(count, len(source)))]
   scorer = Scorer(np.stack(faces), config.data.hr_size)
   results = {}
-  for name in conditions:
-    logging.info('condition %s: %s', name, CONDITIONS[name])
-    results[name] = measure(faces, config, detectors, restorers, scorer, CONDITIONS[name], seed,
-                            edges)
+  for kind in kinds:
+    for name in conditions:
+      logging.info('%s photos, condition %s: %s', kind, name, CONDITIONS[name])
+      results[f'{kind} {name}'] = measure(faces, config, detectors, restorers, scorer,
+                                          CONDITIONS[name], seed, edges, kind)
   return {'model': model or str(checkpoint or ' + '.join(restorer.model_names())),
           'models': [{'name': g.name, 'step': g.step, 'lr_size': g.lr_size,
                       'hr_size': g.hr_size} for g in restorer.generators],
@@ -337,23 +170,24 @@ class Scorer:
 
 
 def measure(faces: list[np.ndarray], config, detectors: dict, restorers: dict, scorer: Scorer,
-            condition: Condition, seed: int, edges: tuple[float, ...]) -> dict:
-  """One condition: the scenes (the same ones for every condition with one ``seed``),
-  detected, restored each way of :data:`PATHS`, scored by rotation and by size (buckets
-  between ``edges``, pixels)."""
+            condition: Condition, seed: int, edges: tuple[float, ...],
+            kind: str = 'portrait') -> dict:
+  """One kind of photo under one condition: the photos (the same ones for every condition
+  with one ``seed``), detected, restored each way of :data:`PATHS`, each face scored by
+  rotation and by size (buckets between ``edges``, pixels)."""
   from jfsr.restoration.restorer import enlarge
   lr, hr = config.data.lr_size, config.data.hr_size
   factor = hr // lr
   rng, noise_rng = np.random.default_rng(seed), np.random.default_rng([seed, 1])
-  scenes = [make_scene(face, lr, factor, ROTATION_BUCKETS[i % len(ROTATION_BUCKETS)], rng,
-                       condition, noise_rng, (edges[0], edges[-1]))
-            for i, face in enumerate(faces)]
+  photos = make_photos(kind, faces, lr, factor, rng, condition, noise_rng, (edges[0], edges[-1]))
+  scenes = [scene for photo in photos for scene in photo.scenes]
+  photo_of = np.array([i for i, photo in enumerate(photos) for _ in photo.scenes])
   sides = np.array([face_side(s, hr) for s in scenes])
-  logging.info('%d scenes: faces %d-%d px in %dx%d frames', len(scenes), sides.min(),
-               sides.max(), *scenes[0].frame.shape[:2])
+  logging.info('%d %s photos, %d faces of %d-%d px', len(photos), kind, len(scenes),
+               sides.min(), sides.max())
   size_buckets = {f'{low:g}-{high:g} px': (sides >= low - 1e-9) & (sides < high - 1e-9)
                   for low, high in zip(edges[:-1], edges[1:])}
-  frames = [s.frame for s in scenes]
+  frames = [photo.frame for photo in photos]
   found = {name: d.detect(frames) for name, d in detectors.items()}
   iterations = restorers['mtcnn'].iterations()
   restored = lambda restorer, found_faces: [r.image for r in restorer.restore_frames(
@@ -369,17 +203,17 @@ def measure(faces: list[np.ndarray], config, detectors: dict, restorers: dict, s
       'aligned (MTCNN), fidelity 0.5': restored(restorers['halfway'], found['mtcnn']),
       'aligned (MTCNN)': restored(restorers['mtcnn'], found['mtcnn']),
       'aligned (true landmarks)': restored(restorers['mtcnn'],
-                                           [[true_face(s, hr)] for s in scenes]),
+                                           [[true_face(s, hr) for s in p.scenes] for p in photos]),
   }
-  per_face = {path: scorer(np.stack([back_onto_truth(image, s, factor)
-                                     for image, s in zip(images, scenes)]))
+  per_face = {path: scorer(np.stack([back_onto_truth(images[photo_of[k]], s, factor)
+                                     for k, s in enumerate(scenes)]))
               for path, images in outputs.items()}
   rotations = np.abs([s.rotation for s in scenes])
-  matches = {name: [match(f, s, hr) for f, s in zip(faces, scenes)]
-             for name, faces in found.items()}
+  matches = {name: [match(found_in[photo_of[k]], s, hr) for k, s in enumerate(scenes)]
+             for name, found_in in found.items()}
   hits = {name: np.array([m is not None for m in matched]) for name, matched in matches.items()}
-  false_detections = {name: np.array([len(f) - (m is not None) for f, m in zip(faces, matches[name])])
-                      for name, faces in found.items()}
+  false_detections = {name: false_per_face(found_in, matches[name], photo_of)
+                      for name, found_in in found.items()}
 
   def scores(groups: dict[str, np.ndarray]) -> dict:
     return {label: {path: {k: float(np.nanmean(v[chosen])) for k, v in values.items()}
@@ -392,7 +226,7 @@ def measure(faces: list[np.ndarray], config, detectors: dict, restorers: dict, s
 
   def rates(chosen: np.ndarray) -> dict:
     return ({name: float(h[chosen].mean()) for name, h in hits.items()}
-            | {f'{name} false/frame': float(false_detections[name][chosen].mean())
+            | {f'{name} false/face': float(false_detections[name][chosen].mean())
                for name in hits} | {'faces': int(chosen.sum())})
   detection = {'by size (face / model input)': {}, 'by rotation': {}}
   landmarks = {}
@@ -406,7 +240,8 @@ def measure(faces: list[np.ndarray], config, detectors: dict, restorers: dict, s
   for low, high in ROTATION_BUCKETS:
     chosen = (rotations >= low) & (rotations < high)
     detection['by rotation'][f'{low}-{high} deg'] = rates(chosen)
-  return {'condition': dataclasses.asdict(condition),
+  worst = np.argsort(per_face['aligned (MTCNN)']['psnr'] - per_face['bicubic']['psnr'])[:5]
+  return {'kind': kind, 'condition': dataclasses.asdict(condition), 'photos': len(photos),
           'identity_unusable': {p: int(np.isnan(v['id_distance']).sum())
                                 for p, v in per_face.items()},
           'scores': by_rotation(np.ones(len(scenes), bool)),
@@ -416,7 +251,25 @@ def measure(faces: list[np.ndarray], config, detectors: dict, restorers: dict, s
           'scores_by_size': scores(size_buckets),
           'detection': detection,
           # Root-mean-square errors of MTCNN's (refined) landmarks on the faces it found.
-          'landmark_errors_mtcnn': landmarks}
+          'landmark_errors_mtcnn': landmarks,
+          # The five faces the default path did worst on against bicubic (PSNR dB).
+          'worst_faces': [{'face': int(k), 'photo': int(photo_of[k]),
+                           'side_px': float(sides[k]), 'rotation': float(rotations[k]),
+                           'found': bool(hits['mtcnn'][k]),
+                           'gain_db': float(per_face['aligned (MTCNN)']['psnr'][k]
+                                            - per_face['bicubic']['psnr'][k])} for k in worst]}
+
+
+def false_per_face(found: list[list], matched: list, photo_of: np.ndarray) -> np.ndarray:
+  """Each face's share of its photo's false detections (the photo's detections that match
+  none of its faces, over its faces): their mean is false detections per face, which for
+  one face per photo is per frame."""
+  shares = np.zeros(len(matched))
+  for photo, detections in enumerate(found):
+    faces = np.flatnonzero(photo_of == photo)
+    true = {id(matched[k]) for k in faces if matched[k] is not None}
+    shares[faces] = (len(detections) - len(true)) / max(len(faces), 1)
+  return shares
 
 
 def markdown(result: dict) -> str:
@@ -425,8 +278,9 @@ def markdown(result: dict) -> str:
                      f"{m['hr_size']}²)" for m in result['models'])
   lines = [f"{result['faces']} held-out faces, {models}, "
            f"{settings_in_words(result['restorer_options'])}"]
-  lines += ['', '| condition | rotation | MTCNN found | bicubic PSNR / SSIM / LPIPS / FaceNet | '
-            'jfsr.restore - bicubic: PSNR / SSIM / LPIPS / FaceNet |', '|---|---|---|---|---|']
+  lines += ['', '| photos, condition | rotation | MTCNN found | bicubic PSNR / SSIM / LPIPS / '
+            'FaceNet | jfsr.restore - bicubic: PSNR / SSIM / LPIPS / FaceNet |',
+            '|---|---|---|---|---|']
   for name, measured in result['conditions'].items():
     found = measured['detection']['by rotation']
     for bucket, by_path in measured['scores'].items():
@@ -439,7 +293,8 @@ def markdown(result: dict) -> str:
                    f"{ours['lpips'] - base['lpips']:+.3f} / "
                    f"{ours['id_distance'] - base['id_distance']:+.3f} |")
   for name, measured in result['conditions'].items():
-    lines += ['', f'### {name}: {condition_in_words(measured["condition"])}']
+    lines += ['', f'### {name}: {measured.get("photos", "")} photos, '
+              f'{condition_in_words(measured["condition"])}']
     lines += condition_tables(measured)
   return '\n'.join(lines)
 
@@ -467,12 +322,18 @@ def condition_tables(result: dict) -> list[str]:
       gain = {k: by_path['aligned (MTCNN)'][k] - by_path['bicubic'][k] for k in ('psnr', 'ssim')}
       cells.append(f"{gain['psnr']:+.2f} dB / {gain['ssim']:+.3f}")
       lines.append(f"| {bucket} | {by_path[PATHS[0]]['faces']} | " + ' | '.join(cells) + ' |')
-  lines += ['', '| detection rate (false detections per frame) | MTCNN | Haar | faces |',
+  lines += ['', '| detection rate (false detections per face) | MTCNN | Haar | faces |',
             '|---|---|---|---|']
   for kind, buckets in result['detection'].items():
     for bucket, rates in buckets.items():
-      lines.append(f"| {kind}: {bucket} | {rates['mtcnn']:.2f} ({rates['mtcnn false/frame']:.2f}) "
-                   f"| {rates['haar']:.2f} ({rates['haar false/frame']:.2f}) | {rates['faces']} |")
+      lines.append(f"| {kind}: {bucket} | {rates['mtcnn']:.2f} ({rates['mtcnn false/face']:.2f}) "
+                   f"| {rates['haar']:.2f} ({rates['haar false/face']:.2f}) | {rates['faces']} |")
+  if 'worst_faces' in result:
+    lines += ['', '| worst faces (photo, face) | side (px) | rotation | found | restored - bicubic |',
+              '|---|---|---|---|---|']
+    lines += [f"| {w['photo']}, {w['face']} | {w['side_px']:.1f} | {w['rotation']:.0f}° | "
+              f"{'yes' if w['found'] else 'no'} | {w['gain_db']:+.2f} dB |"
+              for w in result['worst_faces']]
   lines += ['', '| MTCNN landmark error (RMS) | roll (deg) | scale (log) | shift (x side) | '
             'point (x side) | faces |', '|---|---|---|---|---|---|']
   for bucket, e in result['landmark_errors_mtcnn'].items():

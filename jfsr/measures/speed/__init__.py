@@ -1,4 +1,4 @@
-r"""Benchmarks: ``python -m jfsr.bench --config configs/celebahq.py[:VARIANT] [--what ...]``.
+r"""Benchmarks: ``python -m jfsr.measures.speed --config configs/celebahq.py[:VARIANT] [--what ...]``.
 
 Prints one JSON object per measurement, then a short table:
 
@@ -46,6 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jfsr import host_memory
+from jfsr.measures import scenes
 
 # Reference FLOPs per image of the full train step, counted on the authors'
 # PyTorch model (docs/benchmarks.md), keyed by (hr_size, lr_size, ngf, perceptual network).
@@ -268,31 +269,6 @@ def bench_restore(config, batch: int, repeats: int) -> dict:
                **spread(times), 'images_per_s': batch / statistics.median(times)})
 
 
-def video_frames(count: int, faces: int, face_px: int, seed: int = 0):
-  """``count`` 640x480 frames over a textured background, each with ``faces`` drawn faces
-  whose aligned crop is ``face_px`` wide (moving a little from frame to frame), and those
-  faces' landmarks (the template placed in each crop)."""
-  import cv2
-  from jfsr.data.synthetic import draw_face
-  from jfsr.faces.detection import FoundFace, landmarks_from_box
-  rng = np.random.default_rng(seed)
-  noise = rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)
-  background = cv2.GaussianBlur(noise, (0, 0), 4)
-  drawn = [draw_face(i, face_px)[0] for i in range(faces)]
-  frames, found = [], []
-  for t in range(count):
-    frame = background.copy()
-    frame_faces = []
-    for i, face in enumerate(drawn):
-      top, left = 80 + 200 * (i // 2) + t % 3, 120 + 260 * (i % 2) + t % 5
-      frame[top:top + face_px, left:left + face_px] = face
-      box = (left, top, left + face_px, top + face_px)
-      frame_faces.append(FoundFace(box, 1.0, landmarks_from_box(left, top, face_px), 'drawn'))
-    frames.append(frame)
-    found.append(frame_faces)
-  return frames, found
-
-
 def bench_video(config, faces: int, chunk: int, repeats: int, alignments: int,
                 flip_average: bool) -> dict:
   """Restoring 640x480 video frames with ``faces`` small faces each, ``chunk`` frames at a
@@ -306,7 +282,7 @@ def bench_video(config, faces: int, chunk: int, repeats: int, alignments: int,
   detector = Detector('auto', min_face=max(8, config.data.lr_size // 2))
   restorer = _untrained_restorer(config, max(1, faces * chunk), detector,
                                  alignments=alignments, flip_average=flip_average)
-  frames, found = video_frames(chunk, faces, config.data.lr_size)
+  frames, found = scenes.video_frames(chunk, faces, config.data.lr_size)
   scale = restorer.factor
 
   def run_stages():

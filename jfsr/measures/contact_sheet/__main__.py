@@ -1,5 +1,5 @@
-"""The contact-sheet command, ``python -m jfsr.data.contact_sheet``: the sheet of
-:mod:`jfsr.data.contact_sheet`."""
+"""The contact-sheet command, ``python -m jfsr.measures.contact_sheet``: the sheet of
+:mod:`jfsr.measures.contact_sheet`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from jfsr import cli, files
-from jfsr.data.contact_sheet import contact_sheet
+from jfsr.measures.contact_sheet import contact_sheet
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', 'configs/celebahq.py:demo', 'config whose data to show')

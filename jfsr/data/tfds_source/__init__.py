@@ -12,7 +12,6 @@ TensorFlow in the loop): ``--config.data.source=tfds --config.data.tfds_data_dir
 
 from __future__ import annotations
 
-import argparse
 import functools
 from pathlib import Path
 
@@ -67,12 +66,18 @@ def _builder_class():
 
 
 def prepare(root: str | Path, data_dir: str | Path | None = None):
-  """Builds the dataset from the official layout at ``root`` (array_record files)."""
+  """Builds the dataset from the official layout at ``root`` (array_record files); a root
+  without that layout is a :class:`jfsr.data.sources.DataError` before TFDS starts."""
   import tensorflow_datasets as tfds
+  root = Path(root).expanduser()
+  for folder in ('CelebA-HQ-img', 'CelebAMask-HQ-mask-anno'):
+    if not (root / folder).is_dir():
+      raise sources.DataError(f'--root {root}: {folder}/ is missing; give the official '
+                              f'CelebAMask-HQ layout, {sources.CELEBAMASK_LAYOUT}')
   builder = _builder_class()(data_dir=str(data_dir) if data_dir else None,
                              file_format='array_record')
   builder.download_and_prepare(
-      download_config=tfds.download.DownloadConfig(manual_dir=str(Path(root).expanduser())))
+      download_config=tfds.download.DownloadConfig(manual_dir=str(root)))
   return builder
 
 
@@ -100,19 +105,3 @@ class TfdsFaces:
     mask = np.asarray(record['mask'])[..., 0] > 127
     return {'hr': images.resize_rgb(np.asarray(record['image']), self.size),
             'mask': images.resize_mask(mask, self.size)}
-
-
-def main(argv=None) -> None:
-  parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-  parser.add_argument('--root', required=True, help='the extracted CelebAMask-HQ download')
-  parser.add_argument('--data_dir', default=None, help='TFDS data folder (default: TFDS\'s)')
-  args = parser.parse_args(argv)
-  builder = prepare(args.root, args.data_dir)
-  print(f'prepared {NAME} in {builder.data_dir}: '
-        + ', '.join(f'{k} {v.num_examples}' for k, v in builder.info.splits.items()))
-
-
-if __name__ == '__main__':
-  # Run through the importable module: TFDS locates a builder by its module's package.
-  from jfsr.data import tfds_source
-  tfds_source.main()

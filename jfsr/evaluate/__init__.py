@@ -227,8 +227,9 @@ def report(writer, workdir: epath.Path, step: int, results: dict, grid, config,
                results['bicubic']['psnr'], results['bicubic']['ssim'])
 
 
-def tensorboard_writer(workdir) -> 'metric_writers.MetricWriter':
-  """Scalars and images into TensorBoard event files, on process 0 only; the log gets one
+def tensorboard_writer(workdir):
+  """clu's metric writer of scalars and images into TensorBoard event files, on process 0
+  only (elsewhere one that writes nothing); the log gets one
   line per interval from the caller instead of clu's line per metric."""
   from clu import metric_writers  # TensorFlow-backed; only evaluation and training need it
   if jax.process_index() != 0:

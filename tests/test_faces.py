@@ -178,3 +178,27 @@ def test_many_frames_are_detected_in_groups_of_bounded_size(monkeypatch):
   assert found[3] == [('tiled', (2500, 2600, 3))]
   alone = [fake([frame])[0] for index, frame in enumerate(frames) if index != 3]
   assert [f for index, f in enumerate(found) if index != 3] == alone
+
+
+@pytest.mark.parametrize('index', [0, 1, 2])
+def test_a_turned_pass_finds_a_rolled_face_and_maps_it_back(index):
+  """A face rolled 30° about the frame's centre, which the upright cascade misses, is found
+  on the copy turned back: its landmarks, mapped to the frame, lie where the known roll puts
+  the upright face's (eye line at 30°, centre within a tenth of the face)."""
+  from jfsr.data.synthetic import draw_face
+  from jfsr.faces import detection
+  frame = np.full((320, 320, 3), 100, np.uint8)
+  frame[112:208, 112:208] = draw_face(index, 96)[0]
+  roll = _similarity(30, 1.0, 0, 0)
+  roll[:, 2] = [160, 160] - roll[:, :2] @ [160, 160]
+  rolled = alignment.warp(frame, roll, 320, border='replicate')
+  upright = detection.Detector('haar', min_face=40, turns=())
+  assert upright.detect([frame])[0] and not upright.detect([rolled])[0]
+  (found,) = detection.Detector('haar', min_face=40, turns=(30.0,)).detect([rolled])[0]
+  expected = alignment.apply_transform(roll, detection.landmarks_from_box(112, 112, 96))
+  eye_line = found.landmarks[1] - found.landmarks[0]
+  assert math.degrees(math.atan2(eye_line[1], eye_line[0])) == pytest.approx(30, abs=2)
+  assert np.hypot(*(found.landmarks.mean(0) - expected.mean(0))) < 9.6
+  x1, y1, x2, y2 = found.box
+  assert x1 < expected[:, 0].min() and x2 > expected[:, 0].max()
+  assert y1 < expected[:, 1].min() and y2 > expected[:, 1].max()

@@ -35,6 +35,12 @@ from jfsr.faces.refine import refine_landmarks
 SMALLEST = {'mtcnn': 28, 'haar': 24}
 MTCNN_THRESHOLDS = (0.5, 0.6, 0.6)
 
+# Besides the upright frame, MTCNN looks at copies turned by each of these angles both ways
+# (degrees): its networks were trained on faces within about ±20° of upright, and small
+# faces rolled further, compressed or blurred were missed; the passes triple the detection
+# time (docs/restoration.md has the found rates with and without them).
+TURNS = {'mtcnn': (25.0,), 'haar': ()}
+
 # A frame whose upscaled copy would hold more pixels than this is detected in tiles that
 # overlap by TILE_OVERLAP frame pixels (faces up to that size are found whole in some
 # tile; larger ones on a shrunk copy of the frame), which bounds detection's memory.
@@ -85,10 +91,14 @@ class Detector:
       pixels; below the detector's :data:`SMALLEST` it runs on an upscaled copy.
     threshold: Haar's minimum cascade level weight (MTCNN keeps its own thresholds).
     refine: refine MTCNN's landmarks on the upright face (:mod:`jfsr.faces.refine`).
+    turns: besides the upright frame, look at copies turned by each of these angles both
+      ways (degrees; default :data:`TURNS` of the detector), the faces found more than once
+      merged.
   """
 
   def __init__(self, kind: str = 'auto', min_face: int = 12, threshold: float = 0.0,
-               mtcnn_variables: dict | None = None, refine: bool = True):
+               mtcnn_variables: dict | None = None, refine: bool = True,
+               turns: tuple[float, ...] | None = None):
     from absl import logging
     self.min_face, self.threshold, self.refine = min_face, threshold, refine
     self._mtcnn = None
@@ -110,9 +120,20 @@ class Detector:
                         str(error).splitlines()[0])
     self.kind = 'mtcnn' if self._mtcnn else 'haar'
     self.upsample = max(1.0, SMALLEST[self.kind] / min_face)
+    self.turns = TURNS[self.kind] if turns is None else tuple(turns)
 
   def detect(self, frames: list[np.ndarray]) -> list[list[FoundFace]]:
-    """The faces of each frame, largest first, in memory bounded whatever the number of
+    """The faces of each frame, largest first: found upright and on copies turned by
+    :attr:`turns` both ways (mapped back, the faces found more than once merged)."""
+    found = self.detect_upright(frames)
+    for angle in (sign * turn for turn in self.turns for sign in (1, -1)):
+      turned, backs = zip(*(turn_frame(frame, angle) for frame in frames))
+      for faces, more, back in zip(found, self.detect_upright(list(turned)), backs):
+        faces += [_moved(face, back) for face in more]
+    return [_merge(faces) for faces in found] if self.turns else found
+
+  def detect_upright(self, frames: list[np.ndarray]) -> list[list[FoundFace]]:
+    """The faces of each frame as it is, in memory bounded whatever the number of
     frames: frames are detected together in groups whose upscaled copies hold at most
     :data:`MAX_DETECTION_PIXELS`, and a frame larger than that alone is detected in tiles
     (:meth:`detect_tiled`)."""
@@ -174,6 +195,29 @@ class Detector:
                   else [landmarks for _, landmarks in faces])
     return [[FoundFace(d.box, d.score, next(points), 'mtcnn') for d in found]
             for found in detections]
+
+
+def turn_frame(frame: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
+  """``frame`` turned ``angle`` degrees (counter-clockwise as seen) about its centre, the
+  same size, corners filled from its edges; and the 2x3 map from the turned copy's pixels
+  back to the frame's."""
+  import cv2
+  height, width = frame.shape[:2]
+  forward = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), angle, 1.0)
+  turned = cv2.warpAffine(frame, forward, (width, height), flags=cv2.INTER_CUBIC,
+                          borderMode=cv2.BORDER_REPLICATE)
+  return turned, cv2.invertAffineTransform(forward)
+
+
+def _moved(face: FoundFace, to_frame: np.ndarray) -> FoundFace:
+  """A face found on a turned copy, in the frame's pixels: its landmarks mapped, its box the
+  bounds of its mapped corners."""
+  x1, y1, x2, y2 = face.box
+  corners = alignment.apply_transform(to_frame, np.array([[x1, y1], [x2, y1], [x1, y2],
+                                                          [x2, y2]], float))
+  box = (*corners.min(0), *corners.max(0))
+  return dataclasses.replace(face, box=tuple(float(v) for v in box),
+                             landmarks=alignment.apply_transform(to_frame, face.landmarks))
 
 
 def upscale(frame: np.ndarray, factor: float) -> np.ndarray:

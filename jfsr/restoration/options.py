@@ -22,7 +22,9 @@ class RestoreOptions:
   pass (0) to that (1). Frames are enlarged to at most ``max_output_pixels``. Faces are
   found by ``detector`` (MTCNN where its weights are cached with 'auto') down to
   ``min_face`` pixels (default: half the model's input, at least 8; ``threshold``: Haar's
-  minimum level weight); the networks run on ``device``."""
+  minimum level weight), upright and, with ``turned_passes``, on copies turned as
+  :data:`jfsr.faces.detection.TURNS` says (finds rolled and compressed small faces, three
+  times the detection time); the networks run on ``device``."""
   batch_size: int = 16
   alignments: int = ensemble.ALIGNMENTS
   flip_average: bool = True
@@ -33,6 +35,7 @@ class RestoreOptions:
   detector: str = 'auto'
   min_face: int | None = None
   threshold: float = 0.0
+  turned_passes: bool = True
   device: str = 'auto'
 
   def __post_init__(self):

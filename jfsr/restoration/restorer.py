@@ -273,7 +273,8 @@ class Restorer:
     if self._detector is None:
       o = self.options
       smallest = min(g.lr_size for g in self.generators)
-      self._detector = Detector(o.detector, o.min_face or max(8, smallest // 2), o.threshold)
+      self._detector = Detector(o.detector, o.min_face or max(8, smallest // 2), o.threshold,
+                                turns=None if o.turned_passes else ())
     return self._detector
 
   # --- The generator ----------------------------------------------------------------

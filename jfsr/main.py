@@ -16,17 +16,6 @@ from ml_collections import config_flags
 from jfsr import cli
 
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file('config', None, 'config file, optionally with :VARIANT',
-                                lock_config=True)
-flags.DEFINE_string('workdir', None, 'directory for checkpoints, logs and samples')
-flags.DEFINE_enum('distributed', 'auto', ['auto', 'on', 'off'],
-                  'join JAX\'s multi-process runtime: on (TPU VM workers and clusters JAX detects, '
-                  'or the flags below), off, or auto (when the flags below or a SLURM/MPI launch '
-                  'say so)')
-flags.DEFINE_string('coordinator_address', None, 'multi-process: host:port of process 0')
-flags.DEFINE_integer('num_processes', None, 'multi-process: how many processes', lower_bound=1)
-flags.DEFINE_integer('process_id', None, 'multi-process: this process\'s rank', lower_bound=0)
-flags.mark_flags_as_required(['config', 'workdir'])
 
 
 def main(argv: list[str]) -> None:
@@ -39,6 +28,17 @@ def main(argv: list[str]) -> None:
 
 
 def run() -> None:
+  config_flags.DEFINE_config_file('config', None, 'config file, optionally with :VARIANT',
+                                  lock_config=True)
+  flags.DEFINE_string('workdir', None, 'directory for checkpoints, logs and samples')
+  flags.DEFINE_enum('distributed', 'auto', ['auto', 'on', 'off'],
+                    'join JAX\'s multi-process runtime: on (TPU VM workers and clusters JAX '
+                    'detects, or the flags below), off, or auto (when the flags below or a '
+                    'SLURM/MPI launch say so)')
+  flags.DEFINE_string('coordinator_address', None, 'multi-process: host:port of process 0')
+  flags.DEFINE_integer('num_processes', None, 'multi-process: how many processes', lower_bound=1)
+  flags.DEFINE_integer('process_id', None, 'multi-process: this process\'s rank', lower_bound=0)
+  flags.mark_flags_as_required(['config', 'workdir'])
   cli.run(main, __name__, accelerated=True)
 
 

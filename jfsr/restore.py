@@ -47,27 +47,6 @@ from jfsr.restoration.summary import Summary, describe_faces
 VIDEO_SUFFIXES = {'.mp4', '.avi', '.mov', '.mkv', '.webm'}
 
 FLAGS = flags.FLAGS
-cli.define_model_flags(onnx=True)
-flags.adopt_module_key_flags(cli)  # listed in this command's --help
-flags.DEFINE_string('input', None, 'an image, a folder of images, or a video')
-flags.DEFINE_string('output', None, 'folder for the results (created; not the input folder)')
-flags.DEFINE_bool('aligned', False, 'inputs are aligned face crops: restore each whole')
-flags.DEFINE_bool('force', False, 'restore large faces too (they lose detail on the way in)')
-flags.DEFINE_integer('upscale', None, 'enlarge frames this many times (default: from the faces '
-                     'found); 1 keeps their size', lower_bound=1)
-flags.DEFINE_float('smoothing', 0.6, 'video: weight of the previous frame\'s landmarks, 0 to <1',
-                   lower_bound=0.0, upper_bound=0.99)
-flags.DEFINE_float('output_smoothing', 0.5, 'video: weight of each face\'s earlier restored '
-                   'outputs in its output (an average over time in the face\'s own '
-                   'coordinates, against flicker), 0 to <1', lower_bound=0.0, upper_bound=0.99)
-flags.DEFINE_integer('frames_per_chunk', 16, 'video frames detected and restored together',
-                     lower_bound=1)
-flags.DEFINE_bool('compare', False, 'write model input | bicubic | restored side by side')
-flags.DEFINE_enum('format', 'png', ['png', 'jpg'], 'image output format')
-flags.DEFINE_integer('quality', 95, 'JPEG quality', lower_bound=1, upper_bound=100)
-flags.DEFINE_bool('overwrite', False, 'replace results already in --output (never an input)')
-option_flags.define_flags()
-flags.adopt_module_key_flags(option_flags)
 
 
 def list_inputs(path: Path) -> tuple[list[Path], str]:
@@ -148,7 +127,7 @@ def save_image(image: np.ndarray, path: Path) -> None:
   write_data(path, data, FLAGS.overwrite)
 
 
-def probe_images(files: list[Path], summary: Summary) -> list[Path]:
+def probe_images(files: list[Path], summary: Summary, max_output_mp: float) -> list[Path]:
   """The files whose header reads as an image within ``--max_output_mp``; the others are
   skipped, named and counted, before any model is loaded or any pixel decoded."""
   from jfsr.data.images import image_size
@@ -160,16 +139,17 @@ def probe_images(files: list[Path], summary: Summary) -> list[Path]:
       logging.warning('skipped %s: not a readable image (%s)', path, error)
       summary.skipped += 1
       continue
-    if height * width > FLAGS.max_output_mp * 1e6:
+    if height * width > max_output_mp * 1e6:
       logging.warning('skipped %s: %dx%d (%.0f MP) is above --max_output_mp %g', path, width,
-                      height, height * width / 1e6, FLAGS.max_output_mp)
+                      height, height * width / 1e6, max_output_mp)
       summary.skipped += 1
       continue
     usable.append(path)
   return usable
 
 
-def read_images(files: list[Path], summary: Summary, progress) -> list[tuple[Path, np.ndarray]]:
+def read_images(files: list[Path], summary: Summary, progress, max_output_mp: float
+                ) -> list[tuple[Path, np.ndarray]]:
   """The decodable ones among ``files``; the others (a truncated file, say) are skipped,
   named and counted."""
   from jfsr.data.images import read_rgb
@@ -182,9 +162,9 @@ def read_images(files: list[Path], summary: Summary, progress) -> list[tuple[Pat
       summary.skipped += 1
       progress.update(1)
       continue
-    if frame.shape[0] * frame.shape[1] > FLAGS.max_output_mp * 1e6:  # replaced since probed
+    if frame.shape[0] * frame.shape[1] > max_output_mp * 1e6:  # replaced since probed
       logging.warning('skipped %s: %dx%d is above --max_output_mp %g', path, frame.shape[1],
-                      frame.shape[0], FLAGS.max_output_mp)
+                      frame.shape[0], max_output_mp)
       summary.skipped += 1
       progress.update(1)
       continue
@@ -213,7 +193,8 @@ def restore_images(restorer, files: list[Path], targets: dict[Path, Path],
   progress = Progress(len(files), 'images')
   try:
     for start in range(0, len(files), FLAGS.batch_size):
-      group = read_images(files[start:start + FLAGS.batch_size], summary, progress)
+      group = read_images(files[start:start + FLAGS.batch_size], summary, progress,
+                          FLAGS.max_output_mp)
       if group:
         restore_group(restorer, group, targets, summary)
         progress.update(len(group))
@@ -277,7 +258,7 @@ def main(argv) -> None:
     targets = plan_outputs(files, output, suffix, FLAGS.overwrite)
     check_writable(output)
     if kind == 'images':
-      files = probe_images(files, summary)
+      files = probe_images(files, summary, FLAGS.max_output_mp)
       if not files:
         print(summary.line())
         cli.fail(f'nothing in --input {input_path} could be restored')
@@ -333,6 +314,27 @@ def interrupt_on_sigterm() -> None:
 
 
 def run() -> None:
+  cli.define_model_flags(onnx=True)
+  flags.adopt_module_key_flags(cli)  # listed in this command's --help
+  flags.DEFINE_string('input', None, 'an image, a folder of images, or a video')
+  flags.DEFINE_string('output', None, 'folder for the results (created; not the input folder)')
+  flags.DEFINE_bool('aligned', False, 'inputs are aligned face crops: restore each whole')
+  flags.DEFINE_bool('force', False, 'restore large faces too (they lose detail on the way in)')
+  flags.DEFINE_integer('upscale', None, 'enlarge frames this many times (default: from the faces '
+                       'found); 1 keeps their size', lower_bound=1)
+  flags.DEFINE_float('smoothing', 0.6, 'video: weight of the previous frame\'s landmarks, 0 to <1',
+                     lower_bound=0.0, upper_bound=0.99)
+  flags.DEFINE_float('output_smoothing', 0.5, 'video: weight of each face\'s earlier restored '
+                     'outputs in its output (an average over time in the face\'s own '
+                     'coordinates, against flicker), 0 to <1', lower_bound=0.0, upper_bound=0.99)
+  flags.DEFINE_integer('frames_per_chunk', 16, 'video frames detected and restored together',
+                       lower_bound=1)
+  flags.DEFINE_bool('compare', False, 'write model input | bicubic | restored side by side')
+  flags.DEFINE_enum('format', 'png', ['png', 'jpg'], 'image output format')
+  flags.DEFINE_integer('quality', 95, 'JPEG quality', lower_bound=1, upper_bound=100)
+  flags.DEFINE_bool('overwrite', False, 'replace results already in --output (never an input)')
+  option_flags.define_flags()
+  flags.adopt_module_key_flags(option_flags)
   flags.mark_flags_as_required(['input', 'output'])
   interrupt_on_sigterm()
   cli.run(main, __name__, accelerated=True)

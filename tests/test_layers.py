@@ -85,8 +85,18 @@ def test_the_layer_check_sees_an_upward_import(tmp_path):
   assert layer_of('jfsr.cli') == COMMANDS > layer_of('jfsr.measures.in_frames')
 
 
-def test_no_library_module_declares_flags():
-  """Flags are declared in command modules alone (``DEFINE_`` nowhere else)."""
+def test_flags_are_declared_one_way_in_command_modules_alone():
+  """Flags are declared in command modules alone (``DEFINE_`` nowhere else), and there
+  inside functions (a command's ``run()``, or the ``define_flags`` of a ``*_flags``
+  module), never at import."""
   declaring = [module_name(path) for path in sorted(PACKAGE.rglob('*.py'))
                if 'DEFINE_' in path.read_text()]
   assert declaring and all(is_command(name) for name in declaring), declaring
+  at_import = []
+  for path in sorted(PACKAGE.rglob('*.py')):
+    for statement in ast.parse(path.read_text()).body:
+      calls = [node for node in ast.walk(statement) if isinstance(node, ast.Call)]
+      if not isinstance(statement, (ast.FunctionDef, ast.ClassDef)) and any(
+          getattr(call.func, 'attr', '').startswith('DEFINE') for call in calls):
+        at_import.append(f'{module_name(path)}:{statement.lineno}')
+  assert not at_import, at_import

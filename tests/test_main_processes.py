@@ -88,8 +88,6 @@ def test_a_failed_checkpoint_save_is_one_line_naming_the_step():
     (['--config', 'configs/celebahq.py:nosuch'], "unknown variant 'nosuch'"),
     (['--config.train.batch_size=abc'], 'batch_size'),
     (['--config.train.batch_size=6'], 'train.batch_size=6 must be a positive multiple of the 4'),
-    (['--mode', 'eval', '--steps=two'], 'give checkpoint steps as integers'),
-    (['--mode', 'eval'], 'holds no checkpoint'),
     (['--config.eval.num_images=9'], 'eval.num_images=9 is more than the test split holds'),
     (['--config', 'configs/nosuch.py'], 'configs/nosuch.py: cannot be loaded'),
     (['--config.train.num_steps=-5'], 'train.num_steps=-5: a positive count, or -1'),
@@ -100,6 +98,19 @@ def test_bad_input_gets_a_one_line_error(tmp_path, arguments, message):
   result = run_main(tmp_path / 'run', *arguments, check=False)
   assert result.returncode != 0
   assert message in result.stderr
+  assert 'Traceback' not in result.stderr
+  assert len([l for l in result.stderr.splitlines() if l.startswith('error:')]) == 1
+
+
+@pytest.mark.parametrize('arguments, message', [
+    (['--steps=two'], 'give checkpoint steps as integers'),
+    ([], 'holds no checkpoint'),
+])
+def test_evaluating_a_run_without_checkpoints_is_a_one_line_error(tmp_path, arguments, message):
+  result = subprocess.run([sys.executable, '-m', 'jfsr.evaluate', '--workdir',
+                           str(tmp_path / 'run'), *arguments], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+  assert result.returncode != 0 and message in result.stderr
   assert 'Traceback' not in result.stderr
   assert len([l for l in result.stderr.splitlines() if l.startswith('error:')]) == 1
 

@@ -565,7 +565,6 @@ def test_a_video_written_short_is_not_published(tmp_path):
 def test_an_image_grown_past_the_bound_after_probing_is_skipped_by_name(tmp_path, caplog):
   """A folder run probes headers first; a file replaced by a larger one before it is decoded
   is skipped, named and counted, and the rest go on."""
-  from absl import flags
   from jfsr import restore as restore_cli
   from jfsr.restoration.summary import Summary
   from jfsr.restoration.video import Progress
@@ -574,13 +573,9 @@ def test_an_image_grown_past_the_bound_after_probing_is_skipped_by_name(tmp_path
     Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(path)
   Image.fromarray(np.zeros((400, 400, 3), np.uint8)).save(grown)  # replaced after the probe
   summary = Summary()
-  saved = flags.FLAGS.max_output_mp
-  flags.FLAGS.max_output_mp = 0.01  # 10,000 pixels: a.png fits, b.png no longer does
-  try:
-    with caplog.at_level('WARNING'):
-      read = restore_cli.read_images([small, grown], summary, Progress(2, 'images', io.StringIO()))
-  finally:
-    flags.FLAGS.max_output_mp = saved
+  with caplog.at_level('WARNING'):  # --max_output_mp 0.01 (10,000 pixels): a.png fits, b.png no longer
+    read = restore_cli.read_images([small, grown], summary, Progress(2, 'images', io.StringIO()),
+                                   max_output_mp=0.01)
   assert [path for path, _ in read] == [small] and summary.skipped == 1
   assert any('b.png' in r.getMessage() and 'max_output_mp' in r.getMessage()
              for r in caplog.records)

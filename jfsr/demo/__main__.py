@@ -8,16 +8,6 @@ from jfsr import cli
 from jfsr.restoration import option_flags
 
 FLAGS = flags.FLAGS
-cli.define_model_flags(onnx=True)  # neither given: the default models (module docstring)
-flags.adopt_module_key_flags(cli)  # listed in this command's --help
-flags.DEFINE_string('host', '127.0.0.1', 'address to listen on (0.0.0.0: every interface, '
-                    'reachable from other computers)')
-flags.DEFINE_integer('port', 7860, 'port to listen on (0: a free one, printed)', lower_bound=0,
-                     upper_bound=65535)
-flags.DEFINE_float('max_upload_mb', 20.0, 'largest file accepted, in MB', lower_bound=0.001)
-flags.DEFINE_integer('max_video_frames', 300, 'longest video accepted, in frames', lower_bound=1)
-option_flags.define_flags(max_output_mp=16.0)  # a web page's results stay small
-flags.adopt_module_key_flags(option_flags)
 
 
 def main(argv) -> None:
@@ -53,6 +43,16 @@ def main(argv) -> None:
 
 def run() -> None:
   """The ``jfsr-demo`` command (also ``python -m jfsr.demo``)."""
+  cli.define_model_flags(onnx=True)  # neither given: the default models (module docstring)
+  flags.adopt_module_key_flags(cli)  # listed in this command's --help
+  flags.DEFINE_string('host', '127.0.0.1', 'address to listen on (0.0.0.0: every interface, '
+                      'reachable from other computers)')
+  flags.DEFINE_integer('port', 7860, 'port to listen on (0: a free one, printed)', lower_bound=0,
+                       upper_bound=65535)
+  flags.DEFINE_float('max_upload_mb', 20.0, 'largest file accepted, in MB', lower_bound=0.001)
+  flags.DEFINE_integer('max_video_frames', 300, 'longest video accepted, in frames', lower_bound=1)
+  option_flags.define_flags(max_output_mp=16.0)  # a web page's results stay small
+  flags.adopt_module_key_flags(option_flags)
   cli.run(main, __name__, accelerated=True)
 
 

@@ -10,12 +10,6 @@ from jfsr import cli, files
 from jfsr.measures.contact_sheet import contact_sheet
 
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file('config', 'configs/celebahq.py:demo', 'config whose data to show')
-flags.DEFINE_integer('count', 8, 'number of examples (rows)')
-flags.DEFINE_enum('split', 'train', ['train', 'test'], 'which split to draw from')
-flags.DEFINE_integer('seed', 0, 'degradation seed')
-flags.DEFINE_string('out', 'contact_sheet.png', 'output PNG')
-flags.DEFINE_bool('overwrite', False, 'replace a file already at --out')
 
 
 def main(argv):
@@ -30,5 +24,15 @@ def main(argv):
         f'blurred HR | LR{frame_column}')
 
 
-if __name__ == '__main__':
+def run() -> None:
+  config_flags.DEFINE_config_file('config', 'configs/celebahq.py:demo', 'config whose data to show')
+  flags.DEFINE_integer('count', 8, 'number of examples (rows)')
+  flags.DEFINE_enum('split', 'train', ['train', 'test'], 'which split to draw from')
+  flags.DEFINE_integer('seed', 0, 'degradation seed')
+  flags.DEFINE_string('out', 'contact_sheet.png', 'output PNG')
+  flags.DEFINE_bool('overwrite', False, 'replace a file already at --out')
   cli.run(main, __name__)
+
+
+if __name__ == '__main__':
+  run()

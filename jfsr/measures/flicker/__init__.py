@@ -65,7 +65,7 @@ def flicker_and_psnr(outputs: list[np.ndarray], clip: list[scenes.Scene], factor
   return float(np.mean([np.abs(b - a).mean() for a, b in zip(faces, faces[1:])])), float(psnr)
 
 
-def run(model: str | None, checkpoint: str | None, root: str | None, folder: str | None,
+def measure_flicker(model: str | None, checkpoint: str | None, root: str | None, folder: str | None,
         first: int, count: int, frames: int, smoothings: list[float],
         output_smoothings: list[float] = (), seed: int = 0, options=None) -> dict:
   """The measure of the module docstring; ``options``

@@ -96,7 +96,7 @@ def box_only(face):
   return dataclasses.replace(face, landmarks=average)
 
 
-def run(model: str | None, root: str | None, count: int, seed: int = 0,
+def measure_photos(model: str | None, root: str | None, count: int, seed: int = 0,
         checkpoint: str | None = None, folder: str | None = None, first: int = 0,
         options: restore_options.RestoreOptions | None = None,
         conditions: tuple[str, ...] = ('png',), face_sizes: tuple[int, ...] = (),

@@ -10,7 +10,7 @@ from absl import flags
 from jfsr import cli
 from jfsr.measures import report_flags
 from jfsr.restoration import option_flags
-from jfsr.measures.in_frames import CONDITIONS, condition_in_words, markdown, run, valid_edges
+from jfsr.measures.in_frames import CONDITIONS, condition_in_words, markdown, measure_photos, valid_edges
 from jfsr.measures.scenes import KINDS
 
 FLAGS = flags.FLAGS
@@ -19,13 +19,13 @@ FLAGS = flags.FLAGS
 def main(argv) -> None:
   del argv
   conditions = tuple(CONDITIONS) if 'all' in FLAGS.conditions else tuple(FLAGS.conditions)
-  report_flags.report(lambda: run(
+  report_flags.report(lambda: measure_photos(
       FLAGS.model, FLAGS.root, FLAGS.faces, FLAGS.seed, FLAGS.checkpoint, FLAGS.folder,
       FLAGS.first, option_flags.from_flags(), conditions,
       tuple(int(edge) for edge in FLAGS.face_sizes or ()), tuple(FLAGS.kinds)), markdown)
 
 
-if __name__ == '__main__':
+def run() -> None:
   report_flags.define_flags(60, 'how many held-out faces (spread over the rotation buckets)')
   flags.DEFINE_list('conditions', ['png'], 'comma-separated, how the scenes are degraded '
                     'besides the placement: ' + ', '.join(
@@ -46,3 +46,7 @@ if __name__ == '__main__':
                            '--face_sizes: at least two rising positive whole numbers of pixels, '
                            'e.g. 12,16,20,24')
   cli.run(main, __name__, accelerated=True)
+
+
+if __name__ == '__main__':
+  run()

@@ -12,18 +12,6 @@ from jfsr.measures.speed import (bench_blur, bench_fed, bench_generator, bench_l
                         bench_restore, bench_train, bench_video, table)
 
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file('config', 'configs/celebahq.py:smoke', 'config to benchmark')
-flags.DEFINE_list('what', ['train', 'generator', 'blur', 'loader'], 'which measurements')
-flags.DEFINE_integer('batch', None, 'global train batch (default: the config\'s)')
-flags.DEFINE_integer('repeats', 5, 'timed repetitions after one warm-up')
-flags.DEFINE_list('infer_batches', ['1', '64'], 'generator batch sizes')
-flags.DEFINE_list('restore_batches', ['1', '32'], 'face batches for --what restore')
-flags.DEFINE_integer('video_chunk', 8, 'frames per chunk for --what video')
-flags.DEFINE_list('loader_workers', ['0', '1', '2'], 'grain worker counts')
-flags.DEFINE_integer('loader_batches', 8, 'batches timed per loader setting')
-flags.DEFINE_integer('blur_images', 40, 'images blurred per worker')
-flags.DEFINE_integer('fed_steps', 20, 'steps timed by --what fed')
-flags.DEFINE_string('profile_dir', None, 'record a jax.profiler trace of 3 train steps here')
 
 
 def main(argv):
@@ -60,5 +48,21 @@ def main(argv):
   print(table(records), file=sys.stderr)
 
 
-if __name__ == '__main__':
+def run() -> None:
+  config_flags.DEFINE_config_file('config', 'configs/celebahq.py:smoke', 'config to benchmark')
+  flags.DEFINE_list('what', ['train', 'generator', 'blur', 'loader'], 'which measurements')
+  flags.DEFINE_integer('batch', None, 'global train batch (default: the config\'s)')
+  flags.DEFINE_integer('repeats', 5, 'timed repetitions after one warm-up')
+  flags.DEFINE_list('infer_batches', ['1', '64'], 'generator batch sizes')
+  flags.DEFINE_list('restore_batches', ['1', '32'], 'face batches for --what restore')
+  flags.DEFINE_integer('video_chunk', 8, 'frames per chunk for --what video')
+  flags.DEFINE_list('loader_workers', ['0', '1', '2'], 'grain worker counts')
+  flags.DEFINE_integer('loader_batches', 8, 'batches timed per loader setting')
+  flags.DEFINE_integer('blur_images', 40, 'images blurred per worker')
+  flags.DEFINE_integer('fed_steps', 20, 'steps timed by --what fed')
+  flags.DEFINE_string('profile_dir', None, 'record a jax.profiler trace of 3 train steps here')
   cli.run(main, __name__, accelerated=True)
+
+
+if __name__ == '__main__':
+  run()

@@ -277,9 +277,11 @@ def bench_video(config, faces: int, chunk: int, repeats: int, alignments: int,
   (each face under ``alignments`` nudged alignments, and mirrored with ``flip_average``),
   and paste-back (enlarging the frame, blending each face under its mask and
   back-projecting it). The restored faces are the drawn ones (their landmarks known),
-  whatever the detector finds."""
+  whatever the detector finds. Detection is timed as restoring runs it (upright and on
+  turned copies) and upright alone (``detect_upright_s``)."""
   from jfsr.faces.detection import Detector
   detector = Detector('auto', min_face=max(8, config.data.lr_size // 2))
+  upright = Detector('auto', min_face=detector.min_face, turns=())
   restorer = _untrained_restorer(config, max(1, faces * chunk), detector,
                                  alignments=alignments, flip_average=flip_average)
   frames, found = scenes.video_frames(chunk, faces, config.data.lr_size)
@@ -290,6 +292,9 @@ def bench_video(config, faces: int, chunk: int, repeats: int, alignments: int,
     start = time.perf_counter()
     detected = detector.detect(frames)
     times['detect_s'] = time.perf_counter() - start
+    start = time.perf_counter()
+    upright.detect(frames)
+    times['detect_upright_s'] = time.perf_counter() - start
     start = time.perf_counter()
     plans = restorer.prepare(frames, found, force=True)
     times['align_s'] = time.perf_counter() - start
@@ -318,6 +323,8 @@ def bench_video(config, faces: int, chunk: int, repeats: int, alignments: int,
                'ms_per_face': {k[:-2]: 1e3 * median[k] / (faces * chunk)
                                for k in ('detect_s', 'align_s', 'generator_s', 'paste_s')},
                'around_over_generator': around / median['generator_s'],
+               'detect_ms_per_frame': 1e3 * median['detect_s'] / chunk,
+               'detect_upright_ms_per_frame': 1e3 * median['detect_upright_s'] / chunk,
                'detected_per_frame': median['detected'] / chunk})
 
 
@@ -369,7 +376,9 @@ def table(records: list[dict]) -> str:
           '|---|---|---|---|---|---|']
   for r in records:
     setting = (f"{r['batch']} images" if r['what'] == 'blur' else
-               f"{r['batch']} frames, {r['faces']} faces each" if r['what'] == 'video' else
+               f"{r['batch']} frames, {r['faces']} faces each; detection "
+               f"{r['detect_ms_per_frame']:.0f} ms/frame ({r['detect_upright_ms_per_frame']:.0f} "
+               f"upright only)" if r['what'] == 'video' else
                f"batch {r['batch']}, {r['lr_size']}² in; JAX {r['jax_images_per_s']:.2f} "
                f"images/s, ONNX x{r['onnx_over_jax']:.2f}" if r['what'] == 'onnx' else
                f"batch {r['batch']}") + (

@@ -159,3 +159,18 @@ def test_the_x32_recipe_is_the_photo_recipe_at_the_papers_sizes_from_the_default
   assert (x32['data.hr_size'], x32['data.lr_size']) == (256, 32)
   assert x32['model.generator_init'] in generators.SHIPPED
   assert generators.load(x32['model.generator_init'])[0].data.lr_size == 16  # grown, not equal
+
+
+def test_the_compressed_recipe_is_the_photo_recipe_with_more_jpeg_from_the_default_model():
+  """``cpu_x16_compressed`` changes the photo recipe only in what its docstring says: it
+  starts from the shipped default, degrades three quarters of the examples as photos
+  (most as JPEG) at half the learning rate, and checkpoints and evaluates more often."""
+  photos = _flat(_recipe('cpu_x16_photos').to_dict())
+  compressed = _flat(_recipe('cpu_x16_compressed').to_dict())
+  assert {k for k in photos if photos[k] != compressed[k]} == {
+      'variant', 'model.generator_init', 'data.photo.share', 'data.photo.jpeg_prob',
+      'optimizer.learning_rate', 'train.checkpoint_every_steps', 'eval.every_steps',
+      'eval.identity'}
+  assert compressed['model.generator_init'] == 'cpu-x16-photos'
+  assert compressed['optimizer.learning_rate'] == photos['optimizer.learning_rate'] / 2
+  assert compressed['data.photo.share'] > photos['data.photo.share']

@@ -24,6 +24,15 @@ def run_main(workdir, *extra, check=True):
   return result
 
 
+def run_evaluate(workdir, *extra, check=True):
+  """``python -m jfsr.evaluate --workdir WORKDIR`` (the run's saved config) as a subprocess."""
+  command = [sys.executable, '-m', 'jfsr.evaluate', '--workdir', str(workdir), *extra]
+  result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+  if check and result.returncode != 0:
+    raise AssertionError(f'{command} failed:\n{result.stderr[-5000:]}')
+  return result
+
+
 def saved_state(workdir, step):
   return ocp.StandardCheckpointer().restore(Path(workdir) / 'checkpoints' / str(step) / 'state')
 

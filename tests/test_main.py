@@ -18,7 +18,7 @@ from PIL import Image
 
 import jax
 from main_runs import (REPO, SMOKE, all_gone, assert_trees_equal, child_pids, restored_here,
-                       run_main, saved_state)
+                       run_evaluate, run_main, saved_state)
 
 
 @pytest.fixture(scope='module')
@@ -64,13 +64,13 @@ def _skimage_psnr(targets, preds):
                         for t, p in zip(targets, preds)]))
 
 
-def test_eval_mode_writes_tables_that_match_an_independent_computation(trained, smoke_config):
+def test_evaluation_writes_tables_that_match_an_independent_computation(trained, smoke_config):
   import jax.numpy as jnp
   from jfsr import grids, models
   from jfsr.data import pipeline
 
   workdir, _ = trained
-  result = run_main(workdir, '--mode', 'eval', '--steps=4,6')
+  result = run_evaluate(workdir, '--steps=4,6')
   assert 'step 6, 8 test faces: PSNR' in result.stderr and 'evaluated step 6' in result.stderr
   record = json.loads((workdir / 'eval' / '6' / 'metrics.json').read_text())
   assert record['num_images'] == 8 and set(record['methods']) == {'bicubic', 'model'}
@@ -110,9 +110,9 @@ def test_generator_restores_alone_onto_one_device(trained, smoke_config):
 
 def test_eval_of_a_missing_step_or_another_model_is_refused(trained):
   workdir, _ = trained
-  result = run_main(workdir, '--mode', 'eval', '--steps=99', check=False)
+  result = run_evaluate(workdir, '--steps=99', check=False)
   assert result.returncode != 0 and 'no checkpoint of step(s) [99]' in result.stderr
-  result = run_main(workdir, '--mode', 'eval', '--config.model.ngf=8', check=False)
+  result = run_evaluate(workdir, '--config.model.ngf=8', check=False)
   assert result.returncode != 0 and 'model.ngf: 4 saved, 8 now' in result.stderr
   assert 'Traceback' not in result.stderr
 

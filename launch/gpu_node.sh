@@ -7,12 +7,12 @@
 # COMMAND: setup | train | eval
 # Settings (environment variables):
 #   JFSR_WORKDIR       train, eval: where checkpoints and logs go (shared by all nodes)
-#   JFSR_CONFIG        train, eval (default configs/celebahq.py)
+#   JFSR_CONFIG        train (default configs/celebahq.py; eval reads the run's saved config)
 #   JFSR_CUDA          setup: jax's CUDA extra, cuda12 or cuda13 (default cuda12)
 #   JFSR_NUM_NODES     train: how many nodes (default 1)
 #   JFSR_NODE_RANK     train, more than one node: this node's rank, 0 .. JFSR_NUM_NODES-1
 #   JFSR_COORDINATOR   train, more than one node: host:port of rank 0, reachable by all
-# MAIN_FLAGS go to python -m jfsr.main, e.g. -- --config.train.batch_size=128
+# MAIN_FLAGS go to python -m jfsr.main (train) or jfsr.evaluate (eval), e.g. -- --config.train.batch_size=128
 # --dry-run prints the exact commands and runs none.
 set -euo pipefail
 
@@ -55,8 +55,7 @@ case "$command" in
     ;;
   eval)
     require JFSR_WORKDIR
-    run "$python" -m jfsr.main --config="$config" --workdir="$JFSR_WORKDIR" --mode=eval \
-      "${main_flags[@]}"
+    run "$python" -m jfsr.evaluate --workdir="$JFSR_WORKDIR" "${main_flags[@]}"
     ;;
   *)
     die "unknown COMMAND $command: setup, train or eval"

@@ -9,7 +9,7 @@
 #   JFSR_TPU_TYPE                            create (e.g. v4-8, v4-32, v5litepod-16)
 #   JFSR_TPU_RUNTIME                         create (default: chosen from JFSR_TPU_TYPE)
 #   JFSR_WORKDIR                             train, eval: a gs:// path every host reaches
-#   JFSR_CONFIG                              train, eval (default configs/celebahq.py)
+#   JFSR_CONFIG                              train (default configs/celebahq.py; eval reads the saved one)
 # MAIN_FLAGS go to python -m jfsr.main on every host, e.g. -- --config.data.source=tfds
 # --dry-run prints the exact gcloud commands and runs none.
 set -euo pipefail
@@ -76,8 +76,8 @@ case "$command" in
     ;;
   eval)
     need_gs_workdir
-    flags=$(quote_args --config="$config" --workdir="$JFSR_WORKDIR" --mode=eval "${main_flags[@]}")
-    ssh_chief "cd $REMOTE_DIR && .venv/bin/python -m jfsr.main $flags"
+    flags=$(quote_args --workdir="$JFSR_WORKDIR" "${main_flags[@]}")
+    ssh_chief "cd $REMOTE_DIR && .venv/bin/python -m jfsr.evaluate $flags"
     ;;
   delete)
     run gcloud compute tpus tpu-vm delete "$JFSR_TPU_NAME" "${where[@]}" --quiet

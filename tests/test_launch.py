@@ -91,6 +91,19 @@ def test_tpu_train_starts_the_same_main_on_every_worker(fake_tools):
                   '--workdir=gs://bucket/run 1', '--distributed=on', TRICKY]
 
 
+def test_tpu_eval_runs_the_evaluation_command_on_worker_0(fake_tools):
+  """``eval`` runs ``jfsr.evaluate`` (the one evaluation entry point) on the run's workdir,
+  the flags after ``--`` passed on."""
+  env, _ = fake_tools
+  env.update(TPU_ENV)
+  (line,) = launch('tpu_vm.sh', '--dry-run', 'eval', '--', TRICKY, env=env).stdout.splitlines()
+  argv = shlex.split(line)
+  assert '--worker=0' in argv
+  words = remote_command(argv)
+  assert words[words.index('.venv/bin/python'):] == [
+      '.venv/bin/python', '-m', 'jfsr.evaluate', '--workdir=gs://bucket/run 1', TRICKY]
+
+
 def test_tpu_create_picks_the_runtime_of_the_tpu_type(fake_tools):
   env, _ = fake_tools
   env.update(TPU_ENV, JFSR_TPU_TYPE='v5litepod-16')

@@ -79,29 +79,25 @@ def remote_command(argv):
   return shlex.split(command)
 
 
-def test_tpu_train_starts_the_same_main_on_every_worker(fake_tools):
+@pytest.mark.parametrize('command, workers, python_command', [
+    ('train', '--worker=all', ['-m', 'jfsr.main', '--config=configs/celebahq.py',
+                               '--workdir=gs://bucket/run 1', '--distributed=on', TRICKY]),
+    # The one evaluation entry point, on the run's workdir (its saved config).
+    ('eval', '--worker=0', ['-m', 'jfsr.evaluate', '--workdir=gs://bucket/run 1', TRICKY]),
+])
+def test_tpu_train_and_eval_run_their_command_on_their_workers(fake_tools, command, workers,
+                                                               python_command):
+  """``train`` starts the same ``jfsr.main`` on every worker, ``eval`` runs ``jfsr.evaluate``
+  on worker 0; the flags after ``--`` are passed on."""
   env, _ = fake_tools
   env.update(TPU_ENV)
-  (line,) = launch('tpu_vm.sh', '--dry-run', 'train', '--', TRICKY, env=env).stdout.splitlines()
+  (line,) = launch('tpu_vm.sh', '--dry-run', command, '--', TRICKY, env=env).stdout.splitlines()
   argv = shlex.split(line)
-  assert '--worker=all' in argv
+  assert workers in argv
   words = remote_command(argv)
-  main = words[words.index('.venv/bin/python'):words.index('>')]
-  assert main == ['.venv/bin/python', '-m', 'jfsr.main', '--config=configs/celebahq.py',
-                  '--workdir=gs://bucket/run 1', '--distributed=on', TRICKY]
-
-
-def test_tpu_eval_runs_the_evaluation_command_on_worker_0(fake_tools):
-  """``eval`` runs ``jfsr.evaluate`` (the one evaluation entry point) on the run's workdir,
-  the flags after ``--`` passed on."""
-  env, _ = fake_tools
-  env.update(TPU_ENV)
-  (line,) = launch('tpu_vm.sh', '--dry-run', 'eval', '--', TRICKY, env=env).stdout.splitlines()
-  argv = shlex.split(line)
-  assert '--worker=0' in argv
-  words = remote_command(argv)
-  assert words[words.index('.venv/bin/python'):] == [
-      '.venv/bin/python', '-m', 'jfsr.evaluate', '--workdir=gs://bucket/run 1', TRICKY]
+  start = words.index('.venv/bin/python')
+  end = words.index('>') if '>' in words else len(words)
+  assert words[start + 1:end] == python_command
 
 
 def test_tpu_create_picks_the_runtime_of_the_tpu_type(fake_tools):

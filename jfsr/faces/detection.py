@@ -129,7 +129,7 @@ class Detector:
     for angle in (sign * turn for turn in self.turns for sign in (1, -1)):
       turned, backs = zip(*(turn_frame(frame, angle) for frame in frames))
       for faces, more, back in zip(found, self.detect_upright(list(turned)), backs):
-        faces += [_moved(face, back) for face in more]
+        faces += [_mapped(face, back) for face in more]
     return [_merge(faces) for faces in found] if self.turns else found
 
   def detect_upright(self, frames: list[np.ndarray]) -> list[list[FoundFace]]:
@@ -164,7 +164,8 @@ class Detector:
     for top in range(0, max(height - TILE_OVERLAP, 1), step):
       for left in range(0, max(width - TILE_OVERLAP, 1), step):
         tile = frame[top:top + side, left:left + side]
-        found += [_shifted(face, left, top) for face in self.detect_whole([tile])[0]]
+        to_frame = np.array([[1.0, 0.0, left], [0.0, 1.0, top]])
+        found += [_mapped(face, to_frame) for face in self.detect_whole([tile])[0]]
     shrink = math.sqrt(MAX_DETECTION_PIXELS / (height * width))
     smaller = upscale(frame, shrink)
     coarse = self.detect_whole([smaller], upsample=1.0,
@@ -209,9 +210,9 @@ def turn_frame(frame: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]
   return turned, cv2.invertAffineTransform(forward)
 
 
-def _moved(face: FoundFace, to_frame: np.ndarray) -> FoundFace:
-  """A face found on a turned copy, in the frame's pixels: its landmarks mapped, its box the
-  bounds of its mapped corners."""
+def _mapped(face: FoundFace, to_frame: np.ndarray) -> FoundFace:
+  """A face found on a tile or a turned copy, in the frame's pixels (``to_frame``: 2x3 from
+  the copy's pixels): its landmarks mapped, its box the bounds of its mapped corners."""
   x1, y1, x2, y2 = face.box
   corners = alignment.apply_transform(to_frame, np.array([[x1, y1], [x2, y1], [x1, y2],
                                                           [x2, y2]], float))
@@ -227,13 +228,6 @@ def upscale(frame: np.ndarray, factor: float) -> np.ndarray:
   import cv2
   h, w = frame.shape[:2]
   return cv2.resize(frame, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_CUBIC)
-
-
-def _shifted(face: FoundFace, left: float, top: float) -> FoundFace:
-  """A face found in the tile at (``left``, ``top``) of a frame, in the frame's pixels."""
-  box = np.asarray(face.box).reshape(2, 2) + [left, top]
-  return FoundFace(tuple(map(float, box.ravel())), face.score, face.landmarks + [left, top],
-                   face.detector)
 
 
 def _merge(faces: list[FoundFace], overlap: float = 0.4) -> list[FoundFace]:

@@ -96,15 +96,24 @@ def line_blur(image: np.ndarray, length: float, angle_deg: float) -> np.ndarray:
 def make_scene(truth: np.ndarray, lr_size: int, factor: int, bucket: tuple[int, int],
                rng: np.random.Generator, condition: Condition = Condition(),
                noise_rng: np.random.Generator | None = None,
-               sides: tuple[float, float] | None = None) -> Scene:
+               sides: tuple[float, float] | None = None, at_edge: bool = False) -> Scene:
   """``truth`` (hr x hr) rotated, scaled and shifted into a frame three faces wide, blurred,
   and shrunk ``factor`` times, under ``condition``; the face's side in the frame drawn from
   ``sides`` (pixels; default 0.75-1.5 x ``lr_size``). ``rng`` draws the same scene whatever
-  the condition; ``noise_rng`` draws the condition's noise."""
+  the condition; ``noise_rng`` draws the condition's noise. ``at_edge``: the face's centre
+  0.35-0.5 of its side from a drawn edge of the frame instead of near the middle, so that
+  the picture around the face (hair, background) runs out of the frame while its landmarks
+  and most of its scored middle stay inside."""
   hr = truth.shape[0]
   side = 3 * hr
   rotation, scale = _drawn_face(hr, lr_size, factor, bucket, rng, sides)
-  centre = side / 2 + rng.uniform(-0.12, 0.12, 2) * side
+  if at_edge:
+    inset = rng.uniform(0.35, 0.5) * scale * hr
+    along = rng.uniform(0.3, 0.7) * side
+    edge = int(rng.integers(4))  # left, right, top, bottom
+    centre = [(inset, along), (side - inset, along), (along, inset), (along, side - inset)][edge]
+  else:
+    centre = side / 2 + rng.uniform(-0.12, 0.12, 2) * side
   background = textured_background(rng, side)
   return render_scene(truth, background, face_placement(hr, scale, rotation, centre),
                       rng.uniform(2, 12), rng.uniform(0, 180), lr_size, factor, condition,
@@ -175,13 +184,10 @@ def make_photos(kind: str, truths: list[np.ndarray], lr_size: int, factor: int,
   if kind not in KINDS:
     raise ValueError(f'unknown kind of photo {kind!r}; choose from {", ".join(KINDS)}')
   bucket = lambda i: ROTATION_BUCKETS[i % len(ROTATION_BUCKETS)]
-  if kind == 'portrait':
-    scenes = [make_scene(t, lr_size, factor, bucket(i), rng, condition, noise_rng, sides)
-              for i, t in enumerate(truths)]
+  if kind in ('portrait', 'border'):
+    scenes = [make_scene(t, lr_size, factor, bucket(i), rng, condition, noise_rng, sides,
+                         at_edge=kind == 'border') for i, t in enumerate(truths)]
     return [Photo(scene.frame, [scene]) for scene in scenes]
-  if kind == 'border':
-    return [make_border_photo(t, lr_size, factor, bucket(i), rng, condition, noise_rng, sides)
-            for i, t in enumerate(truths)]
   return [make_group_photo(truths[start:start + GROUP_SIZE], start, lr_size, factor, rng,
                            condition, noise_rng, sides)
           for start in range(0, len(truths), GROUP_SIZE)]
@@ -194,26 +200,6 @@ def _drawn_face(hr: int, lr_size: int, factor: int, bucket: tuple[int, int],
   low, high = sides or (SIZE_BUCKETS[0] * lr_size, SIZE_BUCKETS[-1] * lr_size)
   rotation = float(rng.uniform(*bucket) * rng.choice([-1, 1]))
   return rotation, float(rng.uniform(low * factor / hr, high * factor / hr))
-
-
-def make_border_photo(truth: np.ndarray, lr_size: int, factor: int, bucket: tuple[int, int],
-                      rng: np.random.Generator, condition: Condition = Condition(),
-                      noise_rng: np.random.Generator | None = None,
-                      sides: tuple[float, float] | None = None) -> Photo:
-  """A face cut by the photo's edge: as :func:`make_scene`, but its centre 0.35-0.5 of its
-  side from a drawn edge, so that the picture around the face (hair, background) runs out
-  of the frame while its landmarks and most of its scored middle stay inside."""
-  hr = truth.shape[0]
-  side = 3 * hr
-  rotation, scale = _drawn_face(hr, lr_size, factor, bucket, rng, sides)
-  inset = rng.uniform(0.35, 0.5) * scale * hr
-  along = rng.uniform(0.3, 0.7) * side
-  edge = int(rng.integers(4))  # left, right, top, bottom
-  centre = [(inset, along), (side - inset, along), (along, inset), (along, side - inset)][edge]
-  background = textured_background(rng, side)
-  return render_photo([truth], background, [face_placement(hr, scale, rotation, centre)],
-                      rng.uniform(2, 12), rng.uniform(0, 180), lr_size, factor, condition,
-                      noise_rng)
 
 
 def make_group_photo(truths: list[np.ndarray], first: int, lr_size: int, factor: int,

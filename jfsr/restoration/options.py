@@ -38,6 +38,12 @@ class RestoreOptions:
   turned_passes: bool = True
   device: str = 'auto'
 
+  @property
+  def detector_turns(self) -> tuple[float, ...] | None:
+    """The ``turns`` of :class:`jfsr.faces.detection.Detector` these options ask for: its
+    default, or none (the upright pass alone)."""
+    return None if self.turned_passes else ()
+
   def __post_init__(self):
     if not 1 <= self.alignments <= len(ensemble.NUDGES):
       raise ValueError(f'alignments must be 1 to {len(ensemble.NUDGES)}, got {self.alignments}')

@@ -274,7 +274,7 @@ class Restorer:
       o = self.options
       smallest = min(g.lr_size for g in self.generators)
       self._detector = Detector(o.detector, o.min_face or max(8, smallest // 2), o.threshold,
-                                turns=None if o.turned_passes else ())
+                                turns=o.detector_turns)
     return self._detector
 
   # --- The generator ----------------------------------------------------------------

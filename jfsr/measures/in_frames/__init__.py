@@ -119,9 +119,8 @@ def measure_photos(model: str | None, root: str | None, count: int, seed: int = 
   lr = min(g.lr_size for g in restorer.generators)
   edges = tuple(face_sizes) or tuple(edge * config.data.lr_size for edge in SIZE_BUCKETS)
   min_face = max(6, min(lr, edges[0]) // 2)
-  turns = None if restorer.options.turned_passes else ()
   detectors = {'haar': Detector('haar', min_face),
-               'mtcnn': Detector('mtcnn', min_face, turns=turns)}
+               'mtcnn': Detector('mtcnn', min_face, turns=restorer.options.detector_turns)}
   restorers = {name: restorer.with_detector(d) for name, d in detectors.items()}
   restorers['as generated'] = restorers['mtcnn'].with_options(fidelity=0.0)
   restorers['halfway'] = restorers['mtcnn'].with_options(fidelity=0.5)

@@ -518,7 +518,7 @@ def _(box):
 
 # --- the other commands ---------------------------------------------------------------------
 
-@case('tfds_source: a --root without the CelebAMask-HQ layout', 1, 'CelebA-HQ-img/ is missing')
+@case('tfds_source: a --root without the CelebAMask-HQ layout', 1, 'CelebA-HQ-img is missing: --root')
 def _(box):
   return 'jfsr.data.tfds_source', ['--root', str(box.root)]
 

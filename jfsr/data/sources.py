@@ -37,6 +37,17 @@ class DataError(JfsrError):
   """The data on disk cannot be used; the message names the path."""
 
 
+def check_layout(root: Path, name: str) -> tuple[Path, Path]:
+  """``root``'s image and part-mask folders, or a :class:`DataError` naming the setting
+  (``name``) when either is missing."""
+  folders = root / 'CelebA-HQ-img', root / 'CelebAMask-HQ-mask-anno'
+  for folder in folders:
+    if not folder.is_dir():
+      raise DataError(f'{folder} is missing: {name} must hold the official CelebAMask-HQ '
+                      f'layout, {CELEBAMASK_LAYOUT}')
+  return folders
+
+
 class _SkippingSource:
   """Shared record access: replace unreadable records by the next one, and count them."""
 
@@ -80,11 +91,7 @@ class CelebAMaskHQ(_SkippingSource):
     unknown = set(self.parts) - set(CELEBAMASK_PARTS)
     if unknown:
       raise DataError(f'unknown CelebAMask-HQ parts {sorted(unknown)}; known: {CELEBAMASK_PARTS}')
-    image_dir, mask_dir = self.root / 'CelebA-HQ-img', self.root / 'CelebAMask-HQ-mask-anno'
-    for folder in (image_dir, mask_dir):
-      if not folder.is_dir():
-        raise DataError(f'{folder} is missing: data.root must hold the official CelebAMask-HQ '
-                        f'layout, {CELEBAMASK_LAYOUT}')
+    image_dir, mask_dir = check_layout(self.root, 'data.root')
     missing = [i for i in self._keys if not self._image_path(i).is_file()]
     if missing:
       raise DataError(f'{len(missing)} of the {len(self._keys)} images of this split are missing '

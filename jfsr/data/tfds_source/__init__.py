@@ -70,10 +70,7 @@ def prepare(root: str | Path, data_dir: str | Path | None = None):
   without that layout is a :class:`jfsr.data.sources.DataError` before TFDS starts."""
   import tensorflow_datasets as tfds
   root = Path(root).expanduser()
-  for folder in ('CelebA-HQ-img', 'CelebAMask-HQ-mask-anno'):
-    if not (root / folder).is_dir():
-      raise sources.DataError(f'--root {root}: {folder}/ is missing; give the official '
-                              f'CelebAMask-HQ layout, {sources.CELEBAMASK_LAYOUT}')
+  sources.check_layout(root, '--root')
   builder = _builder_class()(data_dir=str(data_dir) if data_dir else None,
                              file_format='array_record')
   builder.download_and_prepare(

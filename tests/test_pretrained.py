@@ -363,6 +363,19 @@ def test_mtcnn_area_resize_is_adaptive_average_pooling():
   np.testing.assert_allclose(out[..., 0], expected)
 
 
+def test_mtcnn_pyramid_taps_equal_the_dense_area_weights():
+  import jax.numpy as jnp
+  from jfsr.faces.mtcnn import area_resize_axis, area_taps, area_weights
+  rng = np.random.default_rng(0)
+  image = rng.integers(0, 256, (2, 37, 23, 3)).astype(np.float32)
+  for size_in, size_out, axis in [(37, 16, 1), (37, 37, 1), (23, 9, 2), (23, 5, 2), (37, 1, 1)]:
+    starts, weights = area_taps(size_in, size_out)
+    dense = area_weights(size_in, size_out)
+    expected = np.moveaxis(np.tensordot(dense, image, axes=([1], [axis])), 0, axis)
+    resized = area_resize_axis(jnp.asarray(image), jnp.asarray(starts), jnp.asarray(weights), axis)
+    np.testing.assert_allclose(np.asarray(resized), expected, rtol=1e-5, atol=1e-3)
+
+
 # --- packed generators given by path ------------------------------------------
 
 @pytest.mark.parametrize('case', packed_models.CASES)

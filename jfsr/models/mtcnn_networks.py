@@ -23,9 +23,17 @@ class PReLU(nn.Module):
     return jnp.maximum(x, 0) + slope * jnp.minimum(x, 0)
 
 
-def _conv(features: int, kernel: int, name: str) -> nn.Conv:
-  return nn.Conv(features, (kernel, kernel), padding='VALID', name=name,
+def _conv(features: int, kernel: int, name: str, padded: bool = False):
+  """An unpadded ('VALID') convolution. ``padded``: computed 'SAME' and cut to its 'VALID'
+  part (3x3 kernels): the same numbers, but for some shapes XLA:CPU runs the padded one
+  2-5x faster (P-Net's conv3, 16 -> 32 channels: P-Net 0.18 -> 0.09 s on a 960x720 level;
+  R-Net's and O-Net's conv2: 1.4x and 2.3x; on a 2-core CPU)."""
+  conv = nn.Conv(features, (kernel, kernel), padding='SAME' if padded else 'VALID', name=name,
                  precision=jax.lax.Precision.HIGHEST)
+  if not padded:
+    return conv
+  border = kernel // 2
+  return lambda x: conv(x)[:, border:-border, border:-border]
 
 
 def _dense(features: int, name: str) -> nn.Dense:
@@ -56,7 +64,7 @@ class PNet(nn.Module):
     x = PReLU(name='prelu1')(_conv(10, 3, 'conv1')(x))
     x = max_pool_ceil(x, 2, 2)
     x = PReLU(name='prelu2')(_conv(16, 3, 'conv2')(x))
-    x = PReLU(name='prelu3')(_conv(32, 3, 'conv3')(x))
+    x = PReLU(name='prelu3')(_conv(32, 3, 'conv3', padded=True)(x))
     probability = jax.nn.softmax(_conv(2, 1, 'conv4_1')(x), axis=-1)[..., 1]
     return probability, _conv(4, 1, 'conv4_2')(x)
 
@@ -67,7 +75,7 @@ class RNet(nn.Module):
   @nn.compact
   def __call__(self, x):
     x = max_pool_ceil(PReLU(name='prelu1')(_conv(28, 3, 'conv1')(x)), 3, 2)
-    x = max_pool_ceil(PReLU(name='prelu2')(_conv(48, 3, 'conv2')(x)), 3, 2)
+    x = max_pool_ceil(PReLU(name='prelu2')(_conv(48, 3, 'conv2', padded=True)(x)), 3, 2)
     x = PReLU(name='prelu3')(_conv(64, 2, 'conv3')(x))
     x = PReLU(name='prelu4')(_dense(128, 'dense4')(_flatten_like_torch(x)))
     probability = jax.nn.softmax(_dense(2, 'dense5_1')(x), axis=-1)[:, 1]
@@ -81,7 +89,7 @@ class ONet(nn.Module):
   @nn.compact
   def __call__(self, x):
     x = max_pool_ceil(PReLU(name='prelu1')(_conv(32, 3, 'conv1')(x)), 3, 2)
-    x = max_pool_ceil(PReLU(name='prelu2')(_conv(64, 3, 'conv2')(x)), 3, 2)
+    x = max_pool_ceil(PReLU(name='prelu2')(_conv(64, 3, 'conv2', padded=True)(x)), 3, 2)
     x = max_pool_ceil(PReLU(name='prelu3')(_conv(64, 3, 'conv3')(x)), 2, 2)
     x = PReLU(name='prelu4')(_conv(128, 2, 'conv4')(x))
     x = PReLU(name='prelu5')(_dense(256, 'dense5')(_flatten_like_torch(x)))

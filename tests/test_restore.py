@@ -579,3 +579,35 @@ def test_an_image_grown_past_the_bound_after_probing_is_skipped_by_name(tmp_path
   assert [path for path, _ in read] == [small] and summary.skipped == 1
   assert any('b.png' in r.getMessage() and 'max_output_mp' in r.getMessage()
              for r in caplog.records)
+
+
+def test_detection_measure_counts_found_and_false_faces_by_bucket():
+  """Every face of two group photos given by its true landmarks except the faces chosen
+  to be missed, plus one far-off detection per photo: found rates by rotation and size
+  are those of the faces kept, counted by hand, and false detections one per photo."""
+  from jfsr.faces.detection import FoundFace
+  from jfsr.measures import scenes
+  from jfsr.measures.detection import scored
+  truths = [draw_face(i, 128)[0] for i in range(24)]
+  photos = scenes.make_photos('group', truths, 16, 8, np.random.default_rng(2))
+  faces = [s for p in photos for s in p.scenes]
+  missed = {1, 2, 5, 11, 17}
+  far = FoundFace((0, 0, 2, 2), 1.0, np.full((5, 2), -100.0), 'mtcnn')
+  found, k = [], 0
+  for photo in photos:
+    found.append([far])
+    for scene in photo.scenes:
+      if k not in missed:
+        found[-1].append(scenes.true_face(scene, 128))
+      k += 1
+  result = scored(photos, found, np.array([0.5, 1.5]), 128, (12, 18, 24))
+  kept = np.array([k not in missed for k in range(len(faces))])
+  rotations = np.abs([s.rotation for s in faces])
+  sides = np.array([scenes.face_side(s, 128) for s in faces])
+  for label, chosen in {'0-10 deg': rotations < 10, '20-30 deg': rotations >= 20,
+                        '12-18 px': sides < 18, '18-24 px': sides >= 18,
+                        'all': np.ones(len(faces), bool)}.items():
+    assert result['buckets'][label]['found'] == pytest.approx(kept[chosen].mean())
+    assert result['buckets'][label]['faces'] == chosen.sum()
+  assert result['buckets']['all']['point error'] == pytest.approx(0, abs=1e-9)
+  assert result['false_per_photo'] == 1.0 and result['seconds_per_photo'] == 1.0

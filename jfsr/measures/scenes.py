@@ -261,6 +261,14 @@ def hit(found: list, scene: Scene, hr: int) -> bool:
   return match(found, scene, hr) is not None
 
 
+def false_detections(found: list[list], matched: list, photo_of: np.ndarray) -> np.ndarray:
+  """How many detections of each photo (``found[photo]``) match none of its faces
+  (``matched[k]``: face ``k``'s detection or None; ``photo_of[k]``: its photo)."""
+  return np.array([len(detections) - len({id(matched[k]) for k in np.flatnonzero(photo_of == photo)
+                                          if matched[k] is not None})
+                   for photo, detections in enumerate(found)])
+
+
 def landmark_error(detected: np.ndarray, truth: np.ndarray, side: float) -> dict[str, float]:
   """How far detected landmarks are from the true ones, as the similarity between them:
   roll (degrees), scale (log-ratio), shift of the centre and the points' residual after

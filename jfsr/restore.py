@@ -43,6 +43,7 @@ from jfsr import cli
 from jfsr.errors import UsageError
 from jfsr.files import OutputExistsError, encoded, private_folder, write_data
 from jfsr.restoration import option_flags
+from jfsr.restoration.jpeg_grid import JpegGrid
 from jfsr.restoration.summary import Summary, describe_faces
 
 VIDEO_SUFFIXES = {'.mp4', '.avi', '.mov', '.mkv', '.webm'}
@@ -150,14 +151,15 @@ def probe_images(files: list[Path], summary: Summary, max_output_mp: float) -> l
 
 
 def read_images(files: list[Path], summary: Summary, progress, max_output_mp: float
-                ) -> list[tuple[Path, np.ndarray]]:
-  """The decodable ones among ``files``; the others (a truncated file, say) are skipped,
-  named and counted."""
+                ) -> list[tuple[Path, np.ndarray, JpegGrid | None]]:
+  """The decodable ones among ``files``, each with its JPEG grid (None if not a JPEG); the
+  others (a truncated file, say) are skipped, named and counted."""
   from jfsr.data.images import read_rgb
+  from jfsr.restoration.jpeg_grid import grid_of
   readable = []
   for path in files:
     try:
-      frame = read_rgb(path)
+      frame, grid = read_rgb(path), grid_of(path)
     except Exception as error:  # PIL raises many types for bad files
       logging.warning('skipped %s: not a readable image (%s)', path, error)
       summary.skipped += 1
@@ -169,7 +171,7 @@ def read_images(files: list[Path], summary: Summary, progress, max_output_mp: fl
       summary.skipped += 1
       progress.update(1)
       continue
-    readable.append((path, frame))
+    readable.append((path, frame, grid))
   return readable
 
 
@@ -203,17 +205,18 @@ def restore_images(restorer, files: list[Path], targets: dict[Path, Path],
     progress.close()  # the line ends even when stopped
 
 
-def restore_group(restorer, group: list[tuple[Path, np.ndarray]], targets: dict[Path, Path],
-                  summary: Summary) -> None:
+def restore_group(restorer, group: list[tuple[Path, np.ndarray, JpegGrid | None]],
+                  targets: dict[Path, Path], summary: Summary) -> None:
   """One group of decoded images restored, written and counted."""
   from jfsr.restoration.restorer import FrameResult
-  frames = [frame for _, frame in group]
+  frames = [frame for _, frame, _ in group]
   if FLAGS.aligned:
     results = (FrameResult(restore_aligned(restorer, f), restorer.factor, []) for f in frames)
   else:  # each enlarged result made after the one before it is written
     results = restorer.restore_frames_lazily(frames, upscale=FLAGS.upscale, force=FLAGS.force,
-                                             compare=FLAGS.compare)
-  for (path, frame), result in zip(group, results):
+                                             compare=FLAGS.compare,
+                                             jpeg_grids=[grid for _, _, grid in group])
+  for (path, frame, _), result in zip(group, results):
     try:
       with interrupts_held():  # a result is written and counted, or neither
         save_image(result.compare if result.compare is not None else result.image,

@@ -576,7 +576,7 @@ def test_an_image_grown_past_the_bound_after_probing_is_skipped_by_name(tmp_path
   with caplog.at_level('WARNING'):  # --max_output_mp 0.01 (10,000 pixels): a.png fits, b.png no longer
     read = restore_cli.read_images([small, grown], summary, Progress(2, 'images', io.StringIO()),
                                    max_output_mp=0.01)
-  assert [path for path, _ in read] == [small] and summary.skipped == 1
+  assert [path for path, _, _ in read] == [small] and summary.skipped == 1
   assert any('b.png' in r.getMessage() and 'max_output_mp' in r.getMessage()
              for r in caplog.records)
 

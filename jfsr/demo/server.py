@@ -99,12 +99,13 @@ class DemoApp:
 
   def _restore_image(self, restorer: Restorer, name: str, data: bytes, force: bool) -> dict:
     from jfsr.data.images import image_size, read_rgb
+    from jfsr.restoration.jpeg_grid import grid_of
     try:
       width, height = image_size(io.BytesIO(data))
       if height * width > restorer.options.max_output_pixels:
         raise UploadError(f'{width}x{height} is above the demo\'s output bound of '
                           f'{restorer.options.max_output_pixels / 1e6:.0f} MP')
-      frame = read_rgb(io.BytesIO(data))
+      frame, grid = read_rgb(io.BytesIO(data)), grid_of(io.BytesIO(data))
     except UnidentifiedImageError:
       raise UploadError(f'{name} is not an image (nor a video: {", ".join(VIDEO_SUFFIXES)}) '
                         'this demo can read') from None
@@ -113,7 +114,7 @@ class DemoApp:
     except Exception as error:  # PIL raises many kinds for a damaged or hostile file
       raise UploadError(f'{name} cannot be read as an image ({error})') from None
     try:
-      result, = restorer.restore_frames([frame], force=force, compare=True)
+      result, = restorer.restore_frames([frame], force=force, compare=True, jpeg_grids=[grid])
     except FrameTooLargeError as error:
       raise UploadError(str(error)) from None
     summary = Summary()

@@ -23,6 +23,7 @@ import math
 import numpy as np
 
 from jfsr.faces.blend import Footprint
+from jfsr.restoration.jpeg_grid import JpegGrid
 
 # Iterations per face in photos and in videos, and the weight's soft edge over the face's
 # square (a fraction of its half-side): chosen on held-out faces (docs/restoration.md).
@@ -47,10 +48,11 @@ def shrink(image: np.ndarray, scale: int) -> np.ndarray:
 
 
 def back_project(enlarged: np.ndarray, frame: np.ndarray, scale: int, spot: Footprint,
-                 iterations: int) -> None:
+                 iterations: int, grid: JpegGrid | None = None) -> None:
   """Makes the face pasted at ``spot`` into ``enlarged`` (``frame`` enlarged ``scale``
   times, uint8, changed in place) agree with ``frame``, correcting it ``iterations``
-  times."""
+  times; for a frame decoded from a JPEG whose ``grid`` is given, agree with what the file
+  stores (:mod:`jfsr.restoration.jpeg_grid`: luma only, within its quantization)."""
   if iterations <= 0 or scale <= 1:
     return
   import cv2
@@ -58,6 +60,8 @@ def back_project(enlarged: np.ndarray, frame: np.ndarray, scale: int, spot: Foot
   x0, y0 = max(0, spot.x0 // scale - MARGIN), max(0, spot.y0 // scale - MARGIN)
   x1 = min(width, math.ceil(spot.x1 / scale) + MARGIN)
   y1 = min(height, math.ceil(spot.y1 / scale) + MARGIN)
+  if grid is not None:
+    (y0, y1), (x0, x1) = grid.aligned(y0, y1, 0, height), grid.aligned(x0, x1, 1, width)
   box = (slice(scale * y0, scale * y1), slice(scale * x0, scale * x1))
   weight = np.zeros((scale * (y1 - y0), scale * (x1 - x0), 1), np.float32)
   weight[spot.y0 - scale * y0:spot.y1 - scale * y0,
@@ -65,8 +69,13 @@ def back_project(enlarged: np.ndarray, frame: np.ndarray, scale: int, spot: Foot
   observed = frame[y0:y1, x0:x1].astype(np.float32)
   result = enlarged[box].astype(np.float32)
   for _ in range(iterations):
-    difference = (observed - shrink(result, scale)).astype(np.float32)
-    result += weight * cv2.resize(difference, (result.shape[1], result.shape[0]),
-                                  interpolation=cv2.INTER_CUBIC)
+    small = shrink(result, scale)
+    if grid is None:
+      difference = (observed - small).astype(np.float32)
+    else:
+      difference = grid.luma_correction(small, observed, (y0, x0), frame.shape).astype(np.float32)
+    enlarged_difference = cv2.resize(difference, (result.shape[1], result.shape[0]),
+                                     interpolation=cv2.INTER_CUBIC)
+    result += weight * enlarged_difference.reshape(*result.shape[:2], -1)
   enlarged[box] = np.where(weight > 0, np.clip(result + 0.5, 0, 255), enlarged[box]
                            ).astype(np.uint8)

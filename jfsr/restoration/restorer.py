@@ -47,6 +47,7 @@ from jfsr.faces.alignment import pixel_scale
 from jfsr.faces.detection import Detector, FoundFace
 from jfsr.faces.tracking import OutputSmoother
 from jfsr.restoration import back_projection, ensemble
+from jfsr.restoration.jpeg_grid import JpegGrid
 from jfsr.restoration.options import RestoreOptions
 
 MAX_SHRINK = 1.5  # largest face, as its aligned crop's side over the model's input side
@@ -380,8 +381,8 @@ class Restorer:
   def restore_frames(self, frames: Sequence, found: Sequence[Sequence[FoundFace]] | None = None,
                      upscale: int | None = None, force: bool = False,
                      max_shrink: float = MAX_SHRINK, compare: bool = False,
-                     smoother: OutputSmoother | None = None, video: bool = False
-                     ) -> list[FrameResult]:
+                     smoother: OutputSmoother | None = None, video: bool = False,
+                     jpeg_grids: Sequence[JpegGrid | None] | None = None) -> list[FrameResult]:
     """Restores the faces of each frame (all of them in shared generator batches).
 
     Args:
@@ -392,15 +393,18 @@ class Restorer:
         output bound).
       smoother: consecutive video frames: average each tracked face's outputs over time.
       video: the frames are a video's: ``video_back_projection_iterations`` iterations.
+      jpeg_grids: each frame's JPEG grid (:func:`jfsr.restoration.jpeg_grid.grid_of` its file),
+        or None where it was not a JPEG: back-projection then keeps to what the file stores.
     """
     return list(self.restore_frames_lazily(frames, found, upscale, force, max_shrink, compare,
-                                           smoother, video))
+                                           smoother, video, jpeg_grids))
 
   def restore_frames_lazily(self, frames: Sequence,
                             found: Sequence[Sequence[FoundFace]] | None = None,
                             upscale: int | None = None, force: bool = False,
                             max_shrink: float = MAX_SHRINK, compare: bool = False,
-                            smoother: OutputSmoother | None = None, video: bool = False
+                            smoother: OutputSmoother | None = None, video: bool = False,
+                            jpeg_grids: Sequence[JpegGrid | None] | None = None
                             ) -> Iterator[FrameResult]:
     """:meth:`restore_frames`, each frame's enlarged result made only when the next is
     asked for: a caller that writes each before asking holds one enlarged frame at a time."""
@@ -414,10 +418,10 @@ class Restorer:
         smoothed = smoother.update(list(faces), [p.output for p in frame_plans])
         for p, output in zip(frame_plans, smoothed):
           p.output = output
-    for frame, frame_plans in zip(frames, plans):
+    for frame, frame_plans, grid in zip(frames, plans, jpeg_grids or [None] * len(frames)):
       scale, wanted = self.output_scale([p for p in frame_plans if p.restored], frame.shape,
                                         upscale, compare)
-      result = self.paste_faces(frame, frame_plans, scale, compare, self.iterations(video))
+      result = self.paste_faces(frame, frame_plans, scale, compare, self.iterations(video), grid)
       result.scale_wanted = wanted if scale < wanted else None
       yield result
 
@@ -456,9 +460,11 @@ class Restorer:
     return self.restore_frames([frame], None if found is None else [found], **options)[0]
 
   def paste_faces(self, frame: np.ndarray, plans: list[FaceResult], scale: int,
-                  compare: bool = False, iterations: int | None = None) -> FrameResult:
+                  compare: bool = False, iterations: int | None = None,
+                  grid: JpegGrid | None = None) -> FrameResult:
     """The frame enlarged ``scale`` times with the restored faces of ``plans`` pasted in,
-    each back-projected ``iterations`` times (default: a photo's, :meth:`iterations`)."""
+    each back-projected ``iterations`` times (default: a photo's, :meth:`iterations`;
+    within the quantization of the JPEG ``grid`` the frame was decoded with, if given)."""
     iterations = self.iterations() if iterations is None else iterations
     base = enlarge(frame, scale)
     out = base.copy() if compare else base  # a 59 MB copy at x8 of 640x480: only if needed
@@ -473,7 +479,7 @@ class Restorer:
       if blend.paste(out, p.output, frame_to_face) is not None and iterations:
         square = blend.footprint(out.shape, g.hr_size, frame_to_face,
                                  blend.square_mask(g.hr_size, back_projection.FEATHER))
-        back_projection.back_project(out, frame, scale, square, iterations)
+        back_projection.back_project(out, frame, scale, square, iterations, grid)
       if compare:
         seen = np.asarray(Image.fromarray(p.model_input).resize(
             (g.hr_size, g.hr_size), Image.Resampling.NEAREST))

@@ -65,9 +65,10 @@ import numpy as np
 from absl import logging
 
 from jfsr.measures.scenes import (CONDITIONS, ROTATION_BUCKETS, SIZE_BUCKETS, Condition,
-                                  back_onto_truth, face_side, held_out_faces, landmark_error,
-                                  make_photos, match, true_face)
+                                  back_onto_truth, face_side, false_detections, held_out_faces,
+                                  landmark_error, make_photos, match, true_face)
 from jfsr.restoration import back_projection
+from jfsr.restoration.jpeg_grid import encoder_grid
 from jfsr.restoration import options as restore_options
 
 PATHS = ('bicubic', 'bicubic, back-projected', 'box (Haar)', 'box (MTCNN)',
@@ -191,8 +192,10 @@ def measure(faces: list[np.ndarray], config, detectors: dict, restorers: dict, s
   frames = [photo.frame for photo in photos]
   found = {name: d.detect(frames) for name, d in detectors.items()}
   iterations = restorers['mtcnn'].iterations()
+  jpeg_grids = ([encoder_grid(condition.jpeg_quality)] * len(frames)
+                if condition.jpeg_quality else None)
   restored = lambda restorer, found_faces: [r.image for r in restorer.restore_frames(
-      frames, found_faces, upscale=factor, force=True)]
+      frames, found_faces, upscale=factor, force=True, jpeg_grids=jpeg_grids)]
   outputs = {
       'bicubic': [enlarge(f, factor) for f in frames],
       'bicubic, back-projected': [back_projected(enlarge(f, factor), f, factor, iterations)
@@ -262,15 +265,11 @@ def measure(faces: list[np.ndarray], config, detectors: dict, restorers: dict, s
 
 
 def false_per_face(found: list[list], matched: list, photo_of: np.ndarray) -> np.ndarray:
-  """Each face's share of its photo's false detections (the photo's detections that match
-  none of its faces, over its faces): their mean is false detections per face, which for
-  one face per photo is per frame."""
-  shares = np.zeros(len(matched))
-  for photo, detections in enumerate(found):
-    faces = np.flatnonzero(photo_of == photo)
-    true = {id(matched[k]) for k in faces if matched[k] is not None}
-    shares[faces] = (len(detections) - len(true)) / max(len(faces), 1)
-  return shares
+  """Each face's share of its photo's false detections (:func:`scenes.false_detections`
+  over its faces): their mean is false detections per face, which for one face per photo
+  is per frame."""
+  faces = np.bincount(photo_of, minlength=len(found))
+  return (false_detections(found, matched, photo_of) / np.maximum(faces, 1))[photo_of]
 
 
 def markdown(result: dict) -> str:

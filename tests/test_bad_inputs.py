@@ -589,6 +589,17 @@ def _(box):
                                         '--conditions', 'png,fog']
 
 
+@case('detection measure: an unknown --detectors name', 2, 'detectors')
+def _(box):
+  return 'jfsr.measures.detection', ['--folder', box.inputs, '--detectors', 'mtcnn,yolo']
+
+
+@case('detection measure: --json that is already there', 2, '--overwrite')
+def _(box):
+  return 'jfsr.measures.detection', ['--folder', box.inputs,
+                                     '--json', box.write('d.json', '{}', box.root)]
+
+
 @case('pretrained: pack --output onto a photo already there', 2, '--overwrite')
 def _(box):
   return 'jfsr.pretrained', ['pack', '--checkpoint', box.run, '--name', 'x',

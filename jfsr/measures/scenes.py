@@ -9,6 +9,7 @@ The in-frame benchmark (:mod:`jfsr.measures.in_frames`), the flicker measure
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -319,3 +320,27 @@ def video_frames(count: int, faces: int, face_px: int, seed: int = 0):
     frames.append(frame)
     found.append(frame_faces)
   return frames, found
+
+
+def large_photo(faces: int, face_px: int, size: tuple[int, int] = (4000, 3000), seed: int = 0):
+  """A photo of ``size`` (width, height; 12 MP by default) over a textured background with
+  ``faces`` drawn faces whose aligned crop is ``face_px`` wide, spread over a grid, and
+  their landmarks (the template placed in each crop): the speed measure's still photo."""
+  import cv2
+  from jfsr.data.synthetic import draw_face
+  from jfsr.faces.detection import FoundFace, landmarks_from_box
+  width, height = size
+  rng = np.random.default_rng(seed)
+  noise = rng.integers(0, 256, (height // 4, width // 4, 3), dtype=np.uint8)
+  frame = cv2.resize(cv2.GaussianBlur(noise, (0, 0), 2), (width, height),
+                     interpolation=cv2.INTER_CUBIC)
+  columns = math.ceil(math.sqrt(faces * width / height))
+  rows = math.ceil(faces / columns)
+  found = []
+  for i in range(faces):
+    top = int((i // columns + 0.5) * height / rows)
+    left = int((i % columns + 0.5) * width / columns)
+    frame[top:top + face_px, left:left + face_px] = draw_face(i, face_px)[0]
+    found.append(FoundFace((left, top, left + face_px, top + face_px), 1.0,
+                           landmarks_from_box(left, top, face_px), 'drawn'))
+  return frame, found

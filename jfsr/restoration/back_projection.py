@@ -10,7 +10,9 @@ degradation), take its difference from the frame, enlarge that difference (bicub
 :func:`jfsr.restoration.restorer.enlarge` does) and add it over the face's square (the
 aligned crop's, with a soft edge: :func:`jfsr.faces.blend.square_mask`); a few iterations.
 Detail finer than the frame's pixels, which only the generator knows, stays; pixels
-outside the square are not touched.
+outside the square are not touched. A frame decoded from a JPEG is not held to its decoded
+pixels, whose compression noise back-projection would copy into the face, but to what the
+file stores (:mod:`jfsr.restoration.jpeg_grid`): luma only, within its quantization.
 
 It runs per face on a box of the frame around it (the face plus a margin wider than both
 resampling kernels), so its cost and memory follow the face, not the frame.

@@ -16,6 +16,9 @@ Prints one JSON object per measurement, then a short table:
   averaged over ``jfsr.restore``'s nudged alignments and mirror images and with one
   alignment alone: frames/s, ms per face, and what the stages around the generator cost
   relative to it;
+* ``photo``: one 12 MP photo (4000x3000) with eight small faces, as ``jfsr.restore`` takes
+  it: detection (tiled; with and without the turned passes) and restoring the faces into
+  the enlarged photo, in seconds;
 * ``onnx``: the eval-mode generator exported to ONNX (:mod:`jfsr.export.onnx`) in
   onnxruntime against the same network jitted in JAX, timed in alternation on the same
   batch (each of ``--infer_batches``): images/s of each, their ratio, the largest output
@@ -328,6 +331,42 @@ def bench_video(config, faces: int, chunk: int, repeats: int, alignments: int,
                'detected_per_frame': median['detected'] / chunk})
 
 
+def bench_photo(config, faces: int, repeats: int) -> dict:
+  """Restoring one 12 MP photo (4000x3000) holding ``faces`` small drawn faces, as
+  ``jfsr.restore`` does: detection (tiled, as a frame that large is; upright and on turned
+  copies, and upright alone for comparison), then the drawn faces restored and pasted into
+  the enlarged photo (its enlargement bounded by restore's 64 MP)."""
+  from jfsr.faces.detection import Detector
+  detector = Detector('auto', min_face=max(8, config.data.lr_size // 2))
+  upright = Detector('auto', min_face=detector.min_face, turns=())
+  restorer = _untrained_restorer(config, faces, detector)
+  frame, found = scenes.large_photo(faces, config.data.lr_size)
+
+  def run_stages():
+    times = {}
+    start = time.perf_counter()
+    detected = detector.detect([frame])[0]
+    times['detect_s'] = time.perf_counter() - start
+    start = time.perf_counter()
+    upright.detect([frame])
+    times['detect_upright_s'] = time.perf_counter() - start
+    start = time.perf_counter()
+    restorer.restore_frames([frame], [found], force=True)
+    times['restore_s'] = time.perf_counter() - start
+    times['found'] = sum(any(np.linalg.norm(d.landmarks.mean(0) - face.landmarks.mean(0))
+                             < 0.25 * face.width for d in detected) for face in found)
+    return times
+
+  run_stages()  # compiles
+  runs = [run_stages() for _ in range(repeats)]
+  median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+  return emit({'what': 'photo', 'variant': config.variant, 'batch': 1, 'faces': faces,
+               'detector': detector.kind, 'device_kind': jax.devices()[0].device_kind,
+               'frame': '4000x3000', **median,
+               'median_s': median['detect_s'] + median['restore_s'],
+               'images_per_s': 1 / (median['detect_s'] + median['restore_s'])})
+
+
 def _blur_images(args) -> float:
   """Blurs ``count`` random faces with Gong flows; returns the seconds spent blurring."""
   size, count, seed = args
@@ -379,6 +418,9 @@ def table(records: list[dict]) -> str:
                f"{r['batch']} frames, {r['faces']} faces each; detection "
                f"{r['detect_ms_per_frame']:.0f} ms/frame ({r['detect_upright_ms_per_frame']:.0f} "
                f"upright only)" if r['what'] == 'video' else
+               f"12 MP, {r['faces']} faces; detection {r['detect_s']:.1f} s "
+               f"({r['detect_upright_s']:.1f} upright only), restoring {r['restore_s']:.1f} s"
+               if r['what'] == 'photo' else
                f"batch {r['batch']}, {r['lr_size']}² in; JAX {r['jax_images_per_s']:.2f} "
                f"images/s, ONNX x{r['onnx_over_jax']:.2f}" if r['what'] == 'onnx' else
                f"batch {r['batch']}") + (

@@ -9,7 +9,7 @@ from ml_collections import config_flags
 
 from jfsr import cli
 from jfsr.measures.speed import (bench_blur, bench_fed, bench_generator, bench_loader, bench_onnx,
-                        bench_restore, bench_train, bench_video, table)
+                        bench_photo, bench_restore, bench_train, bench_video, table)
 
 FLAGS = flags.FLAGS
 
@@ -36,6 +36,8 @@ def main(argv):
       for alignments, flip_average in ((ensemble.ALIGNMENTS, True), (1, False)):
         records.append(bench_video(config, faces, FLAGS.video_chunk, FLAGS.repeats,
                                    alignments, flip_average))
+  if 'photo' in FLAGS.what:
+    records.append(bench_photo(config, 8, FLAGS.repeats))
   if 'onnx' in FLAGS.what:
     for batch in FLAGS.infer_batches:
       records.append(bench_onnx(config, int(batch), FLAGS.repeats))
@@ -50,7 +52,8 @@ def main(argv):
 
 def run() -> None:
   config_flags.DEFINE_config_file('config', 'configs/celebahq.py:smoke', 'config to benchmark')
-  flags.DEFINE_list('what', ['train', 'generator', 'blur', 'loader'], 'which measurements')
+  flags.DEFINE_list('what', ['train', 'generator', 'blur', 'loader'], 'which measurements: '
+                    'train, fed, generator, restore, video, photo, onnx, blur, loader')
   flags.DEFINE_integer('batch', None, 'global train batch (default: the config\'s)')
   flags.DEFINE_integer('repeats', 5, 'timed repetitions after one warm-up')
   flags.DEFINE_list('infer_batches', ['1', '64'], 'generator batch sizes')

@@ -8,8 +8,9 @@ file's :class:`JpegGrid` it pulls only the luma, and only as far as the nearest 
 consistent with the file (each coefficient clipped into its quantization interval),
 leaving the generator's chroma as it is. On held-out group photos (faces 12-24 px, true
 landmarks) that turned back-projection from a loss into a gain: at JPEG 50 / 75 / 90 the
-restored faces gain +0.92 / +1.05 / +1.17 dB over bicubic against +0.33 / +0.64 / +1.01
-pulled to the decoded pixels (docs/restoration.md).
+restored faces gain +0.78 / +0.90 / +1.04 dB over bicubic against +0.22 / +0.53 / +0.91
+pulled to the decoded pixels, +0.68 / +0.76 / +0.77 not back-projected
+(docs/restoration.md, "JPEG photos").
 
 The grid is taken from the file as it is stored; a file that EXIF turns or flips is
 turned the same way here (its blocks then start elsewhere than at the top-left corner, and

@@ -24,6 +24,7 @@ def define_flags(detection: bool = True, max_output_mp: float = MAX_OUTPUT_PIXEL
                     'mirror image and average the two (twice the generator\'s work)')
   flags.DEFINE_integer('back_projection', None, 'iterations of back-projection per restored '
                        'face: the enlarged face made to agree with the frame it came from '
+                       '(a JPEG\'s with what its file stores: its quantized luma) '
                        f'(default: {back_projection.ITERATIONS} for photos, '
                        f'{back_projection.VIDEO_ITERATIONS} for videos, whose frames flicker '
                        'more with each iteration; 0: the generator\'s output as it is)',

@@ -393,8 +393,9 @@ class Restorer:
         output bound).
       smoother: consecutive video frames: average each tracked face's outputs over time.
       video: the frames are a video's: ``video_back_projection_iterations`` iterations.
-      jpeg_grids: each frame's JPEG grid (:func:`jfsr.restoration.jpeg_grid.grid_of` its file),
-        or None where it was not a JPEG: back-projection then keeps to what the file stores.
+      jpeg_grids: each frame's JPEG grid (:func:`jfsr.restoration.jpeg_grid.grid_of` its
+        file; None for a frame that was not a JPEG). Where given, back-projection holds the
+        face to what the file stores instead of to the decoded pixels.
     """
     return list(self.restore_frames_lazily(frames, found, upscale, force, max_shrink, compare,
                                            smoother, video, jpeg_grids))

@@ -43,9 +43,11 @@ TURNS = {'mtcnn': (25.0,), 'haar': ()}
 
 # A frame whose upscaled copy would hold more pixels than this is detected in tiles that
 # overlap by TILE_OVERLAP frame pixels (faces up to that size are found whole in some
-# tile; larger ones on a shrunk copy of the frame), which bounds detection's memory.
+# tile; larger ones on a shrunk copy of the frame), which bounds detection's memory. 48 px
+# boxes are aligned crops of about 96 px, twice the largest face a shipped model restores;
+# halving the overlap from 96 took a 12 MP photo's detection from 32.6 to 28.6 s (2-core CPU).
 MAX_DETECTION_PIXELS = 6_000_000
-TILE_OVERLAP = 96
+TILE_OVERLAP = 48
 
 
 @dataclasses.dataclass(frozen=True)

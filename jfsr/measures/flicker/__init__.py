@@ -73,11 +73,13 @@ def measure_flicker(model: str | None, checkpoint: str | None, root: str | None,
   from jfsr import inference
   from jfsr.faces.detection import Detector
   from jfsr.faces.tracking import LandmarkSmoother, OutputSmoother
+  from jfsr.restoration.options import RestoreOptions
   from jfsr.restoration.restorer import Restorer, enlarge
   config, variables, step = inference.load_generator(checkpoint=checkpoint, model=model)
   lr, factor = config.data.lr_size, config.data.hr_size // config.data.lr_size
+  options = options or RestoreOptions()
   restorer = Restorer(config, variables, step, options=options,
-                      detector=Detector('auto', max(6, lr // 2)))
+                      detector=Detector('auto', max(6, lr // 2), turns=options.detector_turns))
   faces = scenes.held_out_faces(config, root, folder, first, count)
   rng = np.random.default_rng(seed)
   settings = [(s, 0.0) for s in smoothings] + [(smoothings[-1], w) for w in output_smoothings]

@@ -50,6 +50,13 @@ MAX_DETECTION_PIXELS = 6_000_000
 TILE_OVERLAP = 48
 
 
+def default_min_face(lr_size: int) -> int:
+  """The smallest face ``jfsr.restore`` looks for by default with models whose smallest
+  input is ``lr_size``: its detector box, about half the aligned crop, so half the input
+  (at least 8 px)."""
+  return max(8, lr_size // 2)
+
+
 @dataclasses.dataclass(frozen=True)
 class FoundFace:
   """A face in a frame: ``box`` (x1, y1, x2, y2) pixels, the detector's score, five

@@ -1,8 +1,9 @@
 """What the restoration measures' commands share (``python -m jfsr.measures.in_frames``,
-``python -m jfsr.measures.flicker``): their flags and how they report."""
+``.flicker`` and ``.detection``): their flags and how they report."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from absl import flags
@@ -19,6 +20,14 @@ def define_flags(faces: int, faces_help: str) -> None:
   ``jfsr.restore``'s flags), and a JSON copy of the results."""
   cli.define_model_flags()
   flags.adopt_module_key_flags(cli)  # listed in the command's --help
+  define_source_flags(faces, faces_help)
+  option_flags.define_flags(detection=False)
+  flags.adopt_module_key_flags(option_flags)
+
+
+def define_source_flags(faces: int, faces_help: str) -> None:
+  """Where the held-out faces come from, how many, the seed, and a JSON copy of the
+  results (every measure's; :mod:`jfsr.measures.detection` has no restore options)."""
   flags.DEFINE_string('root', None, 'CelebAMask-HQ root: its test split (the model\'s config) '
                       'gives the faces')
   flags.DEFINE_string('folder', None, 'instead of --root: a folder of aligned faces')
@@ -27,8 +36,30 @@ def define_flags(faces: int, faces_help: str) -> None:
   flags.DEFINE_integer('seed', 0, 'for the placements, backgrounds and blurs')
   flags.DEFINE_string('json', None, 'also write the results here')
   flags.DEFINE_bool('overwrite', False, 'replace a file already at --json')
-  option_flags.define_flags(detection=False)
-  flags.adopt_module_key_flags(option_flags)
+
+
+def define_photo_flags() -> None:
+  """Which photos the in-frame and detection measures make: ``--conditions`` and ``--kinds``
+  (:mod:`jfsr.measures.scenes`)."""
+  from jfsr.measures.in_frames import condition_in_words
+  from jfsr.measures.scenes import CONDITIONS, KINDS
+  flags.DEFINE_list('conditions', ['png'], 'comma-separated, how the scenes are degraded '
+                    'besides the placement: ' + ', '.join(
+                        f'{name} ({condition_in_words(dataclasses.asdict(c))})'
+                        for name, c in CONDITIONS.items()) + ', or all')
+  flags.register_validator('conditions', lambda names: set(names) <= {*CONDITIONS, 'all'},
+                           f'--conditions: choose from {", ".join(CONDITIONS)} or all')
+  flags.DEFINE_list('kinds', ['portrait'], 'comma-separated, the kinds of photo: portrait (one '
+                    'whole picture in a frame), group (up to 12 in one photo, one motion), '
+                    'border (one cut by the frame\'s edge)')
+  flags.register_validator('kinds', lambda names: bool(names) and set(names) <= set(KINDS),
+                           f'--kinds: choose from {", ".join(KINDS)}')
+
+
+def conditions() -> tuple[str, ...]:
+  """``--conditions`` as names (``all``: every one)."""
+  from jfsr.measures.scenes import CONDITIONS
+  return tuple(CONDITIONS) if 'all' in FLAGS.conditions else tuple(FLAGS.conditions)
 
 
 def report(measure, markdown_of) -> None:

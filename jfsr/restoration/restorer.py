@@ -44,7 +44,7 @@ from PIL import Image
 from jfsr import grids, inference
 from jfsr.faces import alignment, blend
 from jfsr.faces.alignment import pixel_scale
-from jfsr.faces.detection import Detector, FoundFace
+from jfsr.faces.detection import Detector, FoundFace, default_min_face
 from jfsr.faces.tracking import OutputSmoother
 from jfsr.restoration import back_projection, ensemble
 from jfsr.restoration.jpeg_grid import JpegGrid
@@ -274,7 +274,7 @@ class Restorer:
     if self._detector is None:
       o = self.options
       smallest = min(g.lr_size for g in self.generators)
-      self._detector = Detector(o.detector, o.min_face or max(8, smallest // 2), o.threshold,
+      self._detector = Detector(o.detector, o.min_face or default_min_face(smallest), o.threshold,
                                 turns=o.detector_turns)
     return self._detector
 

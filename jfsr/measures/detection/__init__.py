@@ -32,12 +32,6 @@ DETECTORS = {'mtcnn': {'kind': 'mtcnn'},
              'haar': {'kind': 'haar'}}
 
 
-def default_min_face(lr_size: int) -> int:
-  """The smallest face ``jfsr.restore`` looks for with a model of input ``lr_size``: its
-  detector box, about half the aligned crop, from half the model's input (at least 8 px)."""
-  return max(8, lr_size // 2)
-
-
 def timed_detection(detector, frames: list[np.ndarray]) -> tuple[list[list], np.ndarray]:
   """Each frame's faces and the seconds its detection took (a first pass compiles for
   every frame size and is not timed)."""

@@ -8,7 +8,6 @@ from absl import flags
 from jfsr import cli
 from jfsr.measures import report_flags
 from jfsr.measures.in_frames import valid_edges
-from jfsr.measures.scenes import CONDITIONS, KINDS
 
 FLAGS = flags.FLAGS
 
@@ -19,8 +18,8 @@ def main(argv) -> None:
 
 
 def measure() -> dict:
-  from jfsr.faces.detection import Detector
-  from jfsr.measures.detection import DETECTORS, default_min_face, measure_detection
+  from jfsr.faces.detection import Detector, default_min_face
+  from jfsr.measures.detection import DETECTORS, measure_detection
   from jfsr.measures.scenes import held_out_faces
   from jfsr.pretrained import generators
   config, _, _ = generators.load(FLAGS.model)
@@ -30,11 +29,10 @@ def measure() -> dict:
   detectors = {name: Detector(min_face=min_face, **DETECTORS[name]) for name in FLAGS.detectors}
   source = held_out_faces(config, FLAGS.root, FLAGS.folder, FLAGS.first, FLAGS.faces)
   faces = [source[i]['hr'] for i in range(min(FLAGS.faces, len(source)))]
-  conditions = tuple(CONDITIONS) if 'all' in FLAGS.conditions else tuple(FLAGS.conditions)
   return {'model': FLAGS.model, 'faces': len(faces), 'min_face': min_face,
           'measured': measure_detection(faces, lr_size, config.data.hr_size // lr_size,
-                                        detectors, tuple(FLAGS.kinds), conditions, edges,
-                                        FLAGS.seed)}
+                                        detectors, tuple(FLAGS.kinds),
+                                        report_flags.conditions(), edges, FLAGS.seed)}
 
 
 def markdown_of(result: dict) -> str:
@@ -46,20 +44,9 @@ def run() -> None:
   from jfsr.measures.detection import DETECTORS
   flags.DEFINE_string('model', 'cpu-x16-photos', 'the shipped model (or packed .npz) whose '
                       'test split, input size and factor make the photos')
-  flags.DEFINE_string('root', None, 'CelebAMask-HQ root: its test split gives the faces')
-  flags.DEFINE_string('folder', None, 'instead of --root: a folder of aligned faces')
-  flags.DEFINE_integer('first', 0, '--folder: the first image used (name order)')
-  flags.DEFINE_integer('faces', 60, 'how many held-out faces (spread over the rotation buckets)')
-  flags.DEFINE_integer('seed', 0, 'for the placements, backgrounds and blurs')
-  flags.DEFINE_string('json', None, 'also write the results here')
-  flags.DEFINE_bool('overwrite', False, 'replace a file already at --json')
-  flags.DEFINE_list('conditions', ['png'], 'comma-separated names: '
-                    + ', '.join(CONDITIONS) + ', or all')
-  flags.register_validator('conditions', lambda names: set(names) <= {*CONDITIONS, 'all'},
-                           f'--conditions: choose from {", ".join(CONDITIONS)} or all')
-  flags.DEFINE_list('kinds', ['portrait'], 'comma-separated: ' + ', '.join(KINDS))
-  flags.register_validator('kinds', lambda names: bool(names) and set(names) <= set(KINDS),
-                           f'--kinds: choose from {", ".join(KINDS)}')
+  report_flags.define_source_flags(60, 'how many held-out faces (spread over the rotation buckets)')
+  report_flags.define_photo_flags()
+  flags.adopt_module_key_flags(report_flags)  # listed in this command's --help
   flags.DEFINE_list('detectors', ['mtcnn', 'mtcnn-upright'], 'comma-separated: '
                     + ', '.join(DETECTORS))
   flags.register_validator('detectors', lambda names: bool(names) and set(names) <= set(DETECTORS),

@@ -272,6 +272,22 @@ def bench_restore(config, batch: int, repeats: int) -> dict:
                **spread(times), 'images_per_s': batch / statistics.median(times)})
 
 
+def _restore_detectors(config):
+  """The detector ``jfsr.restore`` makes for ``config``'s model (upright and turned) and the
+  same looking upright alone."""
+  from jfsr.faces.detection import Detector, default_min_face
+  detector = Detector('auto', min_face=default_min_face(config.data.lr_size))
+  return detector, Detector('auto', min_face=detector.min_face, turns=())
+
+
+def _median_stages(run_stages, repeats: int) -> dict:
+  """Each of ``run_stages()``'s timings, median over ``repeats`` runs after one that compiles
+  the generator and the detector's networks."""
+  run_stages()
+  runs = [run_stages() for _ in range(repeats)]
+  return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
 def bench_video(config, faces: int, chunk: int, repeats: int, alignments: int,
                 flip_average: bool) -> dict:
   """Restoring 640x480 video frames with ``faces`` small faces each, ``chunk`` frames at a
@@ -282,9 +298,7 @@ def bench_video(config, faces: int, chunk: int, repeats: int, alignments: int,
   back-projecting it). The restored faces are the drawn ones (their landmarks known),
   whatever the detector finds. Detection is timed as restoring runs it (upright and on
   turned copies) and upright alone (``detect_upright_s``)."""
-  from jfsr.faces.detection import Detector
-  detector = Detector('auto', min_face=max(8, config.data.lr_size // 2))
-  upright = Detector('auto', min_face=detector.min_face, turns=())
+  detector, upright = _restore_detectors(config)
   restorer = _untrained_restorer(config, max(1, faces * chunk), detector,
                                  alignments=alignments, flip_average=flip_average)
   frames, found = scenes.video_frames(chunk, faces, config.data.lr_size)
@@ -313,9 +327,7 @@ def bench_video(config, faces: int, chunk: int, repeats: int, alignments: int,
     times['detected'] = sum(len(d) for d in detected)
     return times
 
-  run_stages()  # compiles the generator and the detector's networks
-  runs = [run_stages() for _ in range(repeats)]
-  median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+  median = _median_stages(run_stages, repeats)
   total = sum(median[k] for k in ('detect_s', 'align_s', 'generator_s', 'paste_s'))
   around = median['detect_s'] + median['align_s'] + median['paste_s']
   return emit({'what': 'video', 'variant': config.variant, 'batch': chunk, 'faces': faces,
@@ -336,9 +348,7 @@ def bench_photo(config, faces: int, repeats: int) -> dict:
   ``jfsr.restore`` does: detection (tiled, as a frame that large is; upright and on turned
   copies, and upright alone for comparison), then the drawn faces restored and pasted into
   the enlarged photo (its enlargement bounded by restore's 64 MP)."""
-  from jfsr.faces.detection import Detector
-  detector = Detector('auto', min_face=max(8, config.data.lr_size // 2))
-  upright = Detector('auto', min_face=detector.min_face, turns=())
+  detector, upright = _restore_detectors(config)
   restorer = _untrained_restorer(config, faces, detector)
   frame, found = scenes.large_photo(faces, config.data.lr_size)
 
@@ -357,9 +367,7 @@ def bench_photo(config, faces: int, repeats: int) -> dict:
                              < 0.25 * face.width for d in detected) for face in found)
     return times
 
-  run_stages()  # compiles
-  runs = [run_stages() for _ in range(repeats)]
-  median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+  median = _median_stages(run_stages, repeats)
   return emit({'what': 'photo', 'variant': config.variant, 'batch': 1, 'faces': faces,
                'detector': detector.kind, 'device_kind': jax.devices()[0].device_kind,
                'frame': '4000x3000', **median,

@@ -248,6 +248,26 @@ def test_benchmark_scenes_map_back_onto_their_ground_truth():
   assert error(scene) < 20 and error(scene) < 0.7 * error(shifted), (error(scene), error(shifted))
 
 
+def test_flicker_is_zero_for_the_moving_truth_and_counts_a_change_between_frames():
+  """The flicker measure on known outputs: the true face drawn where each frame of a moving
+  clip has it changes by (almost) nothing on the face's own pixels, at a high PSNR; the same
+  with every other frame 8 grey levels brighter flickers by 8 and loses PSNR as 8 levels do."""
+  from jfsr.faces import alignment
+  from jfsr.measures import flicker
+  truth = draw_face(2, 128)[0]
+  clip = flicker.moving_clip(truth, 16, 8, 6, np.random.default_rng(0))
+  shape = (clip[0].frame.shape[1] * 8, clip[0].frame.shape[0] * 8)
+  drawn = [alignment.warp(truth, alignment.compose(alignment.pixel_scale(8), s.face_to_frame),
+                          shape, border='constant') for s in clip]
+  still, psnr = flicker.flicker_and_psnr(drawn, clip, 8)
+  assert still < 1 and psnr > 35, (still, psnr)
+  brighter = [np.clip(f.astype(int) + 8 * (t % 2), 0, 255).astype(np.uint8)
+              for t, f in enumerate(drawn)]
+  changing, darker_psnr = flicker.flicker_and_psnr(brighter, clip, 8)
+  assert changing == pytest.approx(8, abs=1), changing
+  assert darker_psnr < psnr - 5 and darker_psnr > 20 * np.log10(255 / 8)
+
+
 @pytest.mark.parametrize('kind', ['group', 'border'])
 def test_every_face_of_a_photo_maps_back_onto_its_own_ground_truth(kind):
   """Group and border photos: each face, mapped back from the enlarged photo through its

@@ -135,11 +135,14 @@ class Detector:
     """The faces of each frame, largest first: found upright and on copies turned by
     :attr:`turns` both ways (mapped back, the faces found more than once merged)."""
     found = self.detect_upright(frames)
+    if not self.turns:
+      return found
+    more_found: list[list[FoundFace]] = [[] for _ in frames]
     for angle in (sign * turn for turn in self.turns for sign in (1, -1)):
       turned, backs = zip(*(turn_frame(frame, angle) for frame in frames))
-      for faces, more, back in zip(found, self.detect_upright(list(turned)), backs):
-        faces += [_mapped(face, back) for face in more]
-    return [_merge(faces) for faces in found] if self.turns else found
+      for more, faces, back in zip(more_found, self.detect_upright(list(turned)), backs):
+        more += [_mapped(face, back) for face in faces]
+    return [_merge(faces, more) for faces, more in zip(found, more_found)]
 
   def detect_upright(self, frames: list[np.ndarray]) -> list[list[FoundFace]]:
     """The faces of each frame as it is, in memory bounded whatever the number of
@@ -239,11 +242,14 @@ def upscale(frame: np.ndarray, factor: float) -> np.ndarray:
   return cv2.resize(frame, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_CUBIC)
 
 
-def _merge(faces: list[FoundFace], overlap: float = 0.4) -> list[FoundFace]:
+def _merge(faces: list[FoundFace], more: list[FoundFace] = (),
+           overlap: float = 0.4) -> list[FoundFace]:
   """Faces found more than once (boxes overlapping by more than ``overlap`` of the smaller
-  one) kept once, the highest score; largest first."""
+  one) kept once: the highest score of ``faces``, then of ``more`` (so that ``more`` only
+  adds faces that ``faces`` lacks); largest first."""
   kept: list[FoundFace] = []
-  for face in sorted(faces, key=lambda f: -f.score):
+  by_score = lambda group: sorted(group, key=lambda f: -f.score)
+  for face in by_score(faces) + by_score(more):
     (x1, y1, x2, y2) = face.box
     area = max(x2 - x1, 0) * max(y2 - y1, 0)
     duplicate = False

@@ -23,9 +23,10 @@ frames without a face. ``--compare`` writes what the model saw (its input, paste
 back) | bicubic | restored. ``--aligned`` takes each input as one aligned face
 crop and writes the restored face itself.
 
-Videos: landmarks are smoothed over time per face (``--smoothing``), the output
-scale is chosen from the first chunk's faces, and the audio is copied back with
-``ffmpeg`` when the system has it. Unreadable files are skipped with a warning;
+Videos: a face the upright pass finds keeps that detection in every frame (the turned
+passes only add faces it missed), landmarks are smoothed over time per face
+(``--smoothing``), the output scale is chosen from the first chunk's faces, and the
+audio is copied back with ``ffmpeg`` when the system has it. Unreadable files are skipped with a warning;
 inputs are never overwritten (the output folder must differ from the input's).
 """
 

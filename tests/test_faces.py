@@ -204,10 +204,11 @@ def test_a_turned_pass_finds_a_rolled_face_and_maps_it_back(index):
   assert y1 < expected[:, 1].min() and y2 > expected[:, 1].max()
 
 
-def test_turned_passes_add_faces_and_never_replace_an_upright_one(monkeypatch):
-  """A face the upright pass found keeps the upright detection even where a turned copy
-  scores it higher (so that a video's face does not hop between the two from frame to
-  frame); a face only a turned copy found is added, mapped back to the frame."""
+def test_turned_passes_add_faces_and_for_videos_never_replace_an_upright_one(monkeypatch):
+  """A face found upright and, scored higher, on a turned copy keeps the better-scored
+  detection in a photo and the upright one for a video (``upright_first``, so that a
+  video's face does not hop between the two from frame to frame); a face only a turned
+  copy found is added either way, mapped back to the frame."""
   from jfsr.faces import detection
   detector = detection.Detector('haar', min_face=40, turns=(25.0,))
   frame = np.zeros((200, 300, 3), np.uint8)
@@ -216,24 +217,21 @@ def test_turned_passes_add_faces_and_never_replace_an_upright_one(monkeypatch):
     return detection.FoundFace((x - 20.0, y - 20.0, x + 20.0, y + 20.0), score,
                                detection.landmarks_from_box(x - 20, y - 20, 40), 'haar')
 
-  calls = []
-
   def upright_or_turned(frames):
-    calls.append(len(frames))
-    if len(calls) == 1:  # the upright frame: one face at the centre, scored low
+    if frames[0] is frame:  # the upright frame: one face at the centre, scored low
       return [[face(149.5, 99.5, 0.6)]]
-    # each turned copy: the centre's face scored high, and one more about the centre
+    # each turned copy: the centre's face scored high, and one more above the centre
     return [[face(149.5, 99.5, 0.99), face(149.5, 40.0, 0.9)]]
 
   monkeypatch.setattr(detector, 'detect_upright', upright_or_turned)
-  found = detector.detect([frame])[0]
-  assert calls == [1, 1, 1]
-  assert sorted(f.score for f in found) == [0.6, 0.9, 0.9]
-  (centre,) = [f for f in found if f.score == 0.6]
-  assert centre.box == (129.5, 79.5, 169.5, 119.5)
-  # the face above the centre, found on the copies turned +25° and -25°, mapped back to
-  # two places 25° either side of straight up from the frame's centre
-  added = sorted((f for f in found if f.score == 0.9), key=lambda f: f.landmarks[:, 0].mean())
-  for sign, f in zip((-1, 1), added):
-    x, y = f.landmarks.mean(0) - [149.5, 99.5]
-    assert math.degrees(math.atan2(x, -y)) == pytest.approx(sign * 25, abs=0.5)
+  for upright_first, centre_score in ((False, 0.99), (True, 0.6)):
+    found = detector.detect([frame], upright_first=upright_first)[0]
+    assert sorted(f.score for f in found) == sorted([centre_score, 0.9, 0.9])
+    (centre,) = [f for f in found if f.score == centre_score]
+    assert np.allclose(np.reshape(centre.box, (2, 2)).mean(0), [149.5, 99.5])
+    # the face above the centre, found on the copies turned +25° and -25°, mapped back to
+    # two places 25° either side of straight up from the frame's centre
+    added = sorted((f for f in found if f.score == 0.9), key=lambda f: f.landmarks[:, 0].mean())
+    for sign, f in zip((-1, 1), added):
+      x, y = f.landmarks.mean(0) - [149.5, 99.5]
+      assert math.degrees(math.atan2(x, -y)) == pytest.approx(sign * 25, abs=0.5)

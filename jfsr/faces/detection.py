@@ -131,9 +131,13 @@ class Detector:
     self.upsample = max(1.0, SMALLEST[self.kind] / min_face)
     self.turns = TURNS[self.kind] if turns is None else tuple(turns)
 
-  def detect(self, frames: list[np.ndarray]) -> list[list[FoundFace]]:
+  def detect(self, frames: list[np.ndarray], upright_first: bool = False
+             ) -> list[list[FoundFace]]:
     """The faces of each frame, largest first: found upright and on copies turned by
-    :attr:`turns` both ways (mapped back, the faces found more than once merged)."""
+    :attr:`turns` both ways (mapped back, the faces found more than once merged: the
+    detection with the best score, or with ``upright_first`` the upright pass's wherever
+    it found the face, so that a video's face keeps one pass's landmarks from frame to
+    frame instead of hopping between two)."""
     found = self.detect_upright(frames)
     if not self.turns:
       return found
@@ -142,7 +146,9 @@ class Detector:
       turned, backs = zip(*(turn_frame(frame, angle) for frame in frames))
       for more, faces, back in zip(more_found, self.detect_upright(list(turned)), backs):
         more += [_mapped(face, back) for face in faces]
-    return [_merge(faces, more) for faces, more in zip(found, more_found)]
+    if upright_first:
+      return [_merge(faces, more) for faces, more in zip(found, more_found)]
+    return [_merge(faces + more) for faces, more in zip(found, more_found)]
 
   def detect_upright(self, frames: list[np.ndarray]) -> list[list[FoundFace]]:
     """The faces of each frame as it is, in memory bounded whatever the number of

@@ -90,7 +90,7 @@ def measure_flicker(model: str | None, checkpoint: str | None, root: str | None,
     clip = moving_clip(faces[index]['hr'], lr, factor, frames, rng)
     small = [s.frame for s in clip]
     rows['bicubic'].append(flicker_and_psnr([enlarge(f, factor) for f in small], clip, factor))
-    detected = restorer.detector.detect(small)
+    detected = restorer.detector.detect(small, upright_first=True)  # as videos are
     found_share.append(np.mean([scenes.hit(f, s, clip[0].truth.shape[0])
                                 for f, s in zip(detected, clip)]))
     for smoothing, weight in settings:

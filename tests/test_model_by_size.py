@@ -133,7 +133,8 @@ class GrowingFaceDetector:
   def __init__(self):
     self.frames_seen = 0
 
-  def detect(self, frames):
+  def detect(self, frames, upright_first=False):
+    del upright_first  # one pass: nothing to prefer
     found = []
     for _ in frames:
       side = 14 + 4 * self.frames_seen

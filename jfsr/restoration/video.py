@@ -147,7 +147,8 @@ def restore_video(restorer, path: Path, output: Path, summary, *, smoothing: flo
     writer = files.VideoWriter(private / 'frames.mp4', fps)
     try:
       for frames in frame_chunks(capture, frames_per_chunk):
-        found = [smoother.update(faces) for faces in restorer.detector.detect(frames, upright_first=True)]
+        detected = restorer.detector.detect(frames, upright_first=True)
+        found = [smoother.update(faces) for faces in detected]
         if scale is None:  # the first chunk's faces set the whole video's scale
           plans = [restorer.plan(face, force) for faces in found for face in faces]
           scale, wanted = restorer.output_scale([p for p in plans if p.restored],

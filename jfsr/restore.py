@@ -26,8 +26,9 @@ crop and writes the restored face itself.
 Videos: a face the upright pass finds keeps that detection in every frame (the turned
 passes only add faces it missed), landmarks are smoothed over time per face
 (``--smoothing``), the output scale is chosen from the first chunk's faces, and the
-audio is copied back with ``ffmpeg`` when the system has it. Unreadable files are skipped with a warning;
-inputs are never overwritten (the output folder must differ from the input's).
+audio is copied back with ``ffmpeg`` when the system has it. Unreadable files are skipped
+with a warning; inputs are never overwritten (the output folder must differ from the
+input's).
 """
 
 from __future__ import annotations

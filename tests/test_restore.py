@@ -263,9 +263,9 @@ def test_flicker_is_zero_for_the_moving_truth_and_counts_a_change_between_frames
   assert still < 1 and psnr > 35, (still, psnr)
   brighter = [np.clip(f.astype(int) + 8 * (t % 2), 0, 255).astype(np.uint8)
               for t, f in enumerate(drawn)]
-  changing, darker_psnr = flicker.flicker_and_psnr(brighter, clip, 8)
+  changing, brighter_psnr = flicker.flicker_and_psnr(brighter, clip, 8)
   assert changing == pytest.approx(8, abs=1), changing
-  assert darker_psnr < psnr - 5 and darker_psnr > 20 * np.log10(255 / 8)
+  assert brighter_psnr < psnr - 5 and brighter_psnr > 20 * np.log10(255 / 8)
 
 
 @pytest.mark.parametrize('kind', ['group', 'border'])

@@ -25,6 +25,7 @@ CHOICES = {
     'perceptual.taps': ('relu', 'pool'),
     'perceptual.input': ('raw', 'imagenet'),
     'perceptual.weights': ('pretrained', 'random'),
+    'perceptual.dtype': ('compute', 'auto', 'float32', 'bfloat16'),
     'optimizer.name': ('adam', 'sgd'),
     'train.compute_dtype': ('auto', 'float32', 'bfloat16'),
     'eval.face_detector': ('mtcnn', 'haar'),
@@ -179,6 +180,11 @@ def perceptual_section() -> ml_collections.ConfigDict:
   p.input = 'raw'
   p.weights = 'pretrained'  # 'pretrained' | 'random' (plumbing tests only)
   p.width_divisor = 1
+  # The VGG's activations. 'compute': train.compute_dtype's, like the generator's and the
+  # discriminators'; 'auto': the same, except bfloat16 on CPUs with matrix units (AMX),
+  # where its wide layers run 2-3x faster that way (the early ones stay float32; see
+  # jfsr.models.matrix_units); or 'float32' / 'bfloat16'.
+  p.dtype = 'compute'
   return p
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import jax.numpy as jnp
 import ml_collections
 
-from jfsr import config_defaults
+from jfsr import config_defaults, host_cpu
 from jfsr.errors import ConfigError, JfsrError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / 'configs'
@@ -75,6 +75,18 @@ def compute_dtype(config: ml_collections.ConfigDict, backend: str) -> jnp.dtype:
   if name == 'auto':
     name = 'float32' if backend == 'cpu' else 'bfloat16'
   return jnp.dtype(name)
+
+
+def perceptual_dtype(config: ml_collections.ConfigDict, backend: str) -> jnp.dtype:
+  """The perceptual network's activation dtype on ``backend``: ``perceptual.dtype``,
+  with 'compute' and 'auto' resolved."""
+  name = config.perceptual.dtype
+  if name not in ('compute', 'auto'):
+    return jnp.dtype(name)
+  dtype = compute_dtype(config, backend)
+  if name == 'auto' and backend == 'cpu' and host_cpu.has_matrix_units():
+    return jnp.dtype('bfloat16')
+  return dtype
 
 
 def _check(condition: bool, message: str) -> None:

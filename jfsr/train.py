@@ -193,9 +193,11 @@ def log_setup(config: ml_collections.ConfigDict, writer) -> None:
   counts = models.parameter_counts(config)
   logging.info('parameters: %s', ', '.join(f'{k} {v:,}' for k, v in counts.items()))
   logging.info('host allocator: %s', host_memory.decision())
-  logging.info('devices: %d x %s over %d process(es); activations in %s', jax.device_count(),
-               jax.devices()[0].device_kind, jax.process_count(),
-               config_loading.compute_dtype(config, jax.default_backend()).name)
+  backend = jax.default_backend()
+  logging.info('devices: %d x %s over %d process(es); activations in %s, the perceptual '
+               'network\'s in %s', jax.device_count(), jax.devices()[0].device_kind,
+               jax.process_count(), config_loading.compute_dtype(config, backend).name,
+               config_loading.perceptual_dtype(config, backend).name)
   writer.write_hparams({f'parameters/{k}': v for k, v in counts.items()})
 
 

@@ -167,7 +167,7 @@ def generator_update(parts: StepParts, state: TrainState, new_state: dict, outpu
   run in training mode too and, as in the authors' step, move their running statistics
   once more."""
   config = parts.config
-  vgg = models.build_vgg(config, parts.dtype)
+  vgg = models.build_vgg(config, config_loading.perceptual_dtype(config, jax.default_backend()))
   vgg_features = None
   if config.loss.lambda_perceptual:
     scale = FEATURE_SCALE[vgg.preprocessing]

@@ -144,8 +144,8 @@ def test_the_frames_recipe_is_continue_with_frame_mode_and_the_extra_faces():
 
 def test_the_x32_recipe_is_the_photo_recipe_at_the_papers_sizes_from_the_default_model():
   """``configs/experiments/cpu_x32.py`` changes the photo recipe only in what it says: the
-  paper's sizes, the grown default model as its start, and a short run's batch, average,
-  intervals and evaluation."""
+  paper's sizes, the grown default model as its start, a short run's batch, average,
+  intervals and evaluation, and the VGG in bfloat16 where matrix units make it faster."""
   from jfsr.pretrained import generators
   photos = _flat(_recipe('cpu_x16_photos').to_dict())
   x32_config = config_loading.load_config(None, RECIPES.with_name('cpu_x32.py'))
@@ -155,7 +155,7 @@ def test_the_x32_recipe_is_the_photo_recipe_at_the_papers_sizes_from_the_default
       'variant', 'data.hr_size', 'data.lr_size', 'model.generator_init', 'train.batch_size',
       'train.ema_decay', 'train.log_every_steps', 'train.image_every_steps',
       'train.checkpoint_every_steps', 'eval.every_steps', 'eval.fid', 'eval.lpips',
-      'eval.identity'}
+      'eval.identity', 'perceptual.dtype'}
   assert (x32['data.hr_size'], x32['data.lr_size']) == (256, 32)
   assert x32['model.generator_init'] in generators.SHIPPED
   assert generators.load(x32['model.generator_init'])[0].data.lr_size == 16  # grown, not equal

@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / 'jfsr'
 LAYERS = (
     ('foundation', ('jfsr', 'jfsr.errors', 'jfsr.config_defaults', 'jfsr.compile_cache',
                     'jfsr.pretrained.cache', 'jfsr.files', 'jfsr.config_loading', 'jfsr.grids',
-                    'jfsr.host_memory', 'jfsr.distributed', 'jfsr.gan_balance', 'jfsr.losses')),
+                    'jfsr.host_memory', 'jfsr.host_cpu', 'jfsr.distributed', 'jfsr.gan_balance', 'jfsr.losses')),
     ('networks and their weights', ('jfsr.models', 'jfsr.pretrained')),
     ('data, faces, metrics', ('jfsr.data', 'jfsr.faces', 'jfsr.metrics')),
     ('training state and checkpoints', ('jfsr.train_state', 'jfsr.train_step',

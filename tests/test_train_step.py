@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jfsr import config_loading, train_step
+from jfsr import config_loading, host_cpu, train_step
 from jfsr.data import pipeline
 from jfsr.train_state import create_train_state
 from jfsr.pretrained import vgg_weights
@@ -95,7 +95,10 @@ def test_step_updates_every_network_and_counts_steps(smoke_config):
     assert np.isfinite(float(metrics[term])), term
 
 
-def test_bfloat16_computes_in_bf16_and_keeps_fp32_state(smoke_config):
+def test_bfloat16_computes_in_bf16_and_keeps_fp32_state(smoke_config, monkeypatch):
+  # As on a GPU: a CPU with matrix units would keep the VGG's narrow layers in float32
+  # (tests/test_matrix_units.py), so this run pretends the CPU has none.
+  monkeypatch.setattr(host_cpu, 'has_matrix_units', lambda: False)
   config = _config(smoke_config)
   batches = _batches(config, 1)
   vgg = vgg_weights.perceptual_params(config)

@@ -12,6 +12,9 @@ sizes, starting from the default model ``cpu-x16-photos`` grown by one U-Net lev
 where it adds nothing). Batch 8 and a moving average of decay 0.99 (a half-life of about 70
 steps) suit a run of hundreds of steps, not thousands; checkpoints every 50 steps, a PSNR /
 SSIM evaluation every 100 (FID and LPIPS are left to ``jfsr.evaluate`` on the candidates).
+The VGG16 runs in bfloat16 on CPUs with matrix units (``perceptual.dtype='auto'``, 1.45x
+faster steps on a 2-core CPU with AMX); the shipped ``cpu-x32`` was trained with it in
+float32 (its packed config says so).
 """
 
 from pathlib import Path
@@ -26,6 +29,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.variant = 'cpu_x32'
   c.data.hr_size, c.data.lr_size = 256, 32
   c.model.generator_init = 'cpu-x16-photos'
+  c.perceptual.dtype = 'auto'
   c.train.batch_size = 8
   c.train.ema_decay = 0.99
   c.train.log_every_steps = 10

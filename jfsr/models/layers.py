@@ -110,7 +110,7 @@ def _varying_axes(value) -> frozenset:
   return manual.varying if manual is not None else frozenset()
 
 
-def _kernel_grad_by_rows(x, grad, kernel_shape, stride: int, padding: int):
+def kernel_grad_by_rows(x, grad, kernel_shape, stride: int, padding: int):
   """``dW[ky, :]`` for one kernel row at a time, as one ``(out, pixels) @ (pixels, kw·in)``
   matmul: the ``kw`` column shifts of the input are gathered once, and each kernel row
   reads its (strided) row window of them."""
@@ -136,7 +136,7 @@ def _kernel_grad_by_im2col(x, grad, kernel_shape, stride: int, padding: int):
   return (patches.reshape(-1, kh * kw * cin).T @ grad.reshape(-1, cout)).reshape(kernel_shape)
 
 
-_KERNEL_GRADS = {'rows': _kernel_grad_by_rows, 'im2col': _kernel_grad_by_im2col}
+_KERNEL_GRADS = {'rows': kernel_grad_by_rows, 'im2col': _kernel_grad_by_im2col}
 
 
 def _conv_own_kernel_grad_bwd(stride, padding, method, residuals, grad):
@@ -144,12 +144,16 @@ def _conv_own_kernel_grad_bwd(stride, padding, method, residuals, grad):
   _, input_pullback = jax.vjp(lambda x_: xla_conv(x_, kernel, stride, padding), x)
   (grad_x,) = input_pullback(grad)
   grad_kernel = _KERNEL_GRADS[method](x, grad, kernel.shape, stride, padding)
-  # Inside shard_map a replicated kernel's gradient sums every device's part, as JAX's own
-  # transpose of the convolution would.
+  return grad_x, summed_like(grad_kernel, kernel)
+
+
+def summed_like(grad_kernel: jax.Array, kernel: jax.Array) -> jax.Array:
+  """A hand-written kernel gradient as JAX's own transpose of the convolution gives it:
+  inside shard_map a replicated kernel's gradient sums every device's part."""
   summed_over = tuple(sorted(_varying_axes(grad_kernel) - _varying_axes(kernel)))
   if summed_over:
     grad_kernel = jax.lax.psum(grad_kernel, summed_over)
-  return grad_x, grad_kernel.astype(kernel.dtype)
+  return grad_kernel.astype(kernel.dtype)
 
 
 _conv_own_kernel_grad.defvjp(_conv_own_kernel_grad_fwd, _conv_own_kernel_grad_bwd)

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jfsr.models import matrix_units
 from jfsr.models.layers import xla_conv
 
 # Convolutions per block.
@@ -82,8 +83,12 @@ def max_pool_2x2(x: jax.Array) -> jax.Array:
 class Conv3x3(nn.Module):
   """``nn.Conv(features, (3, 3), padding=1)`` (same parameters), its bias added apart.
 
+  With ``dtype`` bfloat16 on a CPU with matrix units, the layers they run faster
+  (:func:`jfsr.models.matrix_units.suits`) take bfloat16 inputs and accumulate in float32
+  there; every other layer is XLA's convolution in its input's dtype.
+
   On CPU an optimization barrier keeps the bias add (and the ReLU after it) out of
-  the convolution's YNNPACK fusion, where XLA materialises the broadcast bias and
+  XLA's convolution's YNNPACK fusion, where XLA materialises the broadcast bias and
   the ReLU's zeros as full-size arrays (0.6 s of a train step at batch 8, 256²);
   without them VGG-19's part of the step ran 1.03x faster on this project's
   2-core CPU (paired runs).
@@ -95,6 +100,8 @@ class Conv3x3(nn.Module):
   def __call__(self, x: jax.Array) -> jax.Array:
     kernel = self.param('kernel', nn.initializers.lecun_normal(), (3, 3, x.shape[-1], self.features))
     bias = self.param('bias', nn.initializers.zeros, (self.features,))
+    if self.dtype == jnp.bfloat16 and matrix_units.in_use() and matrix_units.suits(kernel.shape):
+      return (matrix_units.conv3x3(x.astype(jnp.bfloat16), kernel) + bias).astype(self.dtype)
     y = xla_conv(x, kernel.astype(x.dtype), 1, 1)
     if jax.default_backend() == 'cpu':
       y = jax.lax.optimization_barrier(y)
@@ -120,7 +127,9 @@ class VGG(nn.Module):
     if unknown:
       raise ValueError(f'unknown VGG taps {sorted(unknown)}; choose from {self.all_taps()}')
     x = preprocess(images.astype(jnp.float32), self.preprocessing)
-    if self.dtype is not None:
+    if self.dtype is not None and not matrix_units.in_use():
+      # With matrix units the early layers stay float32: XLA:CPU's bfloat16 convolution
+      # is slower than its float32 one; each layer that suits them casts its own input.
       x = x.astype(self.dtype)
     features = {}
 

@@ -8,6 +8,10 @@ Prints one JSON object per measurement, then a short table:
   FLOP rate, the reference model's FLOP count where it is known (docs/benchmarks.md), peak
   memory, the host allocator (``jfsr.host_memory``) with its page faults and
   kernel time per step;
+* ``perceptual``: the perceptual loss alone (forward on output and target, gradient to
+  the output) in float32 and in ``perceptual.dtype``, and each layer shape of its network,
+  forward and input gradient, as XLA's float32 convolution and in bfloat16 on matrix units
+  (:mod:`jfsr.models.matrix_units`);
 * ``generator``: eval-mode generator images/s for each of ``--infer_batches``;
 * ``restore``: ``jfsr.restoration.Restorer`` faces/s (resize in, generator, uint8
   out) for each of ``--restore_batches``;
@@ -106,6 +110,11 @@ def _compute_dtype(config) -> str:
   return config_loading.compute_dtype(config, jax.default_backend()).name
 
 
+def _perceptual_dtype(config) -> str:
+  from jfsr import config_loading
+  return config_loading.perceptual_dtype(config, jax.default_backend()).name
+
+
 def bench_train(config, repeats: int, profile_dir: str | None = None) -> dict:
   from jfsr import train_step
   from jfsr.data import pipeline
@@ -145,7 +154,8 @@ def bench_train(config, repeats: int, profile_dir: str | None = None) -> dict:
   record = {
       'what': 'train_step', 'variant': config.variant, 'batch': n,
       'devices': jax.device_count(), 'device_kind': jax.devices()[0].device_kind,
-      'compute_dtype': dtype, 'convt_impl': layers.resolve_convt_impl(config.model.convt_impl),
+      'compute_dtype': dtype, 'perceptual_dtype': _perceptual_dtype(config),
+      'convt_impl': layers.resolve_convt_impl(config.model.convt_impl),
       'compile_s': compile_s,
       'warmup_s': warmup_s, **spread(times), 'steps_timed': repeats, 'images_per_s': n / median,
       'xla_flops_per_step': xla_flops, 'xla_flop_per_s': xla_flops / median,
@@ -163,6 +173,63 @@ def bench_train(config, repeats: int, profile_dir: str | None = None) -> dict:
     record['share_of_peak'] = ((record['model_flop_per_s'] or record['xla_flop_per_s'])
                                / record['peak_flop_per_s'])
   return emit(record)
+
+
+def bench_perceptual(config, repeats: int) -> list[dict]:
+  """The perceptual loss as the train step takes it (the network on the output and on the
+  target, the gradient to the output) in float32 and in ``perceptual.dtype``, timed in
+  alternation; then each of the network's layer shapes alone, forward and input gradient,
+  as XLA's float32 convolution and as :mod:`jfsr.models.matrix_units`' bfloat16 form."""
+  from jfsr import config_loading, losses, models
+  from jfsr.models import layers, matrix_units
+  from jfsr.pretrained import vgg_weights
+
+  n, size = config.train.batch_size, config.data.hr_size
+  params = vgg_weights.perceptual_params(config)
+  rng = np.random.default_rng(0)
+  output, target = (jnp.asarray(rng.uniform(-1, 1, (n, size, size, 3)), jnp.float32)
+                    for _ in range(2))
+  weights = losses.TAP_WEIGHTS[config.perceptual.taps]
+  steps = {}
+  for dtype in (jnp.dtype('float32'),
+                config_loading.perceptual_dtype(config, jax.default_backend())):
+    network = models.build_vgg(config, dtype)
+    loss = lambda o, t, network=network: losses.perceptual(
+        network.apply(params, o), network.apply(params, t), network.taps, weights)
+    steps[dtype.name] = jax.jit(jax.value_and_grad(loss))
+    jax.block_until_ready(steps[dtype.name](output, target))
+  times = {name: [] for name in steps}
+  for _ in range(repeats):
+    for name, step in steps.items():
+      times[name] += timed(lambda step=step: step(output, target), 1)
+  records = [emit({'what': 'perceptual', 'network': config.perceptual.network, 'batch': n,
+                   'dtype': name, 'matrix_units': matrix_units.in_use(), **spread(t),
+                   'images_per_s': n / statistics.median(t)}) for name, t in times.items()]
+
+  forms = {'xla float32': lambda x, k: layers.xla_conv(x, k, 1, 1),
+           'matrix units bfloat16': lambda x, k: matrix_units.conv3x3(x.astype(jnp.bfloat16), k)}
+  shapes = jax.eval_shape(models.build_vgg(config).init, jax.random.key(0),
+                          jnp.zeros((1, size, size, 3)))['params']
+  seen = set()
+  for name, conv in shapes.items():  # conv{block}_{index}, in the network's order
+    _, _, cin, cout = conv['kernel'].shape
+    side = size >> (int(name[4]) - 1)
+    if (side, cin, cout) in seen:
+      continue
+    seen.add((side, cin, cout))
+    x = jnp.asarray(rng.normal(size=(n, side, side, cin)), jnp.float32)
+    kernel = jnp.asarray(rng.normal(size=(3, 3, cin, cout)) / np.sqrt(9 * cin), jnp.float32)
+    for form, fn in forms.items():
+      forward = jax.jit(fn)
+      backward = jax.jit(lambda x, k, fn=fn: jax.grad(lambda x_: jnp.sum(fn(x_, k)))(x))
+      jax.block_until_ready((forward(x, kernel), backward(x, kernel)))
+      forward_s = statistics.median(timed(lambda: forward(x, kernel), repeats))
+      backward_s = statistics.median(timed(lambda: backward(x, kernel), repeats))
+      records.append(emit({'what': 'perceptual_layer', 'layer': name, 'side': side, 'in': cin,
+                           'out': cout, 'form': form, 'batch': n, 'forward_s': forward_s,
+                           'input_gradient_s': backward_s, 'median_s': forward_s + backward_s,
+                           'images_per_s': n / (forward_s + backward_s)}))
+  return records
 
 
 def bench_fed(config, num_steps: int) -> dict:
@@ -189,6 +256,7 @@ def bench_fed(config, num_steps: int) -> dict:
   n = config.train.batch_size
   return emit({'what': 'fed_train', 'variant': config.variant, 'batch': n,
                'workers': config.data.num_workers, 'compute_dtype': _compute_dtype(config),
+               'perceptual_dtype': _perceptual_dtype(config),
                'steps_timed': num_steps, 'median_s': elapsed / num_steps,
                'images_per_s': n * num_steps / elapsed, 'host_wait_share': waited / elapsed})
 
@@ -431,6 +499,10 @@ def table(records: list[dict]) -> str:
                if r['what'] == 'photo' else
                f"batch {r['batch']}, {r['lr_size']}² in; JAX {r['jax_images_per_s']:.2f} "
                f"images/s, ONNX x{r['onnx_over_jax']:.2f}" if r['what'] == 'onnx' else
+               f"batch {r['batch']}, {r['network']} in {r['dtype']}" if r['what'] == 'perceptual'
+               else f"{r['layer']} ({r['side']}², {r['in']} -> {r['out']}), {r['form']}: "
+               f"forward {1e3 * r['forward_s']:.0f} ms, input gradient "
+               f"{1e3 * r['input_gradient_s']:.0f} ms" if r['what'] == 'perceptual_layer' else
                f"batch {r['batch']}") + (
         f", {r['workers']} workers" if 'workers' in r else '')
     gflops = lambda v: f'{v / 1e9:.1f}' if v else '-'

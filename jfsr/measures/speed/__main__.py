@@ -9,7 +9,8 @@ from ml_collections import config_flags
 
 from jfsr import cli
 from jfsr.measures.speed import (bench_blur, bench_fed, bench_generator, bench_loader, bench_onnx,
-                        bench_photo, bench_restore, bench_train, bench_video, table)
+                                 bench_perceptual, bench_photo, bench_restore, bench_train,
+                                 bench_video, table)
 
 FLAGS = flags.FLAGS
 
@@ -24,6 +25,8 @@ def main(argv):
     records.append(bench_train(config, FLAGS.repeats, FLAGS.profile_dir))
   if 'fed' in FLAGS.what:
     records.append(bench_fed(config, FLAGS.fed_steps))
+  if 'perceptual' in FLAGS.what:
+    records += bench_perceptual(config, FLAGS.repeats)
   if 'generator' in FLAGS.what:
     for batch in FLAGS.infer_batches:
       records.append(bench_generator(config, int(batch), FLAGS.repeats))
@@ -53,7 +56,8 @@ def main(argv):
 def run() -> None:
   config_flags.DEFINE_config_file('config', 'configs/celebahq.py:smoke', 'config to benchmark')
   flags.DEFINE_list('what', ['train', 'generator', 'blur', 'loader'], 'which measurements: '
-                    'train, fed, generator, restore, video, photo, onnx, blur, loader')
+                    'train, fed, perceptual, generator, restore, video, photo, onnx, blur, '
+                    'loader')
   flags.DEFINE_integer('batch', None, 'global train batch (default: the config\'s)')
   flags.DEFINE_integer('repeats', 5, 'timed repetitions after one warm-up')
   flags.DEFINE_list('infer_batches', ['1', '64'], 'generator batch sizes')

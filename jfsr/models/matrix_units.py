@@ -8,8 +8,8 @@ float32, and its input gradient as the same convolution of the output gradient w
 kernel turned 180° (JAX's own transpose of this form scatters into the shifted copies and
 ran 2-6x slower). Measured per layer of VGG-19 at batch 8 on a 2-core CPU with AMX
 (docs/benchmarks.md): 1.5-3.1x faster forward and 1.3-2.4x faster input gradient than
-XLA's float32 convolution from 128 inputs and 256 outputs up (``suits``); even at 128 ->
-128 and slower below, where the column copies cost more than the products save.
+XLA's float32 convolution from 128 inputs and 256 outputs up (``suits``); about even at
+128 -> 128 and slower below, where the column copies cost more than the products save.
 """
 
 from __future__ import annotations

@@ -178,8 +178,9 @@ def bench_train(config, repeats: int, profile_dir: str | None = None) -> dict:
 def bench_perceptual(config, repeats: int) -> list[dict]:
   """The perceptual loss as the train step takes it (the network on the output and on the
   target, the gradient to the output) in float32 and in ``perceptual.dtype``, timed in
-  alternation; then each of the network's layer shapes alone, forward and input gradient,
-  as XLA's float32 convolution and as :mod:`jfsr.models.matrix_units`' bfloat16 form."""
+  alternation; then each of the network's layer shapes alone, forward and input gradient
+  (and the forward's FLOP rate), as XLA's float32 convolution and as
+  :mod:`jfsr.models.matrix_units`' bfloat16 form."""
   from jfsr import config_loading, losses, models
   from jfsr.models import layers, matrix_units
   from jfsr.pretrained import vgg_weights
@@ -228,7 +229,8 @@ def bench_perceptual(config, repeats: int) -> list[dict]:
       records.append(emit({'what': 'perceptual_layer', 'layer': name, 'side': side, 'in': cin,
                            'out': cout, 'form': form, 'batch': n, 'forward_s': forward_s,
                            'input_gradient_s': backward_s, 'median_s': forward_s + backward_s,
-                           'images_per_s': n / (forward_s + backward_s)}))
+                           'images_per_s': n / (forward_s + backward_s),
+                           'model_flop_per_s': 2 * 9 * n * side * side * cin * cout / forward_s}))
   return records
 
 

@@ -110,17 +110,25 @@ def _varying_axes(value) -> frozenset:
   return manual.varying if manual is not None else frozenset()
 
 
+def column_shifts(x, kw: int, stride: int, padding: int, wo: int) -> jax.Array:
+  """The padded input's ``kw`` column shifts side by side, ``(n, h + 2·padding, wo, kw·c)``:
+  shift ``kx`` holds the (strided) columns that kernel column ``kx`` reads for each of the
+  ``wo`` output columns, so a kernel row's taps are one matmul over a row window of it."""
+  n, _, _, cin = x.shape
+  padded = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+  rows = padded.shape[1]
+  return jnp.concatenate(
+      [jax.lax.slice(padded, (0, 0, kx, 0), (n, rows, kx + stride * (wo - 1) + 1, cin),
+                     (1, 1, stride, 1)) for kx in range(kw)], axis=-1)
+
+
 def kernel_grad_by_rows(x, grad, kernel_shape, stride: int, padding: int):
   """``dW[ky, :]`` for one kernel row at a time, as one ``(out, pixels) @ (pixels, kw·in)``
   matmul: the ``kw`` column shifts of the input are gathered once, and each kernel row
   reads its (strided) row window of them."""
   kh, kw, cin, cout = kernel_shape
   n, ho, wo, _ = grad.shape
-  padded = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
-  rows = padded.shape[1]
-  columns = jnp.concatenate(
-      [jax.lax.slice(padded, (0, 0, kx, 0), (n, rows, kx + stride * (wo - 1) + 1, cin),
-                     (1, 1, stride, 1)) for kx in range(kw)], axis=-1)
+  columns = column_shifts(x, kw, stride, padding, wo)
   grad_t = grad.reshape(-1, cout).T
   per_row = [grad_t @ jax.lax.slice(columns, (0, ky, 0, 0),
                                     (n, ky + stride * (ho - 1) + 1, wo, kw * cin),

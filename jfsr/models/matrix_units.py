@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from jfsr import host_cpu
-from jfsr.models.layers import kernel_grad_by_rows, summed_like
+from jfsr.models.layers import column_shifts, kernel_grad_by_rows, summed_like
 
 # The layers this form is faster for (see the module docstring).
 MIN_IN = 128
@@ -39,8 +39,7 @@ def suits(kernel_shape) -> bool:
 def _by_rows(x: jax.Array, kernel: jax.Array) -> jax.Array:
   """The 3x3 'same' convolution as one product per kernel row, in float32."""
   _, h, w, cin = x.shape
-  padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-  columns = jnp.concatenate([padded[:, :, dx:dx + w] for dx in range(3)], axis=-1)
+  columns = column_shifts(x, 3, 1, 1, w)
   rows = kernel.astype(x.dtype).reshape(3, 3 * cin, -1)
   return sum(jnp.einsum('nhwk,ko->nhwo', columns[:, dy:dy + h], rows[dy],
                         preferred_element_type=jnp.float32) for dy in range(3))

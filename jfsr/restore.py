@@ -5,9 +5,9 @@ r"""Restore small faces in photos, folders and videos with a shipped model or a 
   python -m jfsr.restore --onnx g.onnx --input PATH --output DIR   # generator in onnxruntime
 
 PATH is an image, a folder of images, or a video (.mp4, .avi, .mov, .mkv, .webm).
-Each face is found with its five landmarks (MTCNN, on the frame and on copies turned
-25° both ways, ``--turned_passes``; the Haar cascade where the MTCNN weights are not
-cached), warped onto the training faces' template straight
+Each face is found with its five landmarks (MTCNN, which looks again at the candidates
+it rejects upright on crops turned 25° both ways, ``--turned_passes``; the Haar cascade
+where the MTCNN weights are not cached), warped onto the training faces' template straight
 at the model's input size, restored (under ``--alignments`` nudged alignments, each
 also mirrored, ``--flip_average``, and the outputs averaged), warped back into the
 enlarged frame under a soft elliptical mask, and made to agree with the frame it came

@@ -13,6 +13,11 @@ bookkeeping on the host:
 3. O-Net rescores 48x48 crops (> ``thresholds[2]``) and places five landmarks;
    after the offsets, NMS by intersection over the smaller box (0.7).
 
+With ``turns``, R-Net and O-Net take a second look at every box they reject, on crops
+turned by each angle both ways about the box's centre (see :class:`MTCNN`); a box that
+passes turned keeps its angle, and its offsets and landmarks are read in the turned crop
+and turned back.
+
 Resizing is area averaging (torch's ``interpolate(mode='area')``), and the
 box arithmetic keeps facenet-pytorch's conventions (its ``+ 1`` widths in some
 places and not others), so the boxes agree with that implementation's.
@@ -135,13 +140,48 @@ def _square(boxes: np.ndarray) -> np.ndarray:
 
 
 def _apply_offsets(boxes: np.ndarray, offsets: np.ndarray, plus_one: bool) -> np.ndarray:
-  """Moves each corner by its offset times the box's width / height."""
+  """Moves each corner by its offset times the box's width / height, along the box's own
+  axes: a box that carries an angle (a sixth column, degrees) was looked at turned, so its
+  centre moves along the turned axes."""
   boxes = boxes.copy()
   one = 1.0 if plus_one else 0.0
   w = boxes[:, 2] - boxes[:, 0] + one
   h = boxes[:, 3] - boxes[:, 1] + one
-  boxes[:, :4] += offsets * np.stack([w, h, w, h], axis=1)
+  moves = offsets * np.stack([w, h, w, h], axis=1)
+  turned = boxes[:, 5] != 0 if boxes.shape[1] > 5 else np.zeros(len(boxes), bool)
+  if turned.any():
+    centre_move = (moves[turned, :2] + moves[turned, 2:]) / 2
+    turned_move = np.einsum('kij,kj->ki', rotations(boxes[turned, 5]), centre_move)
+    moves[turned] += np.tile(turned_move - centre_move, 2)
+  boxes[:, :4] += moves
   return boxes
+
+
+def rotations(angles: np.ndarray) -> np.ndarray:
+  """``(k, 2, 2)`` matrices turning image vectors (x right, y down) by ``angles`` degrees."""
+  radians = np.radians(np.asarray(angles, np.float64))
+  cos, sin = np.cos(radians), np.sin(radians)
+  return np.stack([np.stack([cos, -sin], -1), np.stack([sin, cos], -1)], -2)
+
+
+def box_centres(boxes: np.ndarray) -> np.ndarray:
+  """The centres of boxes in MTCNN's corner convention, as pixel-centre coordinates (the
+  crop of a box starts at pixel ``x1 - 1``)."""
+  return (boxes[:, :2] + boxes[:, 2:4]) / 2 - 1
+
+
+def turned_patch(image: np.ndarray, box: np.ndarray, angle: float) -> np.ndarray:
+  """The square ``box`` of ``image`` turned ``angle`` degrees about its centre, sampled
+  bilinearly at the image's own scale (the image's edge repeated beyond it), so that an
+  area resize to a network's input treats it as it treats an upright crop."""
+  import cv2
+  side = max(1, int(round(box[2] - box[0] + 1)))
+  turn = rotations([angle])[0]
+  centre = box_centres(box[None])[0]
+  matrix = np.concatenate([turn, (centre - turn @ np.full(2, (side - 1) / 2))[:, None]], 1)
+  return cv2.warpAffine(image, matrix, (side, side),
+                        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                        borderMode=cv2.BORDER_REPLICATE)
 
 
 def _normalise(pixels):
@@ -165,11 +205,22 @@ def _padded_batch(crops: list[np.ndarray] | np.ndarray, size: int) -> np.ndarray
 
 
 class MTCNN:
-  """The three-stage detector with the given ``{'pnet', 'rnet', 'onet'}`` variables."""
+  """The three-stage detector with the given ``{'pnet', 'rnet', 'onet'}`` variables.
+
+  ``turns`` (degrees): angles at which R-Net and O-Net look again at a box they reject,
+  each both ways. P-Net's 12-pixel windows propose small faces rolled by 20-35° or
+  blurred and compressed about as often as upright ones; it is R-Net and above all O-Net,
+  trained on faces within about ±20° of upright, that turn them down. A second look at
+  the rejected boxes alone costs a fraction of running the cascade on turned copies of
+  the frame, and boxes that pass upright are left exactly as they were.
+  """
 
   def __init__(self, variables: dict, min_size: int = 20, factor: float = 0.709,
-               thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)):
+               thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
+               turns: tuple[float, ...] = (), mirrored: bool = False):
     self.min_size, self.factor, self.thresholds = min_size, factor, thresholds
+    self.angles = tuple(sign * turn for turn in turns for sign in (1.0, -1.0))
+    self.mirrored = mirrored
     pnet = networks.PNet()
 
     def pyramid(weights, pixels, taps):  # every level in one call: one compile, one transfer
@@ -240,16 +291,18 @@ class MTCNN:
     boxes = []
     for found in proposals:
       if not found:
-        boxes.append(np.zeros((0, 5)))
+        boxes.append(np.zeros((0, 6)))
         continue
       found = np.concatenate(found)
       found = found[nms(found[:, :4], found[:, 4], 0.7)]
-      boxes.append(_square(_apply_offsets(found[:, :5], found[:, 5:9], plus_one=False)))
+      boxes.append(_upright(_square(_apply_offsets(found[:, :5], found[:, 5:9],
+                                                   plus_one=False))))
     return boxes
 
   def _crops(self, pixels: np.ndarray, boxes: list[np.ndarray], size: int):
-    """Crops of every image's boxes (clipped to the image, corners truncated to integers)
-    resized to ``size``, as one batch; and per image, which boxes gave a non-empty crop."""
+    """Crops of every image's boxes (clipped to the image, corners truncated to integers;
+    a box with an angle turned about its centre instead) resized to ``size``, as one batch;
+    and per image, which boxes gave a non-empty crop."""
     height, width = pixels.shape[1:3]
     crops, valid = [], []
     for image, image_boxes in zip(pixels, boxes):
@@ -257,29 +310,74 @@ class MTCNN:
       x1, y1 = np.maximum(corners[:, 0], 1), np.maximum(corners[:, 1], 1)
       x2, y2 = np.minimum(corners[:, 2], width), np.minimum(corners[:, 3], height)
       ok = (x2 > x1 - 1) & (y2 > y1 - 1)
-      crops += [area_resize(image[y1[i] - 1:y2[i], x1[i] - 1:x2[i]], size, size)
-                for i in np.flatnonzero(ok)]
+      for i in np.flatnonzero(ok):
+        angle = image_boxes[i, 5]
+        crop = (turned_patch(image, image_boxes[i], angle) if angle
+                else image[y1[i] - 1:y2[i], x1[i] - 1:x2[i]])
+        crops.append(area_resize(crop, size, size))
       valid.append(ok)
     return _padded_batch(crops, size), valid
 
   @staticmethod
   def _split(outputs, valid: list[np.ndarray]) -> list[tuple[np.ndarray, ...]]:
-    """The batched network outputs back per image."""
+    """The batched network outputs back per image (writable copies)."""
     ends = np.cumsum([int(ok.sum()) for ok in valid])
     starts = ends - [int(ok.sum()) for ok in valid]
-    return [tuple(x[a:b] for x in outputs) for a, b in zip(starts, ends)]
+    return [tuple(np.array(x[a:b]) for x in outputs) for a, b in zip(starts, ends)]
+
+  @staticmethod
+  def _scores(network, batch: np.ndarray, mirrored: bool) -> tuple[np.ndarray, ...]:
+    """``network``'s outputs on ``batch``; with ``mirrored`` its probability is the mean of
+    the crops' and their mirror images' (the other outputs are the crops' own)."""
+    if not mirrored:
+      return jax.device_get(network(batch))
+    outputs = jax.device_get(network(np.concatenate([batch, batch[:, :, ::-1]])))
+    probability = (outputs[0][:len(batch)] + outputs[0][len(batch):]) / 2
+    return (probability, *(x[:len(batch)] for x in outputs[1:]))
+
+  def _look(self, pixels: np.ndarray, boxes: list[np.ndarray], size: int, network,
+            threshold: float, mirrored: bool = False
+            ) -> tuple[list[np.ndarray], list[tuple[np.ndarray, ...]]]:
+    """``network`` on each image's boxes that give a crop, at each box's own angle; with
+    :attr:`angles`, the boxes it scores at most ``threshold`` are looked at again at every
+    other angle (0 and the turns), each keeping its best-scored look: its outputs, and its
+    angle in the box's last column. Returns the boxes and the outputs, per image."""
+    batch, valid = self._crops(pixels, boxes, size)
+    outputs = self._split(self._scores(network, batch, mirrored), valid)
+    boxes = [image_boxes[ok].copy() for image_boxes, ok in zip(boxes, valid)]
+    if not self.angles:
+      return boxes, outputs
+    looks = []  # per image: [(indices of the rejected boxes not at this angle, angle), ...]
+    for image_boxes, (probability, *_) in zip(boxes, outputs):
+      rejected = np.flatnonzero(probability <= threshold)
+      looks.append([(rejected[image_boxes[rejected, 5] != angle], angle)
+                    for angle in (0.0, *self.angles)])
+    again = [np.concatenate([_at_angle(image_boxes[which], angle) for which, angle in image_looks])
+             for image_boxes, image_looks in zip(boxes, looks)]
+    if not sum(len(b) for b in again):
+      return boxes, outputs
+    batch, _ = self._crops(pixels, again, size)  # the same boxes: every one gives a crop
+    ready = [np.ones(len(b), bool) for b in again]
+    for image_boxes, image_outputs, image_looks, second in zip(
+        boxes, outputs, looks, self._split(self._scores(network, batch, mirrored), ready)):
+      start = 0
+      for which, angle in image_looks:
+        look = tuple(x[start:start + len(which)] for x in second)
+        start += len(which)
+        better = look[0] > image_outputs[0][which]
+        for kept, new in zip(image_outputs, look):
+          kept[which[better]] = new[better]
+        image_boxes[which[better], 5] = angle
+    return boxes, outputs
 
   def _refine(self, pixels: np.ndarray, boxes: list[np.ndarray]) -> list[np.ndarray]:
     if not sum(len(b) for b in boxes):
       return boxes
-    batch, valid = self._crops(pixels, boxes, 24)
     refined = []
-    outputs = jax.device_get(self._rnet(batch))
-    for image_boxes, ok, (probability, offsets) in zip(boxes, valid, self._split(outputs, valid)):
-      image_boxes = image_boxes[ok]
+    for image_boxes, (probability, offsets) in zip(
+        *self._look(pixels, boxes, 24, self._rnet, self.thresholds[1])):
       keep = probability > self.thresholds[1]
-      image_boxes = np.concatenate([image_boxes[keep, :4], probability[keep, None]], axis=1)
-      offsets = offsets[keep]
+      image_boxes, offsets = _scored(image_boxes[keep], probability[keep]), offsets[keep]
       order = nms(image_boxes[:, :4], image_boxes[:, 4], 0.7)
       refined.append(_square(_apply_offsets(image_boxes[order], offsets[order], plus_one=True)))
     return refined
@@ -288,21 +386,42 @@ class MTCNN:
               ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     if not sum(len(b) for b in boxes):
       return boxes, [np.zeros((0, 5, 2)) for _ in boxes]
-    batch, valid = self._crops(pixels, boxes, 48)
-    outputs = jax.device_get(self._onet(batch))
     all_boxes, all_landmarks = [], []
-    for image_boxes, ok, (probability, offsets, points) in zip(boxes, valid,
-                                                              self._split(outputs, valid)):
-      image_boxes = image_boxes[ok]
+    for image_boxes, (probability, offsets, points) in zip(
+        *self._look(pixels, boxes, 48, self._onet, self.thresholds[2], self.mirrored)):
       keep = probability > self.thresholds[2]
-      image_boxes = np.concatenate([image_boxes[keep, :4], probability[keep, None]], axis=1)
+      image_boxes = _scored(image_boxes[keep], probability[keep])
       offsets, points = offsets[keep], points[keep]
       w = image_boxes[:, 2] - image_boxes[:, 0] + 1
       h = image_boxes[:, 3] - image_boxes[:, 1] + 1
       landmarks = np.stack([w[:, None] * points[:, :5] + image_boxes[:, :1] - 1,
                             h[:, None] * points[:, 5:] + image_boxes[:, 1:2] - 1], axis=-1)
+      turned = image_boxes[:, 5] != 0
+      if turned.any():  # read in the turned crop: turned back about the box's centre
+        centres = box_centres(image_boxes[turned])[:, None]
+        landmarks[turned] = centres + np.einsum('kij,kpj->kpi', rotations(image_boxes[turned, 5]),
+                                                landmarks[turned] - centres)
       image_boxes = _apply_offsets(image_boxes, offsets, plus_one=True)
       order = nms(image_boxes[:, :4], image_boxes[:, 4], 0.7, mode='min', plus_one=True)
       all_boxes.append(image_boxes[order])
       all_landmarks.append(landmarks[order])
     return all_boxes, all_landmarks
+
+
+def _upright(boxes: np.ndarray) -> np.ndarray:
+  """P-Net's ``(n, 5)`` boxes (corners, score) with the angle column R-/O-Net use: 0."""
+  return np.concatenate([boxes[:, :5], np.zeros((len(boxes), 1))], axis=1)
+
+
+def _at_angle(boxes: np.ndarray, angle: float) -> np.ndarray:
+  """Copies of ``boxes`` to be looked at turned by ``angle``."""
+  boxes = boxes.copy()
+  boxes[:, 5] = angle
+  return boxes
+
+
+def _scored(boxes: np.ndarray, probability: np.ndarray) -> np.ndarray:
+  """``boxes`` with the stage's probability as their score."""
+  boxes = boxes.copy()
+  boxes[:, 4] = probability
+  return boxes

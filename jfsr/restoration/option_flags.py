@@ -38,9 +38,9 @@ def define_flags(detection: bool = True, max_output_mp: float = MAX_OUTPUT_PIXEL
                      'enlarged less where the chosen enlargement would exceed it (said per '
                      'image), and an input already above it is skipped', lower_bound=0.01)
   flags.DEFINE_enum('device', 'auto', list(DEVICES), 'where the networks run')
-  flags.DEFINE_bool('turned_passes', True, 'MTCNN also looks at copies of each frame turned '
-                    '25° both ways: finds faces rolled 20-30° and small compressed ones it '
-                    'misses upright, at three times the detection time')
+  flags.DEFINE_bool('turned_passes', True, 'MTCNN looks again, on crops turned 25° both ways, '
+                    'at the candidate faces it rejects upright: finds faces rolled 20-30° and '
+                    'small compressed ones, at about 1.1x the detection time')
   if detection:
     flags.DEFINE_enum('detector', 'auto', list(DETECTORS), 'face detector: MTCNN (landmarks), '
                       'Haar (boxes), or auto (MTCNN when its weights are cached)')

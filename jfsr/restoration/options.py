@@ -22,9 +22,10 @@ class RestoreOptions:
   pass (0) to that (1). Frames are enlarged to at most ``max_output_pixels``. Faces are
   found by ``detector`` (MTCNN where its weights are cached with 'auto') down to
   ``min_face`` pixels (default: half the model's input, at least 8; ``threshold``: Haar's
-  minimum level weight), upright and, with ``turned_passes``, on copies turned as
-  :data:`jfsr.faces.detection.TURNS` says (finds rolled and compressed small faces, three
-  times the detection time); the networks run on ``device``."""
+  minimum level weight), upright and, with ``turned_passes``, looking again turned as
+  :data:`jfsr.faces.detection.TURNS` says (MTCNN's second look at the boxes it rejects
+  upright: finds rolled and compressed small faces, about 1.1x the detection time); the
+  networks run on ``device``."""
   batch_size: int = 16
   alignments: int = ensemble.ALIGNMENTS
   flip_average: bool = True

@@ -41,7 +41,7 @@ MTCNN_THRESHOLDS = (0.5, 0.6, 0.6)
 # of upright), and O-Net scores each crop with its mirror image (the mean of the two
 # probabilities). On held-out scenes (images 200-349 of the held-out folder, faces 12-24 px)
 # that found as many faces as the cascade run again on copies of the frame turned ±25°, and
-# more of the 12-16 px ones under JPEG 50 (0.76-0.83 -> 0.83-0.87), in half the time.
+# more of the 12-16 px ones under JPEG 50 (0.72-0.83 -> 0.83-0.87), in 0.4-0.7 of the time.
 # Haar has no second stage: its turns are whole copies of the frame (none by default).
 TURNS = {'mtcnn': (25.0,), 'haar': ()}
 

@@ -25,8 +25,9 @@ from absl import logging
 from jfsr.measures.scenes import (CONDITIONS, ROTATION_BUCKETS, face_side, false_detections,
                                   landmark_error, make_photos, match, true_face)
 
-# The detectors compared by name: restore's default, MTCNN on the upright frame alone, and
-# the Haar cascade (boxes only; landmarks from the template).
+# The detectors compared by name: restore's default (MTCNN with its second looks at
+# rejected boxes turned ±25°), MTCNN without them, and the Haar cascade (boxes only;
+# landmarks from the template).
 DETECTORS = {'mtcnn': {'kind': 'mtcnn'},
              'mtcnn-upright': {'kind': 'mtcnn', 'turns': ()},
              'haar': {'kind': 'haar'}}

@@ -358,7 +358,7 @@ def settings_in_words(settings: dict, video: bool = False) -> str:
   return (f"{settings['alignments']} alignments"
           f"{', flip-averaged' if settings['flip_average'] else ''}, "
           f"{iterations} iterations of back-projection, fidelity {settings.get('fidelity', 1):g}"
-          f"{', MTCNN upright and turned ±25°' if settings.get('turned_passes') else ''}")
+          f"{', MTCNN with second looks turned ±25°' if settings.get('turned_passes') else ''}")
 
 
 def valid_edges(edges: list[str] | None) -> bool:

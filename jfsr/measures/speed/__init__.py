@@ -21,7 +21,7 @@ Prints one JSON object per measurement, then a short table:
   alignment alone: frames/s, ms per face, and what the stages around the generator cost
   relative to it;
 * ``photo``: one 12 MP photo (4000x3000) with eight small faces, as ``jfsr.restore`` takes
-  it: detection (tiled; with and without the turned passes) and restoring the faces into
+  it: detection (tiled; with and without the second looks turned ±25°) and restoring the faces into
   the enlarged photo, in seconds;
 * ``onnx``: the eval-mode generator exported to ONNX (:mod:`jfsr.export.onnx`) in
   onnxruntime against the same network jitted in JAX, timed in alternation on the same
@@ -343,7 +343,7 @@ def bench_restore(config, batch: int, repeats: int) -> dict:
 
 
 def _restore_detectors(config):
-  """The detector ``jfsr.restore`` makes for ``config``'s model (upright and turned) and the
+  """The detector ``jfsr.restore`` makes for ``config``'s model (with its second looks turned ±25°) and the
   same looking upright alone."""
   from jfsr.faces.detection import Detector, default_min_face
   detector = Detector('auto', min_face=default_min_face(config.data.lr_size))
@@ -366,8 +366,8 @@ def bench_video(config, faces: int, chunk: int, repeats: int, alignments: int,
   (each face under ``alignments`` nudged alignments, and mirrored with ``flip_average``),
   and paste-back (enlarging the frame, blending each face under its mask and
   back-projecting it). The restored faces are the drawn ones (their landmarks known),
-  whatever the detector finds. Detection is timed as restoring runs it (upright and on
-  turned copies) and upright alone (``detect_upright_s``)."""
+  whatever the detector finds. Detection is timed as restoring runs it (with its second
+  looks at rejected boxes, turned) and upright alone (``detect_upright_s``)."""
   detector, upright = _restore_detectors(config)
   restorer = _untrained_restorer(config, max(1, faces * chunk), detector,
                                  alignments=alignments, flip_average=flip_average)
@@ -415,8 +415,8 @@ def bench_video(config, faces: int, chunk: int, repeats: int, alignments: int,
 
 def bench_photo(config, faces: int, repeats: int) -> dict:
   """Restoring one 12 MP photo (4000x3000) holding ``faces`` small drawn faces, as
-  ``jfsr.restore`` does: detection (tiled, as a frame that large is; upright and on turned
-  copies, and upright alone for comparison), then the drawn faces restored and pasted into
+  ``jfsr.restore`` does: detection (tiled, as a frame that large is; with its second looks
+  turned, and upright alone for comparison), then the drawn faces restored and pasted into
   the enlarged photo (its enlargement bounded by restore's 64 MP)."""
   detector, upright = _restore_detectors(config)
   restorer = _untrained_restorer(config, faces, detector)

@@ -38,12 +38,18 @@ MTCNN_THRESHOLDS = (0.5, 0.6, 0.6)
 # The turns (degrees, each both ways) at which faces rejected upright are looked at again.
 # MTCNN: R-Net and O-Net look again at the boxes they turn down, on crops turned about each
 # box's centre (jfsr.faces.mtcnn.MTCNN; its networks were trained on faces within about ±20°
-# of upright), and O-Net scores each crop with its mirror image (the mean of the two
-# probabilities). On held-out scenes (images 200-349 of the held-out folder, faces 12-24 px)
-# that found as many faces as the cascade run again on copies of the frame turned ±25°, and
-# more of the 12-16 px ones under JPEG 50 (0.72-0.83 -> 0.83-0.87), in 0.4-0.7 of the time.
-# Haar has no second stage: its turns are whole copies of the frame (none by default).
+# of upright), O-Net also on the box shrunk by SHRINKS (at every angle), and O-Net scores
+# each crop with its mirror image (the mean of the two probabilities). On held-out scenes
+# (images 200-349 of the held-out folder, faces 12-24 px, three kinds of photo) that found
+# as many faces as the cascade run again on copies of the frame turned ±25°, and more of
+# the 12-16 px ones: under JPEG 50 0.72-0.83 -> 0.83-0.87 with the turns and the mirror,
+# 0.89-0.93 with the shrunk looks too. Haar has no second stage: its turns are whole copies
+# of the frame (none by default).
 TURNS = {'mtcnn': (25.0,), 'haar': ()}
+# Of the small compressed faces O-Net turned down in those scenes, most scored above its
+# threshold on a crop of the same box shrunk to 0.8 of its side: P-Net and R-Net frame a
+# degraded 12-16 px face loosely.
+SHRINKS = (0.8,)
 
 # A frame whose upscaled copy would hold more pixels than this is detected in tiles that
 # overlap by TILE_OVERLAP frame pixels (faces up to that size are found whole in some
@@ -122,11 +128,11 @@ class Detector:
       from jfsr.faces.mtcnn import MTCNN
       from jfsr.pretrained import mtcnn_weights
       from jfsr.pretrained.cache import MissingWeightsError
+      mtcnn_turns = TURNS['mtcnn'] if turns is None else tuple(turns)
       try:
         self._mtcnn = MTCNN(mtcnn_variables or mtcnn_weights.load_mtcnn(),
-                            thresholds=MTCNN_THRESHOLDS,
-                            turns=TURNS['mtcnn'] if turns is None else tuple(turns),
-                            mirrored=True)
+                            thresholds=MTCNN_THRESHOLDS, turns=mtcnn_turns, mirrored=True,
+                            shrinks=SHRINKS if mtcnn_turns else ())
       except MissingWeightsError as error:
         if kind == 'mtcnn':
           raise

@@ -217,10 +217,11 @@ class MTCNN:
 
   def __init__(self, variables: dict, min_size: int = 20, factor: float = 0.709,
                thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
-               turns: tuple[float, ...] = (), mirrored: bool = False):
+               turns: tuple[float, ...] = (), mirrored: bool = False,
+               shrinks: tuple[float, ...] = ()):
     self.min_size, self.factor, self.thresholds = min_size, factor, thresholds
     self.angles = tuple(sign * turn for turn in turns for sign in (1.0, -1.0))
-    self.mirrored = mirrored
+    self.mirrored, self.shrinks = mirrored, tuple(shrinks)
     pnet = networks.PNet()
 
     def pyramid(weights, pixels, taps):  # every level in one call: one compile, one transfer
@@ -336,38 +337,40 @@ class MTCNN:
     return (probability, *(x[:len(batch)] for x in outputs[1:]))
 
   def _look(self, pixels: np.ndarray, boxes: list[np.ndarray], size: int, network,
-            threshold: float, mirrored: bool = False
+            threshold: float, mirrored: bool = False, shrinks: tuple[float, ...] = ()
             ) -> tuple[list[np.ndarray], list[tuple[np.ndarray, ...]]]:
-    """``network`` on each image's boxes that give a crop, at each box's own angle; with
-    :attr:`angles`, the boxes it scores at most ``threshold`` are looked at again at every
-    other angle (0 and the turns), each keeping its best-scored look: its outputs, and its
-    angle in the box's last column. Returns the boxes and the outputs, per image."""
+    """``network`` on each image's boxes that give a crop, as each box stands; the boxes it
+    scores at most ``threshold`` are looked at again at every other angle (0 and
+    :attr:`angles`) and, at every angle, shrunk about their centre by each of ``shrinks``;
+    each box keeps its best-scored look: its outputs, and its corners and angle (the last
+    column). Returns the boxes and the outputs, per image."""
     batch, valid = self._crops(pixels, boxes, size)
     outputs = self._split(self._scores(network, batch, mirrored), valid)
     boxes = [image_boxes[ok].copy() for image_boxes, ok in zip(boxes, valid)]
-    if not self.angles:
+    views = [(angle, scale) for angle in (0.0, *self.angles) for scale in (1.0, *shrinks)]
+    if len(views) == 1:
       return boxes, outputs
-    looks = []  # per image: [(indices of the rejected boxes not at this angle, angle), ...]
+    again, origins = [], []  # per image: the boxes looked at again, and which box each was
     for image_boxes, (probability, *_) in zip(boxes, outputs):
       rejected = np.flatnonzero(probability <= threshold)
-      looks.append([(rejected[image_boxes[rejected, 5] != angle], angle)
-                    for angle in (0.0, *self.angles)])
-    again = [np.concatenate([_at_angle(image_boxes[which], angle) for which, angle in image_looks])
-             for image_boxes, image_looks in zip(boxes, looks)]
+      looks = [(which, _viewed(image_boxes[which], angle, scale)) for angle, scale in views
+               for which in [rejected[(image_boxes[rejected, 5] != angle) | (scale != 1.0)]]]
+      origins.append(np.concatenate([which for which, _ in looks]))
+      again.append(np.concatenate([viewed for _, viewed in looks]))
     if not sum(len(b) for b in again):
       return boxes, outputs
-    batch, _ = self._crops(pixels, again, size)  # the same boxes: every one gives a crop
-    ready = [np.ones(len(b), bool) for b in again]
-    for image_boxes, image_outputs, image_looks, second in zip(
-        boxes, outputs, looks, self._split(self._scores(network, batch, mirrored), ready)):
-      start = 0
-      for which, angle in image_looks:
-        look = tuple(x[start:start + len(which)] for x in second)
-        start += len(which)
-        better = look[0] > image_outputs[0][which]
-        for kept, new in zip(image_outputs, look):
-          kept[which[better]] = new[better]
-        image_boxes[which[better], 5] = angle
+    batch, valid = self._crops(pixels, again, size)
+    for image_boxes, image_outputs, origin, viewed, ok, second in zip(
+        boxes, outputs, origins, again, valid, self._split(self._scores(network, batch, mirrored),
+                                                           valid)):
+      origin, viewed = origin[ok], viewed[ok]
+      order = np.argsort(-second[0], kind='stable')  # best look of each box first
+      _, first = np.unique(origin[order], return_index=True)
+      best = order[first]
+      best = best[second[0][best] > image_outputs[0][origin[best]]]
+      for kept, new in zip(image_outputs, second):
+        kept[origin[best]] = new[best]
+      image_boxes[origin[best]] = viewed[best]
     return boxes, outputs
 
   def _refine(self, pixels: np.ndarray, boxes: list[np.ndarray]) -> list[np.ndarray]:
@@ -388,7 +391,8 @@ class MTCNN:
       return boxes, [np.zeros((0, 5, 2)) for _ in boxes]
     all_boxes, all_landmarks = [], []
     for image_boxes, (probability, offsets, points) in zip(
-        *self._look(pixels, boxes, 48, self._onet, self.thresholds[2], self.mirrored)):
+        *self._look(pixels, boxes, 48, self._onet, self.thresholds[2], self.mirrored,
+                    self.shrinks)):
       keep = probability > self.thresholds[2]
       image_boxes = _scored(image_boxes[keep], probability[keep])
       offsets, points = offsets[keep], points[keep]
@@ -413,9 +417,12 @@ def _upright(boxes: np.ndarray) -> np.ndarray:
   return np.concatenate([boxes[:, :5], np.zeros((len(boxes), 1))], axis=1)
 
 
-def _at_angle(boxes: np.ndarray, angle: float) -> np.ndarray:
-  """Copies of ``boxes`` to be looked at turned by ``angle``."""
+def _viewed(boxes: np.ndarray, angle: float, scale: float) -> np.ndarray:
+  """Copies of ``boxes`` to be looked at turned by ``angle``, their sides times ``scale``
+  about their centres."""
   boxes = boxes.copy()
+  centres, halves = (boxes[:, :2] + boxes[:, 2:4]) / 2, (boxes[:, 2:4] - boxes[:, :2]) / 2
+  boxes[:, :2], boxes[:, 2:4] = centres - scale * halves, centres + scale * halves
   boxes[:, 5] = angle
   return boxes
 

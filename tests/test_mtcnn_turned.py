@@ -63,36 +63,46 @@ def test_a_turned_look_reads_the_face_as_the_upright_look_reads_it_unturned(weig
                                atol=1e-4)
 
 
-def test_rejected_boxes_keep_their_best_look_and_passing_boxes_their_own(weights):
-  """The second look against each angle's scores computed one angle at a time: a box scored
-  above the threshold upright keeps that look; a rejected one takes the angle (0, +25 or
-  -25) that scores it highest, when that beats its own."""
+@pytest.mark.parametrize('shrinks', [(), (0.8,)])
+def test_rejected_boxes_keep_their_best_look_and_passing_boxes_their_own(weights, shrinks):
+  """The second look against each view's scores computed one view at a time: a box scored
+  above the threshold as it stands keeps that look; a rejected one takes the view (0, +25
+  or -25 degrees, each at full size and shrunk by ``shrinks``) that scores it highest, when
+  that beats its own, with that view's corners and angle."""
   variables, image = weights
   detector = MTCNN(variables, turns=(25.0,))
   rng = np.random.default_rng(3)
   corners = rng.uniform(0, 45, (40, 2))
   sides = rng.uniform(12, 25, (40, 1))
   boxes = np.concatenate([corners, corners + sides, np.ones((40, 1)), np.zeros((40, 1))], 1)
+  views = [(angle, scale) for angle in (0.0, 25.0, -25.0) for scale in (1.0, *shrinks)]
 
-  def score(angle):
+  def viewed(angle, scale):
     at = boxes.copy()
-    at[:, 5] = angle
+    centres, halves = (at[:, :2] + at[:, 2:4]) / 2, (at[:, 2:4] - at[:, :2]) / 2
+    at[:, :2], at[:, 2:4], at[:, 5] = centres - scale * halves, centres + scale * halves, angle
+    return at
+
+  def score(at):
     batch, _ = detector._crops(image[None], [at], 48)
     return np.asarray(detector._onet(batch)[0])[:len(at)]
 
-  by_angle = np.stack([score(angle) for angle in (0.0, 25.0, -25.0)], axis=1)
-  upright = by_angle[:, 0]
+  by_view = np.stack([score(viewed(*view)) for view in views], axis=1)
+  upright = by_view[:, 0]
   threshold = float(np.median(upright))  # half of the boxes pass upright, half do not
-  looked, (outputs,) = detector._look(image[None], [boxes], 48, detector._onet, threshold)
+  looked, (outputs,) = detector._look(image[None], [boxes], 48, detector._onet, threshold,
+                                      shrinks=shrinks)
   (looked,) = looked
   passed = upright > threshold
   np.testing.assert_allclose(outputs[0][passed], upright[passed], atol=1e-6)
-  assert (looked[passed, 5] == 0).all()
-  best = by_angle[~passed].max(axis=1)
-  np.testing.assert_allclose(outputs[0][~passed], best, atol=1e-6)
-  np.testing.assert_array_equal(looked[~passed, 5],
-                                np.array([0.0, 25.0, -25.0])[by_angle[~passed].argmax(axis=1)])
+  np.testing.assert_array_equal(looked[passed], boxes[passed])
+  best = by_view.argmax(axis=1)
+  np.testing.assert_allclose(outputs[0][~passed], by_view[~passed].max(axis=1), atol=1e-6)
+  expected = np.stack([viewed(*views[v])[i] for i, v in enumerate(best)])
+  np.testing.assert_allclose(looked[~passed], expected[~passed], atol=1e-9)
   assert (looked[~passed, 5] != 0).any()
+  if shrinks:
+    assert (best[~passed] % 2 == 1).any()  # some rejected boxes are kept shrunk
 
 
 def test_mirrored_scores_are_the_mean_of_the_crop_and_its_mirror_image(weights):

@@ -40,7 +40,7 @@ def define_flags(detection: bool = True, max_output_mp: float = MAX_OUTPUT_PIXEL
   flags.DEFINE_enum('device', 'auto', list(DEVICES), 'where the networks run')
   flags.DEFINE_bool('turned_passes', True, 'MTCNN looks again, on crops turned 25° both ways, '
                     'at the candidate faces it rejects upright: finds faces rolled 20-30° and '
-                    'small compressed ones, at 1.1-1.9 times the upright detection time')
+                    'small compressed ones, at 1.1-2.4 times the upright detection time')
   if detection:
     flags.DEFINE_enum('detector', 'auto', list(DETECTORS), 'face detector: MTCNN (landmarks), '
                       'Haar (boxes), or auto (MTCNN when its weights are cached)')

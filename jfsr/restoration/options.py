@@ -24,7 +24,7 @@ class RestoreOptions:
   ``min_face`` pixels (default: half the model's input, at least 8; ``threshold``: Haar's
   minimum level weight), upright and, with ``turned_passes``, looking again turned as
   :data:`jfsr.faces.detection.TURNS` says (MTCNN's second look at the boxes it rejects
-  upright: finds rolled and compressed small faces, at 1.1-1.9 times the upright time); the
+  upright: finds rolled and compressed small faces, at 1.1-2.4 times the upright time); the
   networks run on ``device``."""
   batch_size: int = 16
   alignments: int = ensemble.ALIGNMENTS

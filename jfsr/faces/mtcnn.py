@@ -14,9 +14,11 @@ bookkeeping on the host:
    after the offsets, NMS by intersection over the smaller box (0.7).
 
 With ``turns``, R-Net and O-Net take a second look at every box they reject, on crops
-turned by each angle both ways about the box's centre (see :class:`MTCNN`); a box that
-passes turned keeps its angle, and its offsets and landmarks are read in the turned crop
-and turned back.
+turned by each angle both ways about the box's centre (O-Net also on the box shrunk by
+each of ``shrinks``; see :class:`MTCNN`); a box that passes on a second look keeps that
+view, and its offsets and landmarks are read in the turned crop and turned back. With
+``mirrored``, O-Net's probability for a crop is the mean of the crop's and its mirror
+image's.
 
 Resizing is area averaging (torch's ``interpolate(mode='area')``), and the
 box arithmetic keeps facenet-pytorch's conventions (its ``+ 1`` widths in some
@@ -213,6 +215,11 @@ class MTCNN:
   trained on faces within about ±20° of upright, that turn them down. A second look at
   the rejected boxes alone costs a fraction of running the cascade on turned copies of
   the frame, and boxes that pass upright are left exactly as they were.
+
+  ``shrinks``: O-Net's second look also takes each rejected box shrunk about its centre
+  by these factors, at every angle (P-Net and R-Net frame small degraded faces loosely).
+  ``mirrored``: O-Net scores each crop with its mirror image (the mean probability; the
+  boxes and landmarks are the crop's own). Both apply whatever ``turns`` holds.
   """
 
   def __init__(self, variables: dict, min_size: int = 20, factor: float = 0.709,

@@ -122,17 +122,17 @@ class Detector:
     from absl import logging
     self.min_face, self.threshold, self.refine = min_face, threshold, refine
     self._mtcnn = None
+    turns_of = lambda detector: TURNS[detector] if turns is None else tuple(turns)
     if kind not in ('auto', 'mtcnn', 'haar'):
       raise ValueError(f'detector {kind!r}: choose auto, mtcnn or haar')
     if kind != 'haar':
       from jfsr.faces.mtcnn import MTCNN
       from jfsr.pretrained import mtcnn_weights
       from jfsr.pretrained.cache import MissingWeightsError
-      mtcnn_turns = TURNS['mtcnn'] if turns is None else tuple(turns)
       try:
         self._mtcnn = MTCNN(mtcnn_variables or mtcnn_weights.load_mtcnn(),
-                            thresholds=MTCNN_THRESHOLDS, turns=mtcnn_turns, mirrored=True,
-                            shrinks=SHRINKS if mtcnn_turns else ())
+                            thresholds=MTCNN_THRESHOLDS, turns=turns_of('mtcnn'), mirrored=True,
+                            shrinks=SHRINKS if turns_of('mtcnn') else ())
       except MissingWeightsError as error:
         if kind == 'mtcnn':
           raise
@@ -142,7 +142,7 @@ class Detector:
                         str(error).splitlines()[0])
     self.kind = 'mtcnn' if self._mtcnn else 'haar'
     self.upsample = max(1.0, SMALLEST[self.kind] / min_face)
-    self.turns = TURNS[self.kind] if turns is None else tuple(turns)
+    self.turns = turns_of(self.kind)
 
   def detect(self, frames: list[np.ndarray], upright_first: bool = False
              ) -> list[list[FoundFace]]:

@@ -142,15 +142,15 @@ def _square(boxes: np.ndarray) -> np.ndarray:
 
 
 def _apply_offsets(boxes: np.ndarray, offsets: np.ndarray, plus_one: bool) -> np.ndarray:
-  """Moves each corner by its offset times the box's width / height, along the box's own
-  axes: a box that carries an angle (a sixth column, degrees) was looked at turned, so its
-  centre moves along the turned axes."""
+  """Moves each corner of ``(n, 6)`` boxes (corners, score, angle) by its offset times the
+  box's width / height, along the box's own axes: a box with an angle (degrees) was looked
+  at turned, so its centre moves along the turned axes."""
   boxes = boxes.copy()
   one = 1.0 if plus_one else 0.0
   w = boxes[:, 2] - boxes[:, 0] + one
   h = boxes[:, 3] - boxes[:, 1] + one
   moves = offsets * np.stack([w, h, w, h], axis=1)
-  turned = boxes[:, 5] != 0 if boxes.shape[1] > 5 else np.zeros(len(boxes), bool)
+  turned = boxes[:, 5] != 0
   if turned.any():
     centre_move = (moves[turned, :2] + moves[turned, 2:]) / 2
     turned_move = np.einsum('kij,kj->ki', rotations(boxes[turned, 5]), centre_move)
@@ -303,8 +303,8 @@ class MTCNN:
         continue
       found = np.concatenate(found)
       found = found[nms(found[:, :4], found[:, 4], 0.7)]
-      boxes.append(_upright(_square(_apply_offsets(found[:, :5], found[:, 5:9],
-                                                   plus_one=False))))
+      boxes.append(_square(_apply_offsets(_upright(found[:, :5]), found[:, 5:9],
+                                          plus_one=False)))
     return boxes
 
   def _crops(self, pixels: np.ndarray, boxes: list[np.ndarray], size: int):

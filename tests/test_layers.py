@@ -13,12 +13,13 @@ LAYERS = (
                     'jfsr.pretrained.cache', 'jfsr.files', 'jfsr.config_loading', 'jfsr.grids',
                     'jfsr.host_memory', 'jfsr.host_cpu', 'jfsr.distributed', 'jfsr.gan_balance', 'jfsr.losses')),
     ('networks and their weights', ('jfsr.models', 'jfsr.pretrained')),
-    ('data, faces, metrics', ('jfsr.data', 'jfsr.faces', 'jfsr.metrics')),
+    ('data, faces, metrics', ('jfsr.data', 'jfsr.faces', 'jfsr.metrics', 'jfsr.aligner')),
     ('training state and checkpoints', ('jfsr.train_state', 'jfsr.train_step',
                                         'jfsr.checkpointing')),
     ('inference', ('jfsr.inference',)),
     ('applications', ('jfsr.train', 'jfsr.evaluate', 'jfsr.restoration', 'jfsr.export',
-                      'jfsr.demo', 'jfsr.curves', 'jfsr.measures', 'jfsr.packing')),
+                      'jfsr.demo', 'jfsr.curves', 'jfsr.measures', 'jfsr.packing',
+                      'jfsr.aligner.samples', 'jfsr.aligner.train')),
     ('commands', ()),
 )
 COMMAND_MODULES = ('jfsr.main', 'jfsr.restore', 'jfsr.cli')

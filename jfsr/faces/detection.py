@@ -114,13 +114,16 @@ class Detector:
       :data:`TURNS` of the detector), at what upright detection rejects: MTCNN at the
       boxes its R-Net and O-Net turn down, Haar at whole turned copies of the frame; the
       faces found more than once merged.
+    aligner: a :class:`jfsr.aligner.model.Aligner` that corrects the landmarks of the
+      faces found (those of the sizes it was trained on), or None.
   """
 
   def __init__(self, kind: str = 'auto', min_face: int = 12, threshold: float = 0.0,
                mtcnn_variables: dict | None = None, refine: bool = True,
-               turns: tuple[float, ...] | None = None):
+               turns: tuple[float, ...] | None = None, aligner=None):
     from absl import logging
     self.min_face, self.threshold, self.refine = min_face, threshold, refine
+    self.aligner = aligner
     self._mtcnn = None
     turns_of = lambda detector: TURNS[detector] if turns is None else tuple(turns)
     if kind not in ('auto', 'mtcnn', 'haar'):
@@ -151,7 +154,12 @@ class Detector:
     found more than once merged: the detection with the best score, or for Haar's copies
     with ``upright_first`` the upright pass's wherever it found the face, so that a video's
     face keeps one pass's landmarks from frame to frame instead of hopping between two
-    (MTCNN keeps the upright look of every box that passes upright anyway)."""
+    (MTCNN keeps the upright look of every box that passes upright anyway); then their
+    landmarks corrected by the :attr:`aligner`, if any."""
+    return self._aligned(frames, self._found(frames, upright_first))
+
+  def _found(self, frames: list[np.ndarray], upright_first: bool) -> list[list[FoundFace]]:
+    """:meth:`detect` before the aligner."""
     found = self.detect_upright(frames)
     if not self.turns:
       return found
@@ -165,6 +173,17 @@ class Detector:
     if upright_first:
       return [_merge(faces, more) for faces, more in zip(found, more_found)]
     return [_merge(faces + more) for faces, more in zip(found, more_found)]
+
+  def _aligned(self, frames: list[np.ndarray], found: list[list[FoundFace]]
+               ) -> list[list[FoundFace]]:
+    """``found`` (each frame's faces) with landmarks corrected by the aligner (all frames'
+    faces in one batch)."""
+    if self.aligner is None:
+      return found
+    faces = [(frame, face.landmarks) for frame, faces in zip(frames, found) for face in faces]
+    points = iter(self.aligner.align(faces))
+    return [[dataclasses.replace(face, landmarks=next(points)) for face in faces]
+            for faces in found]
 
   def detect_upright(self, frames: list[np.ndarray]) -> list[list[FoundFace]]:
     """The faces of each frame as it is, in memory bounded whatever the number of

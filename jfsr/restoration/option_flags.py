@@ -41,6 +41,8 @@ def define_flags(detection: bool = True, max_output_mp: float = MAX_OUTPUT_PIXEL
   flags.DEFINE_bool('turned_passes', True, 'MTCNN looks again, on crops turned 25° both ways, '
                     'at the candidate faces it rejects upright: finds faces rolled 20-30° and '
                     'small compressed ones, at 1.1-2.4 times the upright detection time')
+  flags.DEFINE_bool('aligner', True, 'correct the landmarks of faces of 10-30 px with the '
+                    'shipped aligner (jfsr.aligner), trained on compressed, blurred small faces')
   if detection:
     flags.DEFINE_enum('detector', 'auto', list(DETECTORS), 'face detector: MTCNN (landmarks), '
                       'Haar (boxes), or auto (MTCNN when its weights are cached)')
@@ -55,7 +57,7 @@ def from_flags() -> RestoreOptions:
   options = dict(batch_size=values.batch_size, alignments=values.alignments,
                  flip_average=values.flip_average, fidelity=values.fidelity,
                  max_output_pixels=int(values.max_output_mp * 1e6), device=values.device,
-                 turned_passes=values.turned_passes)
+                 turned_passes=values.turned_passes, aligner=values.aligner)
   if values.back_projection is not None:
     options.update(back_projection_iterations=values.back_projection,
                    video_back_projection_iterations=values.back_projection)

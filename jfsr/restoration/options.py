@@ -24,7 +24,8 @@ class RestoreOptions:
   ``min_face`` pixels (default: half the model's input, at least 8; ``threshold``: Haar's
   minimum level weight), upright and, with ``turned_passes``, looking again turned as
   :data:`jfsr.faces.detection.TURNS` says (MTCNN's second look at the boxes it rejects
-  upright: finds rolled and compressed small faces, at 1.1-2.4 times the upright time); the
+  upright: finds rolled and compressed small faces, at 1.1-2.4 times the upright time), their
+  landmarks corrected by the shipped aligner with ``aligner`` (:mod:`jfsr.aligner`); the
   networks run on ``device``."""
   batch_size: int = 16
   alignments: int = ensemble.ALIGNMENTS
@@ -37,6 +38,7 @@ class RestoreOptions:
   min_face: int | None = None
   threshold: float = 0.0
   turned_passes: bool = True
+  aligner: bool = True
   device: str = 'auto'
 
   @property
@@ -44,6 +46,12 @@ class RestoreOptions:
     """The ``turns`` of :class:`jfsr.faces.detection.Detector` these options ask for: its
     default, or none (the upright pass alone)."""
     return None if self.turned_passes else ()
+
+  def detector_aligner(self):
+    """The ``aligner`` of :class:`jfsr.faces.detection.Detector` these options ask for: the
+    shipped one (:mod:`jfsr.aligner.shipped`), or None."""
+    from jfsr.aligner.shipped import load_aligner
+    return load_aligner() if self.aligner else None
 
   def __post_init__(self):
     if not 1 <= self.alignments <= len(ensemble.NUDGES):

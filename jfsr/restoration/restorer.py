@@ -275,7 +275,7 @@ class Restorer:
       o = self.options
       smallest = min(g.lr_size for g in self.generators)
       self._detector = Detector(o.detector, o.min_face or default_min_face(smallest), o.threshold,
-                                turns=o.detector_turns)
+                                turns=o.detector_turns, aligner=o.detector_aligner())
     return self._detector
 
   # --- The generator ----------------------------------------------------------------

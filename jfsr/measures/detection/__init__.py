@@ -26,11 +26,13 @@ from jfsr.measures.scenes import (CONDITIONS, ROTATION_BUCKETS, face_side, false
                                   landmark_error, make_photos, match, true_face)
 
 # The detectors compared by name: restore's default (MTCNN with its second looks at
-# rejected boxes turned ±25°), MTCNN without them, and the Haar cascade (boxes only;
-# landmarks from the template).
-DETECTORS = {'mtcnn': {'kind': 'mtcnn'},
-             'mtcnn-upright': {'kind': 'mtcnn', 'turns': ()},
-             'haar': {'kind': 'haar'}}
+# rejected boxes turned ±25°, its landmarks corrected by the aligner), the same without the
+# aligner, MTCNN without the second looks, and the Haar cascade (boxes only; landmarks
+# from the template). 'aligner': whether the measure's aligner corrects the landmarks.
+DETECTORS = {'mtcnn': {'kind': 'mtcnn', 'aligner': True},
+             'mtcnn-unaligned': {'kind': 'mtcnn', 'aligner': False},
+             'mtcnn-upright': {'kind': 'mtcnn', 'turns': (), 'aligner': True},
+             'haar': {'kind': 'haar', 'aligner': True}}
 
 
 def timed_detection(detector, frames: list[np.ndarray]) -> tuple[list[list], np.ndarray]:
@@ -87,7 +89,7 @@ def scored(photos: list, found: list[list], seconds: np.ndarray, hr: int,
   def bucket(chosen: np.ndarray) -> dict:
     measured = [e for e, c in zip(errors, chosen) if c and e is not None]
     rms = {f'{k} error': float(np.sqrt(np.mean([e[k] ** 2 for e in measured]))) if measured
-           else float('nan') for k in ('roll', 'point')}
+           else float('nan') for k in ('roll', 'scale', 'shift', 'point')}
     return {'found': float(hits[chosen].mean()) if chosen.any() else float('nan'),
             'faces': int(chosen.sum())} | rms
 
@@ -107,7 +109,8 @@ def markdown(result: dict) -> str:
   lines = [f"{result['faces']} held-out faces, smallest face looked for {result['min_face']} px "
            f"(detector box), {result['model']}",
            '', '| photos, condition | detector | found: ' + ' / '.join(labels) +
-           ' | false per photo | s per photo (its pixels) | landmark RMS: roll ° / points x side |',
+           ' | false per photo | s per photo (its pixels) | landmark RMS: roll ° / scale % / '
+           'shift x side / points x side |',
            '|---|---|---|---|---|---|']
   for name, by_detector in result['measured'].items():
     for detector, m in by_detector.items():
@@ -115,5 +118,6 @@ def markdown(result: dict) -> str:
       everything = m['buckets']['all']
       lines.append(f"| {name} | {detector} | {found} | {m['false_per_photo']:.2f} | "
                    f"{m['seconds_per_photo']:.2f} ({m['photo_megapixels'] * 1e3:.0f} k) | "
-                   f"{everything['roll error']:.1f} / {everything['point error']:.3f} |")
+                   f"{everything['roll error']:.1f} / {100 * everything['scale error']:.1f} / "
+                   f"{everything['shift error']:.3f} / {everything['point error']:.3f} |")
   return '\n'.join(lines)

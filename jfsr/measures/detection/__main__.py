@@ -22,11 +22,16 @@ def measure() -> dict:
   from jfsr.measures.detection import DETECTORS, measure_detection
   from jfsr.measures.scenes import held_out_faces
   from jfsr.pretrained import generators
+  from jfsr.aligner.shipped import load_aligner
   config, _, _ = generators.load(FLAGS.model)
   lr_size = config.data.lr_size
   edges = tuple(int(edge) for edge in FLAGS.face_sizes)
   min_face = FLAGS.min_face or default_min_face(lr_size)
-  detectors = {name: Detector(min_face=min_face, **DETECTORS[name]) for name in FLAGS.detectors}
+  aligner = load_aligner(FLAGS.aligner)
+  detectors = {name: Detector(min_face=min_face, kind=DETECTORS[name]['kind'],
+                              turns=DETECTORS[name].get('turns'),
+                              aligner=aligner if DETECTORS[name]['aligner'] else None)
+               for name in FLAGS.detectors}
   source = held_out_faces(config, FLAGS.root, FLAGS.folder, FLAGS.first, FLAGS.faces)
   faces = [source[i]['hr'] for i in range(min(FLAGS.faces, len(source)))]
   return {'model': FLAGS.model, 'faces': len(faces), 'min_face': min_face,
@@ -55,6 +60,8 @@ def run() -> None:
                     'in pixels, rising; faces are drawn between the first and the last')
   flags.register_validator('face_sizes', lambda edges: edges is not None and valid_edges(edges),
                            '--face_sizes: at least two rising positive whole numbers of pixels')
+  flags.DEFINE_string('aligner', None, 'the aligner (.npz of python -m jfsr.aligner) '
+                      'that corrects the landmarks (default: the shipped one)')
   flags.DEFINE_integer('min_face', None, 'smallest face looked for, detector box side in '
                        'pixels (default: jfsr.restore\'s for the model)')
   cli.run(main, __name__)

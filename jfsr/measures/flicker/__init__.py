@@ -79,7 +79,8 @@ def measure_flicker(model: str | None, checkpoint: str | None, root: str | None,
   lr, factor = config.data.lr_size, config.data.hr_size // config.data.lr_size
   options = options or RestoreOptions()
   restorer = Restorer(config, variables, step, options=options,
-                      detector=Detector('auto', max(6, lr // 2), turns=options.detector_turns))
+                      detector=Detector('auto', max(6, lr // 2), turns=options.detector_turns,
+                                        aligner=options.detector_aligner()))
   faces = scenes.held_out_faces(config, root, folder, first, count)
   rng = np.random.default_rng(seed)
   settings = [(s, 0.0) for s in smoothings] + [(smoothings[-1], w) for w in output_smoothings]

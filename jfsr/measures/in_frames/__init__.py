@@ -121,7 +121,8 @@ def measure_photos(model: str | None, root: str | None, count: int, seed: int = 
   edges = tuple(face_sizes) or tuple(edge * config.data.lr_size for edge in SIZE_BUCKETS)
   min_face = max(6, min(lr, edges[0]) // 2)
   detectors = {'haar': Detector('haar', min_face),
-               'mtcnn': Detector('mtcnn', min_face, turns=restorer.options.detector_turns)}
+               'mtcnn': Detector('mtcnn', min_face, turns=restorer.options.detector_turns,
+                                 aligner=restorer.options.detector_aligner())}
   restorers = {name: restorer.with_detector(d) for name, d in detectors.items()}
   restorers['as generated'] = restorers['mtcnn'].with_options(fidelity=0.0)
   restorers['halfway'] = restorers['mtcnn'].with_options(fidelity=0.5)
@@ -343,7 +344,7 @@ def condition_tables(result: dict) -> list[str]:
 
 
 SETTINGS = ('alignments', 'flip_average', 'back_projection_iterations',
-            'video_back_projection_iterations', 'fidelity', 'turned_passes')
+            'video_back_projection_iterations', 'fidelity', 'turned_passes', 'aligner')
 
 
 def settings_of(restorer) -> dict:
@@ -358,7 +359,8 @@ def settings_in_words(settings: dict, video: bool = False) -> str:
   return (f"{settings['alignments']} alignments"
           f"{', flip-averaged' if settings['flip_average'] else ''}, "
           f"{iterations} iterations of back-projection, fidelity {settings.get('fidelity', 1):g}"
-          f"{', MTCNN with second looks turned ±25°' if settings.get('turned_passes') else ''}")
+          f"{', MTCNN with second looks turned ±25°' if settings.get('turned_passes') else ''}"
+          f"{', landmarks corrected by the aligner' if settings.get('aligner') else ''}")
 
 
 def valid_edges(edges: list[str] | None) -> bool:

@@ -343,11 +343,13 @@ def bench_restore(config, batch: int, repeats: int) -> dict:
 
 
 def _restore_detectors(config):
-  """The detector ``jfsr.restore`` makes for ``config``'s model (with its second looks turned ±25°) and the
-  same looking upright alone."""
+  """The detector ``jfsr.restore`` makes for ``config``'s model (with its second looks turned
+  ±25° and the aligner) and the same looking upright alone."""
   from jfsr.faces.detection import Detector, default_min_face
-  detector = Detector('auto', min_face=default_min_face(config.data.lr_size))
-  return detector, Detector('auto', min_face=detector.min_face, turns=())
+  from jfsr.restoration.options import RestoreOptions
+  aligner = RestoreOptions().detector_aligner()
+  detector = Detector('auto', min_face=default_min_face(config.data.lr_size), aligner=aligner)
+  return detector, Detector('auto', min_face=detector.min_face, turns=(), aligner=aligner)
 
 
 def _median_stages(run_stages, repeats: int) -> dict:

@@ -166,3 +166,17 @@ def test_the_shipped_aligner_brings_stray_alignments_closer():
     before.append(np.linalg.norm(start - truth, axis=1).mean())
     after.append(np.linalg.norm(corrected - truth, axis=1).mean())
   assert np.mean(after) < 0.7 * np.mean(before)
+
+
+def test_a_workdir_keeps_its_config_and_a_damaged_examples_file_is_named(tmp_path):
+  from jfsr.errors import UsageError
+  config = small_config()
+  config.train.num_steps, config.train.checkpoint_every_steps = 2, 2
+  train.train(config, str(tmp_path))
+  other = small_config()
+  other.train.learning_rate = 0.5
+  with pytest.raises(UsageError, match='another config'):
+    train.train(other, str(tmp_path))
+  (tmp_path / 'examples.npz').write_bytes(b'not an archive')
+  with pytest.raises(UsageError, match='examples.npz cannot be read'):
+    train.examples(config, tmp_path)

@@ -10,7 +10,8 @@ the same however it is split among processes. One frame:
    faces away (the next faces of a group photo, half-seen at the crop's edge);
 2. one linear motion blur over the whole frame, ``blur_length`` big-frame pixels
    times the photo family's blur scale, an 8x shrink by its kernel, its noise and JPEG
-   (:mod:`jfsr.data.photo`; every example is drawn the photo way);
+   (:mod:`jfsr.data.photo`; every example is drawn the photo way; the family's defocus is
+   drawn, keeping its random stream, but not applied: the scenes have one blur);
 3. ``per_frame`` alignments, each the true one moved about the input's centre by a roll,
    a log-scale and a shift drawn from normals of ``roll_error`` (degrees),
    ``scale_error`` and ``shift_error`` (model-input pixels), clipped at 3 sigma, or at a

@@ -1,12 +1,13 @@
-"""Training the aligner (:mod:`jfsr.aligner`; the command is ``python -m jfsr.aligner``):
-:func:`train` renders the examples once (``DIR/examples.npz``, reused on a rerun with the same
-config), trains with AdamW on a cosine schedule, keeps orbax checkpoints of the
-parameters and optimizer state (a killed run resumes from the last one; each step's
-batch is drawn from ``(seed, step)``, so the resumed run is the one that would have
-run), and writes ``DIR/aligner.npz``: the parameters with the config, the steps and the
-held-out error (root-mean-square distance of the template's points and the input's
-corners from where the true alignment puts them, in model-input pixels, before and
-after one correction).
+"""Training the aligner (:mod:`jfsr.aligner`; the command is ``python -m jfsr.aligner``).
+
+:func:`train` renders the examples once (``DIR/examples.npz``, read back on a rerun; a
+workdir holds one config, ``DIR/config.json``), trains with AdamW on a cosine schedule,
+keeps orbax checkpoints of the parameters and optimizer state (a killed run resumes from
+the last one; each step's batch is drawn from ``(seed, step)``, so the resumed run is
+the one that would have run), and writes ``DIR/aligner.npz``: the parameters with the
+config, the steps and the held-out error (root-mean-square distance of the template's
+points and the input's corners from where the true alignment puts them, in model-input
+pixels, before and after one correction).
 """
 
 from __future__ import annotations
@@ -39,9 +40,7 @@ def pictures(config, split: str) -> list[np.ndarray]:
     folder = sources.FaceFolder(d.extra_root, d.hr_size, 0, d.extra_first_index, 'raise')
     return [folder[i]['hr'] for i in range(len(folder))]
   layout = sources.CelebAMaskHQ(d.root, range(d.num_train), d.hr_size, ('skin',), 'skip')
-  count = len(sorted(p for p in Path(d.extra_root).iterdir() if p.is_file()))
-  folder = sources.FaceFolder(d.extra_root, d.hr_size, d.extra_first_index,
-                              count - d.extra_first_index, 'skip')
+  folder = sources.FaceFolder(d.extra_root, d.hr_size, d.extra_first_index, None, 'skip')
   return ([layout[i]['hr'] for i in range(len(layout))]
           + [folder[i]['hr'] for i in range(len(folder))])
 
@@ -89,27 +88,38 @@ def examples(config, workdir: Path):
   """The training and held-out examples, rendered or read back from ``workdir``."""
   from jfsr.aligner import samples
   path = workdir / 'examples.npz'
-  fingerprint = json.dumps({'data': config.data.to_dict(), 'samples': config.samples.to_dict(),
-                            'seed': config.seed}, sort_keys=True)
+  names = ('train_crops', 'train_targets', 'held_crops', 'held_targets')
   if path.is_file():
-    with np.load(path, allow_pickle=False) as saved:
-      if str(saved['fingerprint']) == fingerprint:
+    try:
+      with np.load(path, allow_pickle=False) as saved:
         logging.info('examples read back from %s', path)
-        return {k: saved[k] for k in ('train_crops', 'train_targets', 'held_crops',
-                                      'held_targets')}
-    raise UsageError(f'{path} was rendered for another config; use a new --workdir')
+        return {name: saved[name] for name in names}
+    except (OSError, ValueError, KeyError) as error:
+      raise UsageError(f'{path} cannot be read ({error}); delete it to render the examples '
+                       'again') from None
   spec = samples.SampleSpec.from_config(config)
   workers = config.train.workers
   train = render(pictures(config, 'train'), config.data.frames, spec, config.seed, workers,
                  'training')
   held = render(pictures(config, 'held_out'), config.data.held_out_frames, spec,
                 config.seed + 1, workers, 'held out')
-  arrays = {'train_crops': train[0], 'train_targets': train[1], 'held_crops': held[0],
-            'held_targets': held[1]}
+  arrays = dict(zip(names, (*train, *held)))
   partial = path.with_suffix('.partial.npz')
-  np.savez(partial, fingerprint=np.array(fingerprint), **arrays)
+  np.savez(partial, **arrays)
   partial.replace(path)
   return arrays
+
+
+def check_workdir(config, workdir: Path) -> None:
+  """``workdir`` made for ``config``, or a clear error where another config began it (its
+  examples and checkpoints belong to that one)."""
+  path = workdir / 'config.json'
+  given = json.dumps(config.to_dict(), sort_keys=True, indent=1)
+  if path.is_file() and path.read_text() != given:
+    raise UsageError(f'{workdir} was begun with another config ({path}); give a new --workdir '
+                     'or the same config')
+  workdir.mkdir(parents=True, exist_ok=True)
+  path.write_text(given)
 
 
 def rms_error(predicted: np.ndarray, target: np.ndarray) -> float:
@@ -128,7 +138,7 @@ def train(config, workdir: str) -> dict:
 
   check_data(config)
   workdir = Path(workdir).expanduser().resolve()
-  workdir.mkdir(parents=True, exist_ok=True)
+  check_workdir(config, workdir)
   data = examples(config, workdir)
   crops, targets = data['train_crops'], data['train_targets']
   logging.info('%d training examples, %d held out', len(crops), len(data['held_crops']))

@@ -7,8 +7,9 @@ r"""Restore small faces in photos, folders and videos with a shipped model or a 
 PATH is an image, a folder of images, or a video (.mp4, .avi, .mov, .mkv, .webm).
 Each face is found with its five landmarks (MTCNN, which looks again at the candidates
 it rejects upright on crops turned 25° both ways, ``--turned_passes``; the Haar cascade
-where the MTCNN weights are not cached), warped onto the training faces' template straight
-at the model's input size, restored (under ``--alignments`` nudged alignments, each
+where the MTCNN weights are not cached), its alignment corrected by the shipped aligner
+where the face is 10-30 px across (``--aligner``), warped onto the training faces'
+template straight at the model's input size, restored (under ``--alignments`` nudged alignments, each
 also mirrored, ``--flip_average``, and the outputs averaged), warped back into the
 enlarged frame under a soft elliptical mask, and made to agree with the frame it came
 from (``--back_projection`` iterations over the face's square; fewer for videos); every

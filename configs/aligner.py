@@ -40,6 +40,10 @@ def get_config(variant: str = 'default') -> ml_collections.ConfigDict:
   s.scale_error = 0.08
   s.shift_error = 1.0
   s.fine_share = 0.2
+  # A share of rolls drawn evenly within ±wide_roll° (off in the shipped aligner; its
+  # landmarks turn faces that reach it 40-55° off further, docs/restoration.md).
+  s.wide_share = 0.0
+  s.wide_roll = 60.0
   s.per_frame = 3
   s.photo = config_defaults.photo_section()
   s.photo.blur_scale = (0.0, 2.2)

@@ -16,8 +16,9 @@ the same however it is split among processes. One frame:
    a log-scale and a shift drawn from normals of ``roll_error`` (degrees),
    ``scale_error`` and ``shift_error`` (model-input pixels), clipped at 3 sigma, or at a
    quarter of those for a ``fine_share`` of them (so that the network also learns the
-   last fraction of a pixel); the example is the crop that alignment gives and the
-   correction back to the truth.
+   last fraction of a pixel), the roll of a ``wide_share`` of them drawn instead evenly
+   within ±``wide_roll`` (0: none, and nothing drawn for it); the example is the crop that
+   alignment gives and the correction back to the truth.
 """
 
 from __future__ import annotations
@@ -47,13 +48,15 @@ class SampleSpec:
   fine_share: float
   per_frame: int
   photo: photo.PhotoSpec
+  wide_share: float = 0.0
+  wide_roll: float = 0.0
 
   @classmethod
   def from_config(cls, config) -> 'SampleSpec':
     s = config.samples
     return cls(tuple(s.sides), s.max_roll, s.neighbour_prob, tuple(s.blur_length),
                s.roll_error, s.scale_error, s.shift_error, s.fine_share, s.per_frame,
-               photo.PhotoSpec.from_section(s.photo))
+               photo.PhotoSpec.from_section(s.photo), s.wide_share, s.wide_roll)
 
 
 def render_frame(truths, index: int, spec: SampleSpec, rng: np.random.Generator
@@ -97,6 +100,8 @@ def drawn_error(spec: SampleSpec, rng: np.random.Generator) -> np.ndarray:
   sigmas = fine * np.array([np.radians(spec.roll_error), spec.scale_error,
                             spec.shift_error, spec.shift_error])
   roll, log_scale, tx, ty = np.clip(rng.normal(0, 1, 4), -3, 3) * sigmas
+  if spec.wide_share and rng.random() < spec.wide_share:
+    roll = np.radians(rng.uniform(-spec.wide_roll, spec.wide_roll))
   a, b = np.exp(log_scale) * np.cos(roll) - 1, np.exp(log_scale) * np.sin(roll)
   return model.correction_matrix((a, b, tx, ty))
 

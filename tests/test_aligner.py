@@ -180,3 +180,16 @@ def test_a_workdir_keeps_its_config_and_a_damaged_examples_file_is_named(tmp_pat
   (tmp_path / 'examples.npz').write_bytes(b'not an archive')
   with pytest.raises(UsageError, match='examples.npz cannot be read'):
     train.examples(config, tmp_path)
+
+
+def test_a_wide_share_draws_rolls_evenly_over_the_wide_range():
+  import dataclasses
+  spec = samples.SampleSpec.from_config(small_config())
+  assert spec.wide_share == 0.0  # off unless a config asks for it
+  wide = dataclasses.replace(spec, wide_share=1.0, wide_roll=60.0)
+  roll = lambda matrix: math.degrees(math.atan2(matrix[1, 0], matrix[0, 0]))
+  rolls = np.array([roll(samples.drawn_error(wide, np.random.default_rng(i))) for i in range(400)])
+  assert np.abs(rolls).max() <= 60.0 and np.abs(rolls).max() > 55.0
+  assert 0.4 < np.mean(np.abs(rolls) > 30.0) < 0.6  # evenly spread: half beyond 30°
+  normal = np.array([roll(samples.drawn_error(spec, np.random.default_rng(i))) for i in range(400)])
+  assert np.abs(normal).max() <= 3 * spec.roll_error + 1e-9

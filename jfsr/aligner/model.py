@@ -27,6 +27,7 @@ from flax import traverse_util
 
 from jfsr.errors import JfsrError
 from jfsr.faces import alignment
+from jfsr.faces.mtcnn import batch_bucket
 
 INPUT = 16  # the model input the corrections are measured in (pixels)
 CROP = 48  # the side of the crop the network reads (pixels)
@@ -65,9 +66,7 @@ class AlignerNet(nn.Module):
 def correction_matrix(correction) -> np.ndarray:
   """``(a, b, tx, ty)`` as the 2x3 map ``C`` of model-input pixels (module doc)."""
   a, b, tx, ty = (float(v) for v in correction)
-  linear = np.array([[1 + a, -b], [b, 1 + a]])
-  centre = np.full(2, CENTRE)
-  return np.concatenate([linear, (centre - linear @ centre + [tx, ty])[:, None]], axis=1)
+  return alignment.about(np.array([[1 + a, -b], [b, 1 + a]]), np.full(2, CENTRE), [tx, ty])
 
 
 def correction_of(matrix: np.ndarray) -> np.ndarray:
@@ -143,11 +142,10 @@ class Aligner:
                tuple(config['samples']['sides']), **options)
 
   def corrections(self, crops: np.ndarray) -> np.ndarray:
-    """Corrections ``(n, 4)`` for uint8 crops ``(n, CROP, CROP, 3)``, batched in powers of
-    two so that few shapes compile."""
+    """Corrections ``(n, 4)`` for uint8 crops ``(n, CROP, CROP, 3)``, padded to
+    :func:`jfsr.faces.mtcnn.batch_bucket` so that few shapes compile."""
     n = len(crops)
-    padded = 1 << max(0, (n - 1).bit_length())
-    batch = np.zeros((padded, CROP, CROP, 3), np.uint8)
+    batch = np.zeros((batch_bucket(n), CROP, CROP, 3), np.uint8)
     batch[:n] = crops
     return np.asarray(self._apply(self.variables, jnp.asarray(batch)))[:n]
 

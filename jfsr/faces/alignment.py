@@ -115,6 +115,13 @@ def model_input_crop(frame: np.ndarray, to_model: np.ndarray, size: int) -> np.n
   return warp(frame, to_model, size)
 
 
+def about(linear: np.ndarray, centre, shift=(0.0, 0.0)) -> np.ndarray:
+  """The 2x3 map applying the 2x2 ``linear`` about ``centre``, then moving by ``shift``:
+  ``x -> linear @ (x - centre) + centre + shift``."""
+  centre = np.asarray(centre, np.float64)
+  return np.concatenate([linear, (centre - linear @ centre + shift)[:, None]], axis=1)
+
+
 def compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
   """``outer ∘ inner`` of two 2x3 affine matrices."""
   return np.concatenate([outer[:, :2] @ inner[:, :2],

@@ -192,15 +192,16 @@ def _normalise(pixels):
   return ((pixels - 127.5) * 0.0078125).astype(xp.float32)
 
 
-def _bucket(n: int) -> int:
-  """Batch sizes padded to powers of two, so R-/O-Net compile a handful of times."""
+def batch_bucket(n: int) -> int:
+  """Batch sizes padded to powers of two (at least 8), so that a small network called on
+  however many crops (R-/O-Net, the aligner) compiles a handful of times."""
   return 1 << max(3, math.ceil(math.log2(max(n, 1))))
 
 
 def _padded_batch(crops: list[np.ndarray] | np.ndarray, size: int) -> np.ndarray:
-  """``n`` square crops in [0, 255] as one normalised float32 batch of ``_bucket(n)``
+  """``n`` square crops in [0, 255] as one normalised float32 batch of ``batch_bucket(n)``
   (the padding rows are zeros, and their outputs are dropped)."""
-  batch = np.zeros((_bucket(len(crops)), size, size, 3), np.float32)
+  batch = np.zeros((batch_bucket(len(crops)), size, size, 3), np.float32)
   if len(crops):
     batch[:len(crops)] = _normalise(np.asarray(crops))
   return batch

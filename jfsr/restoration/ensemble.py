@@ -36,8 +36,7 @@ def nudges(lr_size: int, count: int) -> list[np.ndarray]:
   maps = []
   for dx, dy, roll, scale in NUDGES[:count]:
     a, b = scale * math.cos(math.radians(roll)), scale * math.sin(math.radians(roll))
-    linear = np.array([[a, -b], [b, a]])
-    maps.append(np.concatenate([linear, (centre - linear @ centre + [dx, dy])[:, None]], 1))
+    maps.append(alignment.about(np.array([[a, -b], [b, a]]), centre, [dx, dy]))
   return maps
 
 

@@ -144,6 +144,27 @@ def test_detector_hands_its_faces_to_the_aligner():
   assert faces[0].box == face.box
 
 
+def test_faces_the_aligner_brings_together_are_kept_once():
+  """Two detections the aligner moves within a quarter of the aligned side of each other
+  are one face (the better-scored kept, the order kept); faces a side apart stay two."""
+  template = alignment.template_points(20)  # a 20-px aligned face at the origin
+
+  class Landing:  # moves every face to where its box's corner says
+    def align(self, faces):
+      return [template + points.min(0).round(-1) for _, points in faces]
+
+  detector = Detector('haar', 24, aligner=Landing())
+  face = lambda corner, score: FoundFace((0, 0, 8, 8), score, template + corner + 3.0, 'haar')
+  chin, other, loose = face([40, 40], 0.7), face([60, 40], 0.8), face([40, 40], 0.9)
+  frame = np.zeros((100, 100, 3), np.uint8)
+  (faces,) = detector._aligned([frame], [[chin, other, loose]])
+  assert [f.score for f in faces] == [0.8, 0.9]
+  side = alignment.aligned_side(faces[0].landmarks)
+  assert side == pytest.approx(20.0)
+  assert np.linalg.norm(faces[0].landmarks.mean(0) - faces[1].landmarks.mean(0)) == \
+      pytest.approx(side)
+
+
 def test_the_shipped_aligner_brings_stray_alignments_closer():
   """The file that ships (hash checked), its network and geometry together: on frames of
   drawn faces (not what it trained on) with alignments strayed as training strays them,
@@ -180,6 +201,27 @@ def test_a_workdir_keeps_its_config_and_a_damaged_examples_file_is_named(tmp_pat
   (tmp_path / 'examples.npz').write_bytes(b'not an archive')
   with pytest.raises(UsageError, match='examples.npz cannot be read'):
     train.examples(config, tmp_path)
+
+
+def test_a_damaged_or_foreign_aligner_file_is_one_clear_error(tmp_path):
+  from jfsr.errors import JfsrError
+  network = model.AlignerNet((4, 8, 8), 16)
+  import jax
+  variables = network.init(jax.random.key(0), np.zeros((1, model.CROP, model.CROP, 3)))
+  config = {'model': {'widths': [4, 8, 8], 'hidden': 16}, 'samples': {'sides': [10, 30]}}
+  good = tmp_path / 'good.npz'
+  model.save(variables, {'config': config}, good)
+  assert model.Aligner.from_file(good).sides == (10, 30)
+  cut = tmp_path / 'cut.npz'
+  cut.write_bytes(good.read_bytes()[:-100])
+  other = tmp_path / 'other.npz'  # another network's arrays under this config
+  model.save(variables, {'config': {**config, 'model': {'widths': [4, 8, 16], 'hidden': 16}}},
+             other)
+  text = tmp_path / 'text.npz'
+  text.write_text('not an archive')
+  for path in (cut, other, text, tmp_path / 'missing.npz'):
+    with pytest.raises(JfsrError, match=path.name):
+      model.Aligner.from_file(path)
 
 
 def test_a_wide_share_draws_rolls_evenly_over_the_wide_range():

@@ -24,6 +24,10 @@ with a quarter of the widths, on a 2-core CPU (docs/training.md tells how each w
   compressed  photos carried on from the shipped cpu-x16-photos with three quarters of
             the examples degraded as photos are, most of those saved as JPEG (0.85), at
             half the learning rate: aimed at JPEG photos, where photos gained least
+  aligned   photos carried on from the shipped cpu-x16-photos with frame mode's landmark
+            errors at the level the aligner leaves (roll 1.5°, scale 3%, shift 1% of the
+            side, no per-point jitter) instead of refined MTCNN's: a generator for the
+            sharper alignment jfsr.restore now gives
 """
 
 import ml_collections
@@ -31,7 +35,7 @@ import ml_collections
 from jfsr import config_defaults
 
 RECIPES = ('base', 'ema', 'late', 'more', 'localgan', 'continue', 'frames', 'photos',
-           'compressed')
+           'compressed', 'aligned')
 
 
 def get_config(recipe: str = 'base') -> ml_collections.ConfigDict:
@@ -55,23 +59,30 @@ def get_config(recipe: str = 'base') -> ml_collections.ConfigDict:
     c.train.ema_decay = 0.998
   if recipe == 'late':
     c.optimizer.learning_rate = 5e-5
-  if recipe in ('more', 'frames', 'photos', 'compressed'):
+  if recipe in ('more', 'frames', 'photos', 'compressed', 'aligned'):
     c.data.extra_weight = 0.24
     c.data.extra_first_index = 100
-  if recipe in ('localgan', 'continue', 'frames', 'photos', 'compressed'):
+  if recipe in ('localgan', 'continue', 'frames', 'photos', 'compressed', 'aligned'):
     c.loss.lambda_global_adv = 0.0
-  if recipe in ('continue', 'frames', 'photos', 'compressed'):
+  if recipe in ('continue', 'frames', 'photos', 'compressed', 'aligned'):
     c.model.use_global_d = False
     c.model.generator_init = 'cpu-x16'
-  if recipe in ('frames', 'photos', 'compressed'):
+  if recipe in ('frames', 'photos', 'compressed', 'aligned'):
     c.data.frame_share = 0.5
-  if recipe == 'photos':
+  if recipe in ('photos', 'aligned'):
     c.data.photo.share = 0.5
   if recipe == 'compressed':
     c.model.generator_init = 'cpu-x16-photos'
     c.data.photo.share = 0.75
     c.data.photo.jpeg_prob = 0.85
     c.optimizer.learning_rate /= 2
+    c.train.checkpoint_every_steps = 50
+    c.eval.every_steps = 100
+    c.eval.identity = False
+  if recipe == 'aligned':
+    c.model.generator_init = 'cpu-x16-photos'
+    f = c.data.frames
+    f.roll_error, f.scale_error, f.shift_error, f.point_error = 1.5, 0.03, 0.01, 0.0
     c.train.checkpoint_every_steps = 50
     c.eval.every_steps = 100
     c.eval.identity = False

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import zipfile
 from pathlib import Path
 
 import flax.linen as nn
@@ -115,11 +116,6 @@ def landmarks_of(to_input_map: np.ndarray) -> np.ndarray:
                                    alignment.template_points(INPUT))
 
 
-def face_side(landmarks: np.ndarray) -> float:
-  """The side, in frame pixels, of the aligned face these ``landmarks`` make."""
-  return INPUT / float(np.sqrt(abs(np.linalg.det(to_input(landmarks)[:, :2]))))
-
-
 class Aligner:
   """A trained network: ``align(faces)`` corrects the landmarks of ``(frame, landmarks)``
   faces whose aligned side lies in ``sides`` (frame pixels: what it was trained on; other
@@ -155,7 +151,7 @@ class Aligner:
     alignment, or the landmarks given for a face outside :attr:`sides`."""
     landmarks = [np.asarray(points, np.float64) for _, points in faces]
     chosen = [i for i, points in enumerate(landmarks)
-              if self.sides[0] <= face_side(points) <= self.sides[1]]
+              if self.sides[0] <= alignment.aligned_side(points) <= self.sides[1]]
     if not chosen:
       return landmarks
     maps = {i: to_input(landmarks[i]) for i in chosen}
@@ -179,12 +175,32 @@ def save(variables: dict, meta: dict, path: str | Path) -> str:
 
 
 def load(path: str | Path, sha256: str | None = None) -> tuple[dict, dict]:
-  """``(variables, meta)`` of a file :func:`save` wrote, its hash checked when given."""
-  data = Path(path).read_bytes()
+  """``(variables, meta)`` of a file :func:`save` wrote, its hash checked when given; a
+  file that is not one, or is damaged, is one :class:`JfsrError` line."""
+  try:
+    data = Path(path).read_bytes()
+  except OSError as error:
+    raise JfsrError(f'cannot read the aligner {path}: {error.strerror or error}') from None
   if sha256 and hashlib.sha256(data).hexdigest() != sha256:
     raise JfsrError(f'{path} is not the aligner this jfsr shipped (SHA-256 differs); '
                     'reinstall jfsr')
-  with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-    meta = json.loads(str(archive['meta']))
-    flat = {k[len('params/'):]: archive[k] for k in archive.files if k.startswith('params/')}
+  try:
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+      meta = json.loads(str(archive['meta']))
+      flat = {k[len('params/'):]: archive[k] for k in archive.files if k.startswith('params/')}
+    config = meta['config']
+    widths, hidden = tuple(config['model']['widths']), int(config['model']['hidden'])
+    if len([float(side) for side in config['samples']['sides']]) != 2:
+      raise ValueError('its config gives no two face sizes (samples.sides)')
+  except (ValueError, OSError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
+    raise JfsrError(f'{path} is not an aligner file of python -m jfsr.aligner, or is '
+                    f'damaged: {str(error).splitlines()[0] if str(error) else type(error).__name__}'
+                    ) from None
+  expected = jax.eval_shape(AlignerNet(widths, hidden).init, jax.random.key(0),
+                            jnp.zeros((1, CROP, CROP, 3)))['params']
+  shapes = {k: tuple(v.shape) for k, v in traverse_util.flatten_dict(expected, sep='/').items()}
+  found = {k: tuple(v.shape) for k, v in flat.items()}
+  if found != shapes or not all(np.isfinite(v).all() for v in flat.values()):
+    raise JfsrError(f'{path}: its arrays are not those of the network its config describes '
+                    f'(widths {list(widths)}, hidden {hidden}), or hold NaN; the file was altered')
   return {'params': traverse_util.unflatten_dict(flat, sep='/')}, meta

@@ -107,6 +107,12 @@ def template_transform(landmarks: np.ndarray, size: int) -> np.ndarray:
   return similarity_transform(landmarks, template_points(size))
 
 
+def aligned_side(landmarks: np.ndarray) -> float:
+  """The side, in frame pixels, of the aligned crop (the template's square) these five
+  ``landmarks`` make."""
+  return 1.0 / float(np.sqrt(abs(np.linalg.det(template_transform(landmarks, 1)[:, :2]))))
+
+
 def model_input_crop(frame: np.ndarray, to_model: np.ndarray, size: int) -> np.ndarray:
   """The face of ``frame`` resampled once, through ``to_model`` (frame -> model-input
   pixels), into the ``size`` square the generator reads. Restoration makes every model

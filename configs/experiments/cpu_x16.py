@@ -26,8 +26,8 @@ with a quarter of the widths, on a 2-core CPU (docs/training.md tells how each w
             half the learning rate: aimed at JPEG photos, where photos gained least
   aligned   photos carried on from the shipped cpu-x16-photos with frame mode's landmark
             errors at the level the aligner leaves (roll 1.5°, scale 3%, shift 1% of the
-            side, no per-point jitter) instead of refined MTCNN's: a generator for the
-            sharper alignment jfsr.restore now gives
+            side, no per-point jitter) instead of refined MTCNN's, for the sharper
+            alignment jfsr.restore now gives: +0.02 dB on held-out faces, not shipped
 """
 
 import ml_collections

@@ -71,19 +71,16 @@ def get_config(recipe: str = 'base') -> ml_collections.ConfigDict:
     c.data.frame_share = 0.5
   if recipe in ('photos', 'aligned'):
     c.data.photo.share = 0.5
-  if recipe == 'compressed':
+  if recipe in ('compressed', 'aligned'):  # carried on from cpu-x16-photos
     c.model.generator_init = 'cpu-x16-photos'
+    c.train.checkpoint_every_steps = 50
+    c.eval.every_steps = 100
+    c.eval.identity = False
+  if recipe == 'compressed':
     c.data.photo.share = 0.75
     c.data.photo.jpeg_prob = 0.85
     c.optimizer.learning_rate /= 2
-    c.train.checkpoint_every_steps = 50
-    c.eval.every_steps = 100
-    c.eval.identity = False
   if recipe == 'aligned':
-    c.model.generator_init = 'cpu-x16-photos'
     f = c.data.frames
     f.roll_error, f.scale_error, f.shift_error, f.point_error = 1.5, 0.03, 0.01, 0.0
-    c.train.checkpoint_every_steps = 50
-    c.eval.every_steps = 100
-    c.eval.identity = False
   return c

@@ -190,12 +190,12 @@ def load(path: str | Path, sha256: str | None = None) -> tuple[dict, dict]:
       flat = {k[len('params/'):]: archive[k] for k in archive.files if k.startswith('params/')}
     config = meta['config']
     widths, hidden = tuple(config['model']['widths']), int(config['model']['hidden'])
-    if len([float(side) for side in config['samples']['sides']]) != 2:
+    sides = [float(side) for side in config['samples']['sides']]
+    if len(sides) != 2:
       raise ValueError('its config gives no two face sizes (samples.sides)')
   except (ValueError, OSError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
     raise JfsrError(f'{path} is not an aligner file of python -m jfsr.aligner, or is '
-                    f'damaged: {str(error).splitlines()[0] if str(error) else type(error).__name__}'
-                    ) from None
+                    f'damaged ({type(error).__name__})') from None
   expected = jax.eval_shape(AlignerNet(widths, hidden).init, jax.random.key(0),
                             jnp.zeros((1, CROP, CROP, 3)))['params']
   shapes = {k: tuple(v.shape) for k, v in traverse_util.flatten_dict(expected, sep='/').items()}

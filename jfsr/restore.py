@@ -9,9 +9,9 @@ Each face is found with its five landmarks (MTCNN, which looks again at the cand
 it rejects upright on crops turned 25° both ways, ``--turned_passes``; the Haar cascade
 where the MTCNN weights are not cached), its alignment corrected by the shipped aligner
 where the face is 10-30 px across (``--aligner``), warped onto the training faces'
-template straight at the model's input size, restored (under ``--alignments`` nudged alignments, each
-also mirrored, ``--flip_average``, and the outputs averaged), warped back into the
-enlarged frame under a soft elliptical mask, and made to agree with the frame it came
+template straight at the model's input size, restored (under ``--alignments`` nudged
+alignments, each also mirrored, ``--flip_average``, and the outputs averaged), warped back
+into the enlarged frame under a soft elliptical mask, and made to agree with the frame it came
 from (``--back_projection`` iterations over the face's square; fewer for videos); every
 pixel outside that square is the enlarged frame's.
 

@@ -321,14 +321,14 @@ def _merge(faces: list[FoundFace], more: list[FoundFace] = (),
 def _merge_aligned(faces: list[FoundFace]) -> list[FoundFace]:
   """``faces`` (aligned landmarks) without those whose landmarks' centre lies within
   :data:`ALIGNED_MERGE` of the aligned side of a better-scored face's; order kept."""
-  kept: list[FoundFace] = []
-  for face in sorted(faces, key=lambda f: -f.score):
-    centre, side = face.landmarks.mean(0), alignment.aligned_side(face.landmarks)
-    if all(np.linalg.norm(centre - other.landmarks.mean(0))
-           >= ALIGNED_MERGE * min(side, alignment.aligned_side(other.landmarks))
-           for other in kept):
-      kept.append(face)
-  return [face for face in faces if any(face is k for k in kept)]
+  centres = [face.landmarks.mean(0) for face in faces]
+  sides = [alignment.aligned_side(face.landmarks) for face in faces]
+  kept: list[int] = []
+  for i in sorted(range(len(faces)), key=lambda i: -faces[i].score):
+    if all(np.linalg.norm(centres[i] - centres[k]) >= ALIGNED_MERGE * min(sides[i], sides[k])
+           for k in kept):
+      kept.append(i)
+  return [face for i, face in enumerate(faces) if i in kept]
 
 
 def _unscale(face: FoundFace, frame: np.ndarray, image: np.ndarray) -> FoundFace:

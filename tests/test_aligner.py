@@ -9,7 +9,7 @@ import pytest
 from jfsr import config_loading
 from jfsr.aligner import model, samples, train
 from jfsr.data.synthetic import SyntheticFaces
-from jfsr.faces import alignment
+from jfsr.faces import alignment, detection
 from jfsr.faces.detection import Detector, FoundFace
 
 
@@ -163,6 +163,64 @@ def test_faces_the_aligner_brings_together_are_kept_once():
   assert side == pytest.approx(20.0)
   assert np.linalg.norm(faces[0].landmarks.mean(0) - faces[1].landmarks.mean(0)) == \
       pytest.approx(side)
+
+
+def test_boxes_onet_turned_down_are_found_when_it_confirms_them_aligned():
+  """A doubtful face (O-Net turned its box down) is found when O-Net scores the box drawn
+  around its aligned landmarks above CONFIRMED, unless a face found at once is there; one
+  scored lower, or of a size the aligner does not correct, is not; each is scored on the
+  crop that puts its landmarks where MTCNN's box puts them."""
+
+  class Fitting:  # corrects nothing; fits faces of 10-30 px
+    def fits(self, points):
+      return 10 <= alignment.aligned_side(points) <= 30
+
+    def align(self, faces):
+      return [points for _, points in faces]
+
+  frame = np.random.default_rng(0).integers(0, 256, (200, 200, 3)).astype(np.uint8)
+  scored = []
+
+  class Onet:  # a crop whose centre is bright (red) scores 1.0, else 0.5
+    thresholds = (0.5, 0.6, 0.6)
+
+    def face_probability(self, crops):
+      scored.append(crops)
+      return np.array([1.0 if crop[24, 24, 0] > 128 else 0.5 for crop in crops])
+
+  detector = Detector('haar', 24, aligner=Fitting())
+  detector._mtcnn = Onet()
+  face = lambda corner, score, doubtful, side=20: FoundFace(
+      (0, 0, 1, 1), score, alignment.template_points(side) + corner, 'mtcnn', doubtful=doubtful)
+  found = face([10, 10], 0.9, False)
+  twin = face([12, 11], 0.5, True)  # beside the face found: one face
+  confirmed = face([100, 20], 0.3, True)
+  turned_down = face([20, 120], 0.4, True)
+  too_large = face([100, 100], 0.5, True, side=60)
+  for held, bright in ((twin, True), (confirmed, True), (turned_down, False), (too_large, True)):
+    centre = np.round(alignment.apply_transform(
+        alignment.invert(alignment.similarity_transform(held.landmarks, detection.BOX_TEMPLATE)),
+        [[23.5, 23.5]])[0]).astype(int)
+    frame[centre[1] - 2:centre[1] + 3, centre[0] - 2:centre[0] + 3, 0] = 255 if bright else 0
+  (faces,) = detector._aligned([frame], [[twin, found, confirmed, turned_down, too_large]])
+  assert [(f.landmarks.min(), f.score, f.doubtful) for f in faces] == [
+      (found.landmarks.min(), 0.9, False), (confirmed.landmarks.min(), 1.0, False)]
+  assert len(scored) == 1 and len(scored[0]) == 3  # the twin, confirmed, turned down
+
+
+def test_the_second_opinion_reads_the_box_mtcnn_draws_around_the_landmarks():
+  """Landmarks where FACENET_TEMPLATE puts them in a box (MTCNN's framing, measured in a
+  160-px crop of its box) give O-Net that box resampled to its 48-px input: on a linear
+  ramp each crop pixel holds the ramp's value at the box pixel it samples, to a tenth of a
+  pixel (cv2's bicubic kernel bends a ramp that little)."""
+  left, top, side = 31.0, 22.0, 14.0
+  size = alignment.FACENET_SIZE
+  landmarks = [left, top] + (alignment.FACENET_TEMPLATE + 0.5) * side / size - 0.5
+  ramp = np.add.outer(np.arange(80.0), 2 * np.arange(80.0))  # value y + 2x
+  crop = alignment.align(np.repeat(ramp[..., None], 3, -1), landmarks, detection.BOX_TEMPLATE,
+                         detection.ONET_INPUT)
+  at = (np.arange(detection.ONET_INPUT) + 0.5) * side / detection.ONET_INPUT - 0.5
+  np.testing.assert_allclose(crop[..., 0], np.add.outer(top + at, 2 * (left + at)), atol=0.3)
 
 
 def test_the_shipped_aligner_brings_stray_alignments_closer():

@@ -131,3 +131,29 @@ def test_twin_detections_of_one_face_are_kept_once():
   neighbours = [face((10.0, 10.0, 20.0, 20.0), (15.0, 16.0), 0.9),
                 face((22.0, 10.0, 32.0, 20.0), (27.0, 16.0), 0.8)]
   assert len(detection._merge(neighbours)) == 2
+
+
+def test_doubtful_boxes_come_too_and_leave_the_passing_ones_as_they_were(weights):
+  """With ``doubtful``, O-Net's last stage also returns the boxes it scores between that
+  and its threshold: the passing boxes and landmarks are those of the cascade without it,
+  and the added ones are exactly the boxes scored in between that NMS keeps."""
+  variables, image = weights
+  rng = np.random.default_rng(5)
+  corners = rng.uniform(0, 45, (40, 2))
+  boxes = np.concatenate([corners, corners + rng.uniform(12, 25, (40, 1)), np.ones((40, 1)),
+                          np.zeros((40, 1))], 1)
+  detector = MTCNN(variables)
+  scores = np.asarray(detector._onet(detector._crops(image[None], [boxes], 48)[0])[0])[:40]
+  threshold, doubtful = np.quantile(scores, [0.7, 0.3])
+  plain = MTCNN(variables, thresholds=(0.0, 0.0, threshold))
+  both = MTCNN(variables, thresholds=(0.0, 0.0, threshold), doubtful=doubtful)
+  (passed,), (passed_points,) = plain._output(image[None], [boxes])
+  (every,), (every_points,) = both._output(image[None], [boxes])
+  above = every[:, 4] > threshold
+  assert above.any() and not above.all()
+  np.testing.assert_array_equal(every[above], passed)
+  np.testing.assert_array_equal(every_points[above], passed_points)
+  assert ((every[~above, 4] > doubtful) & (every[~above, 4] <= threshold)).all()
+  low = MTCNN(variables, thresholds=(0.0, 0.0, doubtful))  # the same boxes, all passing
+  (reference,), _ = low._output(image[None], [boxes])
+  np.testing.assert_array_equal(every, reference)

@@ -145,13 +145,16 @@ class Aligner:
     batch[:n] = crops
     return np.asarray(self._apply(self.variables, jnp.asarray(batch)))[:n]
 
+  def fits(self, landmarks: np.ndarray) -> bool:
+    """Whether a face with these ``landmarks`` is of a size the aligner corrects."""
+    return self.sides[0] <= alignment.aligned_side(landmarks) <= self.sides[1]
+
   def align(self, faces: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
     """Each ``(frame, landmarks)`` face's landmarks after :attr:`iterations` corrections
     (all faces in one batch per iteration): the template's points under the corrected
-    alignment, or the landmarks given for a face outside :attr:`sides`."""
+    alignment, or the landmarks given for a face it does not :meth:`fits`."""
     landmarks = [np.asarray(points, np.float64) for _, points in faces]
-    chosen = [i for i, points in enumerate(landmarks)
-              if self.sides[0] <= alignment.aligned_side(points) <= self.sides[1]]
+    chosen = [i for i, points in enumerate(landmarks) if self.fits(points)]
     if not chosen:
       return landmarks
     maps = {i: to_input(landmarks[i]) for i in chosen}

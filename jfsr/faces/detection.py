@@ -69,6 +69,19 @@ TILE_OVERLAP = 48
 # were 1.19 or more apart.
 ALIGNED_MERGE = 0.25
 
+# A second opinion on the boxes O-Net turns down. Those it still scores above DOUBTFUL are
+# kept aside until the aligner has placed their landmarks; then O-Net looks once more, at
+# the box MTCNN draws around a face with those landmarks (BOX_TEMPLATE), and a face it
+# scores above CONFIRMED there is found. Small compressed faces are framed loosely by P-Net
+# and R-Net, and O-Net turns them down on that framing, not on what they are.
+DOUBTFUL = 0.2
+CONFIRMED = 0.8
+# O-Net's 48-px input with the five landmarks where MTCNN's box puts them
+# (alignment.FACENET_TEMPLATE, measured in a 160-px crop of that box).
+ONET_INPUT = 48
+BOX_TEMPLATE = alignment.apply_transform(alignment.pixel_scale(ONET_INPUT / alignment.FACENET_SIZE),
+                                         alignment.FACENET_TEMPLATE)
+
 
 def default_min_face(lr_size: int) -> int:
   """The smallest face ``jfsr.restore`` looks for by default with models whose smallest
@@ -82,12 +95,14 @@ class FoundFace:
   """A face in a frame: ``box`` (x1, y1, x2, y2) pixels, the detector's score, five
   ``landmarks`` (5, 2), which detector found it ('mtcnn' or 'haar'), and in a video the
   ``track`` it continues (:class:`jfsr.faces.tracking.LandmarkSmoother`; a new number when
-  a face appears or jumps)."""
+  a face appears or jumps). ``doubtful``: a box O-Net turned down, held for its second
+  opinion (:data:`DOUBTFUL`) inside :meth:`Detector.detect`, which returns none."""
   box: tuple[float, float, float, float]
   score: float
   landmarks: np.ndarray
   detector: str
   track: int | None = None
+  doubtful: bool = False
 
   @property
   def width(self) -> float:
@@ -125,7 +140,8 @@ class Detector:
       boxes its R-Net and O-Net turn down, Haar at whole turned copies of the frame; the
       faces found more than once merged.
     aligner: a :class:`jfsr.aligner.model.Aligner` that corrects the landmarks of the
-      faces found (those of the sizes it was trained on), or None.
+      faces found (those of the sizes it was trained on), or None. With MTCNN it also
+      gives the boxes O-Net turned down their second opinion (:data:`DOUBTFUL`).
   """
 
   def __init__(self, kind: str = 'auto', min_face: int = 12, threshold: float = 0.0,
@@ -145,7 +161,8 @@ class Detector:
       try:
         self._mtcnn = MTCNN(mtcnn_variables or mtcnn_weights.load_mtcnn(),
                             thresholds=MTCNN_THRESHOLDS, turns=turns_of('mtcnn'), mirrored=True,
-                            shrinks=SHRINKS if turns_of('mtcnn') else ())
+                            shrinks=SHRINKS if turns_of('mtcnn') else (),
+                            doubtful=DOUBTFUL if aligner is not None else None)
       except MissingWeightsError as error:
         if kind == 'mtcnn':
           raise
@@ -165,8 +182,9 @@ class Detector:
     with ``upright_first`` the upright pass's wherever it found the face, so that a video's
     face keeps one pass's landmarks from frame to frame instead of hopping between two
     (MTCNN keeps the upright look of every box that passes upright anyway); then their
-    landmarks corrected by the :attr:`aligner`, if any, and faces it brought together
-    merged again (:data:`ALIGNED_MERGE`)."""
+    landmarks corrected by the :attr:`aligner`, if any, the boxes O-Net turned down given
+    their second opinion (:data:`DOUBTFUL`), and faces the aligner brought together merged
+    again (:data:`ALIGNED_MERGE`)."""
     return self._aligned(frames, self._found(frames, upright_first))
 
   def _found(self, frames: list[np.ndarray], upright_first: bool) -> list[list[FoundFace]]:
@@ -187,14 +205,35 @@ class Detector:
 
   def _aligned(self, frames: list[np.ndarray], found: list[list[FoundFace]]
                ) -> list[list[FoundFace]]:
-    """``found`` (each frame's faces) with landmarks corrected by the aligner (all frames'
-    faces in one batch), each face kept once (:func:`_merge_aligned`)."""
+    """``found`` (each frame's faces, doubtful ones among them) with landmarks corrected
+    by the aligner (all frames' faces in one batch); the doubtful faces of the sizes it
+    corrects looked at again there (:meth:`_confirmed`), the rest dropped; each face kept
+    once (:func:`_merge_aligned`), the doubtful after those found at once."""
     if self.aligner is None:
       return found
+    found = [[face for face in faces if not face.doubtful or self.aligner.fits(face.landmarks)]
+             for faces in found]
     faces = [(frame, face.landmarks) for frame, faces in zip(frames, found) for face in faces]
     points = iter(self.aligner.align(faces))
-    return [_merge_aligned([dataclasses.replace(face, landmarks=next(points)) for face in faces])
-            for faces in found]
+    aligned = [[dataclasses.replace(face, landmarks=next(points)) for face in faces]
+               for faces in found]
+    doubtful = self._confirmed(frames, [[f for f in faces if f.doubtful] for faces in aligned])
+    return [_merge_aligned([f for f in faces if not f.doubtful], more)
+            for faces, more in zip(aligned, doubtful)]
+
+  def _confirmed(self, frames: list[np.ndarray], doubtful: list[list[FoundFace]]
+                 ) -> list[list[FoundFace]]:
+    """Of each frame's ``doubtful`` faces (aligned landmarks), those O-Net scores above
+    :data:`CONFIRMED` in the box MTCNN draws around such landmarks (all frames' in one
+    batch), that score theirs."""
+    crops = [alignment.align(frame, face.landmarks, BOX_TEMPLATE, ONET_INPUT)
+             for frame, faces in zip(frames, doubtful) for face in faces]
+    if not crops:
+      return doubtful
+    scores = iter(self._mtcnn.face_probability(np.stack(crops)))
+    rescored = [[dataclasses.replace(face, score=float(next(scores)), doubtful=False)
+                 for face in faces] for faces in doubtful]
+    return [[face for face in faces if face.score > CONFIRMED] for faces in rescored]
 
   def detect_upright(self, frames: list[np.ndarray]) -> list[list[FoundFace]]:
     """The faces of each frame as it is, in memory bounded whatever the number of
@@ -254,11 +293,16 @@ class Detector:
 
   def _mtcnn_faces(self, images: list[np.ndarray], detections: list[list]
                    ) -> list[list[FoundFace]]:
-    """MTCNN's detections as faces, their landmarks refined (all frames in one batch)."""
-    faces = [(image, d.landmarks) for image, found in zip(images, detections) for d in found]
+    """MTCNN's detections as faces, their landmarks refined (all frames in one batch);
+    those O-Net turned down marked doubtful, their landmarks O-Net's own (the aligner
+    places them)."""
+    doubtful = lambda d: d.score <= self._mtcnn.thresholds[2]
+    faces = [(image, d.landmarks) for image, found in zip(images, detections) for d in found
+             if not doubtful(d)]
     points = iter(refine_landmarks(faces, self._mtcnn.landmark_points) if self.refine
                   else [landmarks for _, landmarks in faces])
-    return [[FoundFace(d.box, d.score, next(points), 'mtcnn') for d in found]
+    return [[FoundFace(d.box, d.score, d.landmarks, 'mtcnn', doubtful=True) if doubtful(d)
+             else FoundFace(d.box, d.score, next(points), 'mtcnn') for d in found]
             for found in detections]
 
 
@@ -318,17 +362,21 @@ def _merge(faces: list[FoundFace], more: list[FoundFace] = (),
   return sorted(kept, key=lambda f: -(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
 
 
-def _merge_aligned(faces: list[FoundFace]) -> list[FoundFace]:
+def _merge_aligned(faces: list[FoundFace], more: list[FoundFace] = ()) -> list[FoundFace]:
   """``faces`` (aligned landmarks) without those whose landmarks' centre lies within
-  :data:`ALIGNED_MERGE` of the aligned side of a better-scored face's; order kept."""
-  centres = [face.landmarks.mean(0) for face in faces]
-  sides = [alignment.aligned_side(face.landmarks) for face in faces]
+  :data:`ALIGNED_MERGE` of the aligned side of a better-scored face's, order kept; then
+  those of ``more`` that are not within that of any face kept, best score first."""
+  every = list(faces) + list(more)
+  centres = [face.landmarks.mean(0) for face in every]
+  sides = [alignment.aligned_side(face.landmarks) for face in every]
+  by_score = lambda indices: sorted(indices, key=lambda i: -every[i].score)
   kept: list[int] = []
-  for i in sorted(range(len(faces)), key=lambda i: -faces[i].score):
+  for i in by_score(range(len(faces))) + by_score(range(len(faces), len(every))):
     if all(np.linalg.norm(centres[i] - centres[k]) >= ALIGNED_MERGE * min(sides[i], sides[k])
            for k in kept):
       kept.append(i)
-  return [face for i, face in enumerate(faces) if i in kept]
+  first = [every[i] for i in sorted(k for k in kept if k < len(faces))]
+  return first + [every[i] for i in kept if i >= len(faces)]
 
 
 def _unscale(face: FoundFace, frame: np.ndarray, image: np.ndarray) -> FoundFace:
@@ -338,4 +386,4 @@ def _unscale(face: FoundFace, frame: np.ndarray, image: np.ndarray) -> FoundFace
   scale = np.array([image.shape[1] / frame.shape[1], image.shape[0] / frame.shape[0]])
   box = np.asarray(face.box).reshape(2, 2) / scale  # box edges
   points = (face.landmarks + 0.5) / scale - 0.5  # pixel centres
-  return FoundFace(tuple(map(float, box.ravel())), face.score, points, face.detector)
+  return dataclasses.replace(face, box=tuple(map(float, box.ravel())), landmarks=points)

@@ -221,13 +221,19 @@ class MTCNN:
   by these factors, at every angle (P-Net and R-Net frame small degraded faces loosely).
   ``mirrored``: O-Net scores each crop with its mirror image (the mean probability; the
   boxes and landmarks are the crop's own). Both apply whatever ``turns`` holds.
+
+  ``doubtful``: boxes O-Net turns down that still score above this are returned too, with
+  their (sub-threshold) score, for the caller to look at again once it knows better where
+  the face's landmarks are (:class:`jfsr.faces.detection.Detector` with an aligner). They
+  never displace a face that passes: NMS ranks by score.
   """
 
   def __init__(self, variables: dict, min_size: int = 20, factor: float = 0.709,
                thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
                turns: tuple[float, ...] = (), mirrored: bool = False,
-               shrinks: tuple[float, ...] = ()):
+               shrinks: tuple[float, ...] = (), doubtful: float | None = None):
     self.min_size, self.factor, self.thresholds = min_size, factor, thresholds
+    self.doubtful = doubtful
     self.angles = tuple(sign * turn for turn in turns for sign in (1.0, -1.0))
     self.mirrored, self.shrinks = mirrored, tuple(shrinks)
     pnet = networks.PNet()
@@ -272,6 +278,11 @@ class MTCNN:
     return [sorted((Detection(tuple(map(float, b[:4])), float(b[4]), p)
                     for b, p in zip(image_boxes, image_landmarks)), key=lambda d: -d.area)
             for image_boxes, image_landmarks in zip(boxes, landmarks)]
+
+  def face_probability(self, crops: np.ndarray) -> np.ndarray:
+    """O-Net's probability that each of ``(n, 48, 48, 3)`` crops in [0, 255] is a face,
+    as the detector scores its last stage (with the mirror image where :attr:`mirrored`)."""
+    return self._scores(self._onet, _padded_batch(crops, 48), self.mirrored)[0][:len(crops)]
 
   def landmark_points(self, crops: np.ndarray) -> np.ndarray:
     """O-Net's five points on ``(n, 48, 48, 3)`` crops in [0, 255], as ``(n, 5, 2)``
@@ -401,7 +412,8 @@ class MTCNN:
     for image_boxes, (probability, offsets, points) in zip(
         *self._look(pixels, boxes, 48, self._onet, self.thresholds[2], self.mirrored,
                     self.shrinks)):
-      keep = probability > self.thresholds[2]
+      keep = probability > (self.thresholds[2] if self.doubtful is None else
+                            min(self.doubtful, self.thresholds[2]))
       image_boxes = _scored(image_boxes[keep], probability[keep])
       offsets, points = offsets[keep], points[keep]
       w = image_boxes[:, 2] - image_boxes[:, 0] + 1

@@ -26,9 +26,10 @@ from jfsr.measures.scenes import (CONDITIONS, ROTATION_BUCKETS, face_side, false
                                   landmark_error, make_photos, match, true_face)
 
 # The detectors compared by name: restore's default (MTCNN with its second looks at
-# rejected boxes turned ±25°, its landmarks corrected by the aligner), the same without the
-# aligner, MTCNN without the second looks, and the Haar cascade (boxes only; landmarks
-# from the template). 'aligner': whether the measure's aligner corrects the landmarks.
+# rejected boxes turned ±25°, its landmarks corrected by the aligner, which also gives the
+# boxes O-Net turned down their second opinion), the same without the aligner (and so
+# without that opinion), MTCNN without the second looks, and the Haar cascade (boxes only;
+# landmarks from the template). 'aligner': whether the measure's aligner corrects the landmarks.
 DETECTORS = {'mtcnn': {'kind': 'mtcnn', 'aligner': True},
              'mtcnn-unaligned': {'kind': 'mtcnn', 'aligner': False},
              'mtcnn-upright': {'kind': 'mtcnn', 'turns': (), 'aligner': True},
